@@ -1,0 +1,87 @@
+#pragma once
+
+#include <grant/util/url.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace grant::config {
+
+/// Connection pool settings of one database (`databases.X.pool`).
+struct PoolSettings {
+  int size = 5;
+  int max_idle = 5;
+  int checkout_timeout_ms = 5000;
+  int connect_timeout_ms = 5000;
+  int retry_attempts = 1;
+  int retry_delay_ms = 200;
+};
+
+/// Health probe settings of one database (`databases.X.health`).
+struct HealthSettings {
+  int timeout_ms = 2000;
+  int max_lag_ms = 5000;
+};
+
+/// A read replica of a writer or of a shard.
+struct Replica {
+  std::string name;
+  util::DatabaseUrl url;
+  int weight = 1;
+  std::string key_path; ///< e.g. databases.analytics.replicas[0]
+};
+
+/// One shard of a sharded database. Order in the config is meaningful.
+struct Shard {
+  std::string name;
+  util::DatabaseUrl url;
+  int weight = 1;
+  std::optional<std::string> key_range; ///< Vitess notation for the `hash` resolver: "-80", "80-"
+  std::vector<Replica> replicas;
+  std::string key_path; ///< e.g. databases.orders.shards[1]
+};
+
+/// `sharding.resolver`: the type plus its own parameters, which the shard module validates.
+struct ResolverSettings {
+  std::string type;
+  nlohmann::ordered_json params = nlohmann::ordered_json::object(); ///< every key but "type"
+  std::string key_path;                                             ///< databases.X.sharding.resolver
+};
+
+struct Sharding {
+  std::vector<std::string> key; ///< one column, or several for a composite key
+  std::vector<std::string> tables;
+  ResolverSettings resolver;
+  std::string key_path;
+};
+
+struct Database {
+  std::string name;
+  std::optional<util::DatabaseUrl> url; ///< the writer, when not sharded
+  std::vector<Replica> replicas;        ///< replicas of the writer
+  std::vector<Shard> shards;            ///< set instead of url for a sharded database
+  std::optional<Sharding> sharding;
+  std::filesystem::path migrations; ///< resolved against the config folder
+  std::string migrations_table = "schema_migrations";
+  PoolSettings pool;
+  HealthSettings health;
+  std::string key_path; ///< databases.X
+
+  bool is_sharded() const { return !shards.empty(); }
+  const Shard* find_shard(std::string_view shard_name) const;
+};
+
+struct Config {
+  std::filesystem::path path;     ///< the file it was read from
+  std::filesystem::path base_dir; ///< relative paths resolve against this
+  std::vector<Database> databases;
+
+  const Database* find(std::string_view database_name) const;
+  std::vector<std::string> database_names() const;
+};
+
+} // namespace grant::config

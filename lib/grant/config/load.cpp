@@ -1,0 +1,485 @@
+#include <grant/config/load.hpp>
+
+#include <grant/config/interpolate.hpp>
+#include <grant/error.hpp>
+#include <grant/util/strings.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace grant::config {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Reading context: the file name for messages, the env and the base folder.
+struct Reader {
+  std::string file;
+  std::filesystem::path base_dir;
+  const EnvLookup& env;
+
+  [[noreturn]] void fail(const std::string& what, const std::string& key_path,
+                         const std::string& hint = {}) const {
+    throw ConfigError(what, file + ": " + key_path, hint);
+  }
+
+  void allow_keys(const Json& object, const std::string& key_path,
+                  const std::vector<std::string>& allowed) const {
+    for (const auto& [key, value] : object.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+        continue;
+      }
+      const auto suggestion = util::closest_match(key, allowed);
+      fail("unknown key " + util::in_quotes(key) + " in " + (key_path.empty() ? "the top level" : key_path),
+           key_path.empty() ? key : key_path + "." + key,
+           suggestion.empty() ? "allowed keys: " + util::join(allowed, ", ")
+                              : "did you mean " + util::in_quotes(suggestion) + "?");
+    }
+  }
+
+  const Json& require_object(const Json& value, const std::string& key_path) const {
+    if (!value.is_object()) {
+      fail(key_path + " must be an object, not " + std::string(value.type_name()), key_path);
+    }
+    return value;
+  }
+
+  std::string string(const Json& value, const std::string& key_path) const {
+    if (!value.is_string()) {
+      fail(key_path + " must be a string, not " + std::string(value.type_name()), key_path);
+    }
+    return interpolate(value.get<std::string>(), env, file + ": " + key_path);
+  }
+
+  int integer(const Json& value, const std::string& key_path, int min, int max) const {
+    long long number = 0;
+    if (value.is_number_integer()) {
+      number = value.get<long long>();
+    } else if (value.is_string()) {
+      const auto text = string(value, key_path);
+      char* end = nullptr;
+      number = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0') {
+        fail(key_path + " must be an integer, got " + util::in_quotes(text), key_path);
+      }
+    } else {
+      fail(key_path + " must be an integer, not " + std::string(value.type_name()), key_path);
+    }
+    if (number < min || number > max) {
+      fail(key_path + " must be between " + std::to_string(min) + " and " + std::to_string(max) +
+               ", got " + std::to_string(number),
+           key_path);
+    }
+    return static_cast<int>(number);
+  }
+
+  util::DatabaseUrl url(const Json& value, const std::string& key_path) const {
+    const auto text = string(value, key_path);
+    try {
+      auto parsed = util::parse_database_url(text, base_dir);
+      if (parsed.scheme == util::UrlScheme::sqlite && parsed.sqlite_path != ":memory:") {
+        const auto folder = parsed.sqlite_path.parent_path();
+        if (!folder.empty() && !std::filesystem::is_directory(folder)) {
+          fail("the folder of SQLite database " + util::in_quotes(parsed.sqlite_path.string()) +
+                   " does not exist",
+               key_path, "create it (mkdir -p " + folder.string() + ") or fix the path");
+        }
+      }
+      return parsed;
+    } catch (const ConfigError& error) {
+      if (!error.where().empty()) {
+        throw;
+      }
+      fail(error.what(), key_path, error.hint());
+    }
+  }
+
+  std::string name(const Json& value, const std::string& key_path) const {
+    const auto text = string(value, key_path);
+    if (text.empty()) {
+      fail(key_path + " must not be empty", key_path);
+    }
+    for (const char c : text) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+        fail("name " + util::in_quotes(text) + " at " + key_path + " may only hold letters, digits, _ and -",
+             key_path);
+      }
+    }
+    return text;
+  }
+
+  std::vector<std::string> string_list(const Json& value, const std::string& key_path,
+                                       bool allow_single) const {
+    std::vector<std::string> out;
+    if (allow_single && value.is_string()) {
+      out.push_back(string(value, key_path));
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        out.push_back(string(value[i], key_path + "[" + std::to_string(i) + "]"));
+      }
+    } else {
+      fail(key_path + " must be " + (allow_single ? "a string or " : "") + "an array of strings", key_path);
+    }
+    return out;
+  }
+
+  std::vector<Replica> replicas(const Json& value, const std::string& key_path) const {
+    if (!value.is_array()) {
+      fail(key_path + " must be an array", key_path);
+    }
+    std::vector<Replica> out;
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const std::string path = key_path + "[" + std::to_string(i) + "]";
+      const auto& item = require_object(value[i], path);
+      allow_keys(item, path, {"name", "url", "weight"});
+      Replica replica;
+      replica.key_path = path;
+      replica.name = item.contains("name") ? name(item["name"], path + ".name") : "r" + std::to_string(i + 1);
+      if (!item.contains("url")) {
+        fail("replica " + path + " has no url", path + ".url");
+      }
+      replica.url = url(item["url"], path + ".url");
+      if (item.contains("weight")) {
+        replica.weight = integer(item["weight"], path + ".weight", 1, 1000000);
+      }
+      if (!names.insert(replica.name).second) {
+        fail("duplicate replica name " + util::in_quotes(replica.name), path + ".name");
+      }
+      out.push_back(std::move(replica));
+    }
+    return out;
+  }
+
+  PoolSettings pool(const Json& value, const std::string& key_path) const {
+    require_object(value, key_path);
+    allow_keys(value, key_path,
+               {"size", "max_idle", "checkout_timeout_ms", "connect_timeout_ms", "retry_attempts",
+                "retry_delay_ms"});
+    PoolSettings out;
+    if (value.contains("size")) {
+      out.size = integer(value["size"], key_path + ".size", 1, 10000);
+      out.max_idle = out.size;
+    }
+    if (value.contains("max_idle")) {
+      out.max_idle = integer(value["max_idle"], key_path + ".max_idle", 0, out.size);
+    }
+    if (value.contains("checkout_timeout_ms")) {
+      out.checkout_timeout_ms = integer(value["checkout_timeout_ms"], key_path + ".checkout_timeout_ms", 0, 3600000);
+    }
+    if (value.contains("connect_timeout_ms")) {
+      out.connect_timeout_ms = integer(value["connect_timeout_ms"], key_path + ".connect_timeout_ms", 1, 3600000);
+    }
+    if (value.contains("retry_attempts")) {
+      out.retry_attempts = integer(value["retry_attempts"], key_path + ".retry_attempts", 0, 100);
+    }
+    if (value.contains("retry_delay_ms")) {
+      out.retry_delay_ms = integer(value["retry_delay_ms"], key_path + ".retry_delay_ms", 0, 600000);
+    }
+    return out;
+  }
+
+  HealthSettings health(const Json& value, const std::string& key_path) const {
+    require_object(value, key_path);
+    allow_keys(value, key_path, {"timeout_ms", "max_lag_ms"});
+    HealthSettings out;
+    if (value.contains("timeout_ms")) {
+      out.timeout_ms = integer(value["timeout_ms"], key_path + ".timeout_ms", 1, 3600000);
+    }
+    if (value.contains("max_lag_ms")) {
+      out.max_lag_ms = integer(value["max_lag_ms"], key_path + ".max_lag_ms", 0, 86400000);
+    }
+    return out;
+  }
+
+  std::vector<Shard> shards(const Json& value, const std::string& key_path) const {
+    if (!value.is_array()) {
+      fail(key_path + " must be an array of shards", key_path);
+    }
+    if (value.empty()) {
+      fail(key_path + " is empty: a sharded database needs at least one shard", key_path,
+           "add shards, or use \"url\" for an unsharded database");
+    }
+    std::vector<Shard> out;
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const std::string path = key_path + "[" + std::to_string(i) + "]";
+      const auto& item = require_object(value[i], path);
+      allow_keys(item, path, {"name", "url", "weight", "key_range", "replicas"});
+      Shard shard;
+      shard.key_path = path;
+      shard.name = item.contains("name") ? name(item["name"], path + ".name") : "s" + std::to_string(i);
+      if (!names.insert(shard.name).second) {
+        fail("duplicate shard name " + util::in_quotes(shard.name), path + ".name",
+             "every shard of a database needs its own name");
+      }
+      if (!item.contains("url")) {
+        fail("shard " + util::in_quotes(shard.name) + " has no url", path + ".url");
+      }
+      shard.url = url(item["url"], path + ".url");
+      if (item.contains("weight")) {
+        // Weights <= 0 are rejected here; the resolver lint names them too.
+        shard.weight = integer(item["weight"], path + ".weight", 1, 1000000);
+      }
+      if (item.contains("key_range")) {
+        shard.key_range = string(item["key_range"], path + ".key_range");
+      }
+      if (item.contains("replicas")) {
+        shard.replicas = replicas(item["replicas"], path + ".replicas");
+      }
+      out.push_back(std::move(shard));
+    }
+    return out;
+  }
+
+  Sharding sharding(const Json& value, const std::string& key_path) const {
+    require_object(value, key_path);
+    allow_keys(value, key_path, {"key", "tables", "resolver"});
+    Sharding out;
+    out.key_path = key_path;
+    if (!value.contains("key")) {
+      fail(key_path + ".key is missing: name the shard key column(s)", key_path + ".key");
+    }
+    out.key = string_list(value["key"], key_path + ".key", true);
+    if (out.key.empty()) {
+      fail(key_path + ".key is empty", key_path + ".key");
+    }
+    if (value.contains("tables")) {
+      out.tables = string_list(value["tables"], key_path + ".tables", false);
+    }
+    if (!value.contains("resolver")) {
+      fail(key_path + ".resolver is missing", key_path + ".resolver",
+           "add {\"type\": \"hash\"} or another resolver type");
+    }
+    const std::string resolver_path = key_path + ".resolver";
+    const auto& resolver = require_object(value["resolver"], resolver_path);
+    if (!resolver.contains("type")) {
+      fail(resolver_path + ".type is missing", resolver_path + ".type",
+           "one of modulo, hash, range, lookup, consistent_hash");
+    }
+    out.resolver.key_path = resolver_path;
+    out.resolver.type = string(resolver["type"], resolver_path + ".type");
+    for (const auto& [key, param] : resolver.items()) {
+      if (key != "type") {
+        out.resolver.params[key] = param;
+      }
+    }
+    return out;
+  }
+
+  Database database(const std::string& db_name, const Json& value) const {
+    const std::string path = "databases." + db_name;
+    require_object(value, path);
+    allow_keys(value, path,
+               {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "sharding"});
+    Database db;
+    db.name = db_name;
+    db.key_path = path;
+    name(Json(db_name), path);
+    const bool has_url = value.contains("url");
+    const bool has_shards = value.contains("shards");
+    if (has_url && has_shards) {
+      fail("database " + util::in_quotes(db_name) + " sets both url and shards", path,
+           "use url for one writer, or shards for a sharded database, never both");
+    }
+    if (!has_url && !has_shards) {
+      fail("database " + util::in_quotes(db_name) + " has neither url nor shards", path + ".url");
+    }
+    if (has_url) {
+      db.url = url(value["url"], path + ".url");
+    } else {
+      db.shards = shards(value["shards"], path + ".shards");
+    }
+    if (value.contains("replicas")) {
+      if (has_shards) {
+        fail("replicas of a sharded database belong to each shard", path + ".replicas",
+             "move them into databases." + db_name + ".shards[i].replicas");
+      }
+      db.replicas = replicas(value["replicas"], path + ".replicas");
+    }
+    if (value.contains("sharding")) {
+      if (!has_shards) {
+        fail("database " + util::in_quotes(db_name) + " has sharding but no shards", path + ".sharding");
+      }
+      db.sharding = sharding(value["sharding"], path + ".sharding");
+    }
+    // The default db/migrate/<name> is relative to the project root, which for a config kept
+    // inside db/ (the `grant init` layout) is the config folder's parent.
+    const bool config_in_db_folder = base_dir.filename() == "db";
+    const std::string migrations =
+        value.contains("migrations") ? string(value["migrations"], path + ".migrations")
+                                     : (config_in_db_folder ? "migrate/" : "db/migrate/") + db_name;
+    db.migrations = std::filesystem::path(migrations).is_absolute()
+                        ? std::filesystem::path(migrations)
+                        : (base_dir / migrations).lexically_normal();
+    if (value.contains("migrations_table")) {
+      db.migrations_table = string(value["migrations_table"], path + ".migrations_table");
+      if (db.migrations_table.empty()) {
+        fail(path + ".migrations_table must not be empty", path + ".migrations_table");
+      }
+    }
+    if (value.contains("pool")) {
+      db.pool = pool(value["pool"], path + ".pool");
+    }
+    if (value.contains("health")) {
+      db.health = health(value["health"], path + ".health");
+    }
+    return db;
+  }
+};
+
+std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t byte) {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+// Relative paths resolve against the config file's folder (CONTRACT.md).
+std::filesystem::path base_dir_of(const std::filesystem::path& path) {
+  auto folder = std::filesystem::absolute(path).parent_path();
+  return folder.lexically_normal();
+}
+
+} // namespace
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  };
+}
+
+std::filesystem::path locate(const std::optional<std::filesystem::path>& explicit_path,
+                             const EnvLookup& env) {
+  if (explicit_path) {
+    if (!std::filesystem::exists(*explicit_path)) {
+      throw ConfigError("config file " + util::in_quotes(explicit_path->string()) + " does not exist",
+                        "--config", "check the path, or run `grant init` to write a starter config");
+    }
+    return *explicit_path;
+  }
+  if (const auto from_env = env("GRANT_CONFIG"); from_env && !from_env->empty()) {
+    if (!std::filesystem::exists(*from_env)) {
+      throw ConfigError("config file " + util::in_quotes(*from_env) + " does not exist", "$GRANT_CONFIG",
+                        "fix GRANT_CONFIG or unset it");
+    }
+    return *from_env;
+  }
+  for (const char* candidate : {"grant.json", "db/grant.json"}) {
+    if (std::filesystem::exists(candidate)) {
+      return candidate;
+    }
+  }
+  throw ConfigError("no config file found (looked for --config, $GRANT_CONFIG, ./grant.json, ./db/grant.json)",
+                    std::filesystem::current_path().string(),
+                    "run `grant init` to write a starter db/grant.json, or pass --config PATH");
+}
+
+Config parse(std::string_view text, const std::filesystem::path& path, const EnvLookup& env) {
+  const std::string file = path.string();
+  Json document;
+  // Duplicate keys would silently keep the last one: catch them while parsing.
+  std::vector<std::set<std::string>> seen_keys;
+  std::string duplicate;
+  const auto callback = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) {
+      seen_keys.emplace_back();
+    } else if (event == Json::parse_event_t::object_end && !seen_keys.empty()) {
+      seen_keys.pop_back();
+    } else if (event == Json::parse_event_t::key && !seen_keys.empty() && duplicate.empty()) {
+      const auto key = parsed.get<std::string>();
+      if (!seen_keys.back().insert(key).second) {
+        duplicate = key;
+      }
+    }
+    return true;
+  };
+  try {
+    document = Json::parse(text.begin(), text.end(), callback);
+  } catch (const Json::parse_error& error) {
+    const auto [line, column] = line_and_column(text, error.byte == 0 ? 0 : error.byte - 1);
+    std::string detail = error.what();
+    if (const auto colon = detail.find(": "); colon != std::string::npos) {
+      detail = detail.substr(colon + 2);
+    }
+    throw ConfigError("JSON syntax error: " + detail,
+                      file + ":" + std::to_string(line) + ":" + std::to_string(column),
+                      "fix the JSON at that line and column");
+  }
+  if (!duplicate.empty()) {
+    throw ConfigError("duplicate key " + util::in_quotes(duplicate), file,
+                      "a key may appear once per object; remove one of them");
+  }
+
+  Reader reader{file, base_dir_of(path), env};
+  if (!document.is_object()) {
+    reader.fail("the config must be a JSON object with a \"databases\" key", "(top level)");
+  }
+  reader.allow_keys(document, "", {"databases"});
+  if (!document.contains("databases")) {
+    reader.fail("the config has no \"databases\" key", "databases",
+                "see docs/config.md for the format");
+  }
+  const auto& databases = reader.require_object(document["databases"], "databases");
+  if (databases.empty()) {
+    reader.fail("\"databases\" is empty: declare at least one database", "databases");
+  }
+  Config config;
+  config.path = path;
+  config.base_dir = reader.base_dir;
+  for (const auto& [name, value] : databases.items()) {
+    config.databases.push_back(reader.database(name, value));
+  }
+  return config;
+}
+
+Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env) {
+  const auto path = locate(explicit_path, env);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError("cannot read config file " + util::in_quotes(path.string()), path.string(),
+                      "check its permissions");
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse(buffer.str(), path, env);
+}
+
+const Database* Config::find(std::string_view database_name) const {
+  for (const auto& db : databases) {
+    if (db.name == database_name) {
+      return &db;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Config::database_names() const {
+  std::vector<std::string> names;
+  for (const auto& db : databases) {
+    names.push_back(db.name);
+  }
+  return names;
+}
+
+const Shard* Database::find_shard(std::string_view shard_name) const {
+  for (const auto& shard : shards) {
+    if (shard.name == shard_name) {
+      return &shard;
+    }
+  }
+  return nullptr;
+}
+
+} // namespace grant::config

@@ -1,0 +1,130 @@
+#include <grant/util/url.hpp>
+
+#include <grant/error.hpp>
+#include <grant/util/strings.hpp>
+
+#include <libpq-fe.h>
+
+#include <memory>
+
+namespace grant::util {
+
+namespace {
+
+constexpr std::string_view k_mask = "***";
+
+// Redacts `password=value` (value up to '&', whitespace or end) in place.
+std::string redact_password_pairs(std::string text) {
+  std::size_t pos = 0;
+  while ((pos = text.find("password=", pos)) != std::string::npos) {
+    const std::size_t value_start = pos + 9;
+    std::size_t value_end = value_start;
+    if (value_end < text.size() && text[value_end] == '\'') {
+      value_end = text.find('\'', value_end + 1);
+      value_end = value_end == std::string::npos ? text.size() : value_end + 1;
+    } else {
+      while (value_end < text.size() && text[value_end] != '&' && text[value_end] != ' ' &&
+             text[value_end] != '\t' && text[value_end] != '\n' && text[value_end] != '"') {
+        ++value_end;
+      }
+    }
+    text.replace(value_start, value_end - value_start, k_mask);
+    pos = value_start + k_mask.size();
+  }
+  return text;
+}
+
+// Redacts the password of every `scheme://user:password@` in the text.
+std::string redact_userinfo(std::string text) {
+  std::size_t pos = 0;
+  while ((pos = text.find("://", pos)) != std::string::npos) {
+    const std::size_t authority = pos + 3;
+    std::size_t end = authority;
+    while (end < text.size() && text[end] != '/' && text[end] != '?' && text[end] != ' ' &&
+           text[end] != '\n' && text[end] != '\t' && text[end] != '"' && text[end] != '\'') {
+      ++end;
+    }
+    const auto at = text.rfind('@', end);
+    if (at != std::string::npos && at >= authority && at < end) {
+      const auto colon = text.find(':', authority);
+      if (colon != std::string::npos && colon < at) {
+        text.replace(colon + 1, at - colon - 1, k_mask);
+        end = colon + 1 + k_mask.size();
+      }
+    }
+    pos = end;
+  }
+  return text;
+}
+
+std::string conninfo_value(PQconninfoOption* options, std::string_view keyword) {
+  for (auto* option = options; option->keyword != nullptr; ++option) {
+    if (keyword == option->keyword && option->val != nullptr) {
+      return option->val;
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+std::string redact_url(std::string_view url) {
+  return redact_password_pairs(redact_userinfo(std::string(url)));
+}
+
+std::string redact_secrets(std::string_view text) {
+  return redact_password_pairs(redact_userinfo(std::string(text)));
+}
+
+std::string DatabaseUrl::redacted() const {
+  return scheme == UrlScheme::sqlite ? raw : redact_url(raw);
+}
+
+DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir) {
+  DatabaseUrl parsed;
+  parsed.raw = std::string(url);
+  if (url.empty()) {
+    throw ConfigError("database URL is empty");
+  }
+  if (starts_with(url, "sqlite3:") || starts_with(url, "sqlite:")) {
+    parsed.scheme = UrlScheme::sqlite;
+    std::string_view path = url.substr(url.find(':') + 1);
+    // Accept sqlite3:///abs/path and sqlite3://rel as dbmate writes them.
+    if (starts_with(path, "//")) {
+      path.remove_prefix(2);
+    }
+    if (path.empty()) {
+      throw ConfigError("SQLite URL " + in_quotes(url) + " has no file path",
+                        {}, "write it as sqlite3:db/NAME.sqlite3");
+    }
+    std::filesystem::path file(path);
+    if (file.is_relative() && path != ":memory:") {
+      file = base_dir / file;
+    }
+    parsed.sqlite_path = file.lexically_normal();
+    return parsed;
+  }
+  if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
+    parsed.scheme = UrlScheme::postgres;
+    char* error = nullptr;
+    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
+        PQconninfoParse(parsed.raw.c_str(), &error), &PQconninfoFree);
+    if (!options) {
+      std::string message = error != nullptr ? std::string(trim(error)) : "invalid URI";
+      PQfreemem(error);
+      throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": " +
+                        redact_secrets(message));
+    }
+    parsed.host = conninfo_value(options.get(), "host");
+    parsed.port = conninfo_value(options.get(), "port");
+    parsed.user = conninfo_value(options.get(), "user");
+    parsed.dbname = conninfo_value(options.get(), "dbname");
+    return parsed;
+  }
+  const auto colon = url.find(':');
+  const std::string scheme(colon == std::string_view::npos ? url : url.substr(0, colon));
+  throw ConfigError("unsupported URL scheme " + in_quotes(scheme) + " in " + in_quotes(redact_url(url)),
+                    {}, "use postgres://, postgresql://, sqlite3: or sqlite:");
+}
+
+} // namespace grant::util

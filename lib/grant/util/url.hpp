@@ -1,0 +1,36 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace grant::util {
+
+enum class UrlScheme { postgres, sqlite };
+
+/// A database URL as the config gives it. The raw text keeps the password and is only ever
+/// handed to the driver; everything printed goes through redacted().
+struct DatabaseUrl {
+  UrlScheme scheme = UrlScheme::sqlite;
+  std::string raw;                   ///< the full URL, password included: never print
+  std::filesystem::path sqlite_path; ///< sqlite only: resolved against the config folder
+  std::string host;                  ///< postgres only, for display
+  std::string port;
+  std::string user;
+  std::string dbname;
+
+  std::string redacted() const;
+};
+
+/// Parses `postgres://` / `postgresql://` (validated by libpq itself) and `sqlite3:` / `sqlite:`.
+/// Relative SQLite paths are resolved against `base_dir`. Throws grant::ConfigError.
+DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir);
+
+/// The URL with any password replaced by `***` (userinfo and `password=` parameters).
+std::string redact_url(std::string_view url);
+
+/// Scrubs every password-looking piece out of free text: URLs with userinfo and
+/// `password=...` pairs. Applied to every message before it is printed.
+std::string redact_secrets(std::string_view text);
+
+} // namespace grant::util

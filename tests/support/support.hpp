@@ -1,0 +1,57 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace grant::test {
+
+/// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return m_path; }
+  std::filesystem::path operator/(const std::string& name) const { return m_path / name; }
+  /// Writes `content` to a file below this folder, creating parent folders.
+  std::filesystem::path write(const std::string& relative, const std::string& content) const;
+
+private:
+  std::filesystem::path m_path;
+};
+
+std::string read_file(const std::filesystem::path& path);
+
+/// What a run of the built `grant` binary printed and returned.
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs the built binary with `args` in `cwd`; `env` entries are added to (or, with a nullopt
+/// value, removed from) the inherited environment.
+RunResult run_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd = {},
+                    const std::map<std::string, std::optional<std::string>>& env = {},
+                    const std::string& stdin_text = {});
+
+/// A variable exported by tests/servers.sh; fails the test with a clear message when absent.
+std::string server_env(const std::string& name);
+
+/// The writer / replica / shard URLs from tests/servers.sh.
+std::string writer_url();
+std::string replica_url();
+std::string shard_url(int index);
+/// `url` with its database name replaced, e.g. for a per-test database.
+std::string with_dbname(const std::string& url, const std::string& dbname);
+
+/// Creates a fresh, empty database with a unique name on the server of `url` and returns its URL.
+/// Dropped at process exit is not attempted: the servers are thrown away after the run.
+std::string fresh_database(const std::string& url, const std::string& prefix);
+
+} // namespace grant::test
