@@ -1,0 +1,83 @@
+#include <grant/db/connection.hpp>
+
+namespace grant::db {
+
+Value Rows::scalar() const {
+  if (rows.size() != 1 || rows.front().size() != 1) {
+    throw Error(ErrorKind::database, "expected one value, got " + std::to_string(rows.size()) + " rows");
+  }
+  return rows.front().front();
+}
+
+Transaction::Transaction(Connection& connection, const TxOptions& options)
+    : m_connection(connection), m_level(connection.m_depth + 1) {
+  m_connection.execute(m_level == 1 ? m_connection.begin_statement(options)
+                                    : "SAVEPOINT " + savepoint_name());
+  m_connection.m_depth = m_level;
+}
+
+Transaction::~Transaction() {
+  if (!m_open) {
+    return;
+  }
+  try {
+    rollback();
+  } catch (...) {
+    // A broken connection cannot roll back; the server does it when the session ends, and the
+    // pool discards the connection because is_usable() is false.
+    m_connection.m_depth = m_level - 1;
+  }
+}
+
+std::string Transaction::savepoint_name() const { return "grant_sp_" + std::to_string(m_level); }
+
+void Transaction::commit() {
+  if (!m_open) {
+    throw Error(ErrorKind::database, "transaction already finished", m_connection.target());
+  }
+  m_open = false;
+  m_connection.m_depth = m_level - 1;
+  if (m_level == 1) {
+    try {
+      m_connection.execute("COMMIT");
+    } catch (...) {
+      m_connection.after_transaction();
+      throw;
+    }
+    m_connection.after_transaction();
+  } else {
+    m_connection.execute("RELEASE SAVEPOINT " + savepoint_name());
+  }
+}
+
+void Transaction::rollback() {
+  if (!m_open) {
+    return;
+  }
+  m_open = false;
+  m_connection.m_depth = m_level - 1;
+  if (m_level == 1) {
+    try {
+      m_connection.execute("ROLLBACK");
+    } catch (...) {
+      m_connection.after_transaction();
+      throw;
+    }
+    m_connection.after_transaction();
+  } else {
+    m_connection.execute("ROLLBACK TO SAVEPOINT " + savepoint_name());
+    m_connection.execute("RELEASE SAVEPOINT " + savepoint_name());
+  }
+}
+
+std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options) {
+  switch (url.scheme) {
+  case util::UrlScheme::postgres:
+    return connect_postgres(url, options);
+  case util::UrlScheme::sqlite:
+    return connect_sqlite(url, options);
+  }
+  throw Error(ErrorKind::usage, "unsupported URL scheme", url.redacted());
+}
+
+} // namespace grant::db

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <grant/db/error.hpp>
+#include <grant/db/quoting.hpp>
+#include <grant/util/url.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace grant::db {
+
+/// A field as text; nullopt is SQL NULL.
+using Value = std::optional<std::string>;
+/// Positional parameters for `$1`, `$2`, ... in both dialects.
+using Params = std::vector<Value>;
+
+/// A fully read result.
+struct Rows {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;
+  long long affected = 0;
+
+  std::size_t size() const { return rows.size(); }
+  bool empty() const { return rows.empty(); }
+  const Value& at(std::size_t row, std::size_t column) const { return rows.at(row).at(column); }
+  /// The single value of a one-row, one-column result; throws if the shape differs.
+  Value scalar() const;
+};
+
+/// One streamed row: fields are views valid only during the callback.
+struct RowView {
+  const std::vector<std::string_view>& fields;
+  const std::vector<bool>& nulls;
+};
+using RowCallback = std::function<void(const RowView&)>;
+
+enum class Isolation { default_level, read_committed, repeatable_read, serializable };
+
+struct TxOptions {
+  Isolation isolation = Isolation::default_level;
+  bool read_only = false;
+};
+
+struct ConnectOptions {
+  std::string target;            ///< label used in errors: "orders/s1", "analytics/r1"
+  int connect_timeout_ms = 5000; ///< libpq honours whole seconds, at least 2
+  std::string application_name = "grant";
+};
+
+/// One database session. Not thread-safe: one thread uses a connection at a time (the pool
+/// hands each out to one owner). Every failure is a DbError naming the target and statement.
+class Connection {
+public:
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  virtual Dialect dialect() const = 0;
+  const std::string& target() const { return m_target; }
+
+  /// Runs a script of one or more statements without parameters.
+  virtual void execute(std::string_view sql) = 0;
+  /// Runs one statement with `$n` parameters and reads the whole result.
+  virtual Rows query(std::string_view sql, const Params& params = {}) = 0;
+  /// Streams the rows of a SELECT without holding them (PostgreSQL: COPY ... TO STDOUT).
+  virtual void stream(std::string_view select_sql, const RowCallback& on_row) = 0;
+
+  /// Bounds every following statement; zero removes the bound.
+  virtual void set_statement_timeout(std::chrono::milliseconds timeout) = 0;
+  /// True for a PostgreSQL server in recovery (a replica); SQLite is never one.
+  virtual bool in_recovery() = 0;
+  /// Server name and version, for reports.
+  virtual std::string server_version() = 0;
+  /// False once the session is known to be broken; the pool then discards it.
+  virtual bool is_usable() const noexcept = 0;
+
+  std::string quote_identifier(std::string_view name) const { return db::quote_identifier(dialect(), name); }
+  std::string quote_qualified(std::string_view name) const { return db::quote_qualified(dialect(), name); }
+  std::string quote_literal(std::string_view text) const { return db::quote_literal(dialect(), text); }
+
+  /// Open transactions and savepoints (0 = autocommit). Managed by Transaction.
+  int transaction_depth() const { return m_depth; }
+
+protected:
+  explicit Connection(std::string target) : m_target(std::move(target)) {}
+
+  /// BEGIN with the options, in the dialect's words.
+  virtual std::string begin_statement(const TxOptions& options) const = 0;
+  /// Called after a top-level COMMIT or ROLLBACK, e.g. to reset read-only mode.
+  virtual void after_transaction() {}
+
+private:
+  friend class Transaction;
+  std::string m_target;
+  int m_depth = 0;
+};
+
+/// A transaction, or a savepoint when one is already open on the connection. Rolls back in its
+/// destructor unless committed, and never throws there (SQLiteCpp's Transaction).
+class Transaction {
+public:
+  explicit Transaction(Connection& connection, const TxOptions& options = {});
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit();
+  void rollback();
+  bool is_savepoint() const { return m_level > 1; }
+  Connection& connection() { return m_connection; }
+
+private:
+  std::string savepoint_name() const;
+  Connection& m_connection;
+  int m_level;
+  bool m_open = true;
+};
+
+/// Opens a connection for the URL's scheme. Throws DbError (unreachable, bad password) with the
+/// URL redacted.
+std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options);
+
+/// The per-scheme factories behind connect(): one line each.
+std::unique_ptr<Connection> connect_postgres(const util::DatabaseUrl& url, const ConnectOptions& options);
+std::unique_ptr<Connection> connect_sqlite(const util::DatabaseUrl& url, const ConnectOptions& options);
+
+} // namespace grant::db

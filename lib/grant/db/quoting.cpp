@@ -1,0 +1,57 @@
+#include <grant/db/quoting.hpp>
+
+#include <grant/error.hpp>
+
+namespace grant::db {
+
+namespace {
+
+std::string double_up(std::string_view text, char quote) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += quote;
+  for (const char c : text) {
+    if (c == '\0') {
+      throw Error(ErrorKind::usage, "a NUL byte cannot appear in an SQL identifier or literal");
+    }
+    out += c;
+    if (c == quote) {
+      out += quote;
+    }
+  }
+  out += quote;
+  return out;
+}
+
+} // namespace
+
+std::string_view dialect_name(Dialect dialect) {
+  return dialect == Dialect::postgres ? "postgres" : "sqlite";
+}
+
+std::string quote_identifier(Dialect /*dialect*/, std::string_view name) {
+  // Both dialects use the SQL-standard double quote; SQLite also accepts it for identifiers.
+  return double_up(name, '"');
+}
+
+std::string quote_qualified(Dialect dialect, std::string_view dotted_name) {
+  std::string out;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = dotted_name.find('.', start);
+    if (!out.empty()) {
+      out += '.';
+    }
+    out += quote_identifier(dialect, dotted_name.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) {
+      return out;
+    }
+    start = dot + 1;
+  }
+}
+
+std::string quote_literal(Dialect /*dialect*/, std::string_view text) {
+  return double_up(text, '\'');
+}
+
+} // namespace grant::db
