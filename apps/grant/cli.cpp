@@ -1,3 +1,137 @@
 #include <grant/cli.hpp>
 
-int grant::cli::run(int, char**) { return 0; }
+#include <grant/commands.hpp>
+#include <grant/context.hpp>
+
+#include <grant/config/load.hpp>
+#include <grant/db/error.hpp>
+#include <grant/error.hpp>
+#include <grant/util/url.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+#include <unistd.h>
+
+namespace grant::cli {
+
+namespace {
+
+bool stderr_colored(const GlobalOptions& global) {
+  return !global.no_color && std::getenv("NO_COLOR") == nullptr && isatty(STDERR_FILENO) != 0;
+}
+
+void print_error(const Context& context, const Error& error) {
+  const bool color = stderr_colored(context.global);
+  const std::string prefix = color ? "\033[1;31mgrant: error:\033[0m " : "grant: error: ";
+  std::string text = prefix + util::redact_secrets(error.what()) + "\n";
+  if (!error.where().empty()) {
+    text += "  at: " + util::redact_secrets(error.where()) + "\n";
+  }
+  if (const auto* db_error = dynamic_cast<const db::DbError*>(&error);
+      db_error != nullptr && !db_error->statement().empty() && context.global.verbose > 0) {
+    text += "  statement: " + util::redact_secrets(db_error->statement()) + "\n";
+  }
+  if (!error.hint().empty()) {
+    text += "  hint: " + util::redact_secrets(error.hint()) + "\n";
+  }
+  std::cerr << text << std::flush;
+  if (context.global.json) {
+    nlohmann::json document{{"error",
+                             {{"message", util::redact_secrets(error.what())},
+                              {"where", util::redact_secrets(error.where())},
+                              {"hint", util::redact_secrets(error.hint())},
+                              {"exit_code", error.exit_code()}}}};
+    std::cout << document.dump(2) << std::endl;
+  }
+}
+
+const char* k_footer = R"(Examples:
+  grant init                              write a starter db/grant.json (SQLite)
+  grant config check --connect            validate the config and reach every server
+  grant migrate --database analytics      apply pending migrations to one database
+  grant status --exit-code                CI gate: exit 1 when anything is pending
+
+Config: --config PATH, else $GRANT_CONFIG, else ./grant.json, else ./db/grant.json.
+Exit codes: 0 ok, 1 a check found problems, 2 usage/config error, 3 database failure.
+Docs: docs/ in the source tree.)";
+
+} // namespace
+
+int run(int argc, char** argv) {
+  Context context;
+  CLI::App app{"grant: migrations and sharding for fleets of PostgreSQL (and SQLite) databases", "grant"};
+  app.require_subcommand(1);
+  app.footer(k_footer);
+  app.set_version_flag("--version", std::string("grant ") + GRANT_VERSION);
+  auto& global = context.global;
+  app.add_option("--config", global.config_path, "Config file (default: $GRANT_CONFIG, ./grant.json, ./db/grant.json)");
+  app.add_flag("--json", global.json, "Print one JSON document on stdout and nothing else there");
+  app.add_flag("-q,--quiet", global.quiet, "Print only errors");
+  app.add_flag("-v,--verbose", global.verbose, "More detail on stderr (repeat for more)");
+  app.add_flag("--no-color", global.no_color, "No ANSI colors (also NO_COLOR)");
+  // Global flags may come before or after the subcommand.
+  app.fallthrough();
+
+  setup_init(app, context);
+  setup_config(app, context);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success);
+  } catch (const CLI::ParseError& parse_error) {
+    // CLI11 prints usage errors itself; keep our prefix and exit code 2 for them.
+    if (parse_error.get_exit_code() == 0) {
+      return app.exit(parse_error);
+    }
+    std::cerr << "grant: error: " << parse_error.what() << "\n  hint: run `grant --help` or `grant <command> --help`\n";
+    return 2;
+  } catch (const Error& error) {
+    print_error(context, error);
+    return error.exit_code();
+  } catch (const std::exception& error) {
+    print_error(context, Error(ErrorKind::database, std::string("unexpected failure: ") + error.what()));
+    return 3;
+  }
+  return context.exit_code;
+}
+
+const config::Config& Context::config() {
+  if (!m_config) {
+    std::optional<std::filesystem::path> path;
+    if (!global.config_path.empty()) {
+      path = global.config_path;
+    }
+    m_config = config::load(path, config::process_env());
+  }
+  return *m_config;
+}
+
+void Context::say(const std::string& line) const {
+  if (!global.quiet && !global.json) {
+    std::cout << line << '\n';
+  }
+}
+
+void Context::detail(const std::string& line) const {
+  if (global.verbose > 0) {
+    std::cerr << util::redact_secrets(line) << '\n';
+  }
+}
+
+void Context::warn(const std::string& line) const {
+  std::cerr << "grant: warning: " << util::redact_secrets(line) << '\n';
+}
+
+void Context::emit_json(const nlohmann::json& document) const { std::cout << document.dump(2) << std::endl; }
+
+bool Context::color_stdout() const {
+  return !global.no_color && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO) != 0;
+}
+
+std::string Context::paint(const std::string& text, const char* ansi_code) const {
+  return color_stdout() ? std::string("\033[") + ansi_code + "m" + text + "\033[0m" : text;
+}
+
+} // namespace grant::cli

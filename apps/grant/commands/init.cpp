@@ -1,0 +1,63 @@
+#include <grant/commands.hpp>
+#include <grant/context.hpp>
+
+#include <grant/error.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+namespace grant::cli {
+
+namespace {
+
+struct InitOptions {
+  std::string directory = ".";
+};
+
+constexpr const char* k_starter_config = R"({
+  "databases": {
+    "primary": {
+      "url": "sqlite3:primary.sqlite3",
+      "migrations": "migrate/primary"
+    }
+  }
+}
+)";
+
+void run_init(const InitOptions& options, Context& context) {
+  namespace fs = std::filesystem;
+  const fs::path root(options.directory);
+  const fs::path config_file = root / "db" / "grant.json";
+  const fs::path migrations = root / "db" / "migrate" / "primary";
+  if (fs::exists(config_file)) {
+    throw ConfigError("refusing to overwrite existing " + config_file.string(), config_file.string(),
+                      "edit it, or remove it first if you really want a fresh starter config");
+  }
+  fs::create_directories(migrations);
+  std::ofstream out(config_file);
+  out << k_starter_config;
+  out.close();
+  if (!out) {
+    throw Error(ErrorKind::usage, "could not write " + config_file.string(), config_file.string(),
+                "check that the folder is writable");
+  }
+  if (context.global.json) {
+    context.emit_json({{"config", config_file.string()}, {"migrations", migrations.string()}});
+    return;
+  }
+  context.say("wrote " + config_file.string());
+  context.say("created " + migrations.string() + "/");
+  context.say("next: grant generate migration create_users --database primary");
+}
+
+} // namespace
+
+void setup_init(CLI::App& app, Context& context) {
+  auto options = std::make_shared<InitOptions>();
+  auto* command = app.add_subcommand("init", "Write a starter db/grant.json (SQLite) and db/migrate/primary/");
+  command->add_option("--dir", options->directory, "Project folder to initialise (default: .)");
+  command->footer("Example:\n  grant init && grant generate migration create_users --database primary");
+  command->callback([options, &context] { run_init(*options, context); });
+}
+
+} // namespace grant::cli

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <grant/config/config.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace grant::cli {
+
+/// Flags every command shares (CONTRACT.md "Commands").
+struct GlobalOptions {
+  std::string config_path;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+  bool no_color = false;
+  std::vector<std::string> databases;
+  std::vector<std::string> shards;
+};
+
+/// What a command needs from the program: the global flags, output helpers, the exit code.
+class Context {
+public:
+  GlobalOptions global;
+  int exit_code = 0;
+
+  /// Loads and validates the config named by --config / $GRANT_CONFIG / ./grant.json /
+  /// ./db/grant.json, resolver lint included. Throws ConfigError.
+  const config::Config& config();
+
+  /// Prints a line on stdout unless --quiet or --json.
+  void say(const std::string& line) const;
+  /// Prints a line on stderr when -v was given.
+  void detail(const std::string& line) const;
+  /// Prints a warning on stderr (kept under --json: stdout stays clean).
+  void warn(const std::string& line) const;
+  /// Prints the one JSON document of a --json run.
+  void emit_json(const nlohmann::json& document) const;
+
+  bool color_stdout() const;
+  /// Wraps text in an ANSI color when stdout is a terminal and color is allowed.
+  std::string paint(const std::string& text, const char* ansi_code) const;
+
+private:
+  std::optional<config::Config> m_config;
+};
+
+} // namespace grant::cli
