@@ -75,6 +75,14 @@ int run(int argc, char** argv) {
 
   setup_init(app, context);
   setup_config(app, context);
+  setup_generate(app, context);
+  setup_migrate(app, context);
+  setup_rollback(app, context);
+  setup_redo(app, context);
+  setup_status(app, context);
+  setup_validate(app, context);
+  setup_baseline(app, context);
+  setup_recover(app, context);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,145 @@
+#include <grant/migrate_output.hpp>
+
+#include <grant/util/strings.hpp>
+#include <grant/util/url.hpp>
+
+#include <iostream>
+#include <mutex>
+
+namespace grant::cli {
+
+void add_target_flags(CLI::App& command, RunFlags& flags) {
+  command.add_option("--database", flags.databases, "Only this database (repeatable; default: all)");
+  command.add_option("--shard", flags.shards, "Only this shard (repeatable; default: all)");
+  command.add_option("--jobs", flags.jobs, "Targets to work on at once (default: one per shard, up to 8)")
+      ->check(CLI::Range(1, 256));
+}
+
+void add_run_flags(CLI::App& command, RunFlags& flags) {
+  add_target_flags(command, flags);
+  command.add_flag("--dry-run", flags.dry_run, "Print, per target, the SQL that would run; change nothing");
+  command.add_option("--lock-timeout", flags.lock_timeout_s,
+                     "Seconds to wait for another run's migration lock (default: forever)")
+      ->check(CLI::NonNegativeNumber);
+  command.add_option("--wait", flags.wait_s, "Wait up to SECONDS for the servers to accept connections")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void apply_run_flags(const RunFlags& flags, migrate::RunOptions& options) {
+  options.dry_run = flags.dry_run;
+  options.jobs = flags.jobs;
+  options.lock_timeout = std::chrono::milliseconds(static_cast<long long>(flags.lock_timeout_s * 1000));
+  options.wait = std::chrono::seconds(flags.wait_s);
+}
+
+migrate::Workload load_workload(Context& context, const RunFlags& flags) {
+  const auto& config = context.config();
+  return migrate::prepare(migrate::select_targets(config, flags.databases, flags.shards));
+}
+
+migrate::EventSink event_printer(const Context& context) {
+  auto mutex = std::make_shared<std::mutex>();
+  const bool show = !context.global.quiet && !context.global.json;
+  const int verbose = context.global.verbose;
+  return [mutex, show, verbose, &context](const migrate::Event& event) {
+    using Kind = migrate::Event::Kind;
+    std::lock_guard guard(*mutex);
+    switch (event.kind) {
+    case Kind::waiting_server:
+    case Kind::waiting_lock:
+      if (!context.global.quiet) {
+        std::cerr << event.target << ": " << util::redact_secrets(event.text) << std::endl;
+      }
+      break;
+    case Kind::applying:
+    case Kind::reverting:
+      if (show && verbose > 0) {
+        std::cout << event.target << ": " << (event.kind == Kind::applying ? "applying " : "reverting ")
+                  << event.migration << std::endl;
+      }
+      break;
+    case Kind::applied:
+    case Kind::reverted:
+      if (show) {
+        std::cout << event.target << ": " << (event.kind == Kind::applied ? "applied " : "reverted ") << event.migration
+                  << " (" << event.ms << " ms)" << std::endl;
+      }
+      break;
+    case Kind::failed:
+    case Kind::note:
+      if (show) {
+        std::cout << event.target << ": " << event.text << std::endl;
+      }
+      break;
+    }
+  };
+}
+
+void report_results(Context& context, const std::string& command, const std::vector<migrate::TargetResult>& results,
+                    bool dry_run) {
+  const int code = migrate::exit_code_of(results);
+  if (context.global.json) {
+    nlohmann::json targets = nlohmann::json::array();
+    for (const auto& result : results) {
+      nlohmann::json steps = nlohmann::json::array();
+      for (const auto& step : result.steps) {
+        nlohmann::json item{{"version", step.version}, {"name", step.name}, {"ms", step.ms}};
+        if (dry_run) {
+          item["sql"] = step.sql;
+        }
+        steps.push_back(item);
+      }
+      nlohmann::json entry{{"target", result.target.label()},
+                           {"database", result.target.database->name},
+                           {"shard", result.target.endpoint.shard},
+                           {"url", result.target.endpoint.url.redacted()},
+                           {"ok", result.ok},
+                           {"steps", steps},
+                           {"current_version", result.current_version}};
+      if (!result.ok) {
+        entry["error"] = {{"message", result.error}, {"where", result.where}, {"hint", result.hint}};
+      }
+      targets.push_back(entry);
+    }
+    context.emit_json({{"command", command}, {"dry_run", dry_run}, {"ok", code == 0}, {"targets", targets}});
+  } else {
+    if (dry_run) {
+      for (const auto& result : results) {
+        context.say("-- " + result.target.label() + " (" + result.target.endpoint.url.redacted() + ")");
+        if (result.steps.empty() && result.ok) {
+          context.say("-- nothing to do");
+        }
+        for (const auto& step : result.steps) {
+          context.say("-- " + step.version + "_" + step.name);
+          context.say(step.sql);
+        }
+      }
+    }
+    const char* verb = command == "rollback" ? "reverted" : (command == "baseline" ? "marked applied" : "applied");
+    for (const auto& result : results) {
+      std::string line = "  " + result.target.label() + "  ";
+      if (result.ok) {
+        line += context.paint("ok", "32") + "  " + std::to_string(result.steps.size()) + " " +
+                (dry_run ? std::string("would be ") + verb : std::string(verb));
+        line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
+      } else {
+        line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb + " before the failure";
+      }
+      context.say(line);
+    }
+  }
+  for (const auto& result : results) {
+    if (!result.ok) {
+      std::cerr << "grant: error: " << result.error << '\n';
+      if (!result.where.empty()) {
+        std::cerr << "  at: " << result.where << '\n';
+      }
+      if (!result.hint.empty()) {
+        std::cerr << "  hint: " << result.hint << '\n';
+      }
+    }
+  }
+  context.exit_code = code;
+}
+
+} // namespace grant::cli

@@ -1,0 +1,138 @@
+#include <grant/migrate/apply.hpp>
+
+#include <grant/migrate/sql_split.hpp>
+#include <grant/util/strings.hpp>
+
+#include <chrono>
+
+namespace grant::migrate {
+
+namespace {
+
+long long elapsed_ms(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+[[noreturn]] void fail_section(const db::DbError& error, const Target& target, const Migration& migration,
+                               const Section& section, int statement_line) {
+  const int line_in_section = statement_line - 1 + std::max(error.details().line, 1);
+  const int file_line = section.first_line + line_in_section - 1;
+  std::string message = target.label() + ": migration " + migration.display_name() + " failed: " + error.what();
+  if (!error.statement().empty() && error.statement().size() < 2000 && migration.up.sql != error.statement()) {
+    message += "\n  statement: " + std::string(util::trim(error.statement()));
+  }
+  if (!error.sqlstate().empty()) {
+    message += "\n  sqlstate: " + error.sqlstate();
+  }
+  std::string hint = "fix the migration and run grant again: migrations before it stay applied and recorded";
+  if (!section.transaction) {
+    hint = "this section runs outside a transaction (transaction=false): statements before the failing one "
+           "stay applied; make them idempotent (IF NOT EXISTS) and run grant again";
+  }
+  throw Error(ErrorKind::database, message, section.file.string() + ":" + std::to_string(file_line), hint);
+}
+
+void run_statements(db::Connection& connection, const Target& target, const Migration& migration,
+                    const Section& section) {
+  for (const auto& statement : split_statements(section.sql)) {
+    try {
+      connection.execute(statement.text);
+    } catch (const db::DbError& error) {
+      fail_section(error, target, migration, section, statement.first_line);
+    }
+  }
+}
+
+std::string transaction_wrapped(const Section& section, const std::string& tracking_sql) {
+  if (!section.transaction) {
+    return "-- transaction=false: runs outside a transaction\n" + section.sql + "\n" + tracking_sql;
+  }
+  return "BEGIN;\n" + section.sql + (util::ends_with(section.sql, "\n") ? "" : "\n") + tracking_sql + "\nCOMMIT;";
+}
+
+} // namespace
+
+void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section) {
+  try {
+    connection.execute(section.sql);
+  } catch (const db::DbError& error) {
+    fail_section(error, target, migration, section, 1);
+  }
+}
+
+Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
+              const RunOptions& options, const EventSink& events) {
+  Step step{migration.version, migration.name, 0, {}};
+  if (options.dry_run) {
+    step.sql = transaction_wrapped(migration.up, tracker.record_sql(migration));
+    return step;
+  }
+  if (events) {
+    events({Event::Kind::applying, target.label(), migration.display_name(), 0, {}});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  if (migration.up.transaction) {
+    db::Transaction transaction(connection);
+    run_section(connection, target, migration, migration.up);
+    step.ms = elapsed_ms(start);
+    tracker.record(migration, step.ms);
+    transaction.commit();
+  } else {
+    run_statements(connection, target, migration, migration.up);
+    step.ms = elapsed_ms(start);
+    tracker.record(migration, step.ms);
+  }
+  if (events) {
+    events({Event::Kind::applied, target.label(), migration.display_name(), step.ms, {}});
+  }
+  return step;
+}
+
+Step apply_down(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
+                const RunOptions& options, const EventSink& events) {
+  Step step{migration.version, migration.name, 0, {}};
+  const Section& down = *migration.down;
+  if (options.dry_run) {
+    step.sql = transaction_wrapped(down, tracker.remove_sql(migration.version));
+    return step;
+  }
+  if (events) {
+    events({Event::Kind::reverting, target.label(), migration.display_name(), 0, {}});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  if (down.transaction) {
+    db::Transaction transaction(connection);
+    run_section(connection, target, migration, down);
+    tracker.remove(migration.version);
+    transaction.commit();
+  } else {
+    run_statements(connection, target, migration, down);
+    tracker.remove(migration.version);
+  }
+  step.ms = elapsed_ms(start);
+  if (events) {
+    events({Event::Kind::reverted, target.label(), migration.display_name(), step.ms, {}});
+  }
+  return step;
+}
+
+void check_out_of_order(const Plan& plan, const MigrateOptions& options, const Target& target) {
+  if (plan.out_of_order.empty() || options.allow_out_of_order) {
+    return;
+  }
+  const auto* first = plan.out_of_order.front();
+  throw ConfigError(target.label() + ": pending migration " + first->display_name() +
+                        " is older than the newest applied version " + plan.current_version + " (out of order)",
+                    first->up.file.string(),
+                    "apply it anyway with --allow-out-of-order, or give it a newer version");
+}
+
+void record_failure(TargetResult& result, const Error& error) {
+  result.ok = false;
+  result.error = util::redact_secrets(error.what());
+  result.where = util::redact_secrets(error.where());
+  result.hint = error.hint();
+  result.exit_code = error.exit_code();
+}
+
+} // namespace grant::migrate

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <grant/migrate/runner.hpp>
+#include <grant/migrate/tracking.hpp>
+
+namespace grant::migrate {
+
+/// Applies one migration: the up section and its tracking row commit together; with
+/// transaction=false the statements run one by one and the row is written after they succeed.
+/// Throws grant::Error (exit 3) naming target, file:line, statement and the server's message.
+Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
+              const RunOptions& options, const EventSink& events);
+
+/// Reverts one migration: down section and row removal in one transaction.
+Step apply_down(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
+                const RunOptions& options, const EventSink& events);
+
+/// Runs a section (in whatever transaction the caller holds), translating failures.
+void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section);
+
+/// Refuses pending migrations older than the newest applied unless allowed.
+void check_out_of_order(const Plan& plan, const MigrateOptions& options, const Target& target);
+
+void record_failure(TargetResult& result, const Error& error);
+
+} // namespace grant::migrate

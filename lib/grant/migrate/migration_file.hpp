@@ -1,0 +1,46 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace grant::migrate {
+
+enum class FileFormat { grant, dbmate, golang_migrate };
+
+/// One section (up or down) of a migration file.
+struct Section {
+  std::string sql;
+  int first_line = 1;        ///< line of the file where the section's SQL starts
+  bool transaction = true;   ///< false: `transaction=false` on the marker
+  std::filesystem::path file;
+};
+
+/// A migration as read from disk.
+struct Migration {
+  std::string version; ///< digits, as written in the file name
+  std::string name;    ///< snake_case part of the file name
+  FileFormat format = FileFormat::grant;
+  Section up;
+  std::optional<Section> down; ///< absent when the file has no down section (or it is empty)
+  std::string checksum;        ///< SHA-256 hex of the up section
+
+  std::string display_name() const { return version + "_" + name; }
+};
+
+/// Numeric order of digit strings ("9" < "10").
+int compare_versions(std::string_view a, std::string_view b);
+bool is_version(std::string_view text);
+
+/// Parses one grant or dbmate file's text. Throws ConfigError naming file:line.
+Migration parse_migration(const std::filesystem::path& file, std::string_view text);
+
+/// Reads every migration of a folder, sorted by version. Throws ConfigError (exit 2) for a
+/// missing folder, a bad file name, duplicate versions, a broken file.
+std::vector<Migration> load_migrations(const std::filesystem::path& folder);
+
+/// Turns "Create Users!" into "create_users".
+std::string snake_case(std::string_view name);
+
+} // namespace grant::migrate

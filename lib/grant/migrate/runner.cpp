@@ -1,0 +1,292 @@
+#include <grant/migrate/runner.hpp>
+
+#include <grant/migrate/apply.hpp>
+#include <grant/migrate/atomic.hpp>
+#include <grant/migrate/lock.hpp>
+#include <grant/migrate/tracking.hpp>
+#include <grant/util/strings.hpp>
+
+#include <algorithm>
+#include <thread>
+
+namespace grant::migrate {
+
+std::vector<Target> select_targets(const config::Config& config, const std::vector<std::string>& databases,
+                                   const std::vector<std::string>& shards) {
+  std::vector<Target> out;
+  bool shard_matched = shards.empty();
+  for (const auto* db : registry::select_databases(config, databases)) {
+    if (!shards.empty() && !db->is_sharded()) {
+      if (!databases.empty()) {
+        registry::writers_of(*db, shards); // throws the "not sharded" error
+      }
+      continue;
+    }
+    std::vector<std::string> wanted = shards;
+    if (!shards.empty() && databases.empty()) {
+      // Without --database, --shard picks the shards of that name wherever they exist.
+      wanted.erase(std::remove_if(wanted.begin(), wanted.end(),
+                                  [&](const std::string& name) { return db->find_shard(name) == nullptr; }),
+                   wanted.end());
+      if (wanted.empty()) {
+        continue;
+      }
+    }
+    for (auto& endpoint : registry::writers_of(*db, wanted)) {
+      shard_matched = true;
+      out.push_back({db, std::move(endpoint)});
+    }
+  }
+  if (!shard_matched) {
+    throw ConfigError("no database has a shard named " + util::join(shards, ", "), "--shard",
+                      "run `grant config check` to see the shard names");
+  }
+  return out;
+}
+
+Workload prepare(const std::vector<Target>& targets) {
+  Workload work;
+  work.targets = targets;
+  for (const auto& target : targets) {
+    if (!work.files.count(target.database->name)) {
+      work.files[target.database->name] = load_migrations(target.database->migrations);
+    }
+  }
+  return work;
+}
+
+int exit_code_of(const std::vector<TargetResult>& results) {
+  int code = 0;
+  for (const auto& result : results) {
+    code = std::max(code, result.exit_code);
+  }
+  return code;
+}
+
+int effective_jobs(int requested, std::size_t targets) {
+  if (requested > 0) {
+    return requested;
+  }
+  return static_cast<int>(std::clamp<std::size_t>(targets, 1, 8));
+}
+
+void preflight(registry::Registry& registry, const std::vector<Target>& targets, const RunOptions& options,
+               const EventSink& events) {
+  const auto deadline = std::chrono::steady_clock::now() + options.wait;
+  const auto check = [&](const Target& target) -> std::string {
+    const auto& url = target.endpoint.url;
+    if (url.scheme == util::UrlScheme::sqlite && !std::filesystem::exists(url.sqlite_path)) {
+      return {}; // a SQLite file is never a replica, and opening it here would create it
+    }
+    bool told = false;
+    while (true) {
+      try {
+        auto connection = registry.checkout(target.endpoint);
+        if (connection->in_recovery()) {
+          return "refusing to migrate " + target.label() + ": the server is in recovery (a read replica)";
+        }
+        return {};
+      } catch (const db::DbError& error) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+          throw;
+        }
+        if (!told && events) {
+          events({Event::Kind::waiting_server, target.label(), {}, 0, error.what()});
+          told = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      }
+    }
+  };
+  const auto problems = fan_out<Target, std::string>(targets, effective_jobs(options.jobs, targets.size()),
+                                                     [&](const Target& target) {
+                                                       try {
+                                                         return check(target);
+                                                       } catch (const Error& error) {
+                                                         return std::string("!") + error.what();
+                                                       }
+                                                     });
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    if (problems[i].empty()) {
+      continue;
+    }
+    if (problems[i].front() == '!') {
+      throw db::DbError(problems[i].substr(1), {targets[i].label(), {}, {}, 0, true, 0},
+                        options.wait.count() > 0 ? "the server did not come up within --wait"
+                                                 : "check the server, or pass --wait SECONDS to wait for it");
+    }
+    throw ConfigError(problems[i], targets[i].label(),
+                      "point the database's url at the writer (primary); replicas are never migrated");
+  }
+}
+
+namespace {
+
+// --to must name a migration file of at least one selected database.
+void check_to_version(const Workload& work, const std::string& version) {
+  if (!is_version(version)) {
+    throw ConfigError("--to " + util::in_quotes(version) + " is not a version (digits only)", "--to");
+  }
+  for (const auto& [database, files] : work.files) {
+    if (find_version(files, version) != nullptr) {
+      return;
+    }
+  }
+  throw ConfigError("--to " + version + ": no migration file has that version", "--to",
+                    "run `grant status` to list the versions");
+}
+
+TargetResult run_on_target(registry::Registry& registry, const Target& target, const RunOptions& options,
+                           const EventSink& events, const std::function<void(db::Connection&, Tracker&, TargetResult&)>& body) {
+  TargetResult result;
+  result.target = target;
+  try {
+    const auto& url = target.endpoint.url;
+    registry::PooledConnection pooled;
+    std::unique_ptr<db::Connection> scratch;
+    if (options.dry_run && url.scheme == util::UrlScheme::sqlite && !std::filesystem::exists(url.sqlite_path)) {
+      // A dry run must not create the database file: plan against an empty in-memory one.
+      util::DatabaseUrl memory = url;
+      memory.sqlite_path = ":memory:";
+      scratch = db::connect(memory, {target.label(), 1000, "grant"});
+    } else {
+      pooled = registry.checkout(target.endpoint);
+    }
+    db::Connection& connection_ref = scratch ? *scratch : *pooled;
+    auto* connection = &connection_ref;
+    Tracker tracker(*connection, target.database->migrations_table);
+    std::unique_ptr<MigrationLock> lock;
+    if (!options.dry_run) {
+      lock = MigrationLock::acquire(*connection, target.endpoint.url, target.database->migrations_table,
+                                    options.lock_timeout, [&](const std::string& holder) {
+                                      if (events) {
+                                        events({Event::Kind::waiting_lock, target.label(), {}, 0,
+                                                "waiting for the migration lock held by " + holder});
+                                      }
+                                    });
+      tracker.ensure();
+    }
+    body(*connection, tracker, result);
+    if (!options.dry_run || tracker.exists()) {
+      const auto applied = tracker.applied();
+      result.current_version = applied.empty() ? "" : applied.back().version;
+    }
+  } catch (const Error& error) {
+    record_failure(result, error);
+  }
+  return result;
+}
+
+} // namespace
+
+std::vector<TargetResult> migrate(registry::Registry& registry, const Workload& work, const MigrateOptions& options,
+                                  const EventSink& events) {
+  if (options.to) {
+    check_to_version(work, *options.to);
+  }
+  if (options.atomic) {
+    return migrate_atomic(registry, work, options, events);
+  }
+  return fan_out<Target, TargetResult>(
+      work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
+        const auto& files = work.files.at(target.database->name);
+        return run_on_target(registry, target, options, events,
+                             [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
+                               const auto plan = make_plan(files, tracker.applied());
+                               check_out_of_order(plan, options, target);
+                               for (const auto* migration : plan.pending) {
+                                 if (options.to && compare_versions(migration->version, *options.to) > 0) {
+                                   break;
+                                 }
+                                 result.steps.push_back(apply_up(connection, tracker, target, *migration, options, events));
+                               }
+                             });
+      });
+}
+
+std::vector<TargetResult> rollback(registry::Registry& registry, const Workload& work, const RollbackOptions& options,
+                                   const EventSink& events) {
+  if (options.to) {
+    check_to_version(work, *options.to);
+  }
+  return fan_out<Target, TargetResult>(
+      work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
+        const auto& files = work.files.at(target.database->name);
+        return run_on_target(registry, target, options, events,
+                             [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
+                               const auto plan = make_plan(files, tracker.applied());
+                               std::vector<const Migration*> to_revert;
+                               for (auto row = plan.applied.rbegin(); row != plan.applied.rend(); ++row) {
+                                 if (options.to ? compare_versions(row->version, *options.to) <= 0
+                                                : static_cast<int>(to_revert.size()) >= options.steps) {
+                                   break;
+                                 }
+                                 const auto* file = plan.file_of(row->version);
+                                 if (file == nullptr) {
+                                   throw ConfigError("cannot roll back " + row->version + " on " + target.label() +
+                                                         ": no migration file has that version",
+                                                     target.database->migrations.string(),
+                                                     "restore the file (with its -- grant:down section) first");
+                                 }
+                                 if (!file->down) {
+                                   throw ConfigError("cannot roll back " + file->display_name() + " on " + target.label() +
+                                                         ": it has no down section; nothing was reverted",
+                                                     file->up.file.string(), "add a -- grant:down section to the file");
+                                 }
+                                 to_revert.push_back(file);
+                               }
+                               for (const auto* migration : to_revert) {
+                                 result.steps.push_back(apply_down(connection, tracker, target, *migration, options, events));
+                               }
+                             });
+      });
+}
+
+std::vector<TargetResult> baseline(registry::Registry& registry, const Workload& work, const std::string& version,
+                                   const RunOptions& options, const EventSink& events) {
+  return fan_out<Target, TargetResult>(
+      work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
+        const auto& files = work.files.at(target.database->name);
+        return run_on_target(registry, target, options, events,
+                             [&](db::Connection&, Tracker& tracker, TargetResult& result) {
+                               const auto plan = make_plan(files, tracker.applied());
+                               for (const auto* migration : plan.pending) {
+                                 if (compare_versions(migration->version, version) > 0) {
+                                   break;
+                                 }
+                                 Step step{migration->version, migration->name, 0, tracker.record_sql(*migration)};
+                                 if (!options.dry_run) {
+                                   tracker.record(*migration, 0);
+                                 }
+                                 result.steps.push_back(std::move(step));
+                               }
+                             });
+      });
+}
+
+std::vector<TargetStatus> status(registry::Registry& registry, const Workload& work, const RunOptions& options) {
+  return fan_out<Target, TargetStatus>(
+      work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
+        TargetStatus out;
+        out.target = target;
+        const auto& files = work.files.at(target.database->name);
+        try {
+          const auto& url = target.endpoint.url;
+          if (url.scheme == util::UrlScheme::sqlite && url.sqlite_path != ":memory:" &&
+              !std::filesystem::exists(url.sqlite_path)) {
+            out.plan = make_plan(files, {}); // looking must not create the file
+            return out;
+          }
+          auto connection = registry.checkout(target.endpoint);
+          Tracker tracker(*connection, target.database->migrations_table);
+          out.plan = make_plan(files, tracker.applied());
+        } catch (const Error& error) {
+          out.reachable = false;
+          out.error = util::redact_secrets(error.what());
+          out.plan = make_plan(files, {});
+        }
+        return out;
+      });
+}
+
+} // namespace grant::migrate
