@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs every test: installs dependencies, builds Release with warnings as errors, starts the
+# PostgreSQL test servers (tests/servers.sh), runs ctest, then builds and runs the tests once
+# more under AddressSanitizer + UndefinedBehaviorSanitizer against the same servers.
+#
+#   scripts/test.sh [--no-sanitize]
+#
+#   --no-sanitize          skip the sanitizer build (same as GRANT_SKIP_SANITIZE=1)
+#   GRANT_SKIP_SANITIZE=1  skip the sanitizer build
+#
+# The servers are stopped and their folder removed on exit, whether the tests pass, fail or
+# the run is interrupted. Exits non-zero if any phase fails.
+# Functions below run from traps and run_phase, which shellcheck cannot follow.
+# shellcheck disable=SC2317
+set -euo pipefail
+
+usage() {
+  sed -n '2,12s/^# \{0,1\}//p' "$0"
+}
+
+sanitize=1
+[[ ${GRANT_SKIP_SANITIZE:-0} == 1 ]] && sanitize=0
+for arg in "$@"; do
+  case $arg in
+    --no-sanitize) sanitize=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "test.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")/.."
+
+started=$SECONDS
+results=() # "STATUS|phase|seconds"
+pg_dir=
+
+say() { printf '\n==> test.sh: %s\n' "$*" >&2; }
+
+phase=
+phase_started=0
+
+# run_phase NAME COMMAND...: runs COMMAND, records PASS/FAIL and its duration.
+run_phase() {
+  local name=$1 rc=0
+  shift
+  phase=$name
+  phase_started=$SECONDS
+  say "$name"
+  if "$@"; then rc=0; else rc=$?; fi
+  local t0=$phase_started
+  phase=
+  if ((rc == 0)); then
+    results+=("PASS|$name|$((SECONDS - t0))")
+  else
+    results+=("FAIL|$name|$((SECONDS - t0))")
+    echo "test.sh: $name failed (exit $rc)" >&2
+  fi
+  return "$rc"
+}
+
+summary() {
+  local line status name secs any_fail=0
+  printf '\ntest.sh: summary\n' >&2
+  for line in "${results[@]}"; do
+    IFS='|' read -r status name secs <<<"$line"
+    printf '  %-4s  %-22s %5ss\n' "$status" "$name" "$secs" >&2
+    [[ $status == PASS || $status == SKIP ]] || any_fail=1
+  done
+  if ((any_fail)) || (($1 != 0)); then
+    printf 'test.sh: FAILED after %ss\n' "$((SECONDS - started))" >&2
+  else
+    printf 'test.sh: all phases passed in %ss\n' "$((SECONDS - started))" >&2
+  fi
+}
+
+on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n $pg_dir ]]; then
+    tests/servers.sh stop "$pg_dir" || true
+  fi
+  summary "$rc"
+  exit "$rc"
+}
+# Ctrl-C reaches the running command too; bash runs this once that command has exited.
+on_signal() {
+  echo "test.sh: interrupted" >&2
+  [[ -z $phase ]] || results+=("STOP|$phase|$((SECONDS - phase_started))")
+  exit "$1"
+}
+trap on_exit EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+# build DIR CMAKE_ARGS...: configure and build one tree.
+build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$(nproc)"
+}
+
+run_tests() {
+  # --no-tests=error: a build that registers no tests must not look like a pass.
+  ctest --test-dir "$1" --output-on-failure --no-tests=error
+}
+
+run_sanitized_tests() {
+  # Make UBSan findings fail the test instead of only printing them.
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} run_tests build-asan
+}
+
+run_phase "dependencies" scripts/install-deps.sh --with-postgres
+run_phase "release build" build build -DCMAKE_BUILD_TYPE=Release -DGRANT_WERROR=ON
+
+# The folder exists before the servers do, so the EXIT trap can always clean it up.
+pg_dir=$(mktemp -d /tmp/grant-pg.XXXXXX)
+run_phase "postgres servers" tests/servers.sh start "$pg_dir" >/dev/null
+# shellcheck source=/dev/null
+source "$pg_dir/env"
+
+failed=0
+run_phase "release tests" run_tests build || failed=1
+
+if ((sanitize)); then
+  if run_phase "sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON; then
+    run_phase "sanitizer tests" run_sanitized_tests || failed=1
+  else
+    failed=1
+  fi
+else
+  results+=("SKIP|sanitizer build+tests|0")
+fi
+
+exit "$failed"
