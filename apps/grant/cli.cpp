@@ -6,6 +6,7 @@
 #include <grant/config/load.hpp>
 #include <grant/db/error.hpp>
 #include <grant/error.hpp>
+#include <grant/shard/lint.hpp>
 #include <grant/util/url.hpp>
 
 #include <cstdlib>
@@ -83,6 +84,8 @@ int run(int argc, char** argv) {
   setup_validate(app, context);
   setup_baseline(app, context);
   setup_recover(app, context);
+  setup_shard_resolve(app, context);
+  setup_shard_check(app, context);
 
   try {
     app.parse(argc, argv);
@@ -111,7 +114,9 @@ const config::Config& Context::config() {
     if (!global.config_path.empty()) {
       path = global.config_path;
     }
-    m_config = config::load(path, config::process_env());
+    auto loaded = config::load(path, config::process_env());
+    shard::validate(loaded); // resolver lint is part of loading: a bad resolver is a config error
+    m_config = std::move(loaded);
   }
   return *m_config;
 }

@@ -1,0 +1,344 @@
+#include <grant/shard/check.hpp>
+
+#include <grant/migrate/tracking.hpp>
+#include <grant/shard/heavy_hitters.hpp>
+#include <grant/shard/table_loader.hpp>
+#include <grant/util/strings.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace grant::shard {
+
+namespace {
+
+using Columns = std::vector<std::pair<std::string, std::string>>; // name, type
+
+struct ShardState {
+  std::size_t index = 0;
+  std::string name;
+  registry::PooledConnection connection;
+  std::map<std::string, std::optional<std::string>> migrations; // version -> checksum
+  std::map<std::string, std::optional<Columns>> tables;          // nullopt: table missing
+};
+
+Columns columns_of(db::Connection& connection, const std::string& table) {
+  Columns out;
+  db::Rows rows;
+  if (connection.dialect() == db::Dialect::postgres) {
+    const auto dot = table.find('.');
+    rows = dot == std::string::npos
+               ? connection.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
+                                  "current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                                  {table})
+               : connection.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
+                                  "$1 AND table_name = $2 ORDER BY ordinal_position",
+                                  {table.substr(0, dot), table.substr(dot + 1)});
+  } else {
+    rows = connection.query("SELECT name, lower(type) FROM pragma_table_info($1) ORDER BY cid", {table});
+  }
+  for (const auto& row : rows.rows) {
+    out.emplace_back(row[0].value_or(""), row[1].value_or(""));
+  }
+  return out;
+}
+
+void compare_schemas(const config::Database& database, std::vector<ShardState>& shards,
+                     const std::vector<std::string>& tables, DatabaseCheck& report) {
+  std::vector<ShardState*> reachable;
+  for (auto& shard : shards) {
+    if (shard.connection) {
+      reachable.push_back(&shard);
+    }
+  }
+  if (reachable.size() < 1) {
+    return;
+  }
+  // Migrations: every version any shard has, compared shard by shard.
+  std::map<std::string, std::optional<std::string>> all_versions;
+  for (const auto* shard : reachable) {
+    for (const auto& [version, checksum] : shard->migrations) {
+      all_versions.emplace(version, checksum);
+    }
+  }
+  for (const auto* shard : reachable) {
+    for (const auto& [version, checksum] : all_versions) {
+      const auto found = shard->migrations.find(version);
+      if (found == shard->migrations.end()) {
+        report.schema.push_back({shard->name, "migration_missing", database.migrations_table,
+                                 "version " + version + " is applied on other shards but not here"});
+      } else if (found->second && checksum && *found->second != *checksum) {
+        report.schema.push_back({shard->name, "migration_checksum", database.migrations_table,
+                                 "version " + version + " was applied with a different checksum than on other shards"});
+      }
+    }
+  }
+  // Tables: the column list of the first shard that has the table is the reference.
+  for (const auto& table : tables) {
+    const Columns* reference = nullptr;
+    std::string reference_shard;
+    for (const auto* shard : reachable) {
+      const auto& columns = shard->tables.at(table);
+      if (columns && !columns->empty()) {
+        reference = &*columns;
+        reference_shard = shard->name;
+        break;
+      }
+    }
+    for (const auto* shard : reachable) {
+      const auto& columns = shard->tables.at(table);
+      if (!columns || columns->empty()) {
+        report.schema.push_back({shard->name, "missing_table", table, "table " + table + " does not exist on this shard"});
+        continue;
+      }
+      if (reference == nullptr || shard->name == reference_shard) {
+        continue;
+      }
+      for (const auto& [name, type] : *reference) {
+        const auto it = std::find_if(columns->begin(), columns->end(), [&](const auto& c) { return c.first == name; });
+        if (it == columns->end()) {
+          report.schema.push_back({shard->name, "missing_column", table,
+                                   "column " + name + " (on " + reference_shard + ") is missing"});
+        } else if (it->second != type) {
+          report.schema.push_back({shard->name, "column_type", table,
+                                   "column " + name + " is " + it->second + " here, " + type + " on " + reference_shard});
+        }
+      }
+      for (const auto& [name, type] : *columns) {
+        const auto it = std::find_if(reference->begin(), reference->end(), [&](const auto& c) { return c.first == name; });
+        if (it == reference->end()) {
+          report.schema.push_back({shard->name, "extra_column", table,
+                                   "column " + name + " is not on " + reference_shard});
+        }
+      }
+    }
+  }
+}
+
+struct TableScan {
+  std::map<std::pair<std::size_t, std::size_t>, Misplaced> misplaced; // (found, belongs) -> rows
+  std::uint64_t rows = 0;
+  std::uint64_t null_keys = 0;
+  HeavyHitters heavy{256};
+  std::string error;
+};
+
+constexpr std::size_t k_unowned = static_cast<std::size_t>(-1);
+
+void scan_table(ShardState& shard, const Resolver& resolver, const config::Database& database,
+                const std::string& table, const CheckOptions& options, std::atomic<std::uint64_t>& progress,
+                TableScan& scan) {
+  auto& connection = *shard.connection;
+  const auto& columns = *shard.tables.at(table);
+  std::string select = "SELECT ";
+  for (std::size_t i = 0; i < database.sharding->key.size(); ++i) {
+    const auto& column = database.sharding->key[i];
+    if (std::none_of(columns.begin(), columns.end(), [&](const auto& c) { return c.first == column; })) {
+      scan.error = "table " + table + " on shard " + shard.name + " has no shard-key column " + column;
+      return;
+    }
+    select += (i > 0 ? ", " : "") + connection.quote_identifier(column);
+  }
+  select += " FROM " + connection.quote_qualified(table);
+  Key key;
+  std::uint64_t since_report = 0;
+  connection.stream(select, [&](const db::RowView& row) {
+    ++scan.rows;
+    if (++since_report == 16384) {
+      progress += since_report;
+      since_report = 0;
+      if (options.on_progress) {
+        options.on_progress(progress.load());
+      }
+    }
+    if (std::find(row.nulls.begin(), row.nulls.end(), true) != row.nulls.end()) {
+      ++scan.null_keys;
+      return;
+    }
+    std::size_t owner = k_unowned;
+    bool parsed = true;
+    try {
+      key.assign_text(row.fields);
+    } catch (const KeyError&) {
+      parsed = false; // e.g. an empty string key: no shard can own it
+    }
+    if (parsed) {
+      try {
+        owner = resolver.resolve(key);
+      } catch (const KeyError&) {
+        owner = k_unowned;
+      }
+      scan.heavy.add(key.bytes());
+    }
+    if (owner == shard.index) {
+      return;
+    }
+    auto& entry = scan.misplaced[{shard.index, owner}];
+    if (entry.rows++ < options.samples) {
+      std::vector<std::string> raw(row.fields.begin(), row.fields.end());
+      entry.samples.push_back(parsed ? key.to_display() : util::join(raw, ","));
+    }
+  });
+  progress += since_report;
+}
+
+} // namespace
+
+bool DatabaseCheck::healthy() const {
+  const bool reachable = std::all_of(reach.begin(), reach.end(), [](const ShardReach& r) { return r.ok; });
+  return lint.empty() && reachable && schema.empty() && misplaced.empty() && errors.empty();
+}
+
+DatabaseCheck check_database(registry::Registry& registry, const config::Config& config,
+                             const config::Database& database, const CheckOptions& options) {
+  DatabaseCheck report;
+  report.database = database.name;
+  report.lint = lint(config);
+  report.lint.erase(std::remove_if(report.lint.begin(), report.lint.end(),
+                                   [&](const LintIssue& issue) {
+                                     return !util::starts_with(issue.key_path, database.key_path + ".") &&
+                                            issue.key_path != database.key_path;
+                                   }),
+                    report.lint.end());
+  if (!database.sharding) {
+    report.lint.push_back({"sharded database " + database.name + " has no sharding block, so keys cannot be resolved",
+                           database.key_path + ".sharding", "add \"sharding\": {\"key\": ..., \"resolver\": ...}"});
+  }
+  std::vector<std::string> tables = database.sharding ? database.sharding->tables : std::vector<std::string>{};
+  if (!options.tables.empty()) {
+    for (const auto& table : options.tables) {
+      if (std::find(tables.begin(), tables.end(), table) == tables.end()) {
+        throw ConfigError("table " + util::in_quotes(table) + " is not a sharded table of " + database.name,
+                          "--table " + table,
+                          tables.empty() ? "list it in sharding.tables" : "sharded tables: " + util::join(tables, ", "));
+      }
+    }
+    tables = options.tables;
+  }
+  std::unique_ptr<Resolver> resolver;
+  if (report.lint.empty() && database.sharding) {
+    resolver = make_resolver(database, table_loader(registry));
+    report.resolver = resolver->type();
+  }
+
+  // Connect, read migrations and table columns: one thread per shard.
+  std::vector<ShardState> shards(database.shards.size());
+  std::vector<std::thread> threads;
+  report.reach.resize(database.shards.size());
+  const auto endpoints = registry::writers_of(database);
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto& shard = shards[i];
+      shard.index = i;
+      shard.name = database.shards[i].name;
+      auto& reach = report.reach[i];
+      reach.shard = shard.name;
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        shard.connection = registry.checkout(endpoints[i]);
+        reach.detail = shard.connection->server_version();
+        reach.ok = true;
+        migrate::Tracker tracker(*shard.connection, database.migrations_table);
+        for (const auto& row : tracker.applied()) {
+          shard.migrations[row.version] = row.checksum;
+        }
+        for (const auto& table : tables) {
+          auto columns = columns_of(*shard.connection, table);
+          shard.tables[table] = columns.empty() ? std::nullopt : std::optional<Columns>(std::move(columns));
+        }
+      } catch (const Error& error) {
+        reach.ok = false;
+        reach.detail = util::redact_secrets(error.what());
+        shard.connection = {};
+      }
+      reach.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  threads.clear();
+  compare_schemas(database, shards, tables, report);
+  if (!resolver) {
+    return report;
+  }
+
+  // Placement: every (table, shard) pair, shards in parallel.
+  const auto scan_start = std::chrono::steady_clock::now();
+  std::atomic<std::uint64_t> progress{0};
+  std::vector<std::vector<TableScan>> scans(tables.size(), std::vector<TableScan>(shards.size()));
+  std::vector<std::pair<std::size_t, std::size_t>> work; // (table, shard)
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    for (std::size_t s = 0; s < shards.size(); ++s) {
+      if (shards[s].connection && shards[s].tables.at(tables[t])) {
+        work.emplace_back(t, s);
+      }
+    }
+  }
+  std::atomic<std::size_t> next{0};
+  std::vector<std::mutex> shard_busy(shards.size()); // a shard's one connection scans one table at a time
+  const auto jobs = options.jobs > 0 ? static_cast<std::size_t>(options.jobs) : shards.size();
+  for (std::size_t j = 0; j < std::min(jobs, work.size()); ++j) {
+    threads.emplace_back([&] {
+      for (std::size_t w = next++; w < work.size(); w = next++) {
+        const auto [t, s] = work[w];
+        std::lock_guard busy(shard_busy[s]);
+        try {
+          scan_table(shards[s], *resolver, database, tables[t], options, progress, scans[t][s]);
+        } catch (const Error& error) {
+          scans[t][s].error = shards[s].name + ": scanning " + tables[t] + " failed: " + util::redact_secrets(error.what());
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  report.scan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
+
+  for (std::size_t t = 0; t < tables.size(); ++t) {
+    Distribution distribution;
+    distribution.table = tables[t];
+    HeavyHitters merged(256);
+    std::uint64_t total = 0;
+    std::uint64_t max_rows = 0;
+    std::size_t counted_shards = 0;
+    for (std::size_t s = 0; s < shards.size(); ++s) {
+      auto& scan = scans[t][s];
+      if (!scan.error.empty()) {
+        report.errors.push_back(scan.error);
+      }
+      for (auto& [owners, misplaced] : scan.misplaced) {
+        misplaced.table = tables[t];
+        misplaced.found_on = shards[owners.first].name;
+        misplaced.belongs_on = owners.second == k_unowned ? "" : shards[owners.second].name;
+        report.misplaced.push_back(std::move(misplaced));
+      }
+      report.rows_scanned += scan.rows;
+      distribution.null_keys += scan.null_keys;
+      if (shards[s].connection && shards[s].tables.at(tables[t])) {
+        distribution.rows_per_shard.emplace_back(shards[s].name, scan.rows);
+        total += scan.rows;
+        max_rows = std::max(max_rows, scan.rows);
+        ++counted_shards;
+      }
+      merged.merge(scan.heavy);
+    }
+    distribution.skew = total == 0 ? 0.0 : static_cast<double>(max_rows) / (static_cast<double>(total) / static_cast<double>(counted_shards));
+    for (const auto& entry : merged.top(options.heavy_keys)) {
+      if (entry.count < 2) {
+        break; // a key seen once is not heavy; with all keys distinct there are none
+      }
+      distribution.heaviest.push_back({describe_canonical(entry.bytes), entry.count, entry.undercount});
+    }
+    report.distribution.push_back(std::move(distribution));
+  }
+  return report;
+}
+
+} // namespace grant::shard
