@@ -4,6 +4,8 @@
 #include <grant/error.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -264,7 +266,25 @@ struct Reader {
     out.resolver.type = string(resolver["type"], resolver_path + ".type");
     for (const auto& [key, param] : resolver.items()) {
       if (key != "type") {
-        out.resolver.params[key] = param;
+        out.resolver.params[key] = interpolated(param, resolver_path + "." + key);
+      }
+    }
+    return out;
+  }
+
+  // `value` with ${VAR} expanded in every string inside it ("any string may hold ${VAR}").
+  Json interpolated(const Json& value, const std::string& key_path) const {
+    if (value.is_string()) {
+      return string(value, key_path);
+    }
+    Json out = value;
+    if (value.is_object()) {
+      for (auto& [key, item] : out.items()) {
+        item = interpolated(item, key_path + "." + key);
+      }
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i] = interpolated(out[i], key_path + "[" + std::to_string(i) + "]");
       }
     }
     return out;
@@ -345,6 +365,38 @@ std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::
   return {line, column};
 }
 
+// The offset of the token the parser choked on. nlohmann reports the byte just after it; point
+// at its start, as editors and Python's json do, or past the end for a truncated document.
+std::size_t error_offset(std::string_view text, std::size_t byte) {
+  if (byte == 0) {
+    return 0;
+  }
+  if (byte > text.size()) {
+    return text.size();
+  }
+  std::size_t start = byte - 1;
+  const auto in_word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '+' || c == '.';
+  };
+  if (text[start] == '"') {
+    // A whole string the parser did not expect: find its opening quote on the same line.
+    for (std::size_t i = start; i-- > 0 && text[i] != '\n';) {
+      std::size_t backslashes = 0;
+      for (std::size_t k = i; k-- > 0 && text[k] == '\\';) {
+        ++backslashes;
+      }
+      if (text[i] == '"' && backslashes % 2 == 0) {
+        return i;
+      }
+    }
+  } else if (in_word(text[start])) {
+    while (start > 0 && in_word(text[start - 1])) {
+      --start;
+    }
+  }
+  return start;
+}
+
 // Relative paths resolve against the config file's folder (CONTRACT.md).
 std::filesystem::path base_dir_of(const std::filesystem::path& path) {
   auto folder = std::filesystem::absolute(path).parent_path();
@@ -389,26 +441,57 @@ std::filesystem::path locate(const std::optional<std::filesystem::path>& explici
 Config parse(std::string_view text, const std::filesystem::path& path, const EnvLookup& env) {
   const std::string file = path.string();
   Json document;
-  // Duplicate keys would silently keep the last one: catch them while parsing.
-  std::vector<std::set<std::string>> seen_keys;
+  // Duplicate keys would silently keep the last one: catch them while parsing, with the key
+  // path of the second occurrence.
+  struct Frame {
+    bool is_array = false;
+    std::size_t index = 0; ///< arrays: the element being read
+    std::string key;       ///< objects: the member being read
+    std::set<std::string> keys;
+  };
+  std::vector<Frame> frames;
   std::string duplicate;
+  std::string duplicate_path;
+  const auto element_done = [&] {
+    if (!frames.empty() && frames.back().is_array) {
+      ++frames.back().index;
+    }
+  };
   const auto callback = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
-    if (event == Json::parse_event_t::object_start) {
-      seen_keys.emplace_back();
-    } else if (event == Json::parse_event_t::object_end && !seen_keys.empty()) {
-      seen_keys.pop_back();
-    } else if (event == Json::parse_event_t::key && !seen_keys.empty() && duplicate.empty()) {
-      const auto key = parsed.get<std::string>();
-      if (!seen_keys.back().insert(key).second) {
-        duplicate = key;
+    switch (event) {
+    case Json::parse_event_t::object_start:
+    case Json::parse_event_t::array_start:
+      frames.push_back(Frame{event == Json::parse_event_t::array_start, 0, {}, {}});
+      break;
+    case Json::parse_event_t::object_end:
+    case Json::parse_event_t::array_end:
+      if (!frames.empty()) {
+        frames.pop_back();
       }
+      element_done();
+      break;
+    case Json::parse_event_t::value:
+      element_done();
+      break;
+    case Json::parse_event_t::key:
+      if (!frames.empty()) {
+        frames.back().key = parsed.get<std::string>();
+        if (!frames.back().keys.insert(frames.back().key).second && duplicate.empty()) {
+          duplicate = frames.back().key;
+          for (const auto& frame : frames) {
+            duplicate_path += frame.is_array ? "[" + std::to_string(frame.index) + "]"
+                                             : (duplicate_path.empty() ? "" : ".") + frame.key;
+          }
+        }
+      }
+      break;
     }
     return true;
   };
   try {
     document = Json::parse(text.begin(), text.end(), callback);
   } catch (const Json::parse_error& error) {
-    const auto [line, column] = line_and_column(text, error.byte == 0 ? 0 : error.byte - 1);
+    const auto [line, column] = line_and_column(text, error_offset(text, error.byte));
     std::string detail = error.what();
     if (const auto colon = detail.find(": "); colon != std::string::npos) {
       detail = detail.substr(colon + 2);
@@ -418,7 +501,7 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
                       "fix the JSON at that line and column");
   }
   if (!duplicate.empty()) {
-    throw ConfigError("duplicate key " + util::in_quotes(duplicate), file,
+    throw ConfigError("duplicate key " + util::in_quotes(duplicate), file + ": " + duplicate_path,
                       "a key may appear once per object; remove one of them");
   }
 

@@ -104,6 +104,10 @@ public:
       std::vector<std::string_view> fields;
       std::vector<bool> nulls;
       while (copy.get_raw_line(line)) {
+        // libpqxx 6.4 hands the row over with its terminating newline.
+        if (!line.empty() && line.back() == '\n') {
+          line.pop_back();
+        }
         split_copy_line(line, decoded, fields, nulls);
         on_row(RowView{fields, nulls});
       }

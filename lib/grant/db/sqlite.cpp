@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 namespace grant::db {
@@ -24,6 +25,21 @@ public:
 private:
   sqlite3_stmt* m_stmt = nullptr;
 };
+
+// Skips the whitespace and `--` comments in front of a statement.
+std::size_t statement_start(std::string_view sql, std::size_t offset) {
+  while (offset < sql.size()) {
+    if (std::isspace(static_cast<unsigned char>(sql[offset])) != 0) {
+      ++offset;
+    } else if (sql.substr(offset, 2) == "--") {
+      const auto newline = sql.find('\n', offset);
+      offset = newline == std::string_view::npos ? sql.size() : newline + 1;
+    } else {
+      break;
+    }
+  }
+  return offset;
+}
 
 int line_of(std::string_view sql, std::size_t offset) {
   return 1 + static_cast<int>(std::count(sql.begin(), sql.begin() + static_cast<long>(std::min(offset, sql.size())), '\n'));
@@ -217,7 +233,10 @@ private:
       message = "statement timeout: " + message;
     }
     const int error_offset = sqlite3_error_offset(m_db);
-    const std::size_t at = offset + static_cast<std::size_t>(std::max(error_offset, 0));
+    std::size_t at = offset + static_cast<std::size_t>(std::max(error_offset, 0));
+    if (error_offset < 0) {
+      at = statement_start(sql, at); // no position from SQLite: the statement's first line
+    }
     DbError::Details details;
     details.target = target();
     details.statement = std::string(sql);

@@ -13,13 +13,31 @@ long long elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The statement of a script that line `line` (1-based) falls in.
+std::string statement_at(std::string_view script, int line) {
+  std::string out;
+  for (const auto& statement : split_statements(script)) {
+    if (statement.first_line > line) {
+      break;
+    }
+    out = statement.text;
+  }
+  return out;
+}
+
 [[noreturn]] void fail_section(const db::DbError& error, const Target& target, const Migration& migration,
                                const Section& section, int statement_line) {
   const int line_in_section = statement_line - 1 + std::max(error.details().line, 1);
   const int file_line = section.first_line + line_in_section - 1;
   std::string message = target.label() + ": migration " + migration.display_name() + " failed: " + error.what();
-  if (!error.statement().empty() && error.statement().size() < 2000 && migration.up.sql != error.statement()) {
-    message += "\n  statement: " + std::string(util::trim(error.statement()));
+  auto statement = error.statement();
+  if (statement.size() >= section.sql.size() && util::ends_with(statement, section.sql)) {
+    // The whole section ran as one script: show the statement the error points into, when known.
+    const auto single = split_statements(section.sql).size() == 1;
+    statement = error.details().line > 0 || single ? statement_at(section.sql, line_in_section) : "";
+  }
+  if (!statement.empty() && statement.size() < 2000) {
+    message += "\n  statement: " + std::string(util::trim(statement));
   }
   if (!error.sqlstate().empty()) {
     message += "\n  sqlstate: " + error.sqlstate();
@@ -30,6 +48,28 @@ long long elapsed_ms(std::chrono::steady_clock::time_point start) {
            "stay applied; make them idempotent (IF NOT EXISTS) and run grant again";
   }
   throw Error(ErrorKind::database, message, section.file.string() + ":" + std::to_string(file_line), hint);
+}
+
+// PostgreSQL runs a multi-statement script in one go and, for an error without a position
+// ("relation already exists"), does not say which statement failed. Replay the statements one by
+// one from the savepoint to find it; the caller's transaction rolls back all the same.
+void locate_failure(db::Connection& connection, const Target& target, const Migration& migration,
+                    const Section& section, const std::vector<SqlStatement>& statements, const db::DbError& error) {
+  try {
+    connection.execute("ROLLBACK TO SAVEPOINT grant_section");
+  } catch (const db::DbError&) {
+    return;
+  }
+  for (const auto& statement : statements) {
+    try {
+      connection.execute(statement.text);
+    } catch (const db::DbError& again) {
+      if (again.sqlstate() == error.sqlstate()) {
+        fail_section(again, target, migration, section, statement.first_line);
+      }
+      return;
+    }
+  }
 }
 
 void run_statements(db::Connection& connection, const Target& target, const Migration& migration,
@@ -53,9 +93,18 @@ std::string transaction_wrapped(const Section& section, const std::string& track
 } // namespace
 
 void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section) {
+  // The savepoint rides in the same message as the section (same line, so the server's line
+  // numbers still match the file): locating a failure costs no round trip when nothing fails.
+  const bool postgres = connection.dialect() == db::Dialect::postgres;
   try {
-    connection.execute(section.sql);
+    connection.execute(postgres ? "SAVEPOINT grant_section; " + section.sql : section.sql);
   } catch (const db::DbError& error) {
+    if (postgres && error.details().line == 0 && !error.connection_lost()) {
+      const auto statements = split_statements(section.sql);
+      if (statements.size() > 1) {
+        locate_failure(connection, target, migration, section, statements, error);
+      }
+    }
     fail_section(error, target, migration, section, 1);
   }
 }

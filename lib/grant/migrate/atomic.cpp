@@ -5,6 +5,7 @@
 #include <grant/migrate/tracking.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <map>
@@ -69,8 +70,11 @@ void migrate_database(registry::Registry& registry, const std::vector<Target>& t
     members.push_back(std::move(member));
   }
   const auto fail_all = [&](const Error& error, const std::string& culprit) {
+    // An error that is no shard's own (a migration file, say) is every shard's.
+    const bool one_shard = std::any_of(members.begin(), members.end(),
+                                       [&](const Member& member) { return member.target.label() == culprit; });
     for (auto& member : members) {
-      if (member.target.label() == culprit || culprit.empty()) {
+      if (member.target.label() == culprit || !one_shard) {
         record_failure(member.result, error);
       } else {
         member.result.ok = false;
@@ -81,12 +85,7 @@ void migrate_database(registry::Registry& registry, const std::vector<Target>& t
   };
   try {
     for (auto& member : members) {
-      if (member.target.endpoint.url.scheme != util::UrlScheme::postgres) {
-        throw ConfigError("--atomic needs PostgreSQL (prepared transactions); " + member.target.label() + " is SQLite",
-                          member.target.label(), "run without --atomic for SQLite databases");
-      }
       member.connection = registry.checkout(member.target.endpoint);
-      check_prepared_transactions(*member.connection, member.target);
     }
     // Locks in shard order, so two atomic runs cannot deadlock on each other.
     for (auto& member : members) {
@@ -99,6 +98,7 @@ void migrate_database(registry::Registry& registry, const std::vector<Target>& t
                                                          "waiting for the migration lock held by " + holder});
                                                }
                                              });
+        refuse_in_doubt(*member.connection, member.target);
       }
       member.tracker = std::make_unique<Tracker>(*member.connection, member.target.database->migrations_table);
       if (!options.dry_run) {
@@ -130,10 +130,6 @@ void migrate_database(registry::Registry& registry, const std::vector<Target>& t
       if (pending.empty()) {
         continue;
       }
-      if (!migration.up.transaction) {
-        throw ConfigError(migration.display_name() + " is marked transaction=false and cannot be applied --atomic",
-                          migration.up.file.string(), "apply it without --atomic");
-      }
       if (options.dry_run) {
         for (const auto i : pending) {
           members[i].result.steps.push_back(apply_up(*members[i].connection, *members[i].tracker, members[i].target,
@@ -151,8 +147,11 @@ void migrate_database(registry::Registry& registry, const std::vector<Target>& t
         }
         try {
           connection.execute("BEGIN");
+          const auto section_start = std::chrono::steady_clock::now();
           run_section(connection, member.target, migration, migration.up);
-          member.tracker->record(migration, 0);
+          member.tracker->record(migration, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::steady_clock::now() - section_start)
+                                                .count());
           const std::string gid = key + ":" + member.target.endpoint.shard;
           connection.execute("PREPARE TRANSACTION " + connection.quote_literal(gid));
           member.prepared_gid = gid;
@@ -208,6 +207,25 @@ void migrate_database(registry::Registry& registry, const std::vector<Target>& t
 
 } // namespace
 
+void refuse_in_doubt(db::Connection& connection, const Target& target) {
+  if (connection.dialect() != db::Dialect::postgres) {
+    return;
+  }
+  const std::string prefix = "grant:" + target.database->name + ":";
+  const auto count = connection
+                         .query("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() "
+                                "AND left(gid, length($1)) = $1",
+                                {prefix})
+                         .scalar()
+                         .value_or("0");
+  if (count != "0") {
+    throw db::DbError(target.label() + " has " + count +
+                          " in-doubt prepared transaction(s) left by an interrupted --atomic run",
+                      {target.label(), {}, {}, 0, false, 0},
+                      "run `grant recover` to resolve them (all shards agree), then run grant again");
+  }
+}
+
 void fault_point(const char* name) {
   const char* fault = std::getenv("GRANT_FAULT");
   if (fault != nullptr && std::string_view(fault) == name) {
@@ -217,6 +235,28 @@ void fault_point(const char* name) {
 
 std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Workload& work,
                                          const MigrateOptions& options, const EventSink& events) {
+  // Refuse before any database is touched: every target must take prepared transactions, and no
+  // pending migration may need to run outside a transaction.
+  for (const auto& target : work.targets) {
+    if (target.endpoint.url.scheme != util::UrlScheme::postgres) {
+      throw ConfigError("--atomic needs PostgreSQL (prepared transactions); " + target.label() + " is SQLite",
+                        target.label(), "run without --atomic for SQLite databases");
+    }
+  }
+  for (const auto& target : work.targets) {
+    auto connection = registry.checkout(target.endpoint);
+    check_prepared_transactions(*connection, target);
+    Tracker tracker(*connection, target.database->migrations_table);
+    for (const auto* migration : make_plan(work.files.at(target.database->name), tracker.applied()).pending) {
+      if (options.to && compare_versions(migration->version, *options.to) > 0) {
+        break;
+      }
+      if (!migration->up.transaction) {
+        throw ConfigError(migration->display_name() + " is marked transaction=false and cannot be applied --atomic",
+                          migration->up.file.string(), "apply it without --atomic");
+      }
+    }
+  }
   std::vector<TargetResult> results;
   std::map<std::string, std::vector<Target>> by_database;
   std::vector<std::string> order;

@@ -34,6 +34,11 @@ struct RecoverOptions {
 std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Target>& targets,
                              const RecoverOptions& options);
 
+/// Throws DbError when a crashed --atomic run left prepared transactions on this target: their
+/// locks would make the run hang. Call it holding the migration lock, so a live run's brief
+/// prepared state is never mistaken for one.
+void refuse_in_doubt(db::Connection& connection, const Target& target);
+
 /// The test hook that kills the process at a named point of an atomic run
 /// (GRANT_FAULT=after-prepare | after-decision): the only way to test recovery from a crash.
 void fault_point(const char* name);

@@ -80,7 +80,7 @@ std::unique_ptr<MigrationLock> acquire_advisory(db::Connection& connection, cons
     }
     throw;
   }
-  connection.execute("SET lock_timeout = 0");
+  connection.execute("RESET lock_timeout"); // back to what the URL or role set, not "no limit"
   return std::make_unique<AdvisoryLock>(connection, key_text);
 }
 

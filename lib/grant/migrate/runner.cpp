@@ -91,7 +91,9 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
           throw;
         }
         if (!told && events) {
-          events({Event::Kind::waiting_server, target.label(), {}, 0, error.what()});
+          events({Event::Kind::waiting_server, target.label(), {}, 0,
+                  "waiting up to " + std::to_string(options.wait.count()) +
+                      " s for the server to accept connections (" + error.what() + ")"});
           told = true;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -136,16 +138,20 @@ void check_to_version(const Workload& work, const std::string& version) {
                     "run `grant status` to list the versions");
 }
 
+// `creates` is false for commands that only undo (rollback): on a target never migrated they
+// must not create the tracking table or the SQLite file.
 TargetResult run_on_target(registry::Registry& registry, const Target& target, const RunOptions& options,
-                           const EventSink& events, const std::function<void(db::Connection&, Tracker&, TargetResult&)>& body) {
+                           const EventSink& events, const std::function<void(db::Connection&, Tracker&, TargetResult&)>& body,
+                           bool creates = true) {
   TargetResult result;
   result.target = target;
   try {
     const auto& url = target.endpoint.url;
     registry::PooledConnection pooled;
     std::unique_ptr<db::Connection> scratch;
-    if (options.dry_run && url.scheme == util::UrlScheme::sqlite && !std::filesystem::exists(url.sqlite_path)) {
-      // A dry run must not create the database file: plan against an empty in-memory one.
+    if ((options.dry_run || !creates) && url.scheme == util::UrlScheme::sqlite && url.sqlite_path != ":memory:" &&
+        !std::filesystem::exists(url.sqlite_path)) {
+      // Looking must not create the database file: plan against an empty in-memory one.
       util::DatabaseUrl memory = url;
       memory.sqlite_path = ":memory:";
       scratch = db::connect(memory, {target.label(), 1000, "grant"});
@@ -156,7 +162,7 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
     auto* connection = &connection_ref;
     Tracker tracker(*connection, target.database->migrations_table);
     std::unique_ptr<MigrationLock> lock;
-    if (!options.dry_run) {
+    if (!options.dry_run && !scratch) {
       lock = MigrationLock::acquire(*connection, target.endpoint.url, target.database->migrations_table,
                                     options.lock_timeout, [&](const std::string& holder) {
                                       if (events) {
@@ -164,10 +170,18 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
                                                 "waiting for the migration lock held by " + holder});
                                       }
                                     });
-      tracker.ensure();
+      refuse_in_doubt(*connection, target);
+      if (creates) {
+        tracker.ensure();
+      }
     }
-    body(*connection, tracker, result);
-    if (!options.dry_run || tracker.exists()) {
+    try {
+      body(*connection, tracker, result);
+    } catch (const Error& error) {
+      record_failure(result, error);
+    }
+    // Also after a failure: the migrations before it stay applied, and the summary says so.
+    if (connection->is_usable() && tracker.exists()) {
       const auto applied = tracker.applied();
       result.current_version = applied.empty() ? "" : applied.back().version;
     }
@@ -238,7 +252,8 @@ std::vector<TargetResult> rollback(registry::Registry& registry, const Workload&
                                for (const auto* migration : to_revert) {
                                  result.steps.push_back(apply_down(connection, tracker, target, *migration, options, events));
                                }
-                             });
+                             },
+                             false);
       });
 }
 

@@ -34,6 +34,7 @@ std::vector<SqlStatement> split_statements(std::string_view script) {
         script.compare(i, 2, "/*") != 0 && c != ';') {
       has_code = true;
       start_line = line;
+      current.clear(); // the text starts where the code does, so the server's LINE n counts from start_line
     }
     if (script.compare(i, 2, "--") == 0) {
       copy_until("\n");

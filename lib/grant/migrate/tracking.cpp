@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <pwd.h>
 #include <unistd.h>
 
 namespace grant::migrate {
@@ -16,10 +17,17 @@ std::string now_expression(db::Dialect dialect) {
 } // namespace
 
 std::string current_user_at_host() {
-  const char* user = std::getenv("USER");
+  std::string user;
+  if (const char* from_env = std::getenv("USER"); from_env != nullptr && *from_env != '\0') {
+    user = from_env;
+  } else if (const passwd* entry = getpwuid(geteuid()); entry != nullptr) {
+    user = entry->pw_name; // CI containers often run without $USER
+  } else {
+    user = "uid " + std::to_string(geteuid());
+  }
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  return std::string(user != nullptr ? user : "unknown") + "@" + host;
+  return user + "@" + host;
 }
 
 Tracker::Tracker(db::Connection& connection, std::string table)

@@ -5,7 +5,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 namespace grant::util {
 
@@ -55,6 +57,27 @@ std::string redact_userinfo(std::string text) {
     pos = end;
   }
   return text;
+}
+
+// The password pieces of a URL as written: the userinfo password and any `password=` value.
+std::vector<std::string> secrets_of(std::string_view url) {
+  std::vector<std::string> out;
+  if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
+    const auto authority = scheme_end + 3;
+    const auto end = std::min(url.find_first_of("/?", authority), url.size());
+    const auto at = url.substr(0, end).rfind('@');
+    if (at != std::string_view::npos && at >= authority) {
+      const auto colon = url.find(':', authority);
+      if (colon != std::string_view::npos && colon < at) {
+        out.emplace_back(url.substr(colon + 1, at - colon - 1));
+      }
+    }
+  }
+  for (auto pos = url.find("password="); pos != std::string_view::npos; pos = url.find("password=", pos + 1)) {
+    const auto start = pos + 9;
+    out.emplace_back(url.substr(start, url.find('&', start) - start));
+  }
+  return out;
 }
 
 std::string conninfo_value(PQconninfoOption* options, std::string_view keyword) {
@@ -112,6 +135,13 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
     if (!options) {
       std::string message = error != nullptr ? std::string(trim(error)) : "invalid URI";
       PQfreemem(error);
+      // libpq quotes the offending token, which may be the password itself.
+      for (const auto& secret : secrets_of(url)) {
+        for (auto pos = secret.empty() ? std::string::npos : message.find(secret); pos != std::string::npos;
+             pos = message.find(secret, pos + k_mask.size())) {
+          message.replace(pos, secret.size(), k_mask);
+        }
+      }
       throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": " +
                         redact_secrets(message));
     }

@@ -1,0 +1,183 @@
+// The migration commands end to end through the binary, on SQLite files only (no server):
+// bad input is refused with exit 2 before anything is created, and `generate`.
+#include "support/support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <regex>
+
+using grant::test::RunResult;
+using grant::test::TempDir;
+
+namespace {
+
+bool contains(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Two SQLite databases, "app" and "other", each with one good migration.
+class Project {
+public:
+  Project() {
+    nlohmann::json config;
+    config["databases"]["app"] = {{"url", "sqlite3:db/app.sqlite3"}, {"migrations", "db/migrate/app"}};
+    config["databases"]["other"] = {{"url", "sqlite3:db/other.sqlite3"}, {"migrations", "db/migrate/other"}};
+    dir.write("grant.json", config.dump(2));
+    dir.write("db/migrate/app/1_a.sql", "-- grant:up\nCREATE TABLE a (id int);\n-- grant:down\nDROP TABLE a;\n");
+    dir.write("db/migrate/other/1_b.sql", "-- grant:up\nCREATE TABLE b (id int);\n");
+  }
+
+  TempDir dir;
+
+  RunResult grant(const std::vector<std::string> &args) const { return grant::test::run_grant(args, dir.path()); }
+  bool untouched() const {
+    return !std::filesystem::exists(dir / "db/app.sqlite3") && !std::filesystem::exists(dir / "db/other.sqlite3");
+  }
+};
+
+// Runs migrate and checks the user-visible contract for bad input: exit 2, the error names
+// `where`, and no database file was even created.
+void refused(const Project &project, const std::string &where, const std::string &what = {}) {
+  const auto run = project.grant({"migrate"});
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "grant: error: "));
+  CHECK(contains(run.err, where));
+  if (!what.empty()) {
+    CHECK(contains(run.err, what));
+  }
+  CHECK(project.untouched());
+}
+
+} // namespace
+
+TEST_CASE("migrate::bad_input") {
+  Project project;
+
+  SUBCASE("the project itself is fine") {
+    const auto run = project.grant({"migrate"});
+    CHECK(run.exit_code == 0);
+    CHECK(std::filesystem::exists(project.dir / "db/other.sqlite3"));
+  }
+  SUBCASE("two files with the same version") {
+    project.dir.write("db/migrate/other/01_again.sql", "-- grant:up\nSELECT 1;\n");
+    refused(project, "01_again.sql", "1_b.sql");
+  }
+  SUBCASE("a file with no up marker") {
+    project.dir.write("db/migrate/other/2_plain.sql", "CREATE TABLE c (id int);\n");
+    refused(project, "2_plain.sql:1", "grant:up");
+  }
+  SUBCASE("a marker typo") {
+    project.dir.write("db/migrate/other/2_typo.sql", "-- grant:upp\nCREATE TABLE c (id int);\n");
+    refused(project, "2_typo.sql:1", "did you mean -- grant:up?");
+  }
+  SUBCASE("an unknown marker option") {
+    project.dir.write("db/migrate/other/2_option.sql", "-- grant:up\nSELECT 1;\n-- grant:down transactions=false\n");
+    refused(project, "2_option.sql:3", "transactions");
+  }
+  SUBCASE("an empty up section") {
+    project.dir.write("db/migrate/other/2_empty.sql", "-- grant:up\n\n-- grant:down\nSELECT 1;\n");
+    refused(project, "2_empty.sql:1", "empty");
+  }
+  SUBCASE("a version that is not digits") {
+    project.dir.write("db/migrate/other/2b_oops.sql", "-- grant:up\nSELECT 1;\n");
+    refused(project, "2b_oops.sql", "numeric version");
+  }
+  SUBCASE("a migrations folder that does not exist") {
+    std::filesystem::remove_all(project.dir / "db/migrate/other");
+    refused(project, "db/migrate/other", "does not exist");
+  }
+  SUBCASE("non-UTF-8 bytes in a file name") {
+    project.dir.write("db/migrate/other/2_caf\xe9.sql", "-- grant:up\nSELECT 1;\n");
+    refused(project, "2_caf", "UTF-8");
+  }
+  SUBCASE("--to a version no file has") {
+    const auto run = project.grant({"migrate", "--to", "20990101000000"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "--to 20990101000000"));
+    CHECK(project.untouched());
+    CHECK(project.grant({"migrate", "--to", "v2"}).exit_code == 2);
+    CHECK(project.untouched());
+  }
+  SUBCASE("--atomic on SQLite") {
+    const auto run = project.grant({"migrate", "--atomic"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "--atomic needs PostgreSQL"));
+    CHECK(project.untouched());
+  }
+  SUBCASE("an unknown database") {
+    const auto run = project.grant({"migrate", "--database", "ap"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "app"));
+    CHECK(project.untouched());
+  }
+  SUBCASE("--json: the error is one JSON document on stdout") {
+    project.dir.write("db/migrate/other/2_typo.sql", "-- grant:upp\n");
+    const auto run = project.grant({"migrate", "--json"});
+    CHECK(run.exit_code == 2);
+    const auto document = nlohmann::json::parse(run.out);
+    CHECK(contains(document["error"]["where"].get<std::string>(), "2_typo.sql:1"));
+  }
+  SUBCASE("looking never creates a database file") {
+    auto run = project.grant({"status", "--json"});
+    CHECK(run.exit_code == 0);
+    CHECK(nlohmann::json::parse(run.out)["pending"] == 2);
+    run = project.grant({"validate"});
+    CHECK(run.exit_code == 0);
+    run = project.grant({"migrate", "--dry-run"});
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.out, "CREATE TABLE b (id int);"));
+    CHECK(project.untouched());
+  }
+}
+
+TEST_CASE("migrate::generate") {
+  Project project;
+
+  SUBCASE("writes a timestamped snake_case file from the template and prints its path") {
+    auto run = project.grant({"generate", "migration", "Add Email To Users", "--database", "app"});
+    INFO(run.out, run.err);
+    REQUIRE(run.exit_code == 0);
+    const auto path = run.out.substr(0, run.out.find('\n'));
+    CHECK(std::regex_search(path, std::regex(R"(db/migrate/app/\d{14}_add_email_to_users\.sql$)")));
+    REQUIRE(std::filesystem::exists(path));
+    const auto text = grant::test::read_file(path);
+    CHECK(contains(text, "-- grant:up"));
+    CHECK(contains(text, "-- grant:down"));
+    // Not filled in yet: migrate refuses it rather than record an empty migration.
+    run = project.grant({"migrate", "--database", "app"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "add_email_to_users.sql"));
+    CHECK(contains(run.err, "empty"));
+
+    run = project.grant({"generate", "migration", "add_email_to_users", "--database", "app"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "already exists"));
+  }
+  SUBCASE("two in a row get distinct, increasing versions") {
+    const auto first = project.grant({"generate", "migration", "one", "--database", "app", "--json"});
+    const auto second = project.grant({"generate", "migration", "two", "--database", "app", "--json"});
+    REQUIRE(first.exit_code == 0);
+    REQUIRE(second.exit_code == 0);
+    const auto a = nlohmann::json::parse(first.out)["version"].get<std::string>();
+    const auto b = nlohmann::json::parse(second.out)["version"].get<std::string>();
+    CHECK(a.size() == 14);
+    CHECK(a < b);
+  }
+  SUBCASE("the project's templates/migration.sql wins over the built-in one") {
+    project.dir.write("templates/migration.sql", "-- house style for {{name}} in {{database}}\n-- grant:up\n"
+                                                 "SELECT '{{version}}';\n");
+    const auto run = project.grant({"generate", "migration", "custom", "--database", "other"});
+    REQUIRE(run.exit_code == 0);
+    const auto text = grant::test::read_file(run.out.substr(0, run.out.find('\n')));
+    CHECK(contains(text, "house style for custom in other"));
+    CHECK(project.grant({"migrate", "--database", "other"}).exit_code == 0);
+  }
+  SUBCASE("with several databases, --database is required") {
+    const auto run = project.grant({"generate", "migration", "x"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "--database"));
+  }
+}
