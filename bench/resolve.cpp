@@ -113,8 +113,10 @@ public:
     ConsoleReporter::ReportRuns(runs);
     for (const auto& run : runs) {
       if (run.run_type == Run::RT_Iteration && !run.error_occurred) {
+        if (m_ns.count(run.benchmark_name()) == 0) {
+          m_order.push_back(run.benchmark_name());
+        }
         m_ns[run.benchmark_name()] = run.GetAdjustedCPUTime();
-        m_order.push_back(run.benchmark_name());
       }
     }
   }

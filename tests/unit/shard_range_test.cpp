@@ -65,6 +65,17 @@ TEST_CASE("shard::range_resolver") {
     CHECK(name_of(*resolver, 30) == "s2");
     CHECK(name_of(*resolver, k_max) == "s2");
   }
+  SUBCASE("bounds may be strings holding integers, as ${VAR} expands to") {
+    const auto text = R"({"databases": {"orders": {"shards": [{"name": "s0", "url": "postgres://h/o"},
+        {"name": "s1", "url": "postgres://h/o"}], "sharding": {"key": "id", "resolver": {"type": "range",
+        "ranges": [{"shard": "s0", "from": null, "to": "${SPLIT}"}, {"shard": "s1", "from": "${SPLIT:-0}", "to": null}]}}}}})";
+    const auto config = config::parse(text, "grant.json", [](const std::string& name) -> std::optional<std::string> {
+      return name == "SPLIT" ? std::optional<std::string>("5000") : std::nullopt;
+    });
+    const auto resolver = make_resolver(config.databases.at(0));
+    CHECK(name_of(*resolver, 4999) == "s0");
+    CHECK(name_of(*resolver, 5000) == "s1");
+  }
   SUBCASE("only a default") {
     const auto resolver = make_resolver(range_db(R"({"type": "range", "default": "s1", "ranges": []})"));
     CHECK(name_of(*resolver, 5) == "s1");

@@ -155,7 +155,8 @@ void run_check(const ConfigCheckOptions& options, Context& context) {
       }
     }
     if (options.connect) {
-      context.say(failures == 0 ? "all " + std::to_string(probes.size()) + " endpoints reachable"
+      context.say(failures == 0 ? (probes.size() == 1 ? std::string("the endpoint is reachable")
+                                                        : "all " + std::to_string(probes.size()) + " endpoints reachable")
                                 : std::to_string(failures) + " of " + std::to_string(probes.size()) +
                                       " endpoints unreachable");
     }

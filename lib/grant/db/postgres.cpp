@@ -18,10 +18,11 @@ std::string clean_message(const std::string& raw) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
     text.pop_back();
   }
-  if (util::starts_with(text, "ERROR:  ")) {
-    text = text.substr(8);
-  } else if (util::starts_with(text, "FATAL:  ")) {
-    text = text.substr(8);
+  // The severity word adds nothing to "grant: error:", wherever libpq put it.
+  for (const std::string_view severity : {"ERROR:  ", "FATAL:  "}) {
+    for (auto pos = text.find(severity); pos != std::string::npos; pos = text.find(severity, pos)) {
+      text.erase(pos, severity.size());
+    }
   }
   return text;
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -31,14 +32,10 @@ Columns columns_of(db::Connection& connection, const std::string& table) {
   Columns out;
   db::Rows rows;
   if (connection.dialect() == db::Dialect::postgres) {
-    const auto dot = table.find('.');
-    rows = dot == std::string::npos
-               ? connection.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
-                                  "current_schema() AND table_name = $1 ORDER BY ordinal_position",
-                                  {table})
-               : connection.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = "
-                                  "$1 AND table_name = $2 ORDER BY ordinal_position",
-                                  {table.substr(0, dot), table.substr(dot + 1)});
+    // format_type keeps the modifiers information_schema drops: varchar(20) is not varchar(40).
+    rows = connection.query("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                            "to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                            {connection.quote_qualified(table)});
   } else {
     rows = connection.query("SELECT name, lower(type) FROM pragma_table_info($1) ORDER BY cid", {table});
   }
@@ -48,72 +45,129 @@ Columns columns_of(db::Connection& connection, const std::string& table) {
   return out;
 }
 
+// The names of `shards`, for messages: "s0, s1, s3".
+std::string names_of(const std::vector<const ShardState*>& shards) {
+  std::vector<std::string> names;
+  for (const auto* shard : shards) {
+    names.push_back(shard->name);
+  }
+  return util::join(names, ", ");
+}
+
+// The value most shards hold; on a tie, the smallest.
+template <typename Value>
+const Value& majority(const std::map<Value, std::vector<const ShardState*>>& votes) {
+  auto best = votes.begin();
+  for (auto it = votes.begin(); it != votes.end(); ++it) {
+    if (it->second.size() > best->second.size()) {
+      best = it;
+    }
+  }
+  return best->first;
+}
+
+// What most shards have is the reference, so a difference is blamed on the shard that has it,
+// not on every other shard. With an even split, the version or column present counts as meant.
 void compare_schemas(const config::Database& database, std::vector<ShardState>& shards,
                      const std::vector<std::string>& tables, DatabaseCheck& report) {
-  std::vector<ShardState*> reachable;
+  std::vector<const ShardState*> reachable;
   for (auto& shard : shards) {
     if (shard.connection) {
       reachable.push_back(&shard);
     }
   }
-  if (reachable.size() < 1) {
-    return;
-  }
-  // Migrations: every version any shard has, compared shard by shard.
-  std::map<std::string, std::optional<std::string>> all_versions;
+  const auto without = [](const std::vector<const ShardState*>& all, const std::vector<const ShardState*>& some) {
+    std::vector<const ShardState*> out;
+    std::copy_if(all.begin(), all.end(), std::back_inserter(out),
+                 [&](const ShardState* s) { return std::find(some.begin(), some.end(), s) == some.end(); });
+    return out;
+  };
+  const auto& migrations_table = database.migrations_table;
+  std::map<std::string, std::vector<const ShardState*>> holders; // version -> shards that applied it
   for (const auto* shard : reachable) {
     for (const auto& [version, checksum] : shard->migrations) {
-      all_versions.emplace(version, checksum);
+      holders[version].push_back(shard);
     }
   }
-  for (const auto* shard : reachable) {
-    for (const auto& [version, checksum] : all_versions) {
-      const auto found = shard->migrations.find(version);
-      if (found == shard->migrations.end()) {
-        report.schema.push_back({shard->name, "migration_missing", database.migrations_table,
-                                 "version " + version + " is applied on other shards but not here"});
-      } else if (found->second && checksum && *found->second != *checksum) {
-        report.schema.push_back({shard->name, "migration_checksum", database.migrations_table,
-                                 "version " + version + " was applied with a different checksum than on other shards"});
+  for (const auto& [version, have] : holders) {
+    const auto lacking = without(reachable, have);
+    if (2 * have.size() >= reachable.size()) {
+      for (const auto* shard : lacking) {
+        report.schema.push_back({shard->name, "migration_missing", migrations_table,
+                                 "version " + version + " is applied on " + names_of(have) + " but not here"});
+      }
+    } else {
+      for (const auto* shard : have) {
+        report.schema.push_back({shard->name, "migration_extra", migrations_table,
+                                 "version " + version + " is applied here but not on " + names_of(lacking)});
+      }
+    }
+    std::map<std::string, std::vector<const ShardState*>> checksums; // unknown (adopted) checksums abstain
+    for (const auto* shard : have) {
+      if (const auto& checksum = shard->migrations.at(version)) {
+        checksums[*checksum].push_back(shard);
+      }
+    }
+    if (checksums.size() > 1) {
+      const auto& reference = majority(checksums);
+      for (const auto& [checksum, shards_with] : checksums) {
+        if (checksum == reference) {
+          continue;
+        }
+        for (const auto* shard : shards_with) {
+          report.schema.push_back({shard->name, "migration_checksum", migrations_table,
+                                   "version " + version + " was applied with a different checksum than on " +
+                                       names_of(checksums.at(reference))});
+        }
       }
     }
   }
-  // Tables: the column list of the first shard that has the table is the reference.
   for (const auto& table : tables) {
-    const Columns* reference = nullptr;
-    std::string reference_shard;
-    for (const auto* shard : reachable) {
-      const auto& columns = shard->tables.at(table);
-      if (columns && !columns->empty()) {
-        reference = &*columns;
-        reference_shard = shard->name;
-        break;
-      }
-    }
+    std::vector<const ShardState*> with_table;
     for (const auto* shard : reachable) {
       const auto& columns = shard->tables.at(table);
       if (!columns || columns->empty()) {
         report.schema.push_back({shard->name, "missing_table", table, "table " + table + " does not exist on this shard"});
-        continue;
+      } else {
+        with_table.push_back(shard);
       }
-      if (reference == nullptr || shard->name == reference_shard) {
-        continue;
-      }
-      for (const auto& [name, type] : *reference) {
-        const auto it = std::find_if(columns->begin(), columns->end(), [&](const auto& c) { return c.first == name; });
-        if (it == columns->end()) {
-          report.schema.push_back({shard->name, "missing_column", table,
-                                   "column " + name + " (on " + reference_shard + ") is missing"});
-        } else if (it->second != type) {
-          report.schema.push_back({shard->name, "column_type", table,
-                                   "column " + name + " is " + it->second + " here, " + type + " on " + reference_shard});
+    }
+    std::vector<std::string> names; // every column any shard has, in the order first seen
+    std::map<std::string, std::map<std::string, std::vector<const ShardState*>>> types; // column -> type -> shards
+    for (const auto* shard : with_table) {
+      for (const auto& [name, type] : *shard->tables.at(table)) {
+        if (!types.contains(name)) {
+          names.push_back(name);
         }
+        types[name][type].push_back(shard);
       }
-      for (const auto& [name, type] : *columns) {
-        const auto it = std::find_if(reference->begin(), reference->end(), [&](const auto& c) { return c.first == name; });
-        if (it == reference->end()) {
+    }
+    for (const auto& name : names) {
+      std::vector<const ShardState*> have;
+      for (const auto& [type, shards_with] : types.at(name)) {
+        have.insert(have.end(), shards_with.begin(), shards_with.end());
+      }
+      const auto lacking = without(with_table, have);
+      if (2 * have.size() < with_table.size()) {
+        for (const auto* shard : have) {
           report.schema.push_back({shard->name, "extra_column", table,
-                                   "column " + name + " is not on " + reference_shard});
+                                   "column " + name + " is not on " + names_of(lacking)});
+        }
+        continue;
+      }
+      for (const auto* shard : lacking) {
+        report.schema.push_back({shard->name, "missing_column", table,
+                                 "column " + name + " (on " + names_of(have) + ") is missing"});
+      }
+      const auto& reference = majority(types.at(name));
+      for (const auto& [type, shards_with] : types.at(name)) {
+        if (type == reference) {
+          continue;
+        }
+        for (const auto* shard : shards_with) {
+          report.schema.push_back({shard->name, "column_type", table,
+                                   "column " + name + " is " + type + " here, " + reference + " on " +
+                                       names_of(types.at(name).at(reference))});
         }
       }
     }
@@ -180,8 +234,11 @@ void scan_table(ShardState& shard, const Resolver& resolver, const config::Datab
     }
     auto& entry = scan.misplaced[{shard.index, owner}];
     if (entry.rows++ < options.samples) {
-      std::vector<std::string> raw(row.fields.begin(), row.fields.end());
-      entry.samples.push_back(parsed ? key.to_display() : util::join(raw, ","));
+      std::vector<std::string> raw;
+      for (const auto field : row.fields) {
+        raw.push_back(util::in_quotes(field)); // an empty key shows as ''
+      }
+      entry.samples.push_back(parsed ? key.to_display() : raw.size() == 1 ? raw[0] : "(" + util::join(raw, ", ") + ")");
     }
   });
   progress += since_report;
@@ -321,7 +378,8 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       }
       report.rows_scanned += scan.rows;
       distribution.null_keys += scan.null_keys;
-      if (shards[s].connection && shards[s].tables.at(tables[t])) {
+      // A shard that could not be scanned (no such table, no key column) holds unknown rows, not 0.
+      if (shards[s].connection && shards[s].tables.at(tables[t]) && scan.error.empty()) {
         distribution.rows_per_shard.emplace_back(shards[s].name, scan.rows);
         total += scan.rows;
         max_rows = std::max(max_rows, scan.rows);

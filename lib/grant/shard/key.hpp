@@ -3,6 +3,7 @@
 #include <grant/error.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>

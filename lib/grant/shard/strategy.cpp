@@ -61,6 +61,10 @@ std::optional<std::int64_t> BuildContext::integer(const Json& value, const std::
     add(key_path + " is " + value.dump() + ", beyond the int64 range", key_path);
     return std::nullopt;
   }
+  // ${VAR} expands to a string, so a string holding a canonical integer counts as one.
+  if (std::int64_t number = 0; value.is_string() && parse_canonical_integer(value.get_ref<const std::string&>(), number)) {
+    return number;
+  }
   if (!value.is_number_integer()) {
     add(key_path + " must be an integer, not " +
             (value.is_number() || value.is_string() ? value.dump() : std::string(value.type_name())),

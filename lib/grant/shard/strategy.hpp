@@ -31,7 +31,8 @@ struct BuildContext {
 
   /// The index of the shard a string names, or an issue (with did-you-mean) at `key_path`.
   std::optional<std::size_t> shard_ref(const Json& value, const std::string& key_path) const;
-  /// An integer that fits int64, or an issue at `key_path`.
+  /// An integer that fits int64 (a JSON number, or a string holding a canonical integer, as
+  /// ${VAR} gives), or an issue at `key_path`.
   std::optional<std::int64_t> integer(const Json& value, const std::string& key_path) const;
   /// A non-empty string, or an issue at `key_path`.
   std::optional<std::string> text(const Json& value, const std::string& key_path) const;
