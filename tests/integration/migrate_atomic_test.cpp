@@ -142,6 +142,15 @@ TEST_CASE("migrate::atomic") {
     CHECK(run.exit_code == 3);
     CHECK(contains(run.err, "live-atomic-run"));
     CHECK_FALSE(contains(run.err, "in-doubt"));
+    // recover must not touch a live run's transaction: that could split the shards.
+    run = fleet.grant({"recover"});
+    CHECK(run.exit_code == 3);
+    CHECK(contains(run.err, "still working on orders/s0"));
+    CHECK(fleet.prepared(0) == 1);
+    // status shows it (and --exit-code fails on it).
+    run = fleet.grant({"--json", "status", "--exit-code"});
+    CHECK(run.exit_code == 1);
+    CHECK(nlohmann::json::parse(run.out)["targets"][0]["in_doubt"] == 1);
 
     work.exec("SELECT pg_advisory_unlock(" + key + ")"); // the run died: its transaction is in doubt
     run = fleet.grant({"migrate"});

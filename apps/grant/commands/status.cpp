@@ -42,9 +42,11 @@ void run_status(const StatusFlags& flags, Context& context) {
   const auto statuses = migrate::status(registry, work, options);
   const auto skew = version_skew(statuses);
   std::size_t pending = 0;
+  std::size_t in_doubt = 0;
   bool unreachable = false;
   for (const auto& status : statuses) {
     pending += status.plan.pending.size();
+    in_doubt += status.in_doubt;
     unreachable = unreachable || !status.reachable;
   }
   if (context.global.json) {
@@ -65,7 +67,8 @@ void run_status(const StatusFlags& flags, Context& context) {
                            {"reachable", status.reachable},
                            {"current_version", status.plan.current_version},
                            {"applied", applied},
-                           {"pending", pending_list}};
+                           {"pending", pending_list},
+                           {"in_doubt", status.in_doubt}};
       if (!status.reachable) {
         entry["error"] = status.error;
       }
@@ -87,6 +90,10 @@ void run_status(const StatusFlags& flags, Context& context) {
                 (status.plan.current_version.empty() ? "no version applied" : "at " + status.plan.current_version);
       }
       context.say(line);
+      if (status.in_doubt > 0) {
+        context.say("    " + context.paint(std::to_string(status.in_doubt) + " in-doubt prepared transaction(s)", "33") +
+                    " left by an interrupted --atomic run: run `grant recover`");
+      }
       for (const auto* migration : status.plan.pending) {
         context.say("    pending  " + migration->display_name());
       }
@@ -106,7 +113,7 @@ void run_status(const StatusFlags& flags, Context& context) {
       }
     }
     context.exit_code = 3;
-  } else if (flags.exit_code && (pending > 0 || !skew.empty())) {
+  } else if (flags.exit_code && (pending > 0 || !skew.empty() || in_doubt > 0)) {
     context.exit_code = 1;
   }
 }

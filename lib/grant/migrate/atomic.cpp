@@ -211,15 +211,9 @@ void refuse_in_doubt(db::Connection& connection, const Target& target) {
   if (connection.dialect() != db::Dialect::postgres) {
     return;
   }
-  const std::string prefix = "grant:" + target.database->name + ":";
-  const auto count = connection
-                         .query("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() "
-                                "AND left(gid, length($1)) = $1",
-                                {prefix})
-                         .scalar()
-                         .value_or("0");
-  if (count != "0") {
-    throw db::DbError(target.label() + " has " + count +
+  const auto count = count_in_doubt(connection, target);
+  if (count != 0) {
+    throw db::DbError(target.label() + " has " + std::to_string(count) +
                           " in-doubt prepared transaction(s) left by an interrupted --atomic run",
                       {target.label(), {}, {}, 0, false, 0},
                       "run `grant recover` to resolve them (all shards agree), then run grant again");
@@ -272,6 +266,19 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
   return results;
 }
 
+std::size_t count_in_doubt(db::Connection& connection, const Target& target) {
+  if (connection.dialect() != db::Dialect::postgres) {
+    return 0;
+  }
+  const std::string prefix = "grant:" + target.database->name + ":";
+  return std::stoul(connection
+                        .query("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() "
+                               "AND left(gid, length($1)) = $1",
+                               {prefix})
+                        .scalar()
+                        .value_or("0"));
+}
+
 std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Target>& targets,
                              const RecoverOptions& options) {
   std::vector<InDoubt> out;
@@ -281,6 +288,21 @@ std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Tar
       continue;
     }
     auto connection = registry.checkout(target.endpoint);
+    // A live --atomic run holds the migration lock on every shard until it has committed;
+    // resolving its prepared transactions under it could split the shards.
+    std::unique_ptr<MigrationLock> live;
+    try {
+      live = MigrationLock::acquire(*connection, target.endpoint.url, target.database->migrations_table,
+                                    std::chrono::milliseconds(1), {});
+    } catch (const db::DbError& error) {
+      if (error.sqlstate() != "55P03") {
+        throw;
+      }
+      throw Error(ErrorKind::database,
+                  "a grant run is still working on " + target.label() + " (it holds the migration lock): " + error.what(),
+                  target.label(), "let it finish: it commits or rolls back its own prepared transactions; "
+                                  "run grant recover once it has exited");
+    }
     const auto rows = connection->query(
         "SELECT gid, prepared::text FROM pg_prepared_xacts WHERE gid LIKE 'grant:%' AND database = current_database() "
         "ORDER BY prepared",

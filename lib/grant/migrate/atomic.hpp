@@ -39,6 +39,9 @@ std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Tar
 /// prepared state is never mistaken for one.
 void refuse_in_doubt(db::Connection& connection, const Target& target);
 
+/// grant's prepared transactions for this target's database waiting on its server.
+std::size_t count_in_doubt(db::Connection& connection, const Target& target);
+
 /// The test hook that kills the process at a named point of an atomic run
 /// (GRANT_FAULT=after-prepare | after-decision): the only way to test recovery from a crash.
 void fault_point(const char* name);

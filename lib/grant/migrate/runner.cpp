@@ -295,6 +295,7 @@ std::vector<TargetStatus> status(registry::Registry& registry, const Workload& w
           auto connection = registry.checkout(target.endpoint);
           Tracker tracker(*connection, target.database->migrations_table);
           out.plan = make_plan(files, tracker.applied());
+          out.in_doubt = count_in_doubt(*connection, target);
         } catch (const Error& error) {
           out.reachable = false;
           out.error = util::redact_secrets(error.what());

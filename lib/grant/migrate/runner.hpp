@@ -105,6 +105,7 @@ struct TargetStatus {
   bool reachable = true;
   std::string error;
   Plan plan;
+  std::size_t in_doubt = 0; ///< prepared transactions an interrupted --atomic run left behind
 };
 std::vector<TargetStatus> status(registry::Registry& registry, const Workload& work, const RunOptions& options);
 

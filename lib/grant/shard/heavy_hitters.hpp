@@ -3,14 +3,14 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace grant::shard {
 
 /// The heaviest keys of a stream in bounded memory (Misra-Gries): any key seen more than
 /// rows/(capacity+1) times is kept. Each count is a lower bound; count + undercount an upper
-/// bound. Amortised O(1) per row. Keys are canonical key bytes.
+/// bound. Amortised O(1) per row and, once warm, no allocation: a scan of all-distinct keys
+/// churns the whole sketch every capacity+1 rows. Keys are canonical key bytes.
 class HeavyHitters {
 public:
   struct Entry {
@@ -19,7 +19,7 @@ public:
     std::uint64_t undercount = 0; ///< at most this many more
   };
 
-  explicit HeavyHitters(std::size_t capacity) : m_capacity(capacity) {}
+  explicit HeavyHitters(std::size_t capacity);
 
   void add(std::string_view bytes);
   /// Adds another sketch (shards scanned separately, reported together).
@@ -28,15 +28,21 @@ public:
   std::vector<Entry> top(std::size_t n) const;
 
 private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view bytes) const noexcept;
+  // Open addressing with linear probing, at most half full; count 0 marks a free slot. A slot's
+  // string keeps its buffer when the slot is reused.
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint64_t count = 0;
+    std::string bytes;
   };
-  void shrink_to_capacity();
+  void insert(std::vector<Slot>& slots, std::uint64_t hash, std::uint64_t count, std::string& bytes);
+  void decrement_all();
 
   std::size_t m_capacity;
+  std::size_t m_size = 0;
   std::uint64_t m_undercount = 0;
-  std::unordered_map<std::string, std::uint64_t, Hash, std::equal_to<>> m_counts;
+  std::vector<Slot> m_slots;
+  std::vector<Slot> m_spare; ///< the table decrement_all() rebuilds into
 };
 
 /// A canonical key's bytes as the user would write it: 42, 'acme', ('acme', 42).
