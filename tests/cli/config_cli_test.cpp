@@ -11,6 +11,9 @@
 
 #include <set>
 
+using grant::test::contains;
+using grant::test::closed_port;
+
 using grant::test::run_grant;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -27,10 +30,6 @@ RunResult grant_in(const fs::path& cwd, const std::vector<std::string>& args,
   return run_grant(args, cwd, env);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Every path under `dir`, to prove a failed command wrote nothing.
 std::set<std::string> listing(const fs::path& dir) {
   std::set<std::string> out;
@@ -38,18 +37,6 @@ std::set<std::string> listing(const fs::path& dir) {
     out.insert(entry.path().string());
   }
   return out;
-}
-
-int closed_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 // A topology on the real test servers: analytics (writer + streaming replica) and orders on the

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+using grant::test::contains;
+
 using grant::test::read_file;
 using grant::test::run_grant;
 using grant::test::RunResult;
@@ -16,10 +18,6 @@ namespace {
 // The binary in `cwd` with no config coming from the environment.
 RunResult grant_in(const fs::path& cwd, const std::vector<std::string>& args) {
   return run_grant(args, cwd, {{"GRANT_CONFIG", std::nullopt}});
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 } // namespace

@@ -8,14 +8,12 @@
 
 #include <regex>
 
+using grant::test::contains;
+
 using grant::test::RunResult;
 using grant::test::TempDir;
 
 namespace {
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
 
 // Two SQLite databases, "app" and "other", each with one good migration.
 class Project {

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <string>
 
+using grant::test::closed_port;
+
 using namespace grant;
 using grant::test::TempDir;
 
@@ -38,19 +40,6 @@ std::vector<std::string> column(const db::Rows& rows, std::size_t index = 0) {
     out.push_back(row.at(index).value_or("NULL"));
   }
   return out;
-}
-
-// A TCP port on 127.0.0.1 where nothing listens.
-int closed_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 // Runs `suite` once on a fresh PostgreSQL database and once on a fresh SQLite file. SUBCASEs

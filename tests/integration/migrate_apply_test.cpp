@@ -14,6 +14,8 @@
 
 #include <unistd.h>
 
+using grant::test::contains;
+
 using namespace grant;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -21,10 +23,6 @@ using grant::test::TempDir;
 namespace {
 
 using Table = std::vector<std::vector<std::string>>;
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A project folder with grant.json and migration files; the binary runs inside it.
 class Project {

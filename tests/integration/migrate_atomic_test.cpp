@@ -12,14 +12,12 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+using grant::test::contains;
+
 using grant::test::RunResult;
 using grant::test::TempDir;
 
 namespace {
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
 
 class Fleet {
 public:

@@ -20,14 +20,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+using grant::test::contains;
+using grant::test::closed_port;
+
 using grant::test::RunResult;
 using grant::test::TempDir;
 
 namespace {
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
 
 void write_config(const TempDir &dir, const std::string &url) {
   nlohmann::json config;
@@ -63,19 +62,6 @@ void exactly_once(const std::string &url) {
   CHECK(query_scalar(dir, url, "SELECT count(DISTINCT version) FROM log") == "30");
   CHECK(query_scalar(dir, url, "SELECT count(*) FROM schema_migrations") == "30");
   CHECK(query_scalar(dir, url, "SELECT count(DISTINCT version) FROM schema_migrations") == "30");
-}
-
-// A TCP port on 127.0.0.1 where nothing listens.
-int closed_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 } // namespace

@@ -7,14 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+using grant::test::contains;
+
 using grant::test::RunResult;
 using grant::test::TempDir;
 
 namespace {
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
-}
 
 class Fleet {
 public:

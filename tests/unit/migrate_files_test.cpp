@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+using grant::test::contains;
+
 using namespace grant::migrate;
 using grant::test::TempDir;
 
@@ -24,10 +26,6 @@ grant::ConfigError load_error(const std::filesystem::path &folder) {
   }
   FAIL("loading " << folder << " did not fail");
   throw std::logic_error("unreachable");
-}
-
-bool contains(const std::string &text, const std::string &part) {
-  return text.find(part) != std::string::npos;
 }
 
 } // namespace
