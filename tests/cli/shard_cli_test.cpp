@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
 using Json = nlohmann::json;
@@ -21,10 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string k_secret = "Sh4rd-Secret";
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -38,10 +35,12 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 // Four shards s0..s3 on a closed port, with `extra[i]` merged into shard i.
 Json shards(const std::string& database, const std::vector<Json>& extra = {}) {
+  static const int closed_port = grant::test::closed_port();
   Json out = Json::array();
   for (std::size_t i = 0; i < 4; ++i) {
     Json shard{{"name", "s" + std::to_string(i)},
-               {"url", "postgres://grant:" + k_secret + "@127.0.0.1:1/" + database + "?connect_timeout=2"}};
+               {"url", "postgres://grant:" + k_secret + "@127.0.0.1:" + std::to_string(closed_port) + "/" + database +
+                           "?connect_timeout=2"}};
     if (i < extra.size()) {
       shard.update(extra[i]);
     }
@@ -71,9 +70,9 @@ public:
     databases["plain"] = {{"url", "sqlite3:plain.sqlite3"}};
     databases["orders"] = sharded("orders", "user_id", {{"type", "modulo"}});
     databases["tenants"] = sharded("tenants", Json{"tenant_id", "user_id"}, {{"type", "hash"}});
-    databases["keyed"] = sharded("keyed", "user_id", {{"type", "hash"}},
-                                 {{{"key_range", "-40"}}, {{"key_range", "40-80"}}, {{"key_range", "80-c0"}},
-                                  {{"key_range", "c0-"}}});
+    databases["keyed"] =
+        sharded("keyed", "user_id", {{"type", "hash"}},
+                {{{"key_range", "-40"}}, {{"key_range", "40-80"}}, {{"key_range", "80-c0"}}, {{"key_range", "c0-"}}});
     databases["ranged"] = sharded("ranged", "user_id",
                                   {{"type", "range"},
                                    {"ranges",
@@ -230,6 +229,13 @@ TEST_CASE("cli::shard-resolve") {
 
     const auto piped = project.grant({"--json", "shard-resolve", "--database", "orders", "--stdin"}, "1\n2\n3\n");
     CHECK(Json::parse(piped.out)["keys"].size() == 3);
+    // Keys are bytes: one that is not UTF-8 still gives valid JSON.
+    const auto latin1 = project.grant({"--json", "shard-resolve", "--database", "keyed", "--stdin"}, "caf\xe9\n");
+    INFO(latin1.err);
+    CHECK(latin1.exit_code == 0);
+    CHECK(Json::parse(latin1.out)["keys"][0]["key"] == "caf\xef\xbf\xbd");
+    CHECK(Json::parse(latin1.out)["keys"][0]["shard"] ==
+          project.resolver("keyed")->resolve_name(grant::shard::Key::from_string("caf\xe9")));
     const auto empty = project.grant({"--json", "shard-resolve", "--database", "orders", "--stdin"}, "");
     CHECK(empty.exit_code == 0);
     CHECK(Json::parse(empty.out)["keys"].empty());
@@ -240,6 +246,7 @@ TEST_CASE("cli::shard-resolve") {
     CHECK(run.exit_code == 1);
     CHECK(contains(run.err, "grant: error: "));
     CHECK(contains(run.err, "'initech'"));
+    CHECK(contains(run.err, "hint: "));
     CHECK(run.out == "acme\ts0\ninitech\t\nglobex\ts2\n");
 
     const auto json = project.grant({"--json", "shard-resolve", "--database", "directory", "initech"});
@@ -275,6 +282,27 @@ TEST_CASE("cli::shard-resolve") {
   }
 }
 
+TEST_CASE("cli::shard-check on a sharded database without a sharding block") {
+  // Valid config (migrations run on every shard), but no key can be resolved.
+  TempDir dir;
+  dir.write("grant.json", Json{{"databases", {{"orders", {{"shards", shards("orders")}}}}}}.dump(2));
+  const auto run = grant::test::run_grant({"--json", "shard-check"}, dir.path(), {{"GRANT_CONFIG", std::nullopt}});
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 1);
+  const auto report = Json::parse(run.out)["databases"][0];
+  REQUIRE(report["lint"].size() == 1);
+  CHECK(report["lint"][0]["key_path"] == "databases.orders.sharding");
+  CHECK(report["shards"].size() == 4);
+  CHECK(report["misplaced"].empty());
+  const auto text = grant::test::run_grant({"shard-check"}, dir.path(), {{"GRANT_CONFIG", std::nullopt}});
+  CHECK(text.exit_code == 1);
+  CHECK(contains(text.out, "no sharding block"));
+  CHECK(contains(text.out, "placement: skipped"));
+  refused(grant::test::run_grant({"shard-resolve", "--database", "orders", "1"}, dir.path(),
+                                 {{"GRANT_CONFIG", std::nullopt}}),
+          "databases.orders.sharding");
+}
+
 TEST_CASE("cli::shard config errors") {
   // Each bad resolver config is refused by shard-resolve and shard-check alike, naming the key path.
   struct Case {
@@ -285,14 +313,18 @@ TEST_CASE("cli::shard config errors") {
   };
   const std::vector<Case> cases = {
       {"a gap between ranges",
-       sharded("bad", "user_id",
-               {{"type", "range"},
-                {"ranges", {{{"shard", "s0"}, {"from", nullptr}, {"to", 100}}, {{"shard", "s1"}, {"from", 200}, {"to", nullptr}}}}}),
+       sharded(
+           "bad", "user_id",
+           {{"type", "range"},
+            {"ranges",
+             {{{"shard", "s0"}, {"from", nullptr}, {"to", 100}}, {{"shard", "s1"}, {"from", 200}, {"to", nullptr}}}}}),
        "databases.bad.sharding.resolver.ranges[1].from", "100 to 200"},
       {"overlapping ranges",
-       sharded("bad", "user_id",
-               {{"type", "range"},
-                {"ranges", {{{"shard", "s0"}, {"from", nullptr}, {"to", 150}}, {{"shard", "s1"}, {"from", 100}, {"to", nullptr}}}}}),
+       sharded(
+           "bad", "user_id",
+           {{"type", "range"},
+            {"ranges",
+             {{{"shard", "s0"}, {"from", nullptr}, {"to", 150}}, {{"shard", "s1"}, {"from", 100}, {"to", nullptr}}}}}),
        "databases.bad.sharding.resolver.ranges[1].from", "overlaps"},
       {"overlapping key ranges",
        sharded("bad", "user_id", {{"type", "hash"}},
@@ -302,22 +334,18 @@ TEST_CASE("cli::shard config errors") {
        sharded("bad", "user_id", {{"type", "hash"}},
                {{{"key_range", "-40"}}, {{"key_range", "40-80"}}, {{"key_range", "90-c0"}}, {{"key_range", "c0-"}}}),
        "databases.bad.shards[2].key_range", "no shard"},
-      {"an unknown shard in a lookup map",
-       sharded("bad", "tenant_id", {{"type", "lookup"}, {"map", {{"acme", "s9"}}}}),
+      {"an unknown shard in a lookup map", sharded("bad", "tenant_id", {{"type", "lookup"}, {"map", {{"acme", "s9"}}}}),
        "databases.bad.sharding.resolver.map.acme", "unknown shard 's9'"},
-      {"virtual_nodes out of bounds",
-       sharded("bad", "user_id", {{"type", "consistent_hash"}, {"virtual_nodes", 0}}),
+      {"virtual_nodes out of bounds", sharded("bad", "user_id", {{"type", "consistent_hash"}, {"virtual_nodes", 0}}),
        "databases.bad.sharding.resolver.virtual_nodes", "between 1 and"},
-      {"virtual_nodes too many",
-       sharded("bad", "user_id", {{"type", "consistent_hash"}, {"virtual_nodes", 1000000}}),
+      {"virtual_nodes too many", sharded("bad", "user_id", {{"type", "consistent_hash"}, {"virtual_nodes", 1000000}}),
        "databases.bad.sharding.resolver.virtual_nodes", "between 1 and"},
-      {"an unknown resolver parameter",
-       sharded("bad", "user_id", {{"type", "consistent_hash"}, {"virtual_node", 100}}),
+      {"an unknown resolver parameter", sharded("bad", "user_id", {{"type", "consistent_hash"}, {"virtual_node", 100}}),
        "databases.bad.sharding.resolver.virtual_node", "did you mean 'virtual_nodes'"},
       {"a weight of 0", sharded("bad", "user_id", {{"type", "consistent_hash"}}, {{{"weight", 0}}}),
        "databases.bad.shards[0].weight", "weight"},
-      {"modulo on a composite key", sharded("bad", Json{"a", "b"}, {{"type", "modulo"}}),
-       "databases.bad.sharding.key", "one integer key column"},
+      {"modulo on a composite key", sharded("bad", Json{"a", "b"}, {{"type", "modulo"}}), "databases.bad.sharding.key",
+       "one integer key column"},
       {"an unknown resolver type", sharded("bad", "user_id", {{"type", "consistant_hash"}}),
        "databases.bad.sharding.resolver.type", "did you mean 'consistent_hash'"},
   };

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <tuple>
 
+using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
 using Json = nlohmann::json;
@@ -22,24 +23,22 @@ using KeyParts = std::vector<std::string>;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 std::string password() {
   const char* value = std::getenv("GRANT_TEST_PG_PASSWORD");
   return value == nullptr ? std::string("grant-test-secret") : value;
 }
 
 // The URL of a server nothing listens on.
-std::string closed_port_url() { return "postgres://grant:" + password() + "@127.0.0.1:1/nowhere?connect_timeout=2"; }
+std::string closed_port_url(int port) {
+  return "postgres://grant:" + password() + "@127.0.0.1:" + std::to_string(port) + "/nowhere?connect_timeout=2";
+}
 
-// How shard-check prints a key: 42, 'acme', ('acme', 42).
+// How shard-check prints a key: 42, 'acme', ('acme', 42) (the typing rule, enough for the keys here).
 std::string display(const KeyParts& parts) {
   std::vector<std::string> shown;
   for (const auto& part : parts) {
-    const bool integer = !part.empty() && part.find_first_not_of("-0123456789") == std::string::npos &&
-                         part != "-0" && !(part[0] == '0' && part.size() > 1) && part.rfind("-0", 0) != 0;
+    const bool integer = !part.empty() && part.find_first_not_of("-0123456789") == std::string::npos && part != "-0" &&
+                         !(part[0] == '0' && part.size() > 1) && part.rfind("-0", 0) != 0;
     shown.push_back(integer ? part : "'" + part + "'");
   }
   if (shown.size() == 1) {
@@ -66,9 +65,9 @@ public:
     }
     m_sharding["tables"] = {"accounts", "events"};
     write_config();
-    dir.write("db/migrate/orders/1_accounts.sql",
-              "-- grant:up\nCREATE TABLE accounts (id bigserial PRIMARY KEY, " + key_columns +
-                  ", payload text);\n-- grant:down\nDROP TABLE accounts;\n");
+    dir.write("db/migrate/orders/1_accounts.sql", "-- grant:up\nCREATE TABLE accounts (id bigserial PRIMARY KEY, " +
+                                                      key_columns +
+                                                      ", payload text);\n-- grant:down\nDROP TABLE accounts;\n");
     dir.write("db/migrate/orders/2_events.sql",
               "-- grant:up\nCREATE TABLE events (id bigserial PRIMARY KEY, " + key_columns +
                   ", at timestamptz DEFAULT now());\n-- grant:down\nDROP TABLE events;\n");
@@ -86,8 +85,7 @@ public:
   void write_config(int shard = -1, const std::string& url_override = {}) const {
     Json shards = Json::array();
     for (std::size_t i = 0; i < m_urls.size(); ++i) {
-      Json entry{{"name", "s" + std::to_string(i)},
-                 {"url", static_cast<int>(i) == shard ? url_override : m_urls[i]}};
+      Json entry{{"name", "s" + std::to_string(i)}, {"url", static_cast<int>(i) == shard ? url_override : m_urls[i]}};
       if (i < m_shard_extra.size()) {
         entry.update(m_shard_extra[i]);
       }
@@ -288,7 +286,9 @@ std::vector<KeyParts> string_keys(const std::string& prefix, int count) {
   return keys;
 }
 
-Json resolver(Json settings, const Json& key = "user_id") { return {{"key", key}, {"resolver", std::move(settings)}}; }
+Json resolver(Json settings, const Json& key = "user_id") {
+  return {{"key", key}, {"resolver", std::move(settings)}};
+}
 
 } // namespace
 
@@ -297,8 +297,8 @@ TEST_CASE("shard::check") {
     Fleet fleet(resolver({{"type", "modulo"}}), "user_id bigint");
     auto keys = integer_keys(-20, 380);
     CHECK(fleet.resolve({{"-1"}, {"0"}, {"5"}, {"7"}}) == std::vector<int>{3, 0, 1, 3});
-    round_trip(fleet, keys, {{"accounts", {"5"}, 1}, {"accounts", {"9"}, 1}, {"accounts", {"-3"}, 2},
-                             {"events", {"12"}, 3}});
+    round_trip(fleet, keys,
+               {{"accounts", {"5"}, 1}, {"accounts", {"9"}, 1}, {"accounts", {"-3"}, 2}, {"events", {"12"}, 3}});
   }
   SUBCASE("hash, even split") {
     Fleet fleet(resolver({{"type", "hash"}}), "user_id text");
@@ -314,8 +314,7 @@ TEST_CASE("shard::check") {
   SUBCASE("hash, explicit key ranges") {
     Fleet fleet(resolver({{"type", "hash"}}), "user_id bigint",
                 {{{"key_range", "-40"}}, {{"key_range", "40-80"}}, {{"key_range", "80-c0"}}, {{"key_range", "c0-"}}});
-    round_trip(fleet, integer_keys(1, 401),
-               {{"accounts", {"10"}, 1}, {"accounts", {"11"}, 1}, {"events", {"12"}, 2}});
+    round_trip(fleet, integer_keys(1, 401), {{"accounts", {"10"}, 1}, {"accounts", {"11"}, 1}, {"events", {"12"}, 2}});
   }
   SUBCASE("range with a default") {
     Fleet fleet(resolver({{"type", "range"},
@@ -376,6 +375,21 @@ TEST_CASE("shard::check") {
     CHECK(fleet.resolve({{"tenant-1"}, {"tenant-2"}, {"tenant-3"}}) == std::vector<int>{3, 2, 1});
     round_trip(fleet, string_keys("tenant-", 60),
                {{"accounts", {"tenant-1"}, 1}, {"accounts", {"tenant-5"}, 1}, {"events", {"tenant-8"}, 3}});
+
+    // A lookup table row naming an unknown shard: the resolver fails, reported once, not per shard.
+    {
+      pqxx::connection connection(primary);
+      pqxx::nontransaction work(connection);
+      work.exec("INSERT INTO tenant_shards VALUES ('tenant-99', 's9')");
+    }
+    const auto [run, report] = fleet.check();
+    INFO(run.out, run.err);
+    CHECK(run.exit_code == 1);
+    REQUIRE(report["errors"].size() == 1);
+    CHECK(contains(report["errors"][0].get<std::string>(), "unknown shard 's9'"));
+    CHECK(contains(report["errors"][0].get<std::string>(), "tenant-99"));
+    CHECK(report["distribution"][0]["rows_per_shard"].empty());
+    CHECK(report["misplaced"].empty());
   }
   SUBCASE("consistent_hash with weights") {
     Fleet fleet(resolver({{"type", "consistent_hash"}, {"virtual_nodes", 64}}), "user_id text",
@@ -461,8 +475,9 @@ TEST_CASE("shard::check schema agreement") {
     expect_one("s3", "migration_missing", "schema_migrations", "2");
   }
   SUBCASE("a migration version applied on the first shard only") {
-    fleet.execute(0, "INSERT INTO schema_migrations (version, name, checksum, applied_at, execution_ms, applied_by) "
-                     "SELECT '3', 'hotfix', checksum, applied_at, 1, applied_by FROM schema_migrations WHERE version = '2'");
+    fleet.execute(
+        0, "INSERT INTO schema_migrations (version, name, checksum, applied_at, execution_ms, applied_by) "
+           "SELECT '3', 'hotfix', checksum, applied_at, 1, applied_by FROM schema_migrations WHERE version = '2'");
     expect_one("s0", "migration_extra", "schema_migrations", "3");
   }
   SUBCASE("a migration applied with a different checksum on the first shard") {
@@ -500,7 +515,8 @@ TEST_CASE("shard::check schema agreement") {
     CHECK(accounts["skew"].get<double>() == doctest::Approx(1.0));
   }
   SUBCASE("an unreachable shard") {
-    fleet.write_config(3, closed_port_url());
+    const auto port = grant::test::closed_port();
+    fleet.write_config(3, closed_port_url(port));
     const auto [run, report] = fleet.check();
     INFO(run.out, run.err);
     CHECK(run.exit_code == 1);
@@ -511,7 +527,7 @@ TEST_CASE("shard::check schema agreement") {
     }
     CHECK(report["shards"][3]["shard"] == "s3");
     CHECK(report["shards"][3]["reachable"] == false);
-    CHECK(contains(report["shards"][3]["detail"].get<std::string>(), "127.0.0.1:1"));
+    CHECK(contains(report["shards"][3]["detail"].get<std::string>(), "127.0.0.1:" + std::to_string(port)));
     // The reachable shards are still compared and scanned.
     CHECK(report["schema"].empty());
     CHECK(report["misplaced"].empty());
@@ -573,6 +589,15 @@ TEST_CASE("shard::check distribution") {
     CHECK(contains(run.out, "distribution accounts: s0=100 s1=103 s2=100 s3=160  skew 1.38 (max/mean)"));
     CHECK(contains(run.out, "heaviest keys: 7 ("));
     CHECK(contains(run.out, "3 rows have a NULL shard key"));
+  }
+  SUBCASE("--jobs 1 scans one shard at a time and finds the same") {
+    fleet.insert(2, "events", {{"1"}, {"5"}});
+    const auto [parallel_run, parallel] = fleet.check();
+    const auto [serial_run, serial] = fleet.check({"--jobs", "1"});
+    CHECK(serial_run.exit_code == 1);
+    CHECK(misplaced_of(serial) == misplaced_of(parallel));
+    CHECK(serial["distribution"] == parallel["distribution"]);
+    CHECK(serial["rows_scanned"] == parallel["rows_scanned"]);
   }
   SUBCASE("--sample bounds the samples, not the count") {
     std::vector<KeyParts> wrong; // 2001, 2005, ... belong on s1

@@ -84,13 +84,22 @@ void print_text(Context& context, const shard::DatabaseCheck& check) {
   for (const auto& m : check.misplaced) {
     misplaced_rows += m.rows;
   }
+  if (check.resolver.empty()) {
+    context.say("  placement: skipped (no resolver, see config lint)");
+    return;
+  }
+  if (check.distribution.empty()) {
+    context.say("  placement: nothing to scan (sharding.tables lists no table)");
+    return;
+  }
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.2f s", check.scan_seconds);
   context.say("  placement: " + ok(check.misplaced.empty() && check.errors.empty()) + "  " +
               std::to_string(check.rows_scanned) + " rows scanned in " + rate + ", " + std::to_string(misplaced_rows) +
               " misplaced");
   for (const auto& m : check.misplaced) {
-    context.say("    " + m.table + ": " + std::to_string(m.rows) + " rows on " + m.found_on + " belong on " +
+    context.say("    " + m.table + ": " + std::to_string(m.rows) + (m.rows == 1 ? " row on " : " rows on ") + m.found_on +
+                (m.rows == 1 ? " belongs on " : " belong on ") +
                 (m.belongs_on.empty() ? "no shard (no owner for the key)" : m.belongs_on) + "; e.g. " +
                 util::join(m.samples, ", "));
   }
@@ -98,6 +107,10 @@ void print_text(Context& context, const shard::DatabaseCheck& check) {
     context.say("    " + context.paint("error", "31") + ": " + error);
   }
   for (const auto& d : check.distribution) {
+    if (d.rows_per_shard.empty()) {
+      context.say("  distribution " + d.table + ": no shard could be scanned");
+      continue;
+    }
     std::string line = "  distribution " + d.table + ":";
     for (const auto& [shard, count] : d.rows_per_shard) {
       line += " " + shard + "=" + std::to_string(count);
@@ -114,7 +127,8 @@ void print_text(Context& context, const shard::DatabaseCheck& check) {
       context.say(heavy);
     }
     if (d.null_keys > 0) {
-      context.say("    " + std::to_string(d.null_keys) + " rows have a NULL shard key");
+      context.say("    " + std::to_string(d.null_keys) + (d.null_keys == 1 ? " row has" : " rows have") +
+                  " a NULL shard key");
     }
   }
 }

@@ -68,7 +68,8 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
       }
       ++misses;
       problem = error.what();
-      std::cerr << "grant: error: " << problem << "\n  at: " << where << '\n';
+      std::cerr << "grant: error: " << problem << "\n  at: " << where << '\n'
+                << (error.hint().empty() ? "" : "  hint: " + error.hint() + '\n');
     }
     if (json) {
       nlohmann::json item{{"key", text}, {"shard", shard_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(shard_name)},
@@ -76,7 +77,8 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
       if (!problem.empty()) {
         item["error"] = problem;
       }
-      out += (count == 0 ? "\n  " : ",\n  ") + item.dump();
+      // Keys are bytes from the user; JSON needs UTF-8, so invalid sequences print as U+FFFD.
+      out += (count == 0 ? "\n  " : ",\n  ") + item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
       out.append(text);
       out += '\t';

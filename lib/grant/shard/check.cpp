@@ -180,6 +180,12 @@ struct TableScan {
   std::uint64_t null_keys = 0;
   HeavyHitters heavy{256};
   std::string error;
+  std::string resolver_error; ///< the resolver itself failed (a lookup table unreadable or invalid)
+};
+
+// Thrown out of the row callback to stop a scan when the resolver, not the shard, fails.
+struct ResolverFailed {
+  std::string message;
 };
 
 constexpr std::size_t k_unowned = static_cast<std::size_t>(-1);
@@ -226,6 +232,9 @@ void scan_table(ShardState& shard, const Resolver& resolver, const config::Datab
         owner = resolver.resolve(key);
       } catch (const KeyError&) {
         owner = k_unowned;
+      } catch (const Error& error) {
+        throw ResolverFailed{util::redact_secrets(error.what()) +
+                             (error.where().empty() ? "" : " (" + util::redact_secrets(error.where()) + ")")};
       }
       scan.heavy.add(key.bytes());
     }
@@ -347,6 +356,8 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
         std::lock_guard busy(shard_busy[s]);
         try {
           scan_table(shards[s], *resolver, database, tables[t], options, progress, scans[t][s]);
+        } catch (const ResolverFailed& failure) {
+          scans[t][s].resolver_error = failure.message;
         } catch (const Error& error) {
           scans[t][s].error = shards[s].name + ": scanning " + tables[t] + " failed: " + util::redact_secrets(error.what());
         }
@@ -370,6 +381,11 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       if (!scan.error.empty()) {
         report.errors.push_back(scan.error);
       }
+      // The same failure hits every scan: report it once.
+      if (!scan.resolver_error.empty() &&
+          std::find(report.errors.begin(), report.errors.end(), scan.resolver_error) == report.errors.end()) {
+        report.errors.push_back(scan.resolver_error);
+      }
       for (auto& [owners, misplaced] : scan.misplaced) {
         misplaced.table = tables[t];
         misplaced.found_on = shards[owners.first].name;
@@ -379,7 +395,8 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       report.rows_scanned += scan.rows;
       distribution.null_keys += scan.null_keys;
       // A shard that could not be scanned (no such table, no key column) holds unknown rows, not 0.
-      if (shards[s].connection && shards[s].tables.at(tables[t]) && scan.error.empty()) {
+      if (shards[s].connection && shards[s].tables.at(tables[t]) && scan.error.empty() &&
+          scan.resolver_error.empty()) {
         distribution.rows_per_shard.emplace_back(shards[s].name, scan.rows);
         total += scan.rows;
         max_rows = std::max(max_rows, scan.rows);

@@ -15,9 +15,13 @@ namespace {
 
 // Not the keyspace id: any good hash does here, and XXH3 inlined is several times faster than
 // XXH64 through the shared library on short keys.
-std::uint64_t slot_hash(std::string_view bytes) noexcept { return XXH3_64bits(bytes.data(), bytes.size()); }
+std::uint64_t slot_hash(std::string_view bytes) noexcept {
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
 
-std::size_t table_size(std::size_t capacity) { return std::bit_ceil(std::max<std::size_t>(2 * capacity, 2)); }
+std::size_t table_size(std::size_t capacity) {
+  return std::bit_ceil(std::max<std::size_t>(2 * capacity, 2));
+}
 
 } // namespace
 
@@ -112,9 +116,8 @@ std::vector<HeavyHitters::Entry> HeavyHitters::top(std::size_t n) const {
       sorted.push_back({slot.bytes, slot.count, m_undercount});
     }
   }
-  std::sort(sorted.begin(), sorted.end(), [](const Entry& a, const Entry& b) {
-    return a.count != b.count ? a.count > b.count : a.bytes < b.bytes;
-  });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Entry& a, const Entry& b) { return a.count != b.count ? a.count > b.count : a.bytes < b.bytes; });
   sorted.resize(std::min(n, sorted.size()));
   return sorted;
 }
