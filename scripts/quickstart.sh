@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j"$(nproc)"
+# Only the program: the tests and benchmarks are scripts/test.sh's business.
+cmake --build build -j"$(nproc)" --target grant_exe
 
 if [[ ! -x build/grant ]]; then
   echo "quickstart.sh: error: the build did not produce build/grant" >&2
