@@ -30,7 +30,7 @@ struct Probe {
 Probe probe(const registry::Endpoint& endpoint, int timeout_ms) {
   Probe result;
   result.endpoint = endpoint;
-  if (endpoint.url.scheme == util::UrlScheme::sqlite && !std::filesystem::exists(endpoint.url.sqlite_path)) {
+  if (endpoint.url.sqlite_file_missing()) {
     // Connecting would create the file; a check must not write anything.
     result.ok = true;
     result.skipped = true;

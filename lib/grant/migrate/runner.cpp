@@ -75,7 +75,7 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
   const auto deadline = std::chrono::steady_clock::now() + options.wait;
   const auto check = [&](const Target& target) -> std::string {
     const auto& url = target.endpoint.url;
-    if (url.scheme == util::UrlScheme::sqlite && !std::filesystem::exists(url.sqlite_path)) {
+    if (url.sqlite_file_missing()) {
       return {}; // a SQLite file is never a replica, and opening it here would create it
     }
     bool told = false;
@@ -149,8 +149,7 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
     const auto& url = target.endpoint.url;
     registry::PooledConnection pooled;
     std::unique_ptr<db::Connection> scratch;
-    if ((options.dry_run || !creates) && url.scheme == util::UrlScheme::sqlite && url.sqlite_path != ":memory:" &&
-        !std::filesystem::exists(url.sqlite_path)) {
+    if ((options.dry_run || !creates) && url.sqlite_file_missing()) {
       // Looking must not create the database file: plan against an empty in-memory one.
       util::DatabaseUrl memory = url;
       memory.sqlite_path = ":memory:";
@@ -287,8 +286,7 @@ std::vector<TargetStatus> status(registry::Registry& registry, const Workload& w
         const auto& files = work.files.at(target.database->name);
         try {
           const auto& url = target.endpoint.url;
-          if (url.scheme == util::UrlScheme::sqlite && url.sqlite_path != ":memory:" &&
-              !std::filesystem::exists(url.sqlite_path)) {
+          if (url.sqlite_file_missing()) {
             out.plan = make_plan(files, {}); // looking must not create the file
             return out;
           }

@@ -103,6 +103,10 @@ std::string DatabaseUrl::redacted() const {
   return scheme == UrlScheme::sqlite ? raw : redact_url(raw);
 }
 
+bool DatabaseUrl::sqlite_file_missing() const {
+  return scheme == UrlScheme::sqlite && sqlite_path != ":memory:" && !std::filesystem::exists(sqlite_path);
+}
+
 DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir) {
   DatabaseUrl parsed;
   parsed.raw = std::string(url);

@@ -20,6 +20,9 @@ struct DatabaseUrl {
   std::string dbname;
 
   std::string redacted() const;
+  /// True for a SQLite file that does not exist yet: opening it would create it, so commands that
+  /// only look must not open it.
+  bool sqlite_file_missing() const;
 };
 
 /// Parses `postgres://` / `postgresql://` (validated by libpq itself) and `sqlite3:` / `sqlite:`.
