@@ -1,6 +1,6 @@
 // `grant migrate --atomic` (two-phase commit over the four shard servers) and `grant recover`
-// after a process killed between PREPARE TRANSACTION and COMMIT PREPARED.
-#include "support/support.hpp"
+// (network faults and kills: atomic_faults_test.cpp).
+#include "support/fleet.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,72 +15,12 @@
 using grant::test::contains;
 
 using grant::test::RunResult;
-using grant::test::TempDir;
 
-namespace {
-
-class Fleet {
-public:
-  Fleet() {
-    nlohmann::json shards = nlohmann::json::array();
-    for (int i = 0; i < 4; ++i) {
-      m_urls.push_back(grant::test::fresh_database(grant::test::shard_url(i), "mig_atomic"));
-      shards.push_back({{"name", "s" + std::to_string(i)}, {"url", m_urls.back()}});
-    }
-    m_config["databases"]["orders"] = {{"shards", shards}, {"migrations", "db/migrate/orders"}};
-    save();
-    std::filesystem::create_directories(dir / "db/migrate/orders");
-  }
-
-  TempDir dir;
-
-  nlohmann::json &config() { return m_config; }
-  void save() const { dir.write("grant.json", m_config.dump(2)); }
-  void file(const std::string &name, const std::string &text) const { dir.write("db/migrate/orders/" + name, text); }
-  RunResult grant(const std::vector<std::string> &args,
-                  const std::map<std::string, std::optional<std::string>> &env = {}) const {
-    return grant::test::run_grant(args, dir.path(), env);
-  }
-
-  std::string scalar(int shard, const std::string &sql) const {
-    pqxx::connection connection(m_urls.at(static_cast<std::size_t>(shard)));
-    pqxx::nontransaction work(connection);
-    const auto value = work.exec1(sql)[0];
-    return value.is_null() ? "NULL" : value.c_str();
-  }
-  const std::string &url(int shard) const { return m_urls.at(static_cast<std::size_t>(shard)); }
-  void execute(int shard, const std::string &sql) const {
-    pqxx::connection connection(m_urls.at(static_cast<std::size_t>(shard)));
-    pqxx::nontransaction work(connection);
-    work.exec(sql);
-  }
-  bool has_table(int shard, const std::string &name) const {
-    return scalar(shard, "SELECT to_regclass('" + name + "') IS NOT NULL") == "t";
-  }
-  int applied_count(int shard) const {
-    return has_table(shard, "schema_migrations") ? std::stoi(scalar(shard, "SELECT count(*) FROM schema_migrations"))
-                                                 : 0;
-  }
-  /// grant's prepared transactions for this shard's database.
-  int prepared(int shard) const {
-    return std::stoi(scalar(shard, "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() "
-                                   "AND gid LIKE 'grant:%'"));
-  }
-
-private:
-  std::vector<std::string> m_urls;
-  nlohmann::json m_config;
-};
-
-std::string table_migration(const std::string &table) {
-  return "-- grant:up\nCREATE TABLE " + table + " (id bigint PRIMARY KEY);\nINSERT INTO " + table +
-         " VALUES (1);\n-- grant:down\nDROP TABLE " + table + ";\n";
-}
-
-} // namespace
+using Fleet = grant::test::ShardFleet;
+using grant::test::table_migration;
 
 TEST_CASE("migrate::atomic") {
-  Fleet fleet;
+  Fleet fleet(4, "mig_atomic");
   fleet.file("1_orders.sql", table_migration("orders"));
   fleet.file("2_items.sql", table_migration("order_items"));
 
@@ -195,73 +135,6 @@ TEST_CASE("migrate::atomic") {
       CHECK(fleet.prepared(i) == 0);
     }
     CHECK_FALSE(fleet.has_table(0, "order_items"));
-  }
-
-  SUBCASE("killed after prepare: recover rolls back every shard, then migrate completes") {
-    auto run = fleet.grant({"migrate", "--atomic"}, {{"GRANT_FAULT", "after-prepare"}});
-    CHECK(run.exit_code == 128 + 9);
-    for (int i = 0; i < 4; ++i) {
-      CHECK(fleet.prepared(i) == 1);
-    }
-    // Running on would block on the in-doubt transactions' locks: migrate refuses and says why.
-    run = fleet.grant({"migrate"});
-    CHECK(run.exit_code == 3);
-    CHECK(contains(run.err, "in-doubt"));
-    CHECK(contains(run.err, "grant recover"));
-    CHECK(fleet.prepared(1) == 1);
-
-    run = fleet.grant({"recover", "--dry-run"});
-    CHECK(run.exit_code == 1);
-    CHECK(contains(run.out, "would rollback"));
-    CHECK(fleet.prepared(0) == 1);
-
-    run = fleet.grant({"recover"});
-    INFO(run.out, run.err);
-    CHECK(run.exit_code == 0);
-    CHECK(contains(run.out, "decision none recorded"));
-    CHECK(contains(run.out, "rolled back"));
-    for (int i = 0; i < 4; ++i) {
-      CHECK(fleet.prepared(i) == 0);
-      CHECK(fleet.applied_count(i) == 0);
-      CHECK_FALSE(fleet.has_table(i, "orders"));
-    }
-    CHECK(contains(fleet.grant({"recover"}).out, "no in-doubt transactions"));
-
-    run = fleet.grant({"migrate", "--atomic"});
-    CHECK(run.exit_code == 0);
-    for (int i = 0; i < 4; ++i) {
-      CHECK(fleet.applied_count(i) == 2);
-      CHECK(fleet.scalar(i, "SELECT count(*) FROM orders") == "1");
-    }
-  }
-
-  SUBCASE("killed after the commit decision: recover commits every shard, then migrate is a no-op") {
-    std::filesystem::remove(fleet.dir / "db/migrate/orders/2_items.sql");
-    auto run = fleet.grant({"migrate", "--atomic"}, {{"GRANT_FAULT", "after-decision"}});
-    CHECK(run.exit_code == 128 + 9);
-    for (int i = 0; i < 4; ++i) {
-      CHECK(fleet.prepared(i) == 1);
-      CHECK(fleet.applied_count(i) == 0); // not visible before COMMIT PREPARED
-    }
-    run = fleet.grant({"recover", "--json"});
-    INFO(run.out, run.err);
-    CHECK(run.exit_code == 0);
-    const auto document = nlohmann::json::parse(run.out);
-    REQUIRE(document["in_doubt"].size() == 4);
-    for (const auto &item : document["in_doubt"]) {
-      CHECK(item["decision"] == "commit");
-      CHECK(item["action"] == "commit");
-      CHECK(item["done"] == true);
-    }
-    for (int i = 0; i < 4; ++i) {
-      CHECK(fleet.prepared(i) == 0);
-      CHECK(fleet.applied_count(i) == 1);
-      CHECK(fleet.scalar(i, "SELECT count(*) FROM orders") == "1");
-    }
-    run = fleet.grant({"migrate", "--atomic"});
-    CHECK(run.exit_code == 0);
-    CHECK(contains(run.out, "0 applied, at 1"));
-    CHECK(fleet.applied_count(3) == 1);
   }
 
   SUBCASE("--atomic is refused for SQLite before anything is touched") {

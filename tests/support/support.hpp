@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -39,6 +40,11 @@ struct RunResult {
 RunResult run_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd = {},
                     const std::map<std::string, std::optional<std::string>>& env = {},
                     const std::string& stdin_text = {});
+
+/// Starts the built binary in the background (output discarded) and returns its pid.
+int spawn_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd);
+/// Sends SIGKILL to `pid` after `delay` unless it exits first, and reaps it; true when killed.
+bool kill_after(int pid, std::chrono::microseconds delay);
 
 /// A variable exported by tests/servers.sh; fails the test with a clear message when absent.
 std::string server_env(const std::string& name);

@@ -4,10 +4,10 @@
 #include <grant/db/connection.hpp>
 #include <grant/registry/endpoint.hpp>
 #include <grant/registry/registry.hpp>
+#include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
 #include <chrono>
-#include <future>
 
 namespace grant::cli {
 
@@ -74,13 +74,8 @@ void run_check(const ConfigCheckOptions& options, Context& context) {
   }
   std::vector<Probe> probes;
   if (options.connect) {
-    std::vector<std::future<Probe>> pending;
-    for (const auto& endpoint : endpoints) {
-      pending.push_back(std::async(std::launch::async, probe, endpoint, options.timeout_ms));
-    }
-    for (auto& future : pending) {
-      probes.push_back(future.get());
-    }
+    probes = util::parallel_map(endpoints, static_cast<int>(endpoints.size()),
+                                [&](const registry::Endpoint& endpoint) { return probe(endpoint, options.timeout_ms); });
   }
   const auto probe_of = [&](const registry::Endpoint& endpoint) -> const Probe* {
     for (const auto& p : probes) {

@@ -3,37 +3,25 @@
 #include <grant/migrate/apply.hpp>
 #include <grant/migrate/lock.hpp>
 #include <grant/migrate/tracking.hpp>
+#include <grant/twophase/transaction.hpp>
+#include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
-#include <csignal>
-#include <cstdlib>
+#include <atomic>
 #include <map>
-#include <random>
 
 namespace grant::migrate {
 
 namespace {
 
-constexpr const char* k_decisions = "grant_atomic_decisions";
-
-std::string run_id() {
-  std::random_device device;
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 10; ++i) {
-    out += k_hex[device() % 16];
-  }
-  return out;
-}
-
 struct Member {
   Target target;
   registry::PooledConnection connection;
+  registry::PooledConnection spare; ///< a fresh session after the first was lost
   std::unique_ptr<Tracker> tracker;
   std::unique_ptr<MigrationLock> lock;
   TargetResult result;
-  std::string prepared_gid;
 };
 
 void check_prepared_transactions(db::Connection& connection, const Target& target) {
@@ -45,187 +33,226 @@ void check_prepared_transactions(db::Connection& connection, const Target& targe
   }
 }
 
-void rollback_prepared(std::vector<Member>& members) {
-  for (auto& member : members) {
-    if (member.prepared_gid.empty()) {
-      continue;
-    }
-    try {
-      member.connection->execute("ROLLBACK PREPARED " + member.connection->quote_literal(member.prepared_gid));
-      member.prepared_gid.clear();
-    } catch (const Error&) {
-      // Left in doubt with no recorded decision: `grant recover` rolls it back.
-    }
-  }
+long long elapsed_ms(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
-void migrate_database(registry::Registry& registry, const std::vector<Target>& targets,
-                      const std::vector<Migration>& files, const MigrateOptions& options, const EventSink& events,
-                      std::vector<TargetResult>& results) {
-  std::vector<Member> members;
-  for (const auto& target : targets) {
-    Member member;
-    member.target = target;
-    member.result.target = target;
-    members.push_back(std::move(member));
+class DatabaseRun {
+public:
+  DatabaseRun(registry::Registry& registry, const std::vector<Target>& targets, const std::vector<Migration>& files,
+              const MigrateOptions& options, const EventSink& events)
+      : m_registry(registry), m_files(files), m_options(options), m_events(events) {
+    for (const auto& target : targets) {
+      Member member;
+      member.target = target;
+      member.result.target = target;
+      m_members.push_back(std::move(member));
+    }
   }
-  const auto fail_all = [&](const Error& error, const std::string& culprit) {
+
+  std::vector<TargetResult> run() {
+    try {
+      open();
+      for (const auto& migration : m_files) {
+        if (m_options.to && compare_versions(migration.version, *m_options.to) > 0) {
+          break;
+        }
+        if (!apply(migration)) {
+          break;
+        }
+      }
+    } catch (const Error& error) {
+      fail_all(error, error.where());
+    }
+    std::vector<TargetResult> results;
+    for (auto& member : m_members) {
+      if (member.result.ok && member.tracker && member.connection && member.connection->is_usable()) {
+        try {
+          const auto applied = member.tracker->applied();
+          member.result.current_version = applied.empty() ? "" : applied.back().version;
+        } catch (const Error&) {
+        }
+      }
+      results.push_back(std::move(member.result));
+    }
+    return results;
+  }
+
+private:
+  int jobs() const { return effective_jobs(m_options.jobs, m_members.size()); }
+
+  void open() {
+    util::parallel_for(m_members.size(), jobs(),
+                       [&](std::size_t i) { m_members[i].connection = m_registry.checkout(m_members[i].target.endpoint); });
+    // Locks in shard order, so two atomic runs cannot deadlock on each other.
+    for (auto& member : m_members) {
+      if (!m_options.dry_run) {
+        member.lock = MigrationLock::acquire(*member.connection, member.target.endpoint.url,
+                                             member.target.database->migrations_table, m_options.lock_timeout,
+                                             [&](const std::string& holder) {
+                                               if (m_events) {
+                                                 m_events({Event::Kind::waiting_lock, member.target.label(), {}, 0,
+                                                           "waiting for the migration lock held by " + holder});
+                                               }
+                                             });
+      }
+    }
+    util::parallel_for(m_members.size(), jobs(), [&](std::size_t i) {
+      auto& member = m_members[i];
+      if (!m_options.dry_run) {
+        refuse_in_doubt(*member.connection, member.target);
+      }
+      member.tracker = std::make_unique<Tracker>(*member.connection, member.target.database->migrations_table);
+      if (!m_options.dry_run) {
+        member.tracker->ensure();
+      }
+    });
+    // The first selected shard coordinates: its name rides in every transaction id, so
+    // `recover` finds the decision whatever subset a later command selects.
+    m_log = std::make_unique<twophase::DecisionLog>(*m_members.front().connection);
+    if (!m_options.dry_run) {
+      m_log->ensure();
+    }
+    for (auto& member : m_members) {
+      m_plans.push_back(make_plan(m_files, member.tracker->applied()));
+      check_out_of_order(m_plans.back(), m_options, member.target);
+    }
+  }
+
+  std::vector<std::size_t> pending_for(const Migration& migration) const {
+    std::vector<std::size_t> pending;
+    for (std::size_t i = 0; i < m_members.size(); ++i) {
+      if (std::find(m_plans[i].pending.begin(), m_plans[i].pending.end(), &migration) != m_plans[i].pending.end()) {
+        pending.push_back(i);
+      }
+    }
+    return pending;
+  }
+
+  // Applies one version on every member that lacks it; false stops the run.
+  bool apply(const Migration& migration) {
+    const auto pending = pending_for(migration);
+    if (pending.empty()) {
+      return true;
+    }
+    if (m_options.dry_run) {
+      for (const auto i : pending) {
+        auto& member = m_members[i];
+        member.result.steps.push_back(
+            apply_up(*member.connection, *member.tracker, member.target, migration, m_options, m_events));
+      }
+      return true;
+    }
+    std::vector<twophase::Participant> participants;
+    for (const auto i : pending) {
+      participants.push_back({m_members[i].target.endpoint.shard, &*m_members[i].connection});
+    }
+    twophase::Options options;
+    options.jobs = jobs();
+    options.reconnect = [&](std::size_t index) -> db::Connection* {
+      auto& member = index == twophase::k_coordinator ? m_members.front() : m_members[pending[index]];
+      member.spare = m_registry.checkout(member.target.endpoint);
+      return &*member.spare;
+    };
+    twophase::DistributedTransaction transaction(m_members.front().target.database->name, migration.version,
+                                                 {m_members.front().target.endpoint.shard, m_log.get()},
+                                                 std::move(participants), std::move(options));
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<std::size_t> culprit{pending.size()};
+    try {
+      transaction.begin();
+      transaction.run([&](std::size_t index, db::Connection& connection) {
+        auto& member = m_members[pending[index]];
+        if (m_events) {
+          m_events({Event::Kind::applying, member.target.label(), migration.display_name(), 0, "prepare"});
+        }
+        try {
+          const auto section_start = std::chrono::steady_clock::now();
+          run_section(connection, member.target, migration, migration.up);
+          member.tracker->record(migration, elapsed_ms(section_start));
+        } catch (const Error&) {
+          std::size_t none = pending.size();
+          culprit.compare_exchange_strong(none, index);
+          throw;
+        }
+      });
+      transaction.commit();
+    } catch (const twophase::InDoubtError& error) {
+      record_in_doubt(migration, pending, transaction, error);
+      return false;
+    } catch (const Error& error) {
+      fail_all(error, culprit < pending.size() ? m_members[pending[culprit]].target.label() : error.where());
+      return false;
+    }
+    const auto ms = elapsed_ms(start);
+    for (const auto i : pending) {
+      auto& member = m_members[i];
+      member.result.steps.push_back({migration.version, migration.name, ms, {}});
+      if (m_events) {
+        m_events({Event::Kind::applied, member.target.label(), migration.display_name(), ms, "committed on all shards"});
+      }
+    }
+    return sessions_intact(migration);
+  }
+
+  // A lost session took its migration lock with it: going on could race another run.
+  bool sessions_intact(const Migration& migration) {
+    for (auto& member : m_members) {
+      if (!member.connection->is_usable()) {
+        const Error error(ErrorKind::database,
+                          member.target.label() + ": the connection (and the migration lock it held) was lost; " +
+                              migration.display_name() + " is committed on every shard, later versions were not applied",
+                          member.target.label(), "run grant migrate --atomic again for the rest");
+        record_failure(member.result, error);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void record_in_doubt(const Migration& migration, const std::vector<std::size_t>& pending,
+                       const twophase::DistributedTransaction& transaction, const twophase::InDoubtError& error) {
+    for (std::size_t index = 0; index < pending.size(); ++index) {
+      auto& member = m_members[pending[index]];
+      const auto state = transaction.states()[index];
+      if (state == twophase::State::committed) {
+        member.result.steps.push_back({migration.version, migration.name, 0, {}});
+        member.result.ok = false;
+        member.result.exit_code = 3;
+        member.result.error = migration.display_name() + " committed here; other shards are in doubt (see below)";
+      } else {
+        record_failure(member.result, error);
+        member.result.error = migration.display_name() + " is prepared but in doubt (" + transaction.gid(index) +
+                              "): " + util::redact_secrets(error.what());
+      }
+    }
+  }
+
+  void fail_all(const Error& error, const std::string& culprit) {
     // An error that is no shard's own (a migration file, say) is every shard's.
-    const bool one_shard = std::any_of(members.begin(), members.end(),
+    const bool one_shard = std::any_of(m_members.begin(), m_members.end(),
                                        [&](const Member& member) { return member.target.label() == culprit; });
-    for (auto& member : members) {
+    for (auto& member : m_members) {
       if (member.target.label() == culprit || !one_shard) {
         record_failure(member.result, error);
-      } else {
+      } else if (member.result.ok) {
         member.result.ok = false;
         member.result.exit_code = error.exit_code();
         member.result.error = "rolled back: " + culprit + " failed (--atomic: all shards or none)";
       }
     }
-  };
-  try {
-    for (auto& member : members) {
-      member.connection = registry.checkout(member.target.endpoint);
-    }
-    // Locks in shard order, so two atomic runs cannot deadlock on each other.
-    for (auto& member : members) {
-      if (!options.dry_run) {
-        member.lock = MigrationLock::acquire(*member.connection, member.target.endpoint.url,
-                                             member.target.database->migrations_table, options.lock_timeout,
-                                             [&](const std::string& holder) {
-                                               if (events) {
-                                                 events({Event::Kind::waiting_lock, member.target.label(), {}, 0,
-                                                         "waiting for the migration lock held by " + holder});
-                                               }
-                                             });
-        refuse_in_doubt(*member.connection, member.target);
-      }
-      member.tracker = std::make_unique<Tracker>(*member.connection, member.target.database->migrations_table);
-      if (!options.dry_run) {
-        member.tracker->ensure();
-      }
-    }
-    db::Connection& coordinator = *members.front().connection;
-    if (!options.dry_run) {
-      coordinator.execute(std::string("CREATE TABLE IF NOT EXISTS ") + k_decisions +
-                          " (gid text PRIMARY KEY, decision text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now())");
-    }
-    std::vector<Plan> plans;
-    for (auto& member : members) {
-      plans.push_back(make_plan(files, member.tracker->applied()));
-      check_out_of_order(plans.back(), options, member.target);
-    }
-    for (const auto& migration : files) {
-      if (options.to && compare_versions(migration.version, *options.to) > 0) {
-        break;
-      }
-      std::vector<std::size_t> pending;
-      for (std::size_t i = 0; i < members.size(); ++i) {
-        for (const auto* p : plans[i].pending) {
-          if (p == &migration) {
-            pending.push_back(i);
-          }
-        }
-      }
-      if (pending.empty()) {
-        continue;
-      }
-      if (options.dry_run) {
-        for (const auto i : pending) {
-          members[i].result.steps.push_back(apply_up(*members[i].connection, *members[i].tracker, members[i].target,
-                                                     migration, options, events));
-        }
-        continue;
-      }
-      const std::string key = "grant:" + members.front().target.database->name + ":" + migration.version + ":" + run_id();
-      const auto start = std::chrono::steady_clock::now();
-      for (const auto i : pending) {
-        auto& member = members[i];
-        auto& connection = *member.connection;
-        if (events) {
-          events({Event::Kind::applying, member.target.label(), migration.display_name(), 0, "prepare"});
-        }
-        try {
-          connection.execute("BEGIN");
-          const auto section_start = std::chrono::steady_clock::now();
-          run_section(connection, member.target, migration, migration.up);
-          member.tracker->record(migration, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::steady_clock::now() - section_start)
-                                                .count());
-          const std::string gid = key + ":" + member.target.endpoint.shard;
-          connection.execute("PREPARE TRANSACTION " + connection.quote_literal(gid));
-          member.prepared_gid = gid;
-        } catch (const Error& error) {
-          try {
-            connection.execute("ROLLBACK");
-          } catch (const Error&) {
-          }
-          rollback_prepared(members);
-          fail_all(error, member.target.label());
-          for (auto& m : members) {
-            results.push_back(std::move(m.result));
-          }
-          return;
-        }
-      }
-      fault_point("after-prepare");
-      coordinator.query(std::string("INSERT INTO ") + k_decisions + " (gid, decision) VALUES ($1, 'commit')", {key});
-      fault_point("after-decision");
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-      for (const auto i : pending) {
-        auto& member = members[i];
-        try {
-          member.connection->execute("COMMIT PREPARED " + member.connection->quote_literal(member.prepared_gid));
-        } catch (const Error& error) {
-          throw Error(ErrorKind::database,
-                      member.target.label() + ": COMMIT PREPARED failed after the commit decision was recorded: " +
-                          error.what(),
-                      member.target.label(), "run `grant recover` to commit the in-doubt transaction");
-        }
-        member.prepared_gid.clear();
-        member.result.steps.push_back({migration.version, migration.name, ms, {}});
-        if (events) {
-          events({Event::Kind::applied, member.target.label(), migration.display_name(), ms, "committed on all shards"});
-        }
-      }
-    }
-  } catch (const Error& error) {
-    rollback_prepared(members);
-    fail_all(error, error.where());
   }
-  for (auto& member : members) {
-    if (member.result.ok && member.tracker) {
-      try {
-        const auto applied = member.tracker->applied();
-        member.result.current_version = applied.empty() ? "" : applied.back().version;
-      } catch (const Error&) {
-      }
-    }
-    results.push_back(std::move(member.result));
-  }
-}
+
+  registry::Registry& m_registry;
+  const std::vector<Migration>& m_files;
+  const MigrateOptions& m_options;
+  const EventSink& m_events;
+  std::vector<Member> m_members;
+  std::vector<Plan> m_plans;
+  std::unique_ptr<twophase::DecisionLog> m_log;
+};
 
 } // namespace
-
-void refuse_in_doubt(db::Connection& connection, const Target& target) {
-  if (connection.dialect() != db::Dialect::postgres) {
-    return;
-  }
-  const auto count = count_in_doubt(connection, target);
-  if (count != 0) {
-    throw db::DbError(target.label() + " has " + std::to_string(count) +
-                          " in-doubt prepared transaction(s) left by an interrupted --atomic run",
-                      {target.label(), {}, {}, 0, false, 0},
-                      "run `grant recover` to resolve them (all shards agree), then run grant again");
-  }
-}
-
-void fault_point(const char* name) {
-  const char* fault = std::getenv("GRANT_FAULT");
-  if (fault != nullptr && std::string_view(fault) == name) {
-    std::raise(SIGKILL);
-  }
-}
 
 std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Workload& work,
                                          const MigrateOptions& options, const EventSink& events) {
@@ -237,7 +264,8 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
                         target.label(), "run without --atomic for SQLite databases");
     }
   }
-  for (const auto& target : work.targets) {
+  util::parallel_for(work.targets.size(), effective_jobs(options.jobs, work.targets.size()), [&](std::size_t i) {
+    const auto& target = work.targets[i];
     auto connection = registry.checkout(target.endpoint);
     check_prepared_transactions(*connection, target);
     Tracker tracker(*connection, target.database->migrations_table);
@@ -250,7 +278,7 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
                           migration->up.file.string(), "apply it without --atomic");
       }
     }
-  }
+  });
   std::vector<TargetResult> results;
   std::map<std::string, std::vector<Target>> by_database;
   std::vector<std::string> order;
@@ -261,85 +289,10 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
     by_database[target.database->name].push_back(target);
   }
   for (const auto& name : order) {
-    migrate_database(registry, by_database[name], work.files.at(name), options, events, results);
+    auto database_results = DatabaseRun(registry, by_database[name], work.files.at(name), options, events).run();
+    std::move(database_results.begin(), database_results.end(), std::back_inserter(results));
   }
   return results;
-}
-
-std::size_t count_in_doubt(db::Connection& connection, const Target& target) {
-  if (connection.dialect() != db::Dialect::postgres) {
-    return 0;
-  }
-  const std::string prefix = "grant:" + target.database->name + ":";
-  return std::stoul(connection
-                        .query("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() "
-                               "AND left(gid, length($1)) = $1",
-                               {prefix})
-                        .scalar()
-                        .value_or("0"));
-}
-
-std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Target>& targets,
-                             const RecoverOptions& options) {
-  std::vector<InDoubt> out;
-  std::map<std::string, registry::PooledConnection> coordinators;
-  for (const auto& target : targets) {
-    if (target.endpoint.url.scheme != util::UrlScheme::postgres) {
-      continue;
-    }
-    auto connection = registry.checkout(target.endpoint);
-    // A live --atomic run holds the migration lock on every shard until it has committed;
-    // resolving its prepared transactions under it could split the shards.
-    std::unique_ptr<MigrationLock> live;
-    try {
-      live = MigrationLock::acquire(*connection, target.endpoint.url, target.database->migrations_table,
-                                    std::chrono::milliseconds(1), {});
-    } catch (const db::DbError& error) {
-      if (error.sqlstate() != "55P03") {
-        throw;
-      }
-      throw Error(ErrorKind::database,
-                  "a grant run is still working on " + target.label() + " (it holds the migration lock): " + error.what(),
-                  target.label(), "let it finish: it commits or rolls back its own prepared transactions; "
-                                  "run grant recover once it has exited");
-    }
-    const auto rows = connection->query(
-        "SELECT gid, prepared::text FROM pg_prepared_xacts WHERE gid LIKE 'grant:%' AND database = current_database() "
-        "ORDER BY prepared",
-        {});
-    for (const auto& row : rows.rows) {
-      InDoubt item;
-      item.database = target.database->name;
-      item.target = target.label();
-      item.gid = row[0].value_or("");
-      item.prepared_at = row[1].value_or("");
-      const auto key = item.gid.substr(0, item.gid.rfind(':'));
-      // The decision lives on the database's first shard (or its only writer).
-      auto& coordinator = coordinators[item.database];
-      if (!coordinator) {
-        coordinator = registry.checkout(registry::writers_of(*target.database).front());
-      }
-      if (coordinator->query("SELECT to_regclass($1) IS NOT NULL", {k_decisions}).scalar() == db::Value{"t"}) {
-        const auto decision =
-            coordinator->query(std::string("SELECT decision FROM ") + k_decisions + " WHERE gid = $1", {key});
-        item.decision = decision.empty() ? "" : decision.scalar().value_or("");
-      }
-      item.action = options.force_commit ? "commit"
-                    : options.force_abort ? "rollback"
-                                          : (item.decision == "commit" ? "commit" : "rollback");
-      if (!options.dry_run) {
-        try {
-          connection->execute(std::string(item.action == "commit" ? "COMMIT" : "ROLLBACK") + " PREPARED " +
-                              connection->quote_literal(item.gid));
-          item.done = true;
-        } catch (const Error& error) {
-          item.error = util::redact_secrets(error.what());
-        }
-      }
-      out.push_back(std::move(item));
-    }
-  }
-  return out;
 }
 
 } // namespace grant::migrate

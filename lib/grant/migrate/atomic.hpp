@@ -4,10 +4,10 @@
 
 namespace grant::migrate {
 
-/// --atomic: each version goes onto every shard of a database inside prepared transactions and
-/// is committed on all only once all prepared; the commit decision is recorded on the first
-/// shard (table grant_atomic_decisions) before any COMMIT PREPARED, so `recover` can finish a
-/// run that died in between.
+/// --atomic: each version goes onto every shard of a database inside one distributed
+/// transaction (twophase/): prepared on all in parallel, the commit decision recorded on the
+/// first selected shard, then committed on all. A run that dies or loses a connection in
+/// between leaves prepared transactions that `recover` finishes from the decision.
 std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Workload& work,
                                          const MigrateOptions& options, const EventSink& events);
 
@@ -17,8 +17,9 @@ struct InDoubt {
   std::string target;
   std::string gid;
   std::string prepared_at;
-  std::string decision; ///< "commit" when recorded, else ""
-  std::string action;   ///< "commit" or "rollback"
+  std::string coordinator; ///< the endpoint that holds the decision
+  std::string decision;    ///< "commit" or "abort" when recorded, else ""
+  std::string action;      ///< "commit", "rollback", or "refuse"
   bool done = false;
   std::string error;
 };
@@ -26,11 +27,14 @@ struct InDoubt {
 struct RecoverOptions {
   bool force_commit = false;
   bool force_abort = false;
+  bool force = false; ///< let --commit / --abort go against the recorded decision (splits the shards)
   bool dry_run = false;
 };
 
-/// Lists grant's prepared transactions on the targets and resolves them: commit where the
-/// decision was recorded as commit, else roll back (or as forced).
+/// Lists grant's prepared transactions on the targets and resolves them without ever splitting
+/// a fleet: commit where a commit decision is recorded, roll back only once an abort is settled
+/// on the coordinator, refuse (item.error) when the coordinator cannot be reached or a forced
+/// outcome goes against the recorded decision without `force`.
 std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Target>& targets,
                              const RecoverOptions& options);
 
@@ -41,9 +45,5 @@ void refuse_in_doubt(db::Connection& connection, const Target& target);
 
 /// grant's prepared transactions for this target's database waiting on its server.
 std::size_t count_in_doubt(db::Connection& connection, const Target& target);
-
-/// The test hook that kills the process at a named point of an atomic run
-/// (GRANT_FAULT=after-prepare | after-decision): the only way to test recovery from a crash.
-void fault_point(const char* name);
 
 } // namespace grant::migrate

@@ -3,6 +3,7 @@
 #include <grant/migrate/tracking.hpp>
 #include <grant/shard/heavy_hitters.hpp>
 #include <grant/shard/table_loader.hpp>
+#include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -12,7 +13,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 namespace grant::shard {
 
@@ -294,11 +294,9 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
 
   // Connect, read migrations and table columns: one thread per shard.
   std::vector<ShardState> shards(database.shards.size());
-  std::vector<std::thread> threads;
   report.reach.resize(database.shards.size());
   const auto endpoints = registry::writers_of(database);
-  for (std::size_t i = 0; i < shards.size(); ++i) {
-    threads.emplace_back([&, i] {
+  util::parallel_for(shards.size(), static_cast<int>(shards.size()), [&](std::size_t i) {
       auto& shard = shards[i];
       shard.index = i;
       shard.name = database.shards[i].name;
@@ -323,12 +321,7 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
         shard.connection = {};
       }
       reach.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  threads.clear();
+  });
   compare_schemas(database, shards, tables, report);
   if (!resolver) {
     return report;
@@ -346,12 +339,9 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       }
     }
   }
-  std::atomic<std::size_t> next{0};
   std::vector<std::mutex> shard_busy(shards.size()); // a shard's one connection scans one table at a time
-  const auto jobs = options.jobs > 0 ? static_cast<std::size_t>(options.jobs) : shards.size();
-  for (std::size_t j = 0; j < std::min(jobs, work.size()); ++j) {
-    threads.emplace_back([&] {
-      for (std::size_t w = next++; w < work.size(); w = next++) {
+  const auto jobs = options.jobs > 0 ? options.jobs : static_cast<int>(shards.size());
+  util::parallel_for(work.size(), jobs, [&](std::size_t w) {
         const auto [t, s] = work[w];
         std::lock_guard busy(shard_busy[s]);
         try {
@@ -361,12 +351,7 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
         } catch (const Error& error) {
           scans[t][s].error = shards[s].name + ": scanning " + tables[t] + " failed: " + util::redact_secrets(error.what());
         }
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  });
   report.scan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
 
   for (std::size_t t = 0; t < tables.size(); ++t) {
