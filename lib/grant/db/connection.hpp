@@ -76,6 +76,12 @@ public:
   virtual bool in_recovery() = 0;
   /// Server name and version, for reports.
   virtual std::string server_version() = 0;
+  /// Undoes what statements did to the session (SET ROLE, search_path, timeouts...): the
+  /// session behaves as freshly connected. PostgreSQL: SET SESSION AUTHORIZATION DEFAULT;
+  /// RESET ALL. Outside a transaction.
+  virtual void reset_session() = 0;
+  /// The server process of this session (PostgreSQL backend pid), 0 when there is none.
+  virtual int session_pid() const noexcept { return 0; }
   /// False once the session is known to be broken; the pool then discards it.
   virtual bool is_usable() const noexcept = 0;
 

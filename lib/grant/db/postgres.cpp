@@ -120,6 +120,10 @@ public:
     execute("SET statement_timeout = " + std::to_string(timeout.count()));
   }
 
+  void reset_session() override { execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL"); }
+
+  int session_pid() const noexcept override { return m_connection ? m_connection->backendpid() : 0; }
+
   bool in_recovery() override { return query("SELECT pg_is_in_recovery()", {}).scalar() == Value{"t"}; }
 
   std::string server_version() override {

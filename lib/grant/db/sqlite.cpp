@@ -132,6 +132,8 @@ public:
     }, nullptr);
   }
 
+  void reset_session() override {} // no session state a migration could leave behind
+
   void set_statement_timeout(std::chrono::milliseconds timeout) override {
     m_timeout = timeout;
     if (timeout.count() == 0) {

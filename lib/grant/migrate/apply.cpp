@@ -1,87 +1,144 @@
 #include <grant/migrate/apply.hpp>
 
+#include <grant/migrate/blockers.hpp>
 #include <grant/migrate/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
 #include <chrono>
+#include <exception>
+#include <random>
+#include <thread>
 
 namespace grant::migrate {
 
 namespace {
 
+constexpr const char* k_lock_not_available = "55P03";
+
 long long elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The statement of a script that line `line` (1-based) falls in.
-std::string statement_at(std::string_view script, int line) {
-  std::string out;
-  for (const auto& statement : split_statements(script)) {
-    if (statement.first_line > line) {
-      break;
+std::string duration_text(std::chrono::milliseconds value) {
+  const auto ms = value.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// A statement of a migration failed; keeps the SQLSTATE so a lock timeout can be retried.
+class StatementFailed : public Error {
+public:
+  StatementFailed(std::string what, std::string where, std::string hint, std::string sqlstate)
+      : Error(ErrorKind::database, std::move(what), std::move(where), std::move(hint)),
+        m_sqlstate(std::move(sqlstate)) {}
+  bool lock_timeout() const { return m_sqlstate == k_lock_not_available; }
+
+private:
+  std::string m_sqlstate;
+};
+
+// Indexes a failed CREATE INDEX CONCURRENTLY leaves behind: they are maintained on every write
+// but never used, and a re-run trips over their names.
+std::vector<std::string> invalid_indexes(db::Connection& connection) {
+  std::vector<std::string> out;
+  try {
+    const auto rows = connection.query("SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
+                                       "WHERE NOT i.indisvalid ORDER BY 1");
+    for (const auto& row : rows.rows) {
+      out.push_back(row[0].value_or("?") + " on " + row[1].value_or("?"));
     }
-    out = statement.text;
+  } catch (const Error&) {
   }
   return out;
 }
 
-[[noreturn]] void fail_section(const db::DbError& error, const Target& target, const Migration& migration,
-                               const Section& section, int statement_line) {
-  const int line_in_section = statement_line - 1 + std::max(error.details().line, 1);
-  const int file_line = section.first_line + line_in_section - 1;
+struct Failure {
+  const db::DbError& error;
+  const Section& section;
+  const SqlStatement& statement;
+  const SessionLimits& limits;
+  BlockerWatch* watch;
+};
+
+[[noreturn]] void fail_statement(db::Connection& connection, const Target& target, const Migration& migration,
+                                 const Failure& failure) {
+  const auto& error = failure.error;
+  const auto& section = failure.section;
+  const int file_line = section.first_line + failure.statement.first_line - 1 + std::max(error.details().line, 1) - 1;
   std::string message = target.label() + ": migration " + migration.display_name() + " failed: " + error.what();
-  auto statement = error.statement();
-  if (statement.size() >= section.sql.size() && util::ends_with(statement, section.sql)) {
-    // The whole section ran as one script: show the statement the error points into, when known.
-    const auto single = split_statements(section.sql).size() == 1;
-    statement = error.details().line > 0 || single ? statement_at(section.sql, line_in_section) : "";
-  }
-  if (!statement.empty() && statement.size() < 2000) {
-    message += "\n  statement: " + std::string(util::trim(statement));
+  const auto statement = util::trim(failure.statement.text);
+  if (!statement.empty()) {
+    message += "\n  statement: " + std::string(statement.substr(0, 2000));
   }
   if (!error.sqlstate().empty()) {
     message += "\n  sqlstate: " + error.sqlstate();
   }
   std::string hint = "fix the migration and run grant again: migrations before it stay applied and recorded";
-  if (!section.transaction) {
+  if (error.sqlstate() == k_lock_not_available && failure.limits.lock_timeout) {
+    message += "\n  waited: lock_timeout=" + duration_text(*failure.limits.lock_timeout) + ", " +
+               std::to_string(failure.limits.retries + 1) + " attempt(s)";
+    const auto blocker = failure.watch ? failure.watch->last() : std::nullopt;
+    message += "\n  blocked by: " + (blocker ? blocker->describe() : std::string("a session that had gone by the time grant looked"));
+    hint = blocker ? "end or wait out session " + std::to_string(blocker->pid) +
+                         " (SELECT pg_terminate_backend(" + std::to_string(blocker->pid) +
+                         ") if it is stuck), or raise lock_timeout/retries, and run grant again"
+                   : "find what holds the lock (pg_locks), or raise lock_timeout/retries, and run grant again";
+  }
+  if (!section.transaction && connection.dialect() == db::Dialect::postgres && !error.connection_lost()) {
     hint = "this section runs outside a transaction (transaction=false): statements before the failing one "
            "stay applied; make them idempotent (IF NOT EXISTS) and run grant again";
+    const auto invalid = invalid_indexes(connection);
+    if (!invalid.empty()) {
+      message += "\n  invalid index left behind: " + util::join(invalid, ", ");
+      hint = "drop the invalid index with DROP INDEX CONCURRENTLY, then run grant again (" + hint + ")";
+    }
   }
-  throw Error(ErrorKind::database, message, section.file.string() + ":" + std::to_string(file_line), hint);
+  throw StatementFailed(message, section.file.string() + ":" + std::to_string(file_line), hint, error.sqlstate());
 }
 
-// PostgreSQL runs a multi-statement script in one go and, for an error without a position
-// ("relation already exists"), does not say which statement failed. Replay the statements one by
-// one from the savepoint to find it; the caller's transaction rolls back all the same.
-void locate_failure(db::Connection& connection, const Target& target, const Migration& migration,
-                    const Section& section, const std::vector<SqlStatement>& statements, const db::DbError& error) {
-  try {
-    connection.execute("ROLLBACK TO SAVEPOINT grant_section");
-  } catch (const db::DbError&) {
+// Bounds the section's statements: SET LOCAL inside a transaction, SET (undone by the session
+// reset) outside one.
+void apply_limits(db::Connection& connection, const Section& section, const SessionLimits& limits) {
+  if (connection.dialect() != db::Dialect::postgres || (!limits.lock_timeout && !limits.statement_timeout)) {
     return;
   }
-  for (const auto& statement : statements) {
-    try {
-      connection.execute(statement.text);
-    } catch (const db::DbError& again) {
-      if (again.sqlstate() == error.sqlstate()) {
-        fail_section(again, target, migration, section, statement.first_line);
-      }
-      return;
-    }
+  const std::string local = section.transaction ? "true" : "false";
+  std::string sql = "SELECT ";
+  db::Params params;
+  if (limits.lock_timeout) {
+    params.push_back(std::to_string(limits.lock_timeout->count()));
+    sql += "set_config('lock_timeout', $" + std::to_string(params.size()) + ", " + local + ")";
   }
+  if (limits.statement_timeout) {
+    params.push_back(std::to_string(limits.statement_timeout->count()));
+    sql += std::string(params.size() > 1 ? ", " : "") + "set_config('statement_timeout', $" +
+           std::to_string(params.size()) + ", " + local + ")";
+  }
+  connection.query(sql, params);
 }
 
-void run_statements(db::Connection& connection, const Target& target, const Migration& migration,
-                    const Section& section) {
-  for (const auto& statement : split_statements(section.sql)) {
-    try {
-      connection.execute(statement.text);
-    } catch (const db::DbError& error) {
-      fail_section(error, target, migration, section, statement.first_line);
+// Resets the session when a migration fails: what it set before failing (outside a
+// transaction) must not reach the next one or the pool. On success end_section() has reset it.
+class SessionReset {
+public:
+  explicit SessionReset(db::Connection& connection)
+      : m_connection(connection), m_exceptions(std::uncaught_exceptions()) {}
+  ~SessionReset() {
+    if (std::uncaught_exceptions() > m_exceptions && m_connection.is_usable() &&
+        m_connection.transaction_depth() == 0) {
+      try {
+        m_connection.reset_session();
+      } catch (const Error&) {
+        // A session that cannot reset is broken; the pool discards it.
+      }
     }
   }
-}
+  SessionReset(const SessionReset&) = delete;
+  SessionReset& operator=(const SessionReset&) = delete;
+
+private:
+  db::Connection& m_connection;
+  int m_exceptions;
+};
 
 std::string transaction_wrapped(const Section& section, const std::string& tracking_sql) {
   if (!section.transaction) {
@@ -90,22 +147,73 @@ std::string transaction_wrapped(const Section& section, const std::string& track
   return "BEGIN;\n" + section.sql + (util::ends_with(section.sql, "\n") ? "" : "\n") + tracking_sql + "\nCOMMIT;";
 }
 
-} // namespace
-
-void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section) {
-  // The savepoint rides in the same message as the section (same line, so the server's line
-  // numbers still match the file): locating a failure costs no round trip when nothing fails.
-  const bool postgres = connection.dialect() == db::Dialect::postgres;
-  try {
-    connection.execute(postgres ? "SAVEPOINT grant_section; " + section.sql : section.sql);
-  } catch (const db::DbError& error) {
-    if (postgres && error.details().line == 0 && !error.connection_lost()) {
-      const auto statements = split_statements(section.sql);
-      if (statements.size() > 1) {
-        locate_failure(connection, target, migration, section, statements, error);
+// Runs `attempt` (one try of a section plus its bookkeeping), again with backoff after a lock
+// timeout while retries remain. Only transactional sections retry: they left nothing behind.
+void with_retries(db::Connection& connection, const Target& target, const Migration& migration,
+                  const Section& section, const EventSink& events,
+                  const std::function<void(const SessionLimits&, BlockerWatch*)>& attempt) {
+  const auto limits = limits_for(*target.database, section);
+  std::unique_ptr<BlockerWatch> watch;
+  if (limits.lock_timeout && connection.dialect() == db::Dialect::postgres) {
+    watch = std::make_unique<BlockerWatch>(target.endpoint.url, target.label(), connection.session_pid(),
+                                           *limits.lock_timeout / 2);
+  }
+  std::mt19937 jitter(std::random_device{}());
+  for (int tried = 0;; ++tried) {
+    SessionReset reset(connection);
+    try {
+      attempt(limits, watch.get());
+      return;
+    } catch (const StatementFailed& failure) {
+      if (!failure.lock_timeout() || tried >= limits.retries || !section.transaction) {
+        throw;
       }
     }
-    fail_section(error, target, migration, section, 1);
+    const auto base = std::min<long long>(200LL << std::min(tried, 6), 10'000);
+    const auto wait = std::chrono::milliseconds(base + std::uniform_int_distribution<long long>(0, base / 2)(jitter));
+    if (events) {
+      events({Event::Kind::note, target.label(), migration.display_name(), 0,
+              "lock timeout; retry " + std::to_string(tried + 1) + " of " + std::to_string(limits.retries) + " in " +
+                  std::to_string(wait.count()) + " ms"});
+    }
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+} // namespace
+
+void end_section(db::Connection& connection) {
+  // Inside the migration's transaction: the reset commits (or prepares) with it, and grant's
+  // bookkeeping that follows runs as grant, not as whatever role the migration chose.
+  connection.reset_session();
+}
+
+SessionLimits limits_for(const config::Database& database, const Section& section) {
+  (void)database;
+  (void)section;
+  return {};
+}
+
+void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
+                 const SessionLimits& limits, BlockerWatch* watch) {
+  apply_limits(connection, section, limits);
+  // One statement at a time: a failure names its statement and line without re-running anything.
+  for (const auto& statement : split_statements(section.sql)) {
+    auto* watching = watch;
+    if (watching) {
+      watching->statement_started();
+    }
+    try {
+      connection.execute(statement.text);
+    } catch (const db::DbError& error) {
+      if (watching) {
+        watching->statement_finished();
+      }
+      fail_statement(connection, target, migration, {error, section, statement, limits, watch});
+    }
+    if (watching) {
+      watching->statement_finished();
+    }
   }
 }
 
@@ -119,18 +227,23 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
   if (events) {
     events({Event::Kind::applying, target.label(), migration.display_name(), 0, {}});
   }
-  const auto start = std::chrono::steady_clock::now();
-  if (migration.up.transaction) {
-    db::Transaction transaction(connection);
-    run_section(connection, target, migration, migration.up);
-    step.ms = elapsed_ms(start);
-    tracker.record(migration, step.ms);
-    transaction.commit();
-  } else {
-    run_statements(connection, target, migration, migration.up);
-    step.ms = elapsed_ms(start);
-    tracker.record(migration, step.ms);
-  }
+  with_retries(connection, target, migration, migration.up, events,
+               [&](const SessionLimits& limits, BlockerWatch* watch) {
+                 const auto start = std::chrono::steady_clock::now();
+                 if (migration.up.transaction) {
+                   db::Transaction transaction(connection);
+                   run_section(connection, target, migration, migration.up, limits, watch);
+                   end_section(connection);
+                   step.ms = elapsed_ms(start);
+                   tracker.record(migration, step.ms);
+                   transaction.commit();
+                 } else {
+                   run_section(connection, target, migration, migration.up, limits, watch);
+                   end_section(connection);
+                   step.ms = elapsed_ms(start);
+                   tracker.record(migration, step.ms);
+                 }
+               });
   if (events) {
     events({Event::Kind::applied, target.label(), migration.display_name(), step.ms, {}});
   }
@@ -149,15 +262,19 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
     events({Event::Kind::reverting, target.label(), migration.display_name(), 0, {}});
   }
   const auto start = std::chrono::steady_clock::now();
-  if (down.transaction) {
-    db::Transaction transaction(connection);
-    run_section(connection, target, migration, down);
-    tracker.remove(migration.version);
-    transaction.commit();
-  } else {
-    run_statements(connection, target, migration, down);
-    tracker.remove(migration.version);
-  }
+  with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
+    if (down.transaction) {
+      db::Transaction transaction(connection);
+      run_section(connection, target, migration, down, limits, watch);
+      end_section(connection);
+      tracker.remove(migration.version);
+      transaction.commit();
+    } else {
+      run_section(connection, target, migration, down, limits, watch);
+      end_section(connection);
+      tracker.remove(migration.version);
+    }
+  });
   step.ms = elapsed_ms(start);
   if (events) {
     events({Event::Kind::reverted, target.label(), migration.display_name(), step.ms, {}});

@@ -15,9 +15,25 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
 Step apply_down(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
                 const RunOptions& options, const EventSink& events);
 
-/// Runs a section (in whatever transaction the caller holds), translating failures.
-void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section);
+/// What bounds a section's statements: marker options over the database's `migrate` defaults.
+struct SessionLimits {
+  std::optional<std::chrono::milliseconds> lock_timeout;
+  std::optional<std::chrono::milliseconds> statement_timeout;
+  int retries = 0; ///< further attempts after a lock timeout (transactional sections only)
+};
+SessionLimits limits_for(const config::Database& database, const Section& section);
 
+class BlockerWatch;
+
+/// Runs a section's statements one at a time (in whatever transaction the caller holds) under
+/// `limits`, translating a failure into an error naming the statement, its file:line and, for a
+/// lock timeout, the blocking session `watch` saw.
+void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
+                 const SessionLimits& limits = {}, BlockerWatch* watch = nullptr);
+
+/// After a section's statements, before grant's own bookkeeping: resets the session (SET ROLE,
+/// search_path, timeouts), inside the section's transaction when there is one.
+void end_section(db::Connection& connection);
 /// Refuses pending migrations older than the newest applied unless allowed.
 void check_out_of_order(const Plan& plan, const MigrateOptions& options, const Target& target);
 

@@ -168,7 +168,9 @@ private:
         }
         try {
           const auto section_start = std::chrono::steady_clock::now();
-          run_section(connection, member.target, migration, migration.up);
+          run_section(connection, member.target, migration, migration.up,
+                      limits_for(*member.target.database, migration.up));
+          end_section(connection);
           member.tracker->record(migration, elapsed_ms(section_start));
         } catch (const Error&) {
           std::size_t none = pending.size();
