@@ -218,10 +218,12 @@ private:
       auto& member = m_members[pending[index]];
       const auto state = transaction.states()[index];
       if (state == twophase::State::committed) {
+        // Committed here, as the decision says; the shards in doubt carry the error.
         member.result.steps.push_back({migration.version, migration.name, 0, {}});
-        member.result.ok = false;
-        member.result.exit_code = 3;
-        member.result.error = migration.display_name() + " committed here; other shards are in doubt (see below)";
+        if (m_events) {
+          m_events({Event::Kind::applied, member.target.label(), migration.display_name(), 0,
+                    "committed; other shards are in doubt"});
+        }
       } else {
         record_failure(member.result, error);
         member.result.error = migration.display_name() + " is prepared but in doubt (" + transaction.gid(index) +

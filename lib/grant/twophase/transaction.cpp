@@ -139,8 +139,8 @@ void DistributedTransaction::commit_all(std::vector<std::string>& failures) {
             m_states[i] = State::committed;
             return;
           }
-        } catch (const Error& again) {
-          reason = util::redact_secrets(again.what());
+        } catch (const Error&) {
+          reason += "; a retry on a fresh session failed too";
         }
       }
       m_states[i] = State::in_doubt;
