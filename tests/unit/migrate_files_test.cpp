@@ -192,14 +192,19 @@ TEST_CASE("migrate::files") {
     CHECK(contains(error.where(), "1_option.sql:3"));
   }
 
-  SUBCASE("bad: an empty up section") {
-    dir.write("db/migrate/app/1_empty.sql", "-- header\n-- grant:up\n\n-- only a comment\n-- grant:down\nSELECT 1;\n");
-    const auto error = load_error(folder);
-    CHECK(contains(error.what(), "empty"));
-    CHECK(contains(error.where(), "1_empty.sql:2"));
-    dir.write("db/migrate/app/1_empty.sql", "-- grant:up\nSELECT 1;\n");
+  SUBCASE("an empty up section (a freshly generated file) loads, marked empty") {
+    dir.write("db/migrate/app/1_empty.sql", "-- header\n-- grant:up\n\n-- only a comment\n/* and; this */\n"
+                                            "-- grant:down\nSELECT 1;\n");
     dir.write("db/migrate/app/2_blank.up.sql", "\n");
-    CHECK(contains(load_error(folder).where(), "2_blank.up.sql"));
+    dir.write("db/migrate/app/V3__nothing.sql", "-- to do\n");
+    dir.write("db/migrate/app/4_full.sql", "-- grant:up\nSELECT 1;\n");
+    const auto files = load_migrations(folder);
+    REQUIRE(files.size() == 4);
+    CHECK(files[0].empty);
+    CHECK(files[0].up.statements.empty());
+    CHECK(files[1].empty);
+    CHECK(files[2].empty);
+    CHECK_FALSE(files[3].empty);
   }
 
   SUBCASE("bad: SQL before the first marker") {
