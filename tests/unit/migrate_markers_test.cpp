@@ -115,3 +115,31 @@ TEST_CASE("migrate::section statements") {
     CHECK_NOTHROW(parse_migration("7_x.sql", "-- grant:up\nCOPY a FROM '/srv/a.csv';\n"));
   }
 }
+
+#include <grant/migrate/limits.hpp>
+
+TEST_CASE("migrate::effective_limits: the marker wins over the config default") {
+  grant::config::MigrateSettings defaults;
+  const auto plain = parse_migration("7_x.sql", "-- grant:up\nSELECT 1;\n");
+  const auto marked = parse_migration("7_x.sql", "-- grant:up lock_timeout=2s retries=0\nSELECT 1;\n");
+
+  SUBCASE("nothing anywhere: nothing set, no retries") {
+    const auto limits = effective_limits(plain.up, defaults);
+    CHECK_FALSE(limits.lock_timeout);
+    CHECK_FALSE(limits.statement_timeout);
+    CHECK(limits.retries == 0);
+  }
+  SUBCASE("config defaults fill what the marker leaves out") {
+    defaults.lock_timeout_ms = 5000;
+    defaults.statement_timeout_ms = 0;
+    defaults.retries = 3;
+    auto limits = effective_limits(plain.up, defaults);
+    CHECK(limits.lock_timeout == 5000ms);
+    CHECK(limits.statement_timeout == 0ms);
+    CHECK(limits.retries == 3);
+    limits = effective_limits(marked.up, defaults);
+    CHECK(limits.lock_timeout == 2000ms);
+    CHECK(limits.statement_timeout == 0ms);
+    CHECK(limits.retries == 0); // retries=0 on the marker is a choice, not an absence
+  }
+}

@@ -1,5 +1,6 @@
 #include <grant/migrate/apply.hpp>
 
+#include <grant/db/sqlite_foreign_keys.hpp>
 #include <grant/migrate/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
@@ -120,14 +121,17 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
     events({Event::Kind::applying, target.label(), migration.display_name(), 0, {}});
   }
   const auto start = std::chrono::steady_clock::now();
+  db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
   if (migration.up.transaction) {
     db::Transaction transaction(connection);
     run_section(connection, target, migration, migration.up);
     step.ms = elapsed_ms(start);
     tracker.record(migration, step.ms);
+    foreign_keys.check(target.label() + ": migration " + migration.display_name());
     transaction.commit();
   } else {
     run_statements(connection, target, migration, migration.up);
+    foreign_keys.check(target.label() + ": migration " + migration.display_name());
     step.ms = elapsed_ms(start);
     tracker.record(migration, step.ms);
   }
@@ -149,13 +153,16 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
     events({Event::Kind::reverting, target.label(), migration.display_name(), 0, {}});
   }
   const auto start = std::chrono::steady_clock::now();
+  db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
   if (down.transaction) {
     db::Transaction transaction(connection);
     run_section(connection, target, migration, down);
     tracker.remove(migration.version);
+    foreign_keys.check(target.label() + ": rollback of " + migration.display_name());
     transaction.commit();
   } else {
     run_statements(connection, target, migration, down);
+    foreign_keys.check(target.label() + ": rollback of " + migration.display_name());
     tracker.remove(migration.version);
   }
   step.ms = elapsed_ms(start);
