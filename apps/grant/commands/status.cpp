@@ -48,10 +48,10 @@ void say_database(const migrate::DatabaseSummary& summary, const Context& contex
     const auto shards = std::to_string(summary.targets.size()) + " shards";
     std::string line = context.paint(summary.database, "1") + "  ";
     if (summary.all_agree()) {
-      line += shards + ", all " + describe(*summary.common, context);
+      line += shards + " agree: " + describe(*summary.common, context);
     } else {
-      line += shards + ": " + std::to_string(summary.agreeing) + " " + describe(*summary.common, context) + "; " +
-              std::to_string(summary.differing.size()) + " differ";
+      line += shards + ": " + std::to_string(summary.agreeing) + " agree (" + describe(*summary.common, context) + "), " +
+              std::to_string(summary.differing.size()) + (summary.differing.size() == 1 ? " differs" : " differ");
     }
     context.say(line);
     if (context.global.verbose > 0) {
