@@ -59,9 +59,11 @@ void refuse_empty_migrations(const Workload& work, const std::optional<std::stri
   for (const auto& [database, files] : work.files) {
     for (const auto& file : files) {
       if (file.empty && (!up_to || compare_versions(file.version, *up_to) <= 0)) {
-        throw ConfigError("migration " + file.display_name() + " of database " + database +
-                              " has an empty up section: nothing was applied",
-                          file.up.file.string(), "write its up section or delete it");
+        const bool whole_file = file.format == FileFormat::golang_migrate || file.format == FileFormat::flyway;
+        throw ConfigError("migration " + file.display_name() + " has an empty up section (database " + database +
+                              "): nothing was applied",
+                          file.up.file.string() + (whole_file ? "" : ":" + std::to_string(file.up.first_line - 1)),
+                          "write its up section or delete it");
       }
     }
   }
