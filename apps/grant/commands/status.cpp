@@ -21,7 +21,8 @@ std::string describe(const migrate::TargetStatus& status, const Context& context
     return context.paint("UNREACHABLE", "31") + "  " + status.error;
   }
   return std::to_string(status.plan.applied.size()) + " applied, " + std::to_string(status.plan.pending.size()) +
-         " pending, " + (status.plan.current_version.empty() ? "no version applied" : "at " + status.plan.current_version);
+         " pending, " +
+         (status.plan.current_version.empty() ? "no version applied" : "at " + status.plan.current_version);
 }
 
 void say_details(const migrate::TargetStatus& status, const Context& context, const std::string& indent) {
@@ -50,8 +51,9 @@ void say_database(const migrate::DatabaseSummary& summary, const Context& contex
     if (summary.all_agree()) {
       line += shards + " agree: " + describe(*summary.common, context);
     } else {
-      line += shards + ": " + std::to_string(summary.agreeing) + " agree (" + describe(*summary.common, context) + "), " +
-              std::to_string(summary.differing.size()) + (summary.differing.size() == 1 ? " differs" : " differ");
+      line += shards + ": " + std::to_string(summary.agreeing) + " agree (" + describe(*summary.common, context) +
+              "), " + std::to_string(summary.differing.size()) +
+              (summary.differing.size() == 1 ? " differs" : " differ");
     }
     context.say(line);
     if (context.global.verbose > 0) {
@@ -71,7 +73,7 @@ void say_database(const migrate::DatabaseSummary& summary, const Context& contex
     for (const auto& [version, shards] : migrate::skew_groups(summary.version_skew)) {
       line += separator + (version.empty() ? "none" : version) + " on " +
               (shards.size() > k_names_listed && context.global.verbose == 0 ? std::to_string(shards.size()) + " shards"
-                                                                              : util::join(shards, " "));
+                                                                             : util::join(shards, " "));
       separator = "; ";
     }
     context.say(line);
@@ -93,7 +95,9 @@ nlohmann::json pending_json(const std::vector<const migrate::Migration*>& pendin
 nlohmann::json target_json(const migrate::TargetStatus& status) {
   nlohmann::json applied = nlohmann::json::array();
   for (const auto& row : status.plan.applied) {
-    applied.push_back({{"version", row.version}, {"name", row.name}, {"applied_at", row.applied_at},
+    applied.push_back({{"version", row.version},
+                       {"name", row.name},
+                       {"applied_at", row.applied_at},
                        {"checksum", row.checksum ? nlohmann::json(*row.checksum) : nlohmann::json(nullptr)}});
   }
   nlohmann::json entry{{"target", status.target.label()},
@@ -120,20 +124,21 @@ nlohmann::json database_json(const migrate::DatabaseSummary& summary) {
   for (const auto* file : summary.empty) {
     empty.push_back({{"version", file->version}, {"name", file->name}, {"file", file->up.file.string()}});
   }
-  return {{"database", summary.database},
-          {"sharded", summary.sharded},
-          {"targets", summary.targets.size()},
-          {"agree", summary.all_agree()},
-          {"agreeing", summary.agreeing},
-          {"common",
-           {{"reachable", common.reachable},
-            {"current_version", common.plan.current_version},
-            {"applied", common.plan.applied.size()},
-            {"pending", pending_json(common.plan.pending)},
-            {"in_doubt", common.in_doubt}}},
-          {"differing", differing},
-          {"version_skew", summary.version_skew.empty() ? nlohmann::json(nullptr) : nlohmann::json(summary.version_skew)},
-          {"empty_migrations", empty}};
+  return {
+      {"database", summary.database},
+      {"sharded", summary.sharded},
+      {"targets", summary.targets.size()},
+      {"agree", summary.all_agree()},
+      {"agreeing", summary.agreeing},
+      {"common",
+       {{"reachable", common.reachable},
+        {"current_version", common.plan.current_version},
+        {"applied", common.plan.applied.size()},
+        {"pending", pending_json(common.plan.pending)},
+        {"in_doubt", common.in_doubt}}},
+      {"differing", differing},
+      {"version_skew", summary.version_skew.empty() ? nlohmann::json(nullptr) : nlohmann::json(summary.version_skew)},
+      {"empty_migrations", empty}};
 }
 
 void run_status(const StatusFlags& flags, Context& context) {
@@ -165,7 +170,8 @@ void run_status(const StatusFlags& flags, Context& context) {
     for (const auto& [database, versions] : skew) {
       skew_json[database] = versions;
     }
-    context.emit_json({{"targets", targets}, {"databases", databases}, {"pending", pending}, {"version_skew", skew_json}});
+    context.emit_json(
+        {{"targets", targets}, {"databases", databases}, {"pending", pending}, {"version_skew", skew_json}});
   } else {
     for (const auto& summary : summaries) {
       say_database(summary, context);

@@ -33,7 +33,8 @@ void SqliteForeignKeysOff::check(const std::string& context) {
     return;
   }
   constexpr std::size_t k_shown = 5;
-  std::string message = (context.empty() ? "" : context + ": ") + std::to_string(violations.size()) + " row(s) violate a foreign key after the migration:";
+  std::string message = (context.empty() ? "" : context + ": ") + std::to_string(violations.size()) +
+                        " row(s) violate a foreign key after the migration:";
   for (std::size_t i = 0; i < violations.size() && i < k_shown; ++i) {
     const auto field = [&](std::size_t column) {
       const auto& value = violations.at(i, column);

@@ -22,16 +22,19 @@ std::optional<FileName> parse_flyway(const std::string& stem, const std::filesys
     if (!version.empty()) {
       return std::nullopt;
     }
-    throw ConfigError("repeatable Flyway migrations are not supported: " + util::in_quotes(file.filename().string()),
-                      file.string(),
-                      "grant runs each migration once; turn it into a versioned V<VERSION>__" + desc +
-                          ".sql (with CREATE OR REPLACE) whenever it changes, or keep it outside the migrations folder");
+    throw ConfigError(
+        "repeatable Flyway migrations are not supported: " + util::in_quotes(file.filename().string()), file.string(),
+        "grant runs each migration once; turn it into a versioned V<VERSION>__" + desc +
+            ".sql (with CREATE OR REPLACE) whenever it changes, or keep it outside the migrations folder");
   }
-  if (version.find_first_of("._") != std::string::npos && !version.empty() && std::isdigit(static_cast<unsigned char>(version[0]))) {
-    throw ConfigError("Flyway version " + util::in_quotes(version) + " of " + util::in_quotes(file.filename().string()) +
+  if (version.find_first_of("._") != std::string::npos && !version.empty() &&
+      std::isdigit(static_cast<unsigned char>(version[0]))) {
+    throw ConfigError("Flyway version " + util::in_quotes(version) + " of " +
+                          util::in_quotes(file.filename().string()) +
                           " has parts: grant orders versions as whole numbers",
-                      file.string(), "rename it with a whole-number version that keeps the order, e.g. " +
-                                         std::string(1, stem[0]) + "2__" + desc + ".sql");
+                      file.string(),
+                      "rename it with a whole-number version that keeps the order, e.g. " + std::string(1, stem[0]) +
+                          "2__" + desc + ".sql");
   }
   if (!is_version(version)) {
     return std::nullopt;

@@ -12,7 +12,7 @@ namespace grant::migrate {
 struct Limits {
   std::optional<std::chrono::milliseconds> lock_timeout;      ///< unset: leave the server's setting; 0: no limit
   std::optional<std::chrono::milliseconds> statement_timeout; ///< unset: leave the server's setting; 0: no limit
-  int retries = 0; ///< extra attempts after a lock timeout
+  int retries = 0;                                            ///< extra attempts after a lock timeout
 };
 
 /// What the section's marker says, else the database's `migrate` defaults from the config.

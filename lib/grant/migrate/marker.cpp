@@ -14,7 +14,9 @@ namespace {
 const std::vector<std::string> k_options{"transaction", "lock_timeout", "statement_timeout", "retries"};
 constexpr int k_max_retries = 100;
 
-std::string where(const std::filesystem::path& file, int line) { return file.string() + ":" + std::to_string(line); }
+std::string where(const std::filesystem::path& file, int line) {
+  return file.string() + ":" + std::to_string(line);
+}
 
 // "-- grant:up ..." -> ("grant:", "up ...")
 std::optional<std::pair<std::string_view, std::string_view>> split_marker(std::string_view line) {
@@ -61,7 +63,9 @@ void set_option(Marker& marker, const std::string& key, const std::string& value
 
 } // namespace
 
-bool looks_like_marker(std::string_view line) { return split_marker(line).has_value(); }
+bool looks_like_marker(std::string_view line) {
+  return split_marker(line).has_value();
+}
 
 std::optional<Marker> parse_marker(std::string_view line, const std::filesystem::path& file, int line_number) {
   const auto parts = split_marker(line);

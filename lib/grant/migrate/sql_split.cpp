@@ -18,10 +18,18 @@ struct Token {
   std::size_t end = 0;
 };
 
-bool high_bit(char c) { return (static_cast<unsigned char>(c) & 0x80) != 0; }
-bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || high_bit(c); }
-bool ident_char(char c) { return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '$'; }
-bool tag_char(char c) { return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool high_bit(char c) {
+  return (static_cast<unsigned char>(c) & 0x80) != 0;
+}
+bool ident_start(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || high_bit(c);
+}
+bool ident_char(char c) {
+  return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '$';
+}
+bool tag_char(char c) {
+  return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0;
+}
 
 // One lexical token of PostgreSQL's SQL, enough to know where statements end. An unterminated
 // quote or comment runs to the end of the script, as it does for the server.
@@ -174,7 +182,9 @@ private:
   int m_depth = 0;
 };
 
-int newlines(std::string_view text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+int newlines(std::string_view text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
 
 } // namespace
 

@@ -23,8 +23,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   }
   const auto unit = text.substr(digits);
   // Microseconds per unit; `us` rounds up so a non-zero duration never becomes "no limit".
-  static constexpr std::array<std::pair<std::string_view, long long>, 7> k_units{{
-      {"", 1000}, {"us", 1}, {"ms", 1000}, {"s", 1000000}, {"min", 60000000}, {"h", 3600000000}, {"d", 86400000000}}};
+  static constexpr std::array<std::pair<std::string_view, long long>, 7> k_units{
+      {{"", 1000}, {"us", 1}, {"ms", 1000}, {"s", 1000000}, {"min", 60000000}, {"h", 3600000000}, {"d", 86400000000}}};
   for (const auto& [name, micros] : k_units) {
     if (unit != name) {
       continue;
