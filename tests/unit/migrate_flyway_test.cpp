@@ -50,6 +50,10 @@ TEST_CASE("migrate::flyway files") {
     CHECK(files[2].name == "add_email");
     CHECK(files[2].display_name() == "20240101_add_email");
   }
+  SUBCASE("comments that merely mention grant: or migrate: are fine in a Flyway file") {
+    dir.write("db/migrate/app/V1__notes.sql", "-- migrate: moved from the old tool\n-- grant: reviewed\nSELECT 1;\n");
+    CHECK(load_migrations(folder).size() == 1);
+  }
   SUBCASE("a Flyway file and a grant file with the same version clash") {
     dir.write("db/migrate/app/V5__a.sql", "SELECT 1;\n");
     dir.write("db/migrate/app/5_b.sql", "-- grant:up\nSELECT 2;\n");

@@ -64,7 +64,12 @@ void set_option(Marker& marker, const std::string& key, const std::string& value
 } // namespace
 
 bool looks_like_marker(std::string_view line) {
-  return split_marker(line).has_value();
+  const auto parts = split_marker(line);
+  if (!parts) {
+    return false;
+  }
+  const auto word = parts->second.substr(0, parts->second.find_first_of(" \t"));
+  return word == "up" || word == "down";
 }
 
 std::optional<Marker> parse_marker(std::string_view line, const std::filesystem::path& file, int line_number) {

@@ -23,7 +23,7 @@ struct Marker {
 /// file:line_number for an unknown marker, an unknown option or a value that does not parse.
 std::optional<Marker> parse_marker(std::string_view line, const std::filesystem::path& file, int line_number);
 
-/// True when `line` looks like a grant or dbmate marker (`-- grant:...`, `-- migrate:...`).
+/// True when `line` is a grant or dbmate section marker (`-- grant:up`, `-- migrate:down ...`).
 bool looks_like_marker(std::string_view line);
 
 } // namespace grant::migrate
