@@ -77,7 +77,26 @@ TEST_CASE("migrate::bad_input") {
   }
   SUBCASE("an empty up section") {
     project.dir.write("db/migrate/other/2_empty.sql", "-- grant:up\n\n-- grant:down\nSELECT 1;\n");
-    refused(project, "2_empty.sql:1", "empty");
+    refused(project, "2_empty.sql:1", "empty up section");
+  }
+  SUBCASE("marker options that do not parse") {
+    project.dir.write("db/migrate/other/2_slow.sql", "-- grant:up lock_timeout=fast\nSELECT 1;\n");
+    refused(project, "2_slow.sql:1", "lock_timeout=fast");
+    project.dir.write("db/migrate/other/2_slow.sql", "-- grant:up\nSELECT 1;\n-- grant:down retries=-1\nSELECT 2;\n");
+    refused(project, "2_slow.sql:3", "retries=-1");
+    project.dir.write("db/migrate/other/2_slow.sql", "-- grant:up retires=2\nSELECT 1;\n");
+    refused(project, "2_slow.sql:1", "did you mean 'retries'?");
+  }
+  SUBCASE("COPY FROM STDIN") {
+    project.dir.write("db/migrate/other/2_copy.sql", "-- grant:up\nCREATE TABLE c (id int);\nCOPY c FROM stdin;\n1\n\\.\n");
+    refused(project, "2_copy.sql:3", "COPY ... FROM STDIN");
+  }
+  SUBCASE("a repeatable Flyway migration, a dotted Flyway version") {
+    project.dir.write("db/migrate/other/R__views.sql", "CREATE VIEW v AS SELECT 1;\n");
+    refused(project, "R__views.sql", "repeatable Flyway migrations are not supported");
+    std::filesystem::remove(project.dir / "db/migrate/other/R__views.sql");
+    project.dir.write("db/migrate/other/V2.1__fix.sql", "SELECT 1;\n");
+    refused(project, "V2.1__fix.sql", "whole numbers");
   }
   SUBCASE("a version that is not digits") {
     project.dir.write("db/migrate/other/2b_oops.sql", "-- grant:up\nSELECT 1;\n");
@@ -129,6 +148,40 @@ TEST_CASE("migrate::bad_input") {
     CHECK(contains(run.out, "CREATE TABLE b (id int);"));
     CHECK(project.untouched());
   }
+}
+
+TEST_CASE("migrate::a freshly generated, empty migration") {
+  Project project;
+  REQUIRE(project.grant({"migrate"}).exit_code == 0);
+  auto run = project.grant({"generate", "migration", "todo", "--database", "other"});
+  REQUIRE(run.exit_code == 0);
+
+  // status still reports every database, and names the empty file.
+  run = project.grant({"status"});
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(contains(run.out, "app  1 applied, 0 pending, at 1"));
+  CHECK(contains(run.out, "other  1 applied, 1 pending, at 1"));
+  CHECK(contains(run.out, "_todo  (empty)"));
+  CHECK(contains(run.out, "empty migration "));
+  CHECK(contains(run.out, "_todo.sql: migrate refuses it; write its up section or delete it"));
+  run = project.grant({"status", "--json"});
+  const auto document = nlohmann::json::parse(run.out);
+  CHECK(document["pending"] == 1);
+  CHECK(document["databases"][1]["empty_migrations"][0]["name"] == "todo");
+  CHECK(contains(document["databases"][1]["empty_migrations"][0]["file"].get<std::string>(), "_todo.sql"));
+  CHECK(document["targets"][1]["pending"][0]["empty"] == true);
+
+  // migrate refuses before touching anything, on every database.
+  project.dir.write("db/migrate/app/2_more.sql", "-- grant:up\nCREATE TABLE more (id int);\n");
+  run = project.grant({"migrate"});
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "_todo has an empty up section"));
+  CHECK(contains(run.err, "_todo.sql:"));
+  CHECK(contains(run.err, "hint: write its up section or delete it"));
+  CHECK(nlohmann::json::parse(project.grant({"status", "--json"}).out)["pending"] == 2);
+  // --to an earlier version is fine.
+  CHECK(project.grant({"migrate", "--to", "2"}).exit_code == 0);
 }
 
 TEST_CASE("migrate::generate") {

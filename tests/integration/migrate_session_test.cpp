@@ -60,7 +60,7 @@ TEST_CASE("migrate::lock timeout names the blocking session") {
   CHECK(contains(run.err, "nightly-report"));
   CHECK(contains(run.err, "pid " + std::to_string(blocker.backendpid())));
   CHECK(contains(run.err, "2_alter.sql:2"));
-  CHECK(contains(run.err, "retry 2 of 2"));
+  CHECK(contains(run.out + run.err, "retry 2 of 2"));
   CHECK(fleet.applied_count(0) == 1);
 
   // Released while grant retries: the migration goes through.

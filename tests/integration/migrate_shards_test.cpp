@@ -96,7 +96,7 @@ TEST_CASE("migrate::shards") {
 
     run = fleet.grant({"status"});
     CHECK(run.exit_code == 0);
-    CHECK(contains(run.out, "version skew in orders: s0=none s1=2 s2=none s3=2"));
+    CHECK(contains(run.out, "version skew in orders: none on s0 s2; 2 on s1 s3"));
     CHECK(fleet.grant({"status", "--exit-code"}).exit_code == 1);
     run = fleet.grant({"status", "--json"});
     const auto document = nlohmann::json::parse(run.out);
@@ -108,6 +108,44 @@ TEST_CASE("migrate::shards") {
     CHECK(run.exit_code == 2);
     CHECK(contains(run.err, "s9"));
     CHECK(fleet.applied_count(0) == 0);
+  }
+
+  SUBCASE("status reads like a fleet: one line while the shards agree, details only where they differ") {
+    REQUIRE(fleet.grant({"migrate"}).exit_code == 0);
+    auto run = fleet.grant({"status"});
+    INFO(run.out, run.err);
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.out, "orders  4 shards agree: 2 applied, 0 pending, at 2\n"));
+    CHECK_FALSE(contains(run.out, "orders/s"));
+
+    fleet.file("3_notes.sql", table_migration("notes"));
+    REQUIRE(fleet.grant({"migrate", "--shard", "s2"}).exit_code == 0);
+    run = fleet.grant({"status"});
+    CHECK(contains(run.out, "orders  4 shards: 3 agree (2 applied, 1 pending, at 2), 1 differs"));
+    CHECK(contains(run.out, "    pending  3_notes"));
+    CHECK(contains(run.out, "    orders/s2  3 applied, 0 pending, at 3"));
+    CHECK_FALSE(contains(run.out, "orders/s0"));
+    CHECK(contains(run.out, "version skew in orders: 2 on s0 s1 s3; 3 on s2"));
+    CHECK(fleet.grant({"status", "--exit-code"}).exit_code == 1);
+
+    run = fleet.grant({"status", "--verbose"});
+    for (int i = 0; i < 4; ++i) {
+      CHECK(contains(run.out, "    orders/s" + std::to_string(i) + "  "));
+    }
+
+    run = fleet.grant({"status", "--json"});
+    const auto document = nlohmann::json::parse(run.out);
+    CHECK(document["targets"].size() == 4);
+    REQUIRE(document["databases"].size() == 1);
+    const auto &orders = document["databases"][0];
+    CHECK(orders["database"] == "orders");
+    CHECK(orders["targets"] == 4);
+    CHECK(orders["agree"] == false);
+    CHECK(orders["agreeing"] == 3);
+    CHECK(orders["common"]["current_version"] == "2");
+    CHECK(orders["common"]["pending"][0]["version"] == "3");
+    CHECK(orders["differing"] == nlohmann::json::array({"orders/s2"}));
+    CHECK(orders["version_skew"]["s2"] == "3");
   }
 
   SUBCASE("one shard failing does not affect the others") {

@@ -478,3 +478,49 @@ TEST_CASE("config::locate follows --config, $GRANT_CONFIG, ./grant.json, ./db/gr
     CHECK(cfg.databases[0].url->sqlite_path == dir / "db" / "primary.sqlite3");
   }
 }
+
+TEST_CASE("config::parse migrate defaults and sqlite settings") {
+  TempDir dir;
+  const std::string file = (dir / "grant.json").string();
+
+  SUBCASE("absent: nothing configured, foreign keys follow SQLite's default (off)") {
+    const auto cfg = config::parse(with_database("a", R"({"url": "sqlite3:a.db"})"), dir / "grant.json", env_of({}));
+    const auto& db = cfg.databases.front();
+    CHECK_FALSE(db.migrate.lock_timeout_ms);
+    CHECK_FALSE(db.migrate.statement_timeout_ms);
+    CHECK_FALSE(db.migrate.retries);
+    CHECK_FALSE(db.sqlite.foreign_keys);
+  }
+  SUBCASE("set, also through ${VAR}") {
+    const auto cfg = config::parse(
+        with_database("a", R"({"url": "sqlite3:a.db", "sqlite": {"foreign_keys": true},
+                               "migrate": {"lock_timeout_ms": 5000, "statement_timeout_ms": 0, "retries": "${R:-2}"}})"),
+        dir / "grant.json", env_of({}));
+    const auto& db = cfg.databases.front();
+    CHECK(db.migrate.lock_timeout_ms == 5000);
+    CHECK(db.migrate.statement_timeout_ms == 0);
+    CHECK(db.migrate.retries == 2);
+    CHECK(db.sqlite.foreign_keys);
+  }
+  SUBCASE("bad values and unknown keys, with their key path") {
+    auto failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": {"lock_timeout_ms": -1}})"));
+    CHECK(failure.where == file + ": databases.a.migrate.lock_timeout_ms");
+    CHECK(failure.what.find("-1") != std::string::npos);
+    failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": {"retries": "x"}})"));
+    CHECK(failure.where == file + ": databases.a.migrate.retries");
+    failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": {"retries": 1.5}})"));
+    CHECK(failure.where == file + ": databases.a.migrate.retries");
+    failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": {"lock_timeout": 5}})"));
+    CHECK(failure.where == file + ": databases.a.migrate.lock_timeout");
+    CHECK(failure.hint == "did you mean 'lock_timeout_ms'?");
+    failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": 5})"));
+    CHECK(failure.where == file + ": databases.a.migrate");
+    failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "sqlite": {"foreign_key": true}})"));
+    CHECK(failure.where == file + ": databases.a.sqlite.foreign_key");
+    CHECK(failure.hint == "did you mean 'foreign_keys'?");
+    failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "sqlite": {"foreign_keys": "yes"}})"));
+    CHECK(failure.where == file + ": databases.a.sqlite.foreign_keys");
+    failure = parse_error(dir, with_database("a", R"({"url": "postgres://h/a", "sqlite": {"foreign_keys": true}})"));
+    CHECK(failure.where == file + ": databases.a.sqlite");
+  }
+}

@@ -1,6 +1,5 @@
 #include <grant/migrate/migration_file.hpp>
 #include <grant/migrate/plan.hpp>
-#include <grant/migrate/sql_split.hpp>
 
 #include <grant/error.hpp>
 
@@ -193,14 +192,19 @@ TEST_CASE("migrate::files") {
     CHECK(contains(error.where(), "1_option.sql:3"));
   }
 
-  SUBCASE("bad: an empty up section") {
-    dir.write("db/migrate/app/1_empty.sql", "-- header\n-- grant:up\n\n-- only a comment\n-- grant:down\nSELECT 1;\n");
-    const auto error = load_error(folder);
-    CHECK(contains(error.what(), "empty"));
-    CHECK(contains(error.where(), "1_empty.sql:2"));
-    dir.write("db/migrate/app/1_empty.sql", "-- grant:up\nSELECT 1;\n");
+  SUBCASE("an empty up section (a freshly generated file) loads, marked empty") {
+    dir.write("db/migrate/app/1_empty.sql", "-- header\n-- grant:up\n\n-- only a comment\n/* and; this */\n"
+                                            "-- grant:down\nSELECT 1;\n");
     dir.write("db/migrate/app/2_blank.up.sql", "\n");
-    CHECK(contains(load_error(folder).where(), "2_blank.up.sql"));
+    dir.write("db/migrate/app/V3__nothing.sql", "-- to do\n");
+    dir.write("db/migrate/app/4_full.sql", "-- grant:up\nSELECT 1;\n");
+    const auto files = load_migrations(folder);
+    REQUIRE(files.size() == 4);
+    CHECK(files[0].empty);
+    CHECK(files[0].up.statements.empty());
+    CHECK(files[1].empty);
+    CHECK(files[2].empty);
+    CHECK_FALSE(files[3].empty);
   }
 
   SUBCASE("bad: SQL before the first marker") {
@@ -237,49 +241,6 @@ TEST_CASE("migrate::files") {
     const auto error = load_error(folder);
     CHECK(contains(error.what(), "UTF-8"));
     CHECK(contains(error.where(), "1_caf"));
-  }
-}
-
-TEST_CASE("migrate::split_statements") {
-  SUBCASE("top-level semicolons split, with the line each statement starts on") {
-    const auto parts = split_statements("CREATE TABLE a (id int);\n\nCREATE TABLE b (id int);\nSELECT 1");
-    REQUIRE(parts.size() == 3);
-    CHECK(parts[0].text == "CREATE TABLE a (id int);");
-    CHECK(parts[0].first_line == 1);
-    CHECK(parts[1].text == "CREATE TABLE b (id int);");
-    CHECK(parts[1].first_line == 3);
-    CHECK(parts[2].text == "SELECT 1");
-    CHECK(parts[2].first_line == 4);
-  }
-  SUBCASE("semicolons inside quotes and identifiers do not split") {
-    const auto parts = split_statements("INSERT INTO t VALUES ('a;b', 'it''s; here');\nSELECT \"odd;name\" FROM t;");
-    REQUIRE(parts.size() == 2);
-    CHECK(parts[0].text == "INSERT INTO t VALUES ('a;b', 'it''s; here');");
-    CHECK(parts[1].text == "SELECT \"odd;name\" FROM t;");
-  }
-  SUBCASE("dollar quotes, tagged or not") {
-    const auto parts = split_statements("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n"
-                                        "DO $body$ BEGIN PERFORM 1; END $body$;\n"
-                                        "SELECT $1;");
-    REQUIRE(parts.size() == 3);
-    CHECK(parts[0].text == "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;");
-    CHECK(parts[1].text == "DO $body$ BEGIN PERFORM 1; END $body$;");
-    CHECK(parts[1].first_line == 2);
-    CHECK(parts[2].text == "SELECT $1;");
-  }
-  SUBCASE("comments hide semicolons, and comment-only pieces are no statements") {
-    const auto parts = split_statements("-- first; still a comment\nSELECT 1; /* block; comment */\n"
-                                        "/* multi\nline; */ SELECT 2;\n-- trailing comment;\n");
-    REQUIRE(parts.size() == 2);
-    // A statement's text starts at its code, so the server's "LINE n" counts from first_line.
-    CHECK(parts[0].first_line == 2);
-    CHECK(parts[0].text == "SELECT 1;");
-    CHECK(parts[1].first_line == 4);
-    CHECK(parts[1].text == "SELECT 2;");
-  }
-  SUBCASE("empty and blank scripts give nothing") {
-    CHECK(split_statements("").empty());
-    CHECK(split_statements("  \n ;; \n-- x\n").empty());
   }
 }
 

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <new>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -41,7 +42,11 @@ public:
   ~FakeConnection() override { --m_world.alive; }
 
   db::Dialect dialect() const override { return db::Dialect::postgres; }
-  void execute(std::string_view) override {}
+  void execute(std::string_view sql) override {
+    if (fail_on.count(std::string(sql)) != 0) {
+      throw db::DbError("database is locked", {"fake", std::string(sql), {}, 5, false, 0});
+    }
+  }
   db::Rows query(std::string_view, const db::Params&) override { return {}; }
   void stream(std::string_view, const db::RowCallback&) override {}
   void set_statement_timeout(std::chrono::milliseconds) override {}
@@ -52,6 +57,7 @@ public:
 
   int id() const { return m_id; }
   bool broken = false;
+  std::set<std::string> fail_on; ///< statements that fail, e.g. a COMMIT that meets SQLITE_BUSY
 
 protected:
   std::string begin_statement(const db::TxOptions&) const override { return "BEGIN"; }
@@ -226,6 +232,27 @@ TEST_CASE("registry::pool discards what must not be reused") {
     auto next = pool.checkout();
     CHECK(id_of(next) != id);
     CHECK(next->transaction_depth() == 0);
+    CHECK(pool.stats().discarded == 1);
+  }
+
+  SUBCASE("a failed COMMIT is rolled back, and the connection reused only if that worked") {
+    int id = 0;
+    {
+      auto connection = pool.checkout();
+      id = id_of(connection);
+      auto& fake = static_cast<FakeConnection&>(*connection);
+      fake.fail_on = {"COMMIT"};
+      db::Transaction tx(*connection);
+      CHECK_THROWS_AS(tx.commit(), db::DbError);
+      CHECK_FALSE(connection->is_abandoned()); // the ROLLBACK after it worked
+      CHECK(connection->transaction_depth() == 0);
+      fake.fail_on = {"COMMIT", "ROLLBACK"};
+      db::Transaction again(*connection);
+      CHECK_THROWS_AS(again.commit(), db::DbError);
+      CHECK(connection->is_abandoned());
+    }
+    CHECK(world.alive == 0);
+    CHECK(id_of(pool.checkout()) != id);
     CHECK(pool.stats().discarded == 1);
   }
 

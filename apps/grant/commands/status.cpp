@@ -1,8 +1,9 @@
 #include <grant/commands.hpp>
+#include <grant/migrate/fleet_status.hpp>
 #include <grant/migrate_output.hpp>
+#include <grant/util/strings.hpp>
 
 #include <iostream>
-#include <map>
 
 namespace grant::cli {
 
@@ -13,25 +14,131 @@ struct StatusFlags {
   bool exit_code = false;
 };
 
-/// Shards of one database that disagree on their newest applied version.
-std::map<std::string, std::map<std::string, std::string>> version_skew(const std::vector<migrate::TargetStatus>& statuses) {
-  std::map<std::string, std::map<std::string, std::string>> by_database;
-  for (const auto& status : statuses) {
-    if (status.target.database->is_sharded() && status.reachable) {
-      by_database[status.target.database->name][status.target.endpoint.shard] = status.plan.current_version;
-    }
+constexpr std::size_t k_names_listed = 8; ///< a skew group of more shards prints as a count
+
+std::string describe(const migrate::TargetStatus& status, const Context& context) {
+  if (!status.reachable) {
+    return context.paint("UNREACHABLE", "31") + "  " + status.error;
   }
-  std::map<std::string, std::map<std::string, std::string>> skewed;
-  for (const auto& [database, versions] : by_database) {
-    const auto& first = versions.begin()->second;
-    for (const auto& [shard, version] : versions) {
-      if (version != first) {
-        skewed[database] = versions;
-        break;
+  return std::to_string(status.plan.applied.size()) + " applied, " + std::to_string(status.plan.pending.size()) +
+         " pending, " +
+         (status.plan.current_version.empty() ? "no version applied" : "at " + status.plan.current_version);
+}
+
+void say_details(const migrate::TargetStatus& status, const Context& context, const std::string& indent) {
+  if (status.in_doubt > 0) {
+    context.say(indent + context.paint(std::to_string(status.in_doubt) + " in-doubt prepared transaction(s)", "33") +
+                " left by an interrupted --atomic run: run `grant recover`");
+  }
+  for (const auto* migration : status.plan.pending) {
+    context.say(indent + "pending  " + migration->display_name() + (migration->empty ? "  (empty)" : ""));
+  }
+}
+
+void say_target(const migrate::TargetStatus& status, const Context& context, const std::string& indent) {
+  context.say(indent + context.paint(status.target.label(), "1") + "  " + describe(status, context));
+  say_details(status, context, indent + "    ");
+}
+
+void say_database(const migrate::DatabaseSummary& summary, const Context& context) {
+  if (!summary.sharded) {
+    for (const auto* target : summary.targets) {
+      say_target(*target, context, "");
+    }
+  } else {
+    const auto shards = std::to_string(summary.targets.size()) + " shards";
+    std::string line = context.paint(summary.database, "1") + "  ";
+    if (summary.all_agree()) {
+      line += shards + " agree: " + describe(*summary.common, context);
+    } else {
+      line += shards + ": " + std::to_string(summary.agreeing) + " agree (" + describe(*summary.common, context) +
+              "), " + std::to_string(summary.differing.size()) +
+              (summary.differing.size() == 1 ? " differs" : " differ");
+    }
+    context.say(line);
+    if (context.global.verbose > 0) {
+      for (const auto* target : summary.targets) {
+        say_target(*target, context, "    ");
+      }
+    } else {
+      say_details(*summary.common, context, "    ");
+      for (const auto* target : summary.differing) {
+        say_target(*target, context, "    ");
       }
     }
   }
-  return skewed;
+  if (!summary.version_skew.empty()) {
+    std::string line = context.paint("version skew", "33") + " in " + summary.database + ":";
+    std::string separator = " ";
+    for (const auto& [version, shards] : migrate::skew_groups(summary.version_skew)) {
+      line += separator + (version.empty() ? "none" : version) + " on " +
+              (shards.size() > k_names_listed && context.global.verbose == 0 ? std::to_string(shards.size()) + " shards"
+                                                                             : util::join(shards, " "));
+      separator = "; ";
+    }
+    context.say(line);
+  }
+  for (const auto* file : summary.empty) {
+    context.say(context.paint("empty migration", "33") + " " + file->up.file.string() +
+                ": migrate refuses it; write its up section or delete it");
+  }
+}
+
+nlohmann::json pending_json(const std::vector<const migrate::Migration*>& pending) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto* migration : pending) {
+    out.push_back({{"version", migration->version}, {"name", migration->name}, {"empty", migration->empty}});
+  }
+  return out;
+}
+
+nlohmann::json target_json(const migrate::TargetStatus& status) {
+  nlohmann::json applied = nlohmann::json::array();
+  for (const auto& row : status.plan.applied) {
+    applied.push_back({{"version", row.version},
+                       {"name", row.name},
+                       {"applied_at", row.applied_at},
+                       {"checksum", row.checksum ? nlohmann::json(*row.checksum) : nlohmann::json(nullptr)}});
+  }
+  nlohmann::json entry{{"target", status.target.label()},
+                       {"database", status.target.database->name},
+                       {"shard", status.target.endpoint.shard},
+                       {"reachable", status.reachable},
+                       {"current_version", status.plan.current_version},
+                       {"applied", applied},
+                       {"pending", pending_json(status.plan.pending)},
+                       {"in_doubt", status.in_doubt}};
+  if (!status.reachable) {
+    entry["error"] = status.error;
+  }
+  return entry;
+}
+
+nlohmann::json database_json(const migrate::DatabaseSummary& summary) {
+  const auto& common = *summary.common;
+  nlohmann::json differing = nlohmann::json::array();
+  for (const auto* target : summary.differing) {
+    differing.push_back(target->target.label());
+  }
+  nlohmann::json empty = nlohmann::json::array();
+  for (const auto* file : summary.empty) {
+    empty.push_back({{"version", file->version}, {"name", file->name}, {"file", file->up.file.string()}});
+  }
+  return {
+      {"database", summary.database},
+      {"sharded", summary.sharded},
+      {"targets", summary.targets.size()},
+      {"agree", summary.all_agree()},
+      {"agreeing", summary.agreeing},
+      {"common",
+       {{"reachable", common.reachable},
+        {"current_version", common.plan.current_version},
+        {"applied", common.plan.applied.size()},
+        {"pending", pending_json(common.plan.pending)},
+        {"in_doubt", common.in_doubt}}},
+      {"differing", differing},
+      {"version_skew", summary.version_skew.empty() ? nlohmann::json(nullptr) : nlohmann::json(summary.version_skew)},
+      {"empty_migrations", empty}};
 }
 
 void run_status(const StatusFlags& flags, Context& context) {
@@ -40,7 +147,8 @@ void run_status(const StatusFlags& flags, Context& context) {
   apply_run_flags(flags.run, options);
   registry::Registry registry(context.config());
   const auto statuses = migrate::status(registry, work, options);
-  const auto skew = version_skew(statuses);
+  const auto summaries = migrate::summarize_fleet(statuses);
+  const auto skew = migrate::version_skew(statuses);
   std::size_t pending = 0;
   std::size_t in_doubt = 0;
   bool unreachable = false;
@@ -52,58 +160,21 @@ void run_status(const StatusFlags& flags, Context& context) {
   if (context.global.json) {
     nlohmann::json targets = nlohmann::json::array();
     for (const auto& status : statuses) {
-      nlohmann::json applied = nlohmann::json::array();
-      for (const auto& row : status.plan.applied) {
-        applied.push_back({{"version", row.version}, {"name", row.name}, {"applied_at", row.applied_at},
-                           {"checksum", row.checksum ? nlohmann::json(*row.checksum) : nlohmann::json(nullptr)}});
-      }
-      nlohmann::json pending_list = nlohmann::json::array();
-      for (const auto* migration : status.plan.pending) {
-        pending_list.push_back({{"version", migration->version}, {"name", migration->name}});
-      }
-      nlohmann::json entry{{"target", status.target.label()},
-                           {"database", status.target.database->name},
-                           {"shard", status.target.endpoint.shard},
-                           {"reachable", status.reachable},
-                           {"current_version", status.plan.current_version},
-                           {"applied", applied},
-                           {"pending", pending_list},
-                           {"in_doubt", status.in_doubt}};
-      if (!status.reachable) {
-        entry["error"] = status.error;
-      }
-      targets.push_back(entry);
+      targets.push_back(target_json(status));
+    }
+    nlohmann::json databases = nlohmann::json::array();
+    for (const auto& summary : summaries) {
+      databases.push_back(database_json(summary));
     }
     nlohmann::json skew_json = nlohmann::json::object();
     for (const auto& [database, versions] : skew) {
       skew_json[database] = versions;
     }
-    context.emit_json({{"targets", targets}, {"pending", pending}, {"version_skew", skew_json}});
+    context.emit_json(
+        {{"targets", targets}, {"databases", databases}, {"pending", pending}, {"version_skew", skew_json}});
   } else {
-    for (const auto& status : statuses) {
-      std::string line = context.paint(status.target.label(), "1") + "  ";
-      if (!status.reachable) {
-        line += context.paint("UNREACHABLE", "31") + "  " + status.error;
-      } else {
-        line += std::to_string(status.plan.applied.size()) + " applied, " + std::to_string(status.plan.pending.size()) +
-                " pending, " +
-                (status.plan.current_version.empty() ? "no version applied" : "at " + status.plan.current_version);
-      }
-      context.say(line);
-      if (status.in_doubt > 0) {
-        context.say("    " + context.paint(std::to_string(status.in_doubt) + " in-doubt prepared transaction(s)", "33") +
-                    " left by an interrupted --atomic run: run `grant recover`");
-      }
-      for (const auto* migration : status.plan.pending) {
-        context.say("    pending  " + migration->display_name());
-      }
-    }
-    for (const auto& [database, versions] : skew) {
-      std::string line = context.paint("version skew", "33") + " in " + database + ":";
-      for (const auto& [shard, version] : versions) {
-        line += " " + shard + "=" + (version.empty() ? "none" : version);
-      }
-      context.say(line);
+    for (const auto& summary : summaries) {
+      say_database(summary, context);
     }
   }
   if (unreachable) {
@@ -122,10 +193,12 @@ void run_status(const StatusFlags& flags, Context& context) {
 
 void setup_status(CLI::App& app, Context& context) {
   auto flags = std::make_shared<StatusFlags>();
-  auto* command = app.add_subcommand("status", "Applied and pending migrations per target; version skew between shards");
+  auto* command = app.add_subcommand(
+      "status", "Applied and pending migrations per target; a sharded database is one line when its shards agree");
   add_target_flags(*command, flags->run);
   command->add_flag("--exit-code", flags->exit_code, "Exit 1 when anything is pending (a CI gate)");
-  command->footer("Examples:\n  grant status\n  grant status --database orders --json\n  grant status --exit-code   # in CI");
+  command->footer("Examples:\n  grant status\n  grant status --database orders --json\n  grant -v status   # every "
+                  "shard of a sharded database\n  grant status --exit-code   # in CI");
   command->callback([flags, &context] { run_status(*flags, context); });
 }
 

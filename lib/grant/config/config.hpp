@@ -27,6 +27,19 @@ struct HealthSettings {
   int max_lag_ms = 5000;
 };
 
+/// Defaults for the migrations of one database (`databases.X.migrate`): what a section marker
+/// does not set. Unset means not configured (the server's own setting stays).
+struct MigrateSettings {
+  std::optional<int> lock_timeout_ms;      ///< 0: no limit
+  std::optional<int> statement_timeout_ms; ///< 0: no limit
+  std::optional<int> retries;              ///< extra attempts after a lock timeout
+};
+
+/// SQLite connection settings of one database (`databases.X.sqlite`).
+struct SqliteSettings {
+  bool foreign_keys = false; ///< PRAGMA foreign_keys = ON on every connection; SQLite's default is off
+};
+
 /// A read replica of a writer or of a shard.
 struct Replica {
   std::string name;
@@ -69,6 +82,8 @@ struct Database {
   std::string migrations_table = "schema_migrations";
   PoolSettings pool;
   HealthSettings health;
+  MigrateSettings migrate;
+  SqliteSettings sqlite;
   std::string key_path; ///< databases.X
 
   bool is_sharded() const { return !shards.empty(); }

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -197,6 +198,47 @@ struct Reader {
     return out;
   }
 
+  MigrateSettings migrate(const Json& value, const std::string& key_path) const {
+    require_object(value, key_path);
+    allow_keys(value, key_path, {"lock_timeout_ms", "statement_timeout_ms", "retries"});
+    MigrateSettings out;
+    constexpr int k_max_ms = std::numeric_limits<int>::max(); // PostgreSQL's limit for both
+    if (value.contains("lock_timeout_ms")) {
+      out.lock_timeout_ms = integer(value["lock_timeout_ms"], key_path + ".lock_timeout_ms", 0, k_max_ms);
+    }
+    if (value.contains("statement_timeout_ms")) {
+      out.statement_timeout_ms = integer(value["statement_timeout_ms"], key_path + ".statement_timeout_ms", 0, k_max_ms);
+    }
+    if (value.contains("retries")) {
+      out.retries = integer(value["retries"], key_path + ".retries", 0, 100);
+    }
+    return out;
+  }
+
+  SqliteSettings sqlite(const Json& value, const std::string& key_path) const {
+    require_object(value, key_path);
+    allow_keys(value, key_path, {"foreign_keys"});
+    SqliteSettings out;
+    if (value.contains("foreign_keys")) {
+      out.foreign_keys = boolean(value["foreign_keys"], key_path + ".foreign_keys");
+    }
+    return out;
+  }
+
+  bool boolean(const Json& value, const std::string& key_path) const {
+    if (value.is_boolean()) {
+      return value.get<bool>();
+    }
+    if (value.is_string()) {
+      const auto text = string(value, key_path);
+      if (text == "true" || text == "false") {
+        return text == "true";
+      }
+      fail(key_path + " must be true or false, got " + util::in_quotes(text), key_path);
+    }
+    fail(key_path + " must be true or false, not " + std::string(value.type_name()), key_path);
+  }
+
   std::vector<Shard> shards(const Json& value, const std::string& key_path) const {
     if (!value.is_array()) {
       fail(key_path + " must be an array of shards", key_path);
@@ -294,7 +336,8 @@ struct Reader {
     const std::string path = "databases." + db_name;
     require_object(value, path);
     allow_keys(value, path,
-               {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "sharding"});
+               {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "migrate", "sqlite",
+                "sharding"});
     Database db;
     db.name = db_name;
     db.key_path = path;
@@ -346,6 +389,19 @@ struct Reader {
     }
     if (value.contains("health")) {
       db.health = health(value["health"], path + ".health");
+    }
+    if (value.contains("migrate")) {
+      db.migrate = migrate(value["migrate"], path + ".migrate");
+    }
+    if (value.contains("sqlite")) {
+      db.sqlite = sqlite(value["sqlite"], path + ".sqlite");
+      const auto is_sqlite = [](const util::DatabaseUrl& u) { return u.scheme == util::UrlScheme::sqlite; };
+      const bool any_sqlite = (db.url && is_sqlite(*db.url)) ||
+                              std::any_of(db.shards.begin(), db.shards.end(), [&](const Shard& s) { return is_sqlite(s.url); });
+      if (!any_sqlite) {
+        fail("database " + util::in_quotes(db_name) + " has sqlite settings but no SQLite url", path + ".sqlite",
+             "remove \"sqlite\": it applies to sqlite3: URLs only");
+      }
     }
     return db;
   }

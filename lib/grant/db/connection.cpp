@@ -41,12 +41,27 @@ void Transaction::commit() {
     try {
       m_connection.execute("COMMIT");
     } catch (...) {
-      m_connection.after_transaction();
+      after_failed_commit();
       throw;
     }
     m_connection.after_transaction();
   } else {
     m_connection.execute("RELEASE SAVEPOINT " + savepoint_name());
+  }
+}
+
+// A failed COMMIT may leave the transaction open (SQLite keeps it after SQLITE_BUSY, so that the
+// COMMIT can be retried): roll it back, and when even that fails, nobody may reuse the session.
+void Transaction::after_failed_commit() noexcept {
+  try {
+    m_connection.execute("ROLLBACK");
+  } catch (...) {
+    m_connection.m_abandoned = true;
+  }
+  try {
+    m_connection.after_transaction();
+  } catch (...) {
+    m_connection.m_abandoned = true;
   }
 }
 

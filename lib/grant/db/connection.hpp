@@ -50,6 +50,7 @@ struct ConnectOptions {
   std::string target;            ///< label used in errors: "orders/s1", "analytics/r1"
   int connect_timeout_ms = 5000; ///< libpq honours whole seconds, at least 2
   std::string application_name = "grant";
+  bool sqlite_foreign_keys = false; ///< SQLite: PRAGMA foreign_keys = ON (config `sqlite.foreign_keys`)
 };
 
 /// One database session. Not thread-safe: one thread uses a connection at a time (the pool
@@ -91,6 +92,9 @@ public:
 
   /// Open transactions and savepoints (0 = autocommit). Managed by Transaction.
   int transaction_depth() const { return m_depth; }
+  /// True once a COMMIT failed and the transaction could not be rolled back after it: the
+  /// session's state is unknown, so the pool closes the connection instead of reusing it.
+  bool is_abandoned() const noexcept { return m_abandoned; }
 
 protected:
   explicit Connection(std::string target) : m_target(std::move(target)) {}
@@ -104,6 +108,7 @@ private:
   friend class Transaction;
   std::string m_target;
   int m_depth = 0;
+  bool m_abandoned = false;
 };
 
 /// A transaction, or a savepoint when one is already open on the connection. Rolls back in its
@@ -122,6 +127,7 @@ public:
 
 private:
   std::string savepoint_name() const;
+  void after_failed_commit() noexcept;
   Connection& m_connection;
   int m_level;
   bool m_open = true;

@@ -66,7 +66,9 @@ public:
     sqlite3_extended_result_codes(m_db, 1);
     // Another process (or grant run) holding a write lock makes us wait rather than fail.
     sqlite3_busy_timeout(m_db, std::max(options.connect_timeout_ms, 1000));
-    execute("PRAGMA foreign_keys = ON");
+    if (options.sqlite_foreign_keys) {
+      execute("PRAGMA foreign_keys = ON"); // SQLite's default is off; the config asks for it
+    }
   }
 
   ~SqliteConnection() override { sqlite3_close_v2(m_db); }

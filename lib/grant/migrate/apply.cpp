@@ -1,5 +1,6 @@
 #include <grant/migrate/apply.hpp>
 
+#include <grant/db/sqlite_foreign_keys.hpp>
 #include <grant/migrate/blockers.hpp>
 #include <grant/migrate/sql_split.hpp>
 #include <grant/util/strings.hpp>
@@ -63,7 +64,7 @@ struct Failure {
                                  const Failure& failure) {
   const auto& error = failure.error;
   const auto& section = failure.section;
-  const int file_line = section.first_line + failure.statement.first_line - 1 + std::max(error.details().line, 1) - 1;
+  const int file_line = failure.statement.first_line + std::max(error.details().line, 1) - 1;
   std::string message = target.label() + ": migration " + migration.display_name() + " failed: " + error.what();
   const auto statement = util::trim(failure.statement.text);
   if (!statement.empty()) {
@@ -73,7 +74,7 @@ struct Failure {
     message += "\n  sqlstate: " + error.sqlstate();
   }
   std::string hint = "fix the migration and run grant again: migrations before it stay applied and recorded";
-  if (error.sqlstate() == k_lock_not_available && failure.limits.lock_timeout) {
+  if (error.sqlstate() == k_lock_not_available && failure.limits.lock_timeout && failure.limits.lock_timeout->count() > 0) {
     message += "\n  waited: lock_timeout=" + duration_text(*failure.limits.lock_timeout) + ", " +
                std::to_string(failure.limits.retries + 1) + " attempt(s)";
     const auto blocker = failure.watch ? failure.watch->last() : std::nullopt;
@@ -152,9 +153,9 @@ std::string transaction_wrapped(const Section& section, const std::string& track
 void with_retries(db::Connection& connection, const Target& target, const Migration& migration,
                   const Section& section, const EventSink& events,
                   const std::function<void(const SessionLimits&, BlockerWatch*)>& attempt) {
-  const auto limits = limits_for(*target.database, section);
+  const auto limits = effective_limits(section, target.database->migrate);
   std::unique_ptr<BlockerWatch> watch;
-  if (limits.lock_timeout && connection.dialect() == db::Dialect::postgres) {
+  if (limits.lock_timeout && limits.lock_timeout->count() > 0 && connection.dialect() == db::Dialect::postgres) {
     watch = std::make_unique<BlockerWatch>(target.endpoint.url, target.label(), connection.session_pid(),
                                            *limits.lock_timeout / 2);
   }
@@ -188,17 +189,11 @@ void end_section(db::Connection& connection) {
   connection.reset_session();
 }
 
-SessionLimits limits_for(const config::Database& database, const Section& section) {
-  (void)database;
-  (void)section;
-  return {};
-}
-
 void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
                  const SessionLimits& limits, BlockerWatch* watch) {
   apply_limits(connection, section, limits);
   // One statement at a time: a failure names its statement and line without re-running anything.
-  for (const auto& statement : split_statements(section.sql)) {
+  for (const auto& statement : section.statements) {
     auto* watching = watch;
     if (watching) {
       watching->statement_started();
@@ -230,15 +225,19 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
   with_retries(connection, target, migration, migration.up, events,
                [&](const SessionLimits& limits, BlockerWatch* watch) {
                  const auto start = std::chrono::steady_clock::now();
+                 db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
+                 const auto context = target.label() + ": migration " + migration.display_name();
                  if (migration.up.transaction) {
                    db::Transaction transaction(connection);
                    run_section(connection, target, migration, migration.up, limits, watch);
                    end_section(connection);
                    step.ms = elapsed_ms(start);
                    tracker.record(migration, step.ms);
+                   foreign_keys.check(context);
                    transaction.commit();
                  } else {
                    run_section(connection, target, migration, migration.up, limits, watch);
+                   foreign_keys.check(context);
                    end_section(connection);
                    step.ms = elapsed_ms(start);
                    tracker.record(migration, step.ms);
@@ -263,14 +262,18 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
   }
   const auto start = std::chrono::steady_clock::now();
   with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
+    db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
+    const auto context = target.label() + ": rollback of " + migration.display_name();
     if (down.transaction) {
       db::Transaction transaction(connection);
       run_section(connection, target, migration, down, limits, watch);
       end_section(connection);
       tracker.remove(migration.version);
+      foreign_keys.check(context);
       transaction.commit();
     } else {
       run_section(connection, target, migration, down, limits, watch);
+      foreign_keys.check(context);
       end_section(connection);
       tracker.remove(migration.version);
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <grant/migrate/limits.hpp>
 #include <grant/migrate/runner.hpp>
 #include <grant/migrate/tracking.hpp>
 
@@ -16,12 +17,7 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
                 const RunOptions& options, const EventSink& events);
 
 /// What bounds a section's statements: marker options over the database's `migrate` defaults.
-struct SessionLimits {
-  std::optional<std::chrono::milliseconds> lock_timeout;
-  std::optional<std::chrono::milliseconds> statement_timeout;
-  int retries = 0; ///< further attempts after a lock timeout (transactional sections only)
-};
-SessionLimits limits_for(const config::Database& database, const Section& section);
+using SessionLimits = Limits;
 
 class BlockerWatch;
 

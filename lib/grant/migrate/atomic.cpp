@@ -169,7 +169,7 @@ private:
         try {
           const auto section_start = std::chrono::steady_clock::now();
           run_section(connection, member.target, migration, migration.up,
-                      limits_for(*member.target.database, migration.up));
+                      effective_limits(migration.up, member.target.database->migrate));
           end_section(connection);
           member.tracker->record(migration, elapsed_ms(section_start));
         } catch (const Error&) {

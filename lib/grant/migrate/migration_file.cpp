@@ -1,6 +1,8 @@
 #include <grant/migrate/migration_file.hpp>
 
 #include <grant/error.hpp>
+#include <grant/migrate/file_name.hpp>
+#include <grant/migrate/marker.hpp>
 #include <grant/util/sha256.hpp>
 #include <grant/util/strings.hpp>
 
@@ -26,110 +28,6 @@ std::string read_text(const std::filesystem::path& file) {
 
 std::string where(const std::filesystem::path& file, int line) { return file.string() + ":" + std::to_string(line); }
 
-struct Marker {
-  bool up = false;
-  std::map<std::string, std::string> options;
-};
-
-// A marker line: "-- grant:up transaction=false" or dbmate's "-- migrate:up transaction:false".
-std::optional<Marker> parse_marker(std::string_view line, const std::filesystem::path& file, int line_number) {
-  const auto text = util::trim(line);
-  if (!util::starts_with(text, "--")) {
-    return std::nullopt;
-  }
-  auto rest = util::trim(text.substr(2));
-  std::string_view prefix;
-  for (const std::string_view candidate : {"grant:", "migrate:"}) {
-    if (util::starts_with(rest, candidate)) {
-      prefix = candidate;
-    }
-  }
-  if (prefix.empty()) {
-    return std::nullopt;
-  }
-  rest.remove_prefix(prefix.size());
-  const auto space = rest.find_first_of(" \t");
-  const std::string word(rest.substr(0, space));
-  Marker marker;
-  if (word == "up" || word == "down") {
-    marker.up = word == "up";
-  } else {
-    const auto suggestion = util::closest_match(word, {"up", "down"});
-    throw ConfigError("unknown marker " + util::in_quotes(std::string(prefix) + word), where(file, line_number),
-                      suggestion.empty() ? "sections start with -- grant:up and -- grant:down"
-                                         : "did you mean -- " + std::string(prefix) + suggestion + "?");
-  }
-  if (space == std::string_view::npos) {
-    return marker;
-  }
-  for (const auto& token : util::split(util::trim(rest.substr(space)), ' ')) {
-    if (util::trim(token).empty()) {
-      continue;
-    }
-    const auto separator = token.find_first_of("=:");
-    const std::string key = token.substr(0, separator);
-    const std::string value = separator == std::string::npos ? "" : token.substr(separator + 1);
-    if (key != "transaction") {
-      const auto suggestion = util::closest_match(key, {"transaction"});
-      throw ConfigError("unknown marker option " + util::in_quotes(key), where(file, line_number),
-                        suggestion.empty() ? "the only option is transaction=false"
-                                           : "did you mean " + util::in_quotes(suggestion) + "?");
-    }
-    if (value != "true" && value != "false") {
-      throw ConfigError("marker option transaction must be true or false, got " + util::in_quotes(value),
-                        where(file, line_number));
-    }
-    marker.options[key] = value;
-  }
-  return marker;
-}
-
-bool blank_sql(std::string_view sql) {
-  // Only whitespace and -- comments: nothing would run.
-  for (const auto& line : util::split(sql, '\n')) {
-    const auto text = util::trim(line);
-    if (!text.empty() && !util::starts_with(text, "--")) {
-      return false;
-    }
-  }
-  return true;
-}
-
-struct FileName {
-  std::string version;
-  std::string name;
-  enum Kind { single, golang_up, golang_down } kind = single;
-};
-
-std::optional<FileName> parse_file_name(const std::filesystem::path& file) {
-  const std::string base = file.filename().string();
-  if (!util::ends_with(base, ".sql")) {
-    return std::nullopt;
-  }
-  if (!util::is_valid_utf8(base)) {
-    throw ConfigError("migration file name is not valid UTF-8", file.string(),
-                      "rename it to <VERSION>_<name>.sql using plain characters");
-  }
-  std::string stem = base.substr(0, base.size() - 4);
-  FileName out;
-  if (util::ends_with(stem, ".up")) {
-    out.kind = FileName::golang_up;
-    stem.resize(stem.size() - 3);
-  } else if (util::ends_with(stem, ".down")) {
-    out.kind = FileName::golang_down;
-    stem.resize(stem.size() - 5);
-  }
-  const auto underscore = stem.find('_');
-  out.version = stem.substr(0, underscore);
-  out.name = underscore == std::string::npos ? "" : stem.substr(underscore + 1);
-  if (!is_version(out.version)) {
-    throw ConfigError("migration file name " + util::in_quotes(base) + " does not start with a numeric version",
-                      file.string(), "name it <VERSION>_<name>.sql, e.g. 20240101120000_create_users.sql "
-                                     "(grant generate migration NAME writes one)");
-  }
-  return out;
-}
-
 } // namespace
 
 bool is_version(std::string_view text) {
@@ -151,6 +49,60 @@ int compare_versions(std::string_view a, std::string_view b) {
   return a.compare(b) < 0 ? -1 : (a.compare(b) > 0 ? 1 : 0);
 }
 
+namespace {
+
+// Splits the section into its statements, with lines of the file, and refuses what a file
+// cannot carry.
+void finish_section(Section& section) {
+  section.statements = split_statements(section.sql);
+  for (auto& statement : section.statements) {
+    statement.first_line += section.first_line - 1;
+    if (is_copy_from_stdin(statement.text)) {
+      throw ConfigError("COPY ... FROM STDIN cannot run from a migration file (its data rows are not SQL)",
+                        where(section.file, statement.first_line),
+                        "load the rows with INSERT ... VALUES, or COPY ... FROM a file on the database server");
+    }
+  }
+}
+
+void finish(Migration& migration) {
+  finish_section(migration.up);
+  migration.empty = migration.up.statements.empty();
+  if (migration.down) {
+    finish_section(*migration.down);
+    if (migration.down->statements.empty()) {
+      migration.down.reset();
+    }
+  }
+  migration.checksum = util::sha256_hex(migration.up.sql);
+}
+
+Section whole_file(const std::filesystem::path& file) { return Section{read_text(file), 1, true, file, {}, {}, {}, {}}; }
+
+// A Flyway file is its up section as a whole; a grant marker in it means a file that wants to
+// be a grant file, and reading it either way would run the wrong SQL.
+void refuse_markers(const Section& section) {
+  int line_number = 0;
+  for (const auto& line : util::split(section.sql, '\n')) {
+    ++line_number;
+    if (looks_like_marker(line)) {
+      throw ConfigError("a Flyway file holds a section marker " + util::in_quotes(util::trim(line)),
+                        where(section.file, line_number),
+                        "a V<VERSION>__<desc>.sql file is all up section: remove the marker and put the revert in "
+                        "U<VERSION>__<desc>.sql, or rename the file <VERSION>_<name>.sql to use markers");
+    }
+  }
+}
+
+// The up and down files of golang-migrate and Flyway pairs, by format and version.
+struct Pair {
+  FileName name;
+  std::optional<std::filesystem::path> up;
+  std::optional<std::filesystem::path> down;
+};
+
+} // namespace
+
 Migration parse_migration(const std::filesystem::path& file, std::string_view text) {
   Migration migration;
   std::optional<Section> up;
@@ -168,14 +120,19 @@ Migration parse_migration(const std::filesystem::path& file, std::string_view te
     if (const auto marker = parse_marker(line, file, line_number)) {
       auto& slot = marker->up ? up : down;
       if (slot) {
-        throw ConfigError(std::string("second -- grant:") + (marker->up ? "up" : "down") + " marker", where(file, line_number),
-                          "a file has one up and at most one down section");
+        throw ConfigError("second -- " + marker->prefix + (marker->up ? "up" : "down") + " marker",
+                          where(file, line_number), "a file has one up and at most one down section");
+      }
+      if (marker->up) {
+        migration.format = marker->prefix == "migrate:" ? FileFormat::dbmate : FileFormat::grant;
       }
       slot = Section{};
       slot->first_line = line_number + 1;
       slot->file = file;
-      const auto option = marker->options.find("transaction");
-      slot->transaction = option == marker->options.end() || option->second == "true";
+      slot->transaction = marker->transaction;
+      slot->lock_timeout = marker->lock_timeout;
+      slot->statement_timeout = marker->statement_timeout;
+      slot->retries = marker->retries;
       current = &*slot;
     } else if (current != nullptr) {
       current->sql.append(line);
@@ -195,15 +152,9 @@ Migration parse_migration(const std::filesystem::path& file, std::string_view te
     throw ConfigError("migration has no -- grant:up marker", file.string(),
                       "add a line `-- grant:up` before the SQL that applies it (and `-- grant:down` before the revert)");
   }
-  if (blank_sql(up->sql)) {
-    throw ConfigError("the up section is empty", where(file, up->first_line - 1),
-                      "write the SQL that applies this migration below -- grant:up");
-  }
   migration.up = std::move(*up);
-  if (down && !blank_sql(down->sql)) {
-    migration.down = std::move(*down);
-  }
-  migration.checksum = util::sha256_hex(migration.up.sql);
+  migration.down = std::move(down);
+  finish(migration);
   return migration;
 }
 
@@ -221,7 +172,7 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
   std::sort(files.begin(), files.end());
   std::map<std::string, Migration> by_version;
   std::map<std::string, std::filesystem::path> first_file;
-  std::map<std::string, std::pair<std::optional<std::filesystem::path>, std::optional<std::filesystem::path>>> golang;
+  std::map<std::string, Pair> pairs;
   const auto claim = [&](const std::string& version, const std::filesystem::path& file) {
     for (const auto& [other_version, other_file] : first_file) {
       if (compare_versions(other_version, version) == 0) {
@@ -237,42 +188,48 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
     if (!name) {
       continue;
     }
-    if (name->kind != FileName::single) {
-      auto& pair = golang[name->version + "_" + name->name];
-      (name->kind == FileName::golang_up ? pair.first : pair.second) = file;
+    using Kind = FileName::Kind;
+    if (name->kind != Kind::single) {
+      const bool flyway = name->kind == Kind::flyway_up || name->kind == Kind::flyway_down;
+      const bool is_up = name->kind == Kind::golang_up || name->kind == Kind::flyway_up;
+      auto& pair = pairs[(flyway ? "flyway:" : "golang:") + name->version + "_" + name->name];
+      (is_up ? pair.up : pair.down) = file;
+      if (is_up || !pair.up) {
+        pair.name = *name;
+      }
       continue;
     }
     claim(name->version, file);
-    const auto text = read_text(file);
-    auto migration = parse_migration(file, text);
+    auto migration = parse_migration(file, read_text(file));
     migration.version = name->version;
     migration.name = name->name;
-    migration.format = text.find("-- migrate:") != std::string::npos ? FileFormat::dbmate : FileFormat::grant;
     by_version.emplace(migration.version, std::move(migration));
   }
-  for (const auto& [key, pair] : golang) {
-    const auto& [up_file, down_file] = pair;
-    if (!up_file) {
-      throw ConfigError("golang-migrate down file without its .up.sql", down_file->string(),
-                        "add the matching .up.sql file or remove this one");
+  for (const auto& [key, pair] : pairs) {
+    const bool flyway = pair.name.kind == FileName::Kind::flyway_up || pair.name.kind == FileName::Kind::flyway_down;
+    if (!pair.up) {
+      throw ConfigError(flyway ? "Flyway undo file without its V" + pair.name.version + "__ file"
+                               : "golang-migrate down file without its .up.sql",
+                        pair.down->string(),
+                        flyway ? "add the matching V" + pair.name.version + "__<desc>.sql (same desc) or remove this one"
+                               : "add the matching .up.sql file or remove this one");
     }
-    const auto name = parse_file_name(*up_file);
-    claim(name->version, *up_file);
+    claim(pair.name.version, *pair.up);
     Migration migration;
-    migration.version = name->version;
-    migration.name = name->name;
-    migration.format = FileFormat::golang_migrate;
-    migration.up = Section{read_text(*up_file), 1, true, *up_file};
-    if (blank_sql(migration.up.sql)) {
-      throw ConfigError("the up file is empty", up_file->string(), "write the SQL that applies this migration");
+    migration.version = pair.name.version;
+    migration.name = pair.name.name;
+    migration.format = flyway ? FileFormat::flyway : FileFormat::golang_migrate;
+    migration.up = whole_file(*pair.up);
+    if (pair.down) {
+      migration.down = whole_file(*pair.down);
     }
-    if (down_file) {
-      Section down{read_text(*down_file), 1, true, *down_file};
-      if (!blank_sql(down.sql)) {
-        migration.down = std::move(down);
+    if (flyway) {
+      refuse_markers(migration.up);
+      if (migration.down) {
+        refuse_markers(*migration.down);
       }
     }
-    migration.checksum = util::sha256_hex(migration.up.sql);
+    finish(migration);
     by_version.emplace(migration.version, std::move(migration));
   }
   std::vector<Migration> out;
@@ -282,6 +239,25 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
   std::sort(out.begin(), out.end(),
             [](const Migration& a, const Migration& b) { return compare_versions(a.version, b.version) < 0; });
   return out;
+}
+
+std::string missing_down_hint(const Migration& migration) {
+  const auto up_name = migration.up.file.filename().string();
+  switch (migration.format) {
+  case FileFormat::dbmate:
+    return "add a `-- migrate:down` section to " + up_name + " with the SQL that reverts it";
+  case FileFormat::golang_migrate:
+    return "create " + migration.version + "_" + migration.name + ".down.sql next to " + up_name +
+           " with the SQL that reverts it";
+  case FileFormat::flyway: {
+    const auto separator = up_name.find("__");
+    const auto desc = separator == std::string::npos ? migration.name + ".sql" : up_name.substr(separator + 2);
+    return "create U" + migration.version + "__" + desc + " next to " + up_name + " with the SQL that reverts it";
+  }
+  case FileFormat::grant:
+    break;
+  }
+  return "add a `-- grant:down` section to " + up_name + " with the SQL that reverts it";
 }
 
 std::string snake_case(std::string_view name) {

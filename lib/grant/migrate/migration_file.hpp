@@ -1,5 +1,8 @@
 #pragma once
 
+#include <grant/migrate/sql_split.hpp>
+
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -7,7 +10,7 @@
 
 namespace grant::migrate {
 
-enum class FileFormat { grant, dbmate, golang_migrate };
+enum class FileFormat { grant, dbmate, golang_migrate, flyway };
 
 /// One section (up or down) of a migration file.
 struct Section {
@@ -15,6 +18,10 @@ struct Section {
   int first_line = 1;        ///< line of the file where the section's SQL starts
   bool transaction = true;   ///< false: `transaction=false` on the marker
   std::filesystem::path file;
+  std::vector<SqlStatement> statements; ///< `sql` split, each first_line a line of `file`
+  std::optional<std::chrono::milliseconds> lock_timeout;      ///< `lock_timeout=` on the marker
+  std::optional<std::chrono::milliseconds> statement_timeout; ///< `statement_timeout=` on the marker
+  std::optional<int> retries;                                 ///< `retries=` on the marker
 };
 
 /// A migration as read from disk.
@@ -25,6 +32,7 @@ struct Migration {
   Section up;
   std::optional<Section> down; ///< absent when the file has no down section (or it is empty)
   std::string checksum;        ///< SHA-256 hex of the up section
+  bool empty = false;          ///< the up section holds no SQL (a freshly generated file): never applied
 
   std::string display_name() const { return version + "_" + name; }
 };
@@ -37,8 +45,13 @@ bool is_version(std::string_view text);
 Migration parse_migration(const std::filesystem::path& file, std::string_view text);
 
 /// Reads every migration of a folder, sorted by version. Throws ConfigError (exit 2) for a
-/// missing folder, a bad file name, duplicate versions, a broken file.
+/// missing folder, a bad file name, duplicate versions, a broken file. A file whose up section
+/// is empty loads with `empty` set, so read-only commands still report.
 std::vector<Migration> load_migrations(const std::filesystem::path& folder);
+
+/// How to give `migration` a down section, in its own format's words (a marker, a .down.sql
+/// file, a Flyway U file).
+std::string missing_down_hint(const Migration& migration);
 
 /// Turns "Create Users!" into "create_users".
 std::string snake_case(std::string_view name);

@@ -55,6 +55,20 @@ Workload prepare(const std::vector<Target>& targets) {
   return work;
 }
 
+void refuse_empty_migrations(const Workload& work, const std::optional<std::string>& up_to) {
+  for (const auto& [database, files] : work.files) {
+    for (const auto& file : files) {
+      if (file.empty && (!up_to || compare_versions(file.version, *up_to) <= 0)) {
+        const bool whole_file = file.format == FileFormat::golang_migrate || file.format == FileFormat::flyway;
+        throw ConfigError("migration " + file.display_name() + " has an empty up section (database " + database +
+                              "): nothing was applied",
+                          file.up.file.string() + (whole_file ? "" : ":" + std::to_string(file.up.first_line - 1)),
+                          "write its up section or delete it");
+      }
+    }
+  }
+}
+
 int exit_code_of(const std::vector<TargetResult>& results) {
   int code = 0;
   for (const auto& result : results) {
@@ -197,6 +211,7 @@ std::vector<TargetResult> migrate(registry::Registry& registry, const Workload& 
   if (options.to) {
     check_to_version(work, *options.to);
   }
+  refuse_empty_migrations(work, options.to);
   if (options.atomic) {
     return migrate_atomic(registry, work, options, events);
   }
@@ -239,12 +254,12 @@ std::vector<TargetResult> rollback(registry::Registry& registry, const Workload&
                                    throw ConfigError("cannot roll back " + row->version + " on " + target.label() +
                                                          ": no migration file has that version",
                                                      target.database->migrations.string(),
-                                                     "restore the file (with its -- grant:down section) first");
+                                                     "restore the file (with its down section) first");
                                  }
                                  if (!file->down) {
                                    throw ConfigError("cannot roll back " + file->display_name() + " on " + target.label() +
                                                          ": it has no down section; nothing was reverted",
-                                                     file->up.file.string(), "add a -- grant:down section to the file");
+                                                     file->up.file.string(), missing_down_hint(*file));
                                  }
                                  to_revert.push_back(file);
                                }

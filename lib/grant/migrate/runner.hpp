@@ -81,6 +81,11 @@ struct Workload {
 /// Loads every selected database's migrations (ConfigError for any broken file: nothing runs).
 Workload prepare(const std::vector<Target>& targets);
 
+/// Refuses a workload holding a migration with an empty up section (a freshly generated file),
+/// up to `up_to` when given: ConfigError naming the file (exit 2). migrate calls it before it
+/// touches anything; so must every command that applies (redo).
+void refuse_empty_migrations(const Workload& work, const std::optional<std::string>& up_to = std::nullopt);
+
 /// The highest exit code among results (0 when all ok).
 int exit_code_of(const std::vector<TargetResult>& results);
 

@@ -108,8 +108,10 @@ std::unique_ptr<db::Connection> Pool::connect_with_retry() {
 }
 
 void Pool::checkin(std::unique_ptr<db::Connection> connection) noexcept {
-  // A connection still inside a transaction or known broken would leak state to the next owner.
-  const bool reusable = connection && connection->is_usable() && connection->transaction_depth() == 0;
+  // A connection still inside a transaction, known broken, or whose failed COMMIT could not be
+  // rolled back would leak state to the next owner.
+  const bool reusable = connection && connection->is_usable() && !connection->is_abandoned() &&
+                        connection->transaction_depth() == 0;
   std::unique_ptr<db::Connection> to_close;
   {
     std::lock_guard guard(m_mutex);
