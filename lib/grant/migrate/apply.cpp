@@ -90,6 +90,18 @@ std::string transaction_wrapped(const Section& section, const std::string& track
   return "BEGIN;\n" + section.sql + (util::ends_with(section.sql, "\n") ? "" : "\n") + tracking_sql + "\nCOMMIT;";
 }
 
+// A down whose row is gone (someone else removed it) must not pass for a rollback.
+void forget_row(Tracker& tracker, const Target& target, const Migration& migration) {
+  if (tracker.remove(migration.version) == 0) {
+    throw Error(ErrorKind::database,
+                target.label() + ": reverting " + migration.display_name() + " deleted no row of " + tracker.table() +
+                    " (none has version " + migration.version + ")" +
+                    (migration.down->transaction ? "; the down section was rolled back"
+                                                 : "; the down section ran outside a transaction and stays applied"),
+                target.label(), "check " + tracker.table() + " (`grant status`): another run may have changed it");
+  }
+}
+
 } // namespace
 
 void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section) {
@@ -152,11 +164,11 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
   if (down.transaction) {
     db::Transaction transaction(connection);
     run_section(connection, target, migration, down);
-    tracker.remove(migration.version);
+    forget_row(tracker, target, migration); // throws before the commit: the down rolls back
     transaction.commit();
   } else {
     run_statements(connection, target, migration, down);
-    tracker.remove(migration.version);
+    forget_row(tracker, target, migration);
   }
   step.ms = elapsed_ms(start);
   if (events) {
