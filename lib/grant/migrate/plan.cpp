@@ -29,9 +29,13 @@ namespace {
 std::vector<AppliedMigration> expand_covering_rows(const std::vector<Migration>& files,
                                                    std::vector<AppliedMigration> applied) {
   std::vector<AppliedMigration> extra;
-  for (const auto& row : applied) {
+  for (auto& row : applied) {
     if (!row.covers_older) {
       continue;
+    }
+    if (const auto* own = find_version(files, row.version)) {
+      row.version = own->version; // "15" in the table is the file "000015"
+      row.name = own->name;
     }
     for (const auto& file : files) {
       if (compare_versions(file.version, row.version) >= 0) {
