@@ -298,7 +298,7 @@ void adoption_suite(Project& project) {
     CHECK(run.exit_code == 0);
     CHECK(contains(run.out, "1_a: checksum unknown -> "));
     CHECK(contains(run.out, "2_b: checksum "));
-    CHECK(contains(run.out, "2 row(s) would repair"));
+    CHECK(contains(run.out, "2 row(s) to repair"));
     CHECK(project.query("SELECT checksum FROM schema_migrations WHERE version = '1'")[0][0] == "NULL");
 
     run = project.grant({"repair"});

@@ -69,7 +69,7 @@ void run_repair(const RepairFlags& flags, Context& context) {
   if (context.global.json) {
     print_json(context, results, options.dry_run, code);
   } else {
-    const std::string verb = options.dry_run ? "would repair" : "repaired";
+    const std::string verb = options.dry_run ? "to repair" : "repaired";
     for (const auto& result : results) {
       const auto label = result.target.label();
       for (const auto& step : result.steps) {
