@@ -101,6 +101,21 @@ TEST_CASE("cli::recovery_commands") {
     CHECK(contains(run.out, "2 marked applied, at 3"));
   }
 
+  SUBCASE("the missing-down hint fits the file's format") {
+    fleet.dir.write("db/migrate/b/2_u2.up.sql", "CREATE TABLE u2 (id int);\n");
+    fleet.dir.write("db/migrate/b/3_u3.sql", "-- migrate:up\nCREATE TABLE u3 (id int);\n");
+    REQUIRE(fleet.grant({"migrate"}).exit_code == 0);
+    auto run = fleet.grant({"rollback", "--database", "b"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "hint: add a -- migrate:down section to the file"));
+    fleet.dir.write("db/migrate/b/3_u3.sql", "-- migrate:up\nCREATE TABLE u3 (id int);\n-- migrate:down\nDROP TABLE u3;\n");
+    REQUIRE(fleet.grant({"rollback", "--database", "b"}).exit_code == 0);
+    run = fleet.grant({"rollback", "--database", "b"});
+    INFO(run.err);
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "hint: add 2_u2.down.sql next to 2_u2.up.sql"));
+  }
+
   SUBCASE("redo --dry-run prints the down and then the up, as SQL") {
     REQUIRE(fleet.grant({"migrate"}).exit_code == 0);
     const auto run = fleet.grant({"redo", "--database", "a", "--dry-run"});

@@ -138,6 +138,17 @@ void check_to_version(const Workload& work, const std::string& version) {
                     "run `grant status` to list the versions");
 }
 
+// How to give a file a down section, in its own format's words.
+std::string down_hint(const Migration& file) {
+  if (file.format == FileFormat::golang_migrate) {
+    return "add " + file.display_name() + ".down.sql next to " + file.up.file.filename().string();
+  }
+  if (file.format == FileFormat::dbmate) {
+    return "add a -- migrate:down section to the file";
+  }
+  return "add a -- grant:down section to the file";
+}
+
 // The migrations a rollback reverts on one target, newest first; refuses (nothing reverted)
 // when one has no file, no down section, or lives in Flyway's history.
 std::vector<const Migration*> to_revert(const Plan& plan, const Target& target, const RollbackOptions& options) {
@@ -163,7 +174,7 @@ std::vector<const Migration*> to_revert(const Plan& plan, const Target& target, 
     if (!file->down) {
       throw ConfigError("cannot roll back " + file->display_name() + " on " + target.label() +
                             ": it has no down section; nothing was reverted",
-                        file->up.file.string(), "add a -- grant:down section to the file");
+                        file->up.file.string(), down_hint(*file));
     }
     out.push_back(file);
   }
