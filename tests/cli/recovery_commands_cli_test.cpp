@@ -116,6 +116,20 @@ TEST_CASE("cli::recovery_commands") {
     CHECK(contains(run.err, "hint: add 2_u2.down.sql next to 2_u2.up.sql"));
   }
 
+  SUBCASE("a redo whose re-apply fails says the migration stays reverted") {
+    fleet.dir.write("db/migrate/a/4_once.sql", "-- grant:up\nCREATE TABLE once (id int);\nINSERT INTO t1 VALUES (1);\n"
+                                               "-- grant:down\nDROP TABLE once;\n");
+    fleet.dir.write("db/migrate/a/1_t1.sql", "-- grant:up\nCREATE TABLE t1 (id int UNIQUE);\n-- grant:down\nDROP TABLE t1;\n");
+    REQUIRE(fleet.grant({"migrate", "--database", "a"}).exit_code == 0);
+    const auto run = fleet.grant({"redo", "--database", "a"});
+    INFO(run.out, run.err);
+    CHECK(run.exit_code == 3);
+    CHECK(contains(run.out, "reverted 4_once"));
+    CHECK(contains(run.out, "a  FAILED  4_once reverted, not applied again"));
+    CHECK(contains(run.err, "UNIQUE"));
+    CHECK(contains(fleet.grant({"status", "--database", "a"}).out, "pending  4_once"));
+  }
+
   SUBCASE("redo --dry-run prints the down and then the up, as SQL") {
     REQUIRE(fleet.grant({"migrate"}).exit_code == 0);
     const auto run = fleet.grant({"redo", "--database", "a", "--dry-run"});

@@ -130,6 +130,9 @@ void report_results(Context& context, const std::string& command, const std::vec
         line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
       } else if (result.exit_code == 2 && result.steps.empty()) {
         line += context.paint("REFUSED", "31") + "  nothing changed on this target";
+      } else if (command == "redo" && result.steps.size() == 1) {
+        line += context.paint("FAILED", "31") + "  " + result.steps.front().version + "_" + result.steps.front().name +
+                " reverted, not applied again";
       } else {
         line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb + " before the failure";
       }
