@@ -108,7 +108,8 @@ TEST_CASE("cli::recovery_commands") {
     auto run = fleet.grant({"rollback", "--database", "b"});
     CHECK(run.exit_code == 2);
     CHECK(contains(run.err, "hint: add a -- migrate:down section to the file"));
-    fleet.dir.write("db/migrate/b/3_u3.sql", "-- migrate:up\nCREATE TABLE u3 (id int);\n-- migrate:down\nDROP TABLE u3;\n");
+    fleet.dir.write("db/migrate/b/3_u3.sql",
+                    "-- migrate:up\nCREATE TABLE u3 (id int);\n-- migrate:down\nDROP TABLE u3;\n");
     REQUIRE(fleet.grant({"rollback", "--database", "b"}).exit_code == 0);
     run = fleet.grant({"rollback", "--database", "b"});
     INFO(run.err);
@@ -119,7 +120,8 @@ TEST_CASE("cli::recovery_commands") {
   SUBCASE("a redo whose re-apply fails says the migration stays reverted") {
     fleet.dir.write("db/migrate/a/4_once.sql", "-- grant:up\nCREATE TABLE once (id int);\nINSERT INTO t1 VALUES (1);\n"
                                                "-- grant:down\nDROP TABLE once;\n");
-    fleet.dir.write("db/migrate/a/1_t1.sql", "-- grant:up\nCREATE TABLE t1 (id int UNIQUE);\n-- grant:down\nDROP TABLE t1;\n");
+    fleet.dir.write("db/migrate/a/1_t1.sql",
+                    "-- grant:up\nCREATE TABLE t1 (id int UNIQUE);\n-- grant:down\nDROP TABLE t1;\n");
     REQUIRE(fleet.grant({"migrate", "--database", "a"}).exit_code == 0);
     const auto run = fleet.grant({"redo", "--database", "a"});
     INFO(run.out, run.err);

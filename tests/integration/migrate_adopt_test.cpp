@@ -118,7 +118,8 @@ void golang_migrate_at(const Project& project, int version, int files, bool dirt
     const auto table = "g" + std::to_string(v);
     // 1..version already ran: re-running them would fail on a table that is not there.
     project.file(padded(v) + "_create_" + table + ".up.sql",
-                 v <= version ? "INSERT INTO never_created_" + table + " VALUES (1);\n" : "CREATE TABLE " + table + " (id int);\n");
+                 v <= version ? "INSERT INTO never_created_" + table + " VALUES (1);\n"
+                              : "CREATE TABLE " + table + " (id int);\n");
     project.file(padded(v) + "_create_" + table + ".down.sql", "DROP TABLE " + table + ";\n");
     if (v <= version) {
       project.execute("CREATE TABLE " + table + " (id int)");
@@ -136,18 +137,24 @@ void golang_migrate_at(const Project& project, int version, int files, bool dirt
 
 void flyway_history(const Project& project) {
   const bool pg = project.postgres();
-  project.execute(std::string("CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), "
-                              "description varchar(200) NOT NULL, type varchar(20) NOT NULL, script varchar(1000) NOT NULL, "
-                              "checksum int, installed_by varchar(100) NOT NULL, installed_on ") +
-                  (pg ? "timestamp NOT NULL DEFAULT now()" : "text NOT NULL DEFAULT CURRENT_TIMESTAMP") +
-                  ", execution_time int NOT NULL, success " + (pg ? "boolean" : "bool") + " NOT NULL)");
+  project.execute(
+      std::string("CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version varchar(50), "
+                  "description varchar(200) NOT NULL, type varchar(20) NOT NULL, script varchar(1000) NOT NULL, "
+                  "checksum int, installed_by varchar(100) NOT NULL, installed_on ") +
+      (pg ? "timestamp NOT NULL DEFAULT now()" : "text NOT NULL DEFAULT CURRENT_TIMESTAMP") +
+      ", execution_time int NOT NULL, success " + (pg ? "boolean" : "bool") + " NOT NULL)");
   const std::string yes = pg ? "true" : "1";
   const std::string no = pg ? "false" : "0";
   project.execute("INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, "
                   "installed_by, execution_time, success) VALUES "
-                  "(1, '1', 'create a', 'SQL', 'V1__create_a.sql', 12345, 'flyway', 3, " + yes + "), "
-                  "(2, '2', 'create b', 'SQL', 'V2__create_b.sql', -4242, 'flyway', 4, " + yes + "), "
-                  "(3, '3', 'create c', 'SQL', 'V3__create_c.sql', 999, 'flyway', 1, " + no + ")");
+                  "(1, '1', 'create a', 'SQL', 'V1__create_a.sql', 12345, 'flyway', 3, " +
+                  yes +
+                  "), "
+                  "(2, '2', 'create b', 'SQL', 'V2__create_b.sql', -4242, 'flyway', 4, " +
+                  yes +
+                  "), "
+                  "(3, '3', 'create c', 'SQL', 'V3__create_c.sql', 999, 'flyway', 1, " +
+                  no + ")");
   project.execute("CREATE TABLE a (id int); CREATE TABLE b (id int)");
 }
 
@@ -434,11 +441,12 @@ TEST_CASE("migrate::tracker_postgres") {
   SUBCASE("baseline writes its rows in one transaction") {
     project.file("1_a.sql", table_migration("a"));
     project.file("2_b.sql", table_migration("b"));
-    project.execute("CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY, name text, checksum text, "
-                    "applied_at timestamptz, execution_ms bigint, applied_by text);"
-                    "CREATE FUNCTION refuse_two() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    "IF NEW.version = '2' THEN RAISE EXCEPTION 'no 2 today'; END IF; RETURN NEW; END $$;"
-                    "CREATE TRIGGER refuse_two BEFORE INSERT ON schema_migrations FOR EACH ROW EXECUTE FUNCTION refuse_two()");
+    project.execute(
+        "CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY, name text, checksum text, "
+        "applied_at timestamptz, execution_ms bigint, applied_by text);"
+        "CREATE FUNCTION refuse_two() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.version = '2' THEN RAISE EXCEPTION 'no 2 today'; END IF; RETURN NEW; END $$;"
+        "CREATE TRIGGER refuse_two BEFORE INSERT ON schema_migrations FOR EACH ROW EXECUTE FUNCTION refuse_two()");
     const auto run = project.grant({"baseline", "--version", "2"});
     INFO(run.out, run.err);
     CHECK(run.exit_code == 3);
@@ -453,7 +461,8 @@ TEST_CASE("migrate::tracker_postgres") {
     } catch (const Error&) {
       // expected: duplicate key, leaving the index INVALID
     }
-    REQUIRE(project.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_key'::regclass")[0][0] == "f");
+    REQUIRE(project.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email_key'::regclass")[0][0] ==
+            "f");
     auto run = project.grant({"validate"});
     INFO(run.out, run.err);
     CHECK(run.exit_code == 1);

@@ -63,8 +63,8 @@ TEST_CASE("migrate::plan") {
     CHECK(plan.missing_files.empty());
   }
   SUBCASE("a Flyway baseline next to later Flyway rows") {
-    const auto plan = make_plan(files, {row("2", true, AppliedMigration::Source::flyway),
-                                        row("10", false, AppliedMigration::Source::flyway)});
+    const auto plan = make_plan(
+        files, {row("2", true, AppliedMigration::Source::flyway), row("10", false, AppliedMigration::Source::flyway)});
     CHECK(versions(plan.pending) == std::vector<std::string>{"000015", "000016", "000017"});
     CHECK(plan.applied.size() == 3);
   }

@@ -37,12 +37,13 @@ void print_json(Context& context, const std::vector<migrate::RepairResult>& resu
   for (const auto& result : results) {
     nlohmann::json steps = nlohmann::json::array();
     for (const auto& step : result.steps) {
-      steps.push_back({{"action", migrate::action_name(step.action)},
-                       {"version", step.version},
-                       {"name", step.name},
-                       {"old_checksum", step.old_checksum.empty() ? nlohmann::json() : nlohmann::json(step.old_checksum)},
-                       {"new_checksum", step.new_checksum.empty() ? nlohmann::json() : nlohmann::json(step.new_checksum)},
-                       {"sql", step.sql}});
+      steps.push_back(
+          {{"action", migrate::action_name(step.action)},
+           {"version", step.version},
+           {"name", step.name},
+           {"old_checksum", step.old_checksum.empty() ? nlohmann::json() : nlohmann::json(step.old_checksum)},
+           {"new_checksum", step.new_checksum.empty() ? nlohmann::json() : nlohmann::json(step.new_checksum)},
+           {"sql", step.sql}});
     }
     nlohmann::json entry{{"target", result.target.label()}, {"ok", result.ok}, {"steps", steps}};
     if (!result.ok) {

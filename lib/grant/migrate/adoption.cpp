@@ -13,7 +13,9 @@ namespace grant::migrate {
 
 namespace {
 
-bool truthy(const db::Value& value) { return value && (*value == "t" || *value == "1" || *value == "true"); }
+bool truthy(const db::Value& value) {
+  return value && (*value == "t" || *value == "1" || *value == "true");
+}
 
 } // namespace
 
@@ -35,11 +37,12 @@ std::optional<AppliedMigration> Tracker::golang_migrate_row() {
     }
   }
   if (out && dirty) {
-    throw ConfigError(m_connection.target() + ": golang-migrate's " + m_table + " is dirty at version " +
-                          out->version + ": that migration failed part-way, and its changes may be half applied",
+    throw ConfigError(m_connection.target() + ": golang-migrate's " + m_table + " is dirty at version " + out->version +
+                          ": that migration failed part-way, and its changes may be half applied",
                       m_connection.target(),
-                      "check the schema against version " + out->version + ", then run golang-migrate's `migrate ... force " +
-                          out->version + "` (or fix it by hand and run UPDATE " + m_table +
+                      "check the schema against version " + out->version +
+                          ", then run golang-migrate's `migrate ... force " + out->version +
+                          "` (or fix it by hand and run UPDATE " + m_table +
                           " SET dirty = false), and run grant again; nothing was changed");
   }
   return out;
@@ -77,10 +80,9 @@ std::vector<AppliedMigration> Tracker::flyway_rows() {
       m_flyway_exists =
           m_connection.query("SELECT to_regclass($1) IS NOT NULL", {m_flyway_quoted}).scalar() == db::Value{"t"};
     } else {
-      m_flyway_exists = !m_connection
-                             .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flyway_schema_history'",
-                                    {})
-                             .empty();
+      m_flyway_exists =
+          !m_connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flyway_schema_history'", {})
+               .empty();
     }
   }
   if (!*m_flyway_exists) {

@@ -15,8 +15,8 @@ std::vector<RepairStep> repair_target(db::Connection& connection, Tracker& track
     const auto* file = plan.file_of(row.version);
     if (file == nullptr) {
       if (options.forget_missing && row.source != AppliedMigration::Source::flyway) {
-        steps.push_back({Action::forget, row.version, row.name, row.checksum.value_or(""), {},
-                         tracker.remove_sql(row.version)});
+        steps.push_back(
+            {Action::forget, row.version, row.name, row.checksum.value_or(""), {}, tracker.remove_sql(row.version)});
       }
       continue;
     }
@@ -24,8 +24,12 @@ std::vector<RepairStep> repair_target(db::Connection& connection, Tracker& track
     if (!unknown && *row.checksum == file->checksum) {
       continue;
     }
-    RepairStep step{unknown ? Action::record_checksum : Action::update_checksum, file->version, file->name,
-                    row.checksum.value_or(""), file->checksum, {}};
+    RepairStep step{unknown ? Action::record_checksum : Action::update_checksum,
+                    file->version,
+                    file->name,
+                    row.checksum.value_or(""),
+                    file->checksum,
+                    {}};
     // Flyway's history is only read: the version gets a row of grant's own instead.
     step.sql = row.source == AppliedMigration::Source::flyway
                    ? tracker.record_sql(*file, row.execution_ms)
@@ -69,24 +73,24 @@ const char* action_name(RepairStep::Action action) {
 
 std::vector<RepairResult> repair(registry::Registry& registry, const Workload& work, const RepairOptions& options,
                                  const EventSink& events) {
-  return fan_out<Target, RepairResult>(
-      work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
-        const auto& files = work.files.at(target.database->name);
-        RepairResult out;
-        const auto result = run_on_target(
-            registry, target, files, options, events,
-            [&](db::Connection& connection, Tracker& tracker, TargetResult&) {
-              out.steps = repair_target(connection, tracker, files, options);
-            },
-            false);
-        out.target = target;
-        out.ok = result.ok;
-        out.error = result.error;
-        out.where = result.where;
-        out.hint = result.hint;
-        out.exit_code = result.exit_code;
-        return out;
-      });
+  return fan_out<Target, RepairResult>(work.targets, effective_jobs(options.jobs, work.targets.size()),
+                                       [&](const Target& target) {
+                                         const auto& files = work.files.at(target.database->name);
+                                         RepairResult out;
+                                         const auto result = run_on_target(
+                                             registry, target, files, options, events,
+                                             [&](db::Connection& connection, Tracker& tracker, TargetResult&) {
+                                               out.steps = repair_target(connection, tracker, files, options);
+                                             },
+                                             false);
+                                         out.target = target;
+                                         out.ok = result.ok;
+                                         out.error = result.error;
+                                         out.where = result.where;
+                                         out.hint = result.hint;
+                                         out.exit_code = result.exit_code;
+                                         return out;
+                                       });
 }
 
 } // namespace grant::migrate

@@ -55,8 +55,8 @@ void Tracker::resolve() {
   } else {
     const auto current = m_connection.query("SELECT current_schema()", {}).scalar();
     if (!current) {
-      throw ConfigError("cannot place the tracking table " + util::in_quotes(m_table) + " on " +
-                            m_connection.target() + ": current_schema() is NULL (no schema of search_path exists)",
+      throw ConfigError("cannot place the tracking table " + util::in_quotes(m_table) + " on " + m_connection.target() +
+                            ": current_schema() is NULL (no schema of search_path exists)",
                         m_connection.target(),
                         "create the schema, fix the role's or database's search_path, or set \"migrations_table\" "
                         "to a qualified name such as \"public.schema_migrations\"");
@@ -64,7 +64,8 @@ void Tracker::resolve() {
     schema = *current;
   }
   m_quoted = m_connection.quote_identifier(schema) + "." + m_connection.quote_identifier(name);
-  m_flyway_quoted = m_connection.quote_identifier(schema) + "." + m_connection.quote_identifier("flyway_schema_history");
+  m_flyway_quoted =
+      m_connection.quote_identifier(schema) + "." + m_connection.quote_identifier("flyway_schema_history");
   m_resolved = true;
 }
 
@@ -84,8 +85,8 @@ const std::vector<std::string>& Tracker::columns() {
   } else {
     found = !m_connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {m_table}).empty();
   }
-  m_columns = found ? m_connection.query("SELECT * FROM " + m_quoted + " WHERE 1 = 0", {}).columns
-                    : std::vector<std::string>{};
+  m_columns =
+      found ? m_connection.query("SELECT * FROM " + m_quoted + " WHERE 1 = 0", {}).columns : std::vector<std::string>{};
   return *m_columns;
 }
 
@@ -94,7 +95,9 @@ bool Tracker::has_column(const char* column) {
   return std::find(all.begin(), all.end(), column) != all.end();
 }
 
-bool Tracker::exists() { return !columns().empty(); }
+bool Tracker::exists() {
+  return !columns().empty();
+}
 
 TableFormat Tracker::format() {
   if (!exists()) {
@@ -114,9 +117,11 @@ std::string Tracker::create_sql() const {
 
 std::vector<std::string> Tracker::missing_columns_sql() {
   const bool postgres = m_connection.dialect() == db::Dialect::postgres;
-  const std::vector<std::pair<const char*, std::string>> wanted{
-      {"name", "text"}, {"checksum", "text"}, {"applied_at", postgres ? "timestamptz" : "text"},
-      {"execution_ms", "bigint"}, {"applied_by", "text"}};
+  const std::vector<std::pair<const char*, std::string>> wanted{{"name", "text"},
+                                                                {"checksum", "text"},
+                                                                {"applied_at", postgres ? "timestamptz" : "text"},
+                                                                {"execution_ms", "bigint"},
+                                                                {"applied_by", "text"}};
   std::vector<std::string> out;
   for (const auto& [column, type] : wanted) {
     if (!has_column(column)) {
@@ -206,10 +211,10 @@ std::vector<AppliedMigration> Tracker::applied() {
     }
   } else if (table_format != TableFormat::missing) {
     const auto pick = [&](const char* column) { return has_column(column) ? std::string(column) : "NULL"; };
-    const auto rows = m_connection.query("SELECT version, " + pick("name") + ", " + pick("checksum") + ", " +
-                                             pick("applied_at") + ", " + pick("execution_ms") + ", " +
-                                             pick("applied_by") + " FROM " + m_quoted,
-                                         {});
+    const auto rows =
+        m_connection.query("SELECT version, " + pick("name") + ", " + pick("checksum") + ", " + pick("applied_at") +
+                               ", " + pick("execution_ms") + ", " + pick("applied_by") + " FROM " + m_quoted,
+                           {});
     for (const auto& row : rows.rows) {
       AppliedMigration applied;
       applied.version = row[0].value_or("");
@@ -242,10 +247,10 @@ std::string Tracker::version_matches(const std::string& value) const {
 
 void Tracker::record(const Migration& migration, long long execution_ms) {
   resolve();
-  m_connection.query("INSERT INTO " + m_quoted + " " + k_columns + " VALUES ($1, $2, $3, " +
-                         now_expression(m_connection.dialect()) + ", $4, $5)",
-                     {migration.version, migration.name, migration.checksum, std::to_string(execution_ms),
-                      current_user_at_host()});
+  m_connection.query(
+      "INSERT INTO " + m_quoted + " " + k_columns + " VALUES ($1, $2, $3, " + now_expression(m_connection.dialect()) +
+          ", $4, $5)",
+      {migration.version, migration.name, migration.checksum, std::to_string(execution_ms), current_user_at_host()});
 }
 
 long long Tracker::remove(const std::string& version) {

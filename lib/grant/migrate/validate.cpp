@@ -9,7 +9,9 @@ namespace grant::migrate {
 
 namespace {
 
-std::string short_checksum(const std::string& checksum) { return checksum.substr(0, 12) + "…"; }
+std::string short_checksum(const std::string& checksum) {
+  return checksum.substr(0, 12) + "…";
+}
 
 void plan_problems(const std::string& target, const Plan& plan, std::vector<Problem>& out) {
   for (const auto& drift : plan.drifted) {
@@ -20,7 +22,10 @@ void plan_problems(const std::string& target, const Plan& plan, std::vector<Prob
                    "restore the file, or record its new checksum with `grant repair`"});
   }
   for (const auto& row : plan.missing_files) {
-    out.push_back({"missing_file", target, row.version, {},
+    out.push_back({"missing_file",
+                   target,
+                   row.version,
+                   {},
                    "version " + row.version + (row.name.empty() ? "" : "_" + row.name) +
                        " is applied but no migration file has it",
                    "restore the file, or drop its row with `grant repair --forget-missing`"});
@@ -35,17 +40,20 @@ void plan_problems(const std::string& target, const Plan& plan, std::vector<Prob
 // A CREATE INDEX CONCURRENTLY that failed leaves its index behind, INVALID: never used for reads,
 // still maintained on every write, and in the way of a re-run without IF NOT EXISTS.
 void invalid_indexes(db::Connection& connection, const std::string& target, std::vector<Problem>& out) {
-  const auto rows = connection.query(
-      "SELECT n.nspname, c.relname, t.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-      "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-      "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
-      {});
+  const auto rows =
+      connection.query("SELECT n.nspname, c.relname, t.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                       "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                       "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
+                       {});
   for (const auto& row : rows.rows) {
     const auto schema = row[0].value_or("");
     const auto index = connection.quote_identifier(schema) + "." + connection.quote_identifier(row[1].value_or(""));
     const auto table = connection.quote_identifier(schema) + "." + connection.quote_identifier(row[2].value_or(""));
-    out.push_back({"invalid_index", target, {}, {},
+    out.push_back({"invalid_index",
+                   target,
+                   {},
+                   {},
                    "index " + index + " on " + table +
                        " is INVALID (a CREATE INDEX CONCURRENTLY failed or is still running): it is not used by "
                        "queries but slows every write",
@@ -79,8 +87,12 @@ ValidateReport validate(registry::Registry& registry, const Workload& work, cons
             plan_problems(label, make_plan(files, tracker.applied()), out);
           } catch (const ConfigError& error) {
             const std::string message = util::redact_secrets(error.what());
-            out.push_back({message.find(" is dirty at version ") != std::string::npos ? "dirty" : "unreadable", label, {}, {},
-                           message, error.hint()});
+            out.push_back({message.find(" is dirty at version ") != std::string::npos ? "dirty" : "unreadable",
+                           label,
+                           {},
+                           {},
+                           message,
+                           error.hint()});
           }
           if (connection->dialect() == db::Dialect::postgres) {
             invalid_indexes(*connection, label, out);

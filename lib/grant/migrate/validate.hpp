@@ -15,7 +15,7 @@ struct Problem {
   std::string version; ///< "" when not about a version
   std::string file;    ///< the migration file, when there is one
   std::string message;
-  std::string hint;    ///< how to fix it, "" when obvious
+  std::string hint; ///< how to fix it, "" when obvious
 };
 
 struct ValidateReport {
