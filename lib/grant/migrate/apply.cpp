@@ -98,7 +98,7 @@ void forget_row(Tracker& tracker, const Target& target, const Migration& migrati
                     " (none has version " + migration.version + ")" +
                     (migration.down->transaction ? "; the down section was rolled back"
                                                  : "; the down section ran outside a transaction and stays applied"),
-                target.label(), "check " + tracker.table() + " (`grant status`): another run may have changed it");
+                target.label(), "something other than grant (the down section itself?) deleted the row: check `grant status`");
   }
 }
 
