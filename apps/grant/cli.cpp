@@ -83,6 +83,7 @@ int run(int argc, char** argv) {
   setup_status(app, context);
   setup_validate(app, context);
   setup_baseline(app, context);
+  setup_repair(app, context);
   setup_recover(app, context);
   setup_shard_resolve(app, context);
   setup_shard_check(app, context);

@@ -1,7 +1,6 @@
 #include <grant/commands.hpp>
 #include <grant/migrate_output.hpp>
 
-#include <grant/error.hpp>
 
 namespace grant::cli {
 
@@ -13,9 +12,6 @@ struct BaselineFlags {
 };
 
 void run_baseline(const BaselineFlags& flags, Context& context) {
-  if (!migrate::is_version(flags.version)) {
-    throw ConfigError("--version " + flags.version + " is not a version (digits only)", "--version");
-  }
   auto work = load_workload(context, flags.run);
   migrate::RunOptions options;
   apply_run_flags(flags.run, options);
@@ -31,8 +27,10 @@ void setup_baseline(CLI::App& app, Context& context) {
   auto flags = std::make_shared<BaselineFlags>();
   auto* command = app.add_subcommand("baseline", "Mark VERSION and older as applied without running them");
   add_run_flags(*command, flags->run);
-  command->add_option("--version", flags->version, "The newest version already present in the schema")->required();
-  command->footer("Example (adopting an existing database):\n  grant baseline --database analytics --version 20240101120000");
+  command->add_option("--version", flags->version, "The newest version already present in the schema (a file must have it)")->required();
+  command->footer("Example (adopting an existing database):\n  grant baseline --database analytics --version 20240101120000\n"
+                  "Every selected database must have a migration file with that version; its rows are written in one\n"
+                  "transaction per target. Exit codes: 0 done, 2 usage/config error (nothing marked), 3 a database failed.");
   command->callback([flags, &context] { run_baseline(*flags, context); });
 }
 

@@ -44,7 +44,8 @@ void setup_migrate(CLI::App& app, Context& context) {
                   "  grant migrate --database orders --atomic   all shards or none, per version\n"
                   "  grant migrate --dry-run                    print the SQL, change nothing\n"
                   "  grant migrate --wait 30                    wait for the servers to come up first\n"
-                  "Exit codes: 0 done, 2 usage/config/migration-file error (nothing applied), 3 a database failed.");
+                  "Exit codes: 0 done, 2 usage/config/migration-file error or a refused target (nothing applied there;\n"
+                  "other targets may have been migrated: the summary lists each), 3 a database failed.");
   command->callback([flags, &context] { run_migrate(*flags, context); });
 }
 

@@ -115,13 +115,24 @@ void report_results(Context& context, const std::string& command, const std::vec
         }
       }
     }
-    const char* verb = command == "rollback" ? "reverted" : (command == "baseline" ? "marked applied" : "applied");
+    const char* verb = command == "rollback"   ? "reverted"
+                       : command == "baseline" ? "marked applied"
+                       : command == "redo"     ? "redone"
+                                               : "applied";
     for (const auto& result : results) {
-      std::string line = "  " + result.target.label() + "  ";
+      // A dry run's stdout is a SQL script that runs as printed: the summary rides in comments.
+      std::string line = std::string(dry_run ? "--" : "") + "  " + result.target.label() + "  ";
+      // redo's steps are the reverted migration and then the same one re-applied.
+      const auto count = command == "redo" ? result.steps.size() / 2 : result.steps.size();
       if (result.ok) {
-        line += context.paint("ok", "32") + "  " + std::to_string(result.steps.size()) + " " +
+        line += context.paint("ok", "32") + "  " + std::to_string(count) + " " +
                 (dry_run ? std::string("would be ") + verb : std::string(verb));
         line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
+      } else if (result.exit_code == 2 && result.steps.empty()) {
+        line += context.paint("REFUSED", "31") + "  nothing changed on this target";
+      } else if (command == "redo" && result.steps.size() == 1) {
+        line += context.paint("FAILED", "31") + "  " + result.steps.front().version + "_" + result.steps.front().name +
+                " reverted, not applied again";
       } else {
         line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb + " before the failure";
       }
@@ -137,6 +148,22 @@ void report_results(Context& context, const std::string& command, const std::vec
       if (!result.hint.empty()) {
         std::cerr << "  hint: " << result.hint << '\n';
       }
+    }
+  }
+  if (code == 2 && !dry_run) {
+    // Exit 2 means "nothing was touched" for the refused targets only: say which others changed.
+    std::vector<std::string> changed;
+    std::vector<std::string> refused;
+    for (const auto& result : results) {
+      if (!result.steps.empty()) {
+        changed.push_back(result.target.label());
+      } else if (result.exit_code == 2) {
+        refused.push_back(result.target.label());
+      }
+    }
+    if (!changed.empty() && !refused.empty()) {
+      context.warn("refused on " + util::join(refused, ", ") + " (nothing changed there), but " +
+                   util::join(changed, ", ") + " did change in this run: see the summary above");
     }
   }
   context.exit_code = code;

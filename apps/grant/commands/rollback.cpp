@@ -9,12 +9,14 @@ struct RollbackFlags {
   RunFlags run;
   int steps = 1;
   std::string to;
+  bool all = false;
 };
 
 migrate::RollbackOptions rollback_options(const RollbackFlags& flags) {
   migrate::RollbackOptions options;
   apply_run_flags(flags.run, options);
   options.steps = flags.steps;
+  options.all = flags.all;
   if (!flags.to.empty()) {
     options.to = flags.to;
   }
@@ -32,40 +34,12 @@ void run_rollback(const RollbackFlags& flags, Context& context) {
 
 void run_redo(const RunFlags& flags, Context& context) {
   auto work = load_workload(context, flags);
-  RollbackFlags rollback_flags;
-  rollback_flags.run = flags;
-  const auto rollback = rollback_options(rollback_flags);
+  migrate::RunOptions options;
+  apply_run_flags(flags, options);
   registry::Registry registry(context.config());
   const auto events = event_printer(context);
-  migrate::preflight(registry, work.targets, rollback, events);
-  auto results = migrate::rollback(registry, work, rollback, events);
-  if (migrate::exit_code_of(results) != 0) {
-    report_results(context, "redo", results, flags.dry_run);
-    return;
-  }
-  if (flags.dry_run) {
-    report_results(context, "redo", results, true);
-    context.say("-- then the reverted migrations are applied again");
-    return;
-  }
-  migrate::MigrateOptions again;
-  apply_run_flags(flags, again);
-  // Re-apply exactly what was reverted on each target: up to the version it reverted.
-  for (auto& result : results) {
-    if (result.steps.empty()) {
-      continue;
-    }
-    again.to = result.steps.front().version;
-    migrate::Workload one{{result.target}, {{result.target.database->name, work.files.at(result.target.database->name)}}};
-    auto applied = migrate::migrate(registry, one, again, events).front();
-    result.ok = applied.ok;
-    result.error = applied.error;
-    result.where = applied.where;
-    result.hint = applied.hint;
-    result.exit_code = applied.exit_code;
-    result.current_version = applied.current_version;
-  }
-  report_results(context, "redo", results, false);
+  migrate::preflight(registry, work.targets, options, events);
+  report_results(context, "redo", migrate::redo(registry, work, options, events), options.dry_run);
 }
 
 } // namespace
@@ -76,10 +50,12 @@ void setup_rollback(CLI::App& app, Context& context) {
   add_run_flags(*command, flags->run);
   auto* steps = command->add_option("--steps", flags->steps, "How many to revert per target (default 1)")
                     ->check(CLI::PositiveNumber);
-  command->add_option("--to", flags->to, "Revert everything newer than this version (it stays applied)")
+  auto* to = command->add_option("--to", flags->to, "Revert everything newer than this version (it stays applied)")
       ->excludes(steps);
+  command->add_flag("--all", flags->all, "Revert every applied migration")->excludes(steps)->excludes(to);
   command->footer("Examples:\n  grant rollback --database primary\n  grant rollback --steps 3 --dry-run\n"
                   "  grant rollback --to 20240101120000\n"
+                  "  grant rollback --all --database primary   back to an empty schema\n"
                   "A migration without a down section stops the rollback before anything is reverted.");
   command->callback([flags, &context] { run_rollback(*flags, context); });
 }
@@ -88,7 +64,8 @@ void setup_redo(CLI::App& app, Context& context) {
   auto flags = std::make_shared<RunFlags>();
   auto* command = app.add_subcommand("redo", "Roll back the newest migration and apply it again");
   add_run_flags(*command, *flags);
-  command->footer("Example:\n  grant redo --database primary");
+  command->footer("Examples:\n  grant redo --database primary\n  grant redo --dry-run   the down SQL, then the up SQL\n"
+                  "The rollback and the re-apply run under one migration lock: no other run can slip in between.");
   command->callback([flags, &context] { run_redo(*flags, context); });
 }
 

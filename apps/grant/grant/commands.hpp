@@ -16,6 +16,7 @@ void setup_redo(CLI::App& app, Context& context);
 void setup_status(CLI::App& app, Context& context);
 void setup_validate(CLI::App& app, Context& context);
 void setup_baseline(CLI::App& app, Context& context);
+void setup_repair(CLI::App& app, Context& context);
 void setup_recover(CLI::App& app, Context& context);
 void setup_shard_resolve(CLI::App& app, Context& context);
 void setup_shard_check(CLI::App& app, Context& context);

@@ -148,6 +148,18 @@ std::string transaction_wrapped(const Section& section, const std::string& track
   return "BEGIN;\n" + section.sql + (util::ends_with(section.sql, "\n") ? "" : "\n") + tracking_sql + "\nCOMMIT;";
 }
 
+// A down whose row is gone (someone else removed it) must not pass for a rollback.
+void forget_row(Tracker& tracker, const Target& target, const Migration& migration) {
+  if (tracker.remove(migration.version) == 0) {
+    throw Error(ErrorKind::database,
+                target.label() + ": reverting " + migration.display_name() + " deleted no row of " + tracker.table() +
+                    " (none has version " + migration.version + ")" +
+                    (migration.down->transaction ? "; the down section was rolled back"
+                                                 : "; the down section ran outside a transaction and stays applied"),
+                target.label(), "something other than grant (the down section itself?) deleted the row: check `grant status`");
+  }
+}
+
 // Runs `attempt` (one try of a section plus its bookkeeping), again with backoff after a lock
 // timeout while retries remain. Only transactional sections retry: they left nothing behind.
 void with_retries(db::Connection& connection, const Target& target, const Migration& migration,
@@ -268,14 +280,14 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
       db::Transaction transaction(connection);
       run_section(connection, target, migration, down, limits, watch);
       end_section(connection);
-      tracker.remove(migration.version);
+      forget_row(tracker, target, migration);
       foreign_keys.check(context);
       transaction.commit();
     } else {
       run_section(connection, target, migration, down, limits, watch);
       foreign_keys.check(context);
       end_section(connection);
-      tracker.remove(migration.version);
+      forget_row(tracker, target, migration);
     }
   });
   step.ms = elapsed_ms(start);

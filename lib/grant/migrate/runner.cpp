@@ -152,11 +152,71 @@ void check_to_version(const Workload& work, const std::string& version) {
                     "run `grant status` to list the versions");
 }
 
-// `creates` is false for commands that only undo (rollback): on a target never migrated they
-// must not create the tracking table or the SQLite file.
-TargetResult run_on_target(registry::Registry& registry, const Target& target, const RunOptions& options,
-                           const EventSink& events, const std::function<void(db::Connection&, Tracker&, TargetResult&)>& body,
-                           bool creates = true) {
+// The migrations a rollback reverts on one target, newest first; refuses (nothing reverted)
+// when one has no file, no down section, or lives in Flyway's history.
+std::vector<const Migration*> to_revert(const Plan& plan, const Target& target, const RollbackOptions& options) {
+  std::vector<const Migration*> out;
+  for (auto row = plan.applied.rbegin(); row != plan.applied.rend(); ++row) {
+    if (!options.all && (options.to ? compare_versions(row->version, *options.to) <= 0
+                                    : static_cast<int>(out.size()) >= options.steps)) {
+      break;
+    }
+    const auto* file = plan.file_of(row->version);
+    if (file == nullptr) {
+      throw ConfigError("cannot roll back " + row->version + " on " + target.label() +
+                            ": no migration file has that version; nothing was reverted",
+                        target.database->migrations.string(),
+                        "restore the file (with its down section) first");
+    }
+    if (row->source == AppliedMigration::Source::flyway) {
+      throw ConfigError("cannot roll back " + file->display_name() + " on " + target.label() +
+                            ": Flyway applied it (flyway_schema_history), which grant reads but never changes; "
+                            "nothing was reverted",
+                        file->up.file.string(), "undo it with Flyway (flyway undo), or roll back fewer steps");
+    }
+    if (!file->down) {
+      throw ConfigError("cannot roll back " + file->display_name() + " on " + target.label() +
+                            ": it has no down section; nothing was reverted",
+                        file->up.file.string(), missing_down_hint(*file));
+    }
+    out.push_back(file);
+  }
+  return out;
+}
+
+void migrate_on(db::Connection& connection, Tracker& tracker, const Target& target, const std::vector<Migration>& files,
+                const MigrateOptions& options, const EventSink& events, TargetResult& result) {
+  const auto plan = make_plan(files, tracker.applied());
+  check_out_of_order(plan, options, target);
+  for (const auto* migration : plan.pending) {
+    if (options.to && compare_versions(migration->version, *options.to) > 0) {
+      break;
+    }
+    result.steps.push_back(apply_up(connection, tracker, target, *migration, options, events));
+  }
+}
+
+// Every selected database must have a file with this version: baselining past the files is a typo.
+void check_baseline_version(const Workload& work, const std::string& version) {
+  if (!is_version(version)) {
+    throw ConfigError("--version " + util::in_quotes(version) + " is not a version (digits only)", "--version");
+  }
+  for (const auto& target : work.targets) {
+    const auto& database = *target.database;
+    if (find_version(work.files.at(database.name), version) == nullptr) {
+      throw ConfigError("--version " + version + ": no migration file of database " + database.name +
+                            " has that version; nothing was marked applied",
+                        database.migrations.string(),
+                        "pick the version of one of its files (`grant status --database " + database.name +
+                            "` lists them), or select the right database with --database");
+    }
+  }
+}
+
+} // namespace
+
+TargetResult run_on_target(registry::Registry& registry, const Target& target, const std::vector<Migration>& files,
+                           const RunOptions& options, const EventSink& events, const TargetBody& body, bool creates) {
   TargetResult result;
   result.target = target;
   try {
@@ -173,8 +233,11 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
     }
     db::Connection& connection_ref = scratch ? *scratch : *pooled;
     auto* connection = &connection_ref;
+    // Resolves the schema now, before any migration can change search_path.
     Tracker tracker(*connection, target.database->migrations_table);
+    tracker.qualified();
     std::unique_ptr<MigrationLock> lock;
+    std::string setup_sql;
     if (!options.dry_run && !scratch) {
       lock = MigrationLock::acquire(*connection, target.endpoint.url, target.database->migrations_table,
                                     options.lock_timeout, [&](const std::string& holder) {
@@ -184,27 +247,36 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
                                       }
                                     });
       refuse_in_doubt(*connection, target);
-      if (creates) {
-        tracker.ensure();
+      if (creates || tracker.exists()) {
+        if (const auto note = tracker.ensure(files); note && events) {
+          events({Event::Kind::note, target.label(), {}, 0, *note});
+        }
       }
+    } else if (options.dry_run && (creates || tracker.exists())) {
+      setup_sql = tracker.ensure_sql(files);
     }
     try {
       body(*connection, tracker, result);
     } catch (const Error& error) {
       record_failure(result, error);
     }
+    if (!setup_sql.empty() && !result.steps.empty()) {
+      result.steps.front().sql = "-- the tracking table first\n" + setup_sql + result.steps.front().sql;
+    }
     // Also after a failure: the migrations before it stay applied, and the summary says so.
     if (connection->is_usable() && tracker.exists()) {
-      const auto applied = tracker.applied();
-      result.current_version = applied.empty() ? "" : applied.back().version;
+      try {
+        const auto plan = make_plan(files, tracker.applied());
+        result.current_version = plan.current_version;
+      } catch (const ConfigError&) {
+        // a dirty golang-migrate table: already reported
+      }
     }
   } catch (const Error& error) {
     record_failure(result, error);
   }
   return result;
 }
-
-} // namespace
 
 std::vector<TargetResult> migrate(registry::Registry& registry, const Workload& work, const MigrateOptions& options,
                                   const EventSink& events) {
@@ -218,67 +290,70 @@ std::vector<TargetResult> migrate(registry::Registry& registry, const Workload& 
   return fan_out<Target, TargetResult>(
       work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
         const auto& files = work.files.at(target.database->name);
-        return run_on_target(registry, target, options, events,
+        return run_on_target(registry, target, files, options, events,
                              [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
-                               const auto plan = make_plan(files, tracker.applied());
-                               check_out_of_order(plan, options, target);
-                               for (const auto* migration : plan.pending) {
-                                 if (options.to && compare_versions(migration->version, *options.to) > 0) {
-                                   break;
-                                 }
-                                 result.steps.push_back(apply_up(connection, tracker, target, *migration, options, events));
-                               }
+                               migrate_on(connection, tracker, target, files, options, events, result);
                              });
       });
 }
 
 std::vector<TargetResult> rollback(registry::Registry& registry, const Workload& work, const RollbackOptions& options,
                                    const EventSink& events) {
-  if (options.to) {
+  if (options.to && !options.all) {
     check_to_version(work, *options.to);
   }
   return fan_out<Target, TargetResult>(
       work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
         const auto& files = work.files.at(target.database->name);
-        return run_on_target(registry, target, options, events,
-                             [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
-                               const auto plan = make_plan(files, tracker.applied());
-                               std::vector<const Migration*> to_revert;
-                               for (auto row = plan.applied.rbegin(); row != plan.applied.rend(); ++row) {
-                                 if (options.to ? compare_versions(row->version, *options.to) <= 0
-                                                : static_cast<int>(to_revert.size()) >= options.steps) {
-                                   break;
-                                 }
-                                 const auto* file = plan.file_of(row->version);
-                                 if (file == nullptr) {
-                                   throw ConfigError("cannot roll back " + row->version + " on " + target.label() +
-                                                         ": no migration file has that version",
-                                                     target.database->migrations.string(),
-                                                     "restore the file (with its down section) first");
-                                 }
-                                 if (!file->down) {
-                                   throw ConfigError("cannot roll back " + file->display_name() + " on " + target.label() +
-                                                         ": it has no down section; nothing was reverted",
-                                                     file->up.file.string(), missing_down_hint(*file));
-                                 }
-                                 to_revert.push_back(file);
-                               }
-                               for (const auto* migration : to_revert) {
-                                 result.steps.push_back(apply_down(connection, tracker, target, *migration, options, events));
-                               }
-                             },
-                             false);
+        return run_on_target(
+            registry, target, files, options, events,
+            [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
+              for (const auto* migration : to_revert(make_plan(files, tracker.applied()), target, options)) {
+                result.steps.push_back(apply_down(connection, tracker, target, *migration, options, events));
+              }
+            },
+            false);
+      });
+}
+
+std::vector<TargetResult> redo(registry::Registry& registry, const Workload& work, const RunOptions& options,
+                               const EventSink& events) {
+  refuse_empty_migrations(work);
+  RollbackOptions one;
+  static_cast<RunOptions&>(one) = options;
+  one.steps = 1;
+  return fan_out<Target, TargetResult>(
+      work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
+        const auto& files = work.files.at(target.database->name);
+        return run_on_target(
+            registry, target, files, options, events,
+            [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
+              // Under the one lock run_on_target holds: nobody can slip in between.
+              const auto reverted = to_revert(make_plan(files, tracker.applied()), target, one);
+              for (const auto* migration : reverted) {
+                result.steps.push_back(apply_down(connection, tracker, target, *migration, options, events));
+              }
+              for (auto migration = reverted.rbegin(); migration != reverted.rend(); ++migration) {
+                result.steps.push_back(apply_up(connection, tracker, target, **migration, options, events));
+              }
+            },
+            false);
       });
 }
 
 std::vector<TargetResult> baseline(registry::Registry& registry, const Workload& work, const std::string& version,
                                    const RunOptions& options, const EventSink& events) {
+  check_baseline_version(work, version);
   return fan_out<Target, TargetResult>(
       work.targets, effective_jobs(options.jobs, work.targets.size()), [&](const Target& target) {
         const auto& files = work.files.at(target.database->name);
-        return run_on_target(registry, target, options, events,
-                             [&](db::Connection&, Tracker& tracker, TargetResult& result) {
+        return run_on_target(registry, target, files, options, events,
+                             [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
                                const auto plan = make_plan(files, tracker.applied());
+                               std::optional<db::Transaction> transaction;
+                               if (!options.dry_run) {
+                                 transaction.emplace(connection); // all rows or none
+                               }
                                for (const auto* migration : plan.pending) {
                                  if (compare_versions(migration->version, version) > 0) {
                                    break;
@@ -288,6 +363,12 @@ std::vector<TargetResult> baseline(registry::Registry& registry, const Workload&
                                    tracker.record(*migration, 0);
                                  }
                                  result.steps.push_back(std::move(step));
+                               }
+                               if (transaction) {
+                                 transaction->commit();
+                               } else if (!result.steps.empty()) {
+                                 result.steps.front().sql = "BEGIN;\n" + result.steps.front().sql;
+                                 result.steps.back().sql += "\nCOMMIT;";
                                }
                              });
       });

@@ -3,6 +3,7 @@
 #include <grant/config/config.hpp>
 #include <grant/migrate/migration_file.hpp>
 #include <grant/migrate/plan.hpp>
+#include <grant/migrate/tracking.hpp>
 #include <grant/registry/registry.hpp>
 
 #include <chrono>
@@ -51,6 +52,7 @@ struct MigrateOptions : RunOptions {
 struct RollbackOptions : RunOptions {
   int steps = 1;
   std::optional<std::string> to;
+  bool all = false; ///< every applied version (steps and to are ignored)
 };
 
 /// One migration applied, reverted or (dry run) planned on a target.
@@ -100,9 +102,24 @@ std::vector<TargetResult> migrate(registry::Registry& registry, const Workload& 
 /// Reverts newest first; a missing down section stops a target before anything is reverted.
 std::vector<TargetResult> rollback(registry::Registry& registry, const Workload& work, const RollbackOptions& options,
                                    const EventSink& events);
-/// Marks `version` and older as applied without running them.
+/// Rolls back the newest migration of each target and applies it again, holding the target's
+/// migration lock once for both. Steps are the reverted migration, then the re-applied one.
+std::vector<TargetResult> redo(registry::Registry& registry, const Workload& work, const RunOptions& options,
+                               const EventSink& events);
+/// Marks `version` and older as applied without running them, each target's rows in one
+/// transaction. Throws ConfigError when a selected database has no file with that version.
 std::vector<TargetResult> baseline(registry::Registry& registry, const Workload& work, const std::string& version,
                                    const RunOptions& options, const EventSink& events);
+
+/// What a command does on one target, handed its connection and tracker.
+using TargetBody = std::function<void(db::Connection&, Tracker&, TargetResult&)>;
+/// Runs `body` on one target: connects, takes the migration lock (not for dry runs), refuses
+/// in-doubt transactions, prepares the tracking table (converting golang-migrate's with `files`;
+/// only when `creates` or a table exists), and records the outcome. With --dry-run, the
+/// tracking-table SQL a real run would need is put before the first step's SQL.
+TargetResult run_on_target(registry::Registry& registry, const Target& target, const std::vector<Migration>& files,
+                           const RunOptions& options, const EventSink& events, const TargetBody& body,
+                           bool creates = true);
 
 /// A target's plan as read now (no writes: a missing table or SQLite file means nothing applied).
 struct TargetStatus {

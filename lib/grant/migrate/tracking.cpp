@@ -1,5 +1,8 @@
 #include <grant/migrate/tracking.hpp>
 
+#include <grant/error.hpp>
+#include <grant/util/strings.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -13,6 +16,8 @@ namespace {
 std::string now_expression(db::Dialect dialect) {
   return dialect == db::Dialect::postgres ? "now()" : "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 }
+
+constexpr const char* k_columns = "(version, name, checksum, applied_at, execution_ms, applied_by)";
 
 } // namespace
 
@@ -30,57 +35,204 @@ std::string current_user_at_host() {
   return user + "@" + host;
 }
 
-Tracker::Tracker(db::Connection& connection, std::string table)
-    : m_connection(connection), m_table(std::move(table)), m_quoted(connection.quote_qualified(m_table)) {}
+Tracker::Tracker(db::Connection& connection, std::string table) : m_connection(connection), m_table(std::move(table)) {}
+
+void Tracker::resolve() {
+  if (m_resolved) {
+    return;
+  }
+  if (m_connection.dialect() != db::Dialect::postgres) {
+    m_quoted = m_connection.quote_qualified(m_table);
+    m_flyway_quoted = m_connection.quote_identifier("flyway_schema_history");
+    m_resolved = true;
+    return;
+  }
+  std::string schema;
+  std::string name = m_table;
+  if (const auto dot = m_table.find('.'); dot != std::string::npos) {
+    schema = m_table.substr(0, dot);
+    name = m_table.substr(dot + 1);
+  } else {
+    const auto current = m_connection.query("SELECT current_schema()", {}).scalar();
+    if (!current) {
+      throw ConfigError("cannot place the tracking table " + util::in_quotes(m_table) + " on " + m_connection.target() +
+                            ": current_schema() is NULL (no schema of search_path exists)",
+                        m_connection.target(),
+                        "create the schema, fix the role's or database's search_path, or set \"migrations_table\" "
+                        "to a qualified name such as \"public.schema_migrations\"");
+    }
+    schema = *current;
+  }
+  m_quoted = m_connection.quote_identifier(schema) + "." + m_connection.quote_identifier(name);
+  m_flyway_quoted =
+      m_connection.quote_identifier(schema) + "." + m_connection.quote_identifier("flyway_schema_history");
+  m_resolved = true;
+}
+
+const std::string& Tracker::qualified() {
+  resolve();
+  return m_quoted;
+}
+
+const std::vector<std::string>& Tracker::columns() {
+  if (m_columns) {
+    return *m_columns;
+  }
+  resolve();
+  bool found = false;
+  if (m_connection.dialect() == db::Dialect::postgres) {
+    found = m_connection.query("SELECT to_regclass($1) IS NOT NULL", {m_quoted}).scalar() == db::Value{"t"};
+  } else {
+    found = !m_connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {m_table}).empty();
+  }
+  m_columns =
+      found ? m_connection.query("SELECT * FROM " + m_quoted + " WHERE 1 = 0", {}).columns : std::vector<std::string>{};
+  return *m_columns;
+}
+
+bool Tracker::has_column(const char* column) {
+  const auto& all = columns();
+  return std::find(all.begin(), all.end(), column) != all.end();
+}
 
 bool Tracker::exists() {
-  if (m_connection.dialect() == db::Dialect::postgres) {
-    return m_connection.query("SELECT to_regclass($1) IS NOT NULL", {m_quoted}).scalar() == db::Value{"t"};
+  return !columns().empty();
+}
+
+TableFormat Tracker::format() {
+  if (!exists()) {
+    return TableFormat::missing;
   }
-  return !m_connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {m_table}).empty();
+  if (has_column("dirty") && !has_column("checksum")) {
+    return TableFormat::golang_migrate;
+  }
+  return has_column("checksum") && has_column("applied_by") ? TableFormat::grant : TableFormat::dbmate;
+}
+
+std::string Tracker::create_sql() const {
+  const bool postgres = m_connection.dialect() == db::Dialect::postgres;
+  return "CREATE TABLE IF NOT EXISTS " + m_quoted + " (version varchar(128) PRIMARY KEY, name text, checksum text, " +
+         "applied_at " + (postgres ? "timestamptz" : "text") + ", execution_ms bigint, applied_by text)";
+}
+
+std::vector<std::string> Tracker::missing_columns_sql() {
+  const bool postgres = m_connection.dialect() == db::Dialect::postgres;
+  const std::vector<std::pair<const char*, std::string>> wanted{{"name", "text"},
+                                                                {"checksum", "text"},
+                                                                {"applied_at", postgres ? "timestamptz" : "text"},
+                                                                {"execution_ms", "bigint"},
+                                                                {"applied_by", "text"}};
+  std::vector<std::string> out;
+  for (const auto& [column, type] : wanted) {
+    if (!has_column(column)) {
+      out.push_back("ALTER TABLE " + m_quoted + " ADD COLUMN " + m_connection.quote_identifier(column) + " " + type);
+    }
+  }
+  return out;
 }
 
 void Tracker::ensure() {
-  const bool postgres = m_connection.dialect() == db::Dialect::postgres;
-  if (!exists()) {
-    m_connection.execute("CREATE TABLE IF NOT EXISTS " + m_quoted +
-                         " (version varchar(128) PRIMARY KEY, name text, checksum text, applied_at " +
-                         (postgres ? "timestamptz" : "text") + ", execution_ms bigint, applied_by text)");
-    return;
+  if (format() == TableFormat::golang_migrate) {
+    throw ConfigError(m_connection.target() + ": " + m_table +
+                          " is golang-migrate's table; converting it needs the migration files",
+                      m_connection.target(), "run a plain `grant migrate` (without --atomic) once to convert it");
   }
-  // Adopt a dbmate / Rails table in place: its rows stay applied, with checksum unknown.
-  const auto columns = m_connection.query("SELECT * FROM " + m_quoted + " WHERE 1 = 0", {}).columns;
-  const std::vector<std::pair<std::string, std::string>> wanted{
-      {"name", "text"}, {"checksum", "text"}, {"applied_at", postgres ? "timestamptz" : "text"},
-      {"execution_ms", "bigint"}, {"applied_by", "text"}};
-  for (const auto& [column, type] : wanted) {
-    if (std::find(columns.begin(), columns.end(), column) == columns.end()) {
-      m_connection.execute("ALTER TABLE " + m_quoted + " ADD COLUMN " + m_connection.quote_identifier(column) + " " + type);
+  ensure({});
+}
+
+std::optional<std::string> Tracker::ensure(const std::vector<Migration>& files) {
+  switch (format()) {
+  case TableFormat::missing:
+    m_connection.execute(create_sql());
+    m_columns = {"version", "name", "checksum", "applied_at", "execution_ms", "applied_by"};
+    return std::nullopt;
+  case TableFormat::grant:
+    return std::nullopt;
+  case TableFormat::dbmate:
+    // Adopt a dbmate / Rails table in place: its rows stay applied, with checksum unknown.
+    for (const auto& statement : missing_columns_sql()) {
+      m_connection.execute(statement);
     }
+    for (const char* column : {"name", "checksum", "applied_at", "execution_ms", "applied_by"}) {
+      if (!has_column(column)) {
+        m_columns->push_back(column);
+      }
+    }
+    return std::nullopt;
+  case TableFormat::golang_migrate:
+    break;
   }
+  const auto row = golang_migrate_row(); // throws for dirty before anything changes
+  const auto statements = conversion_sql(files);
+  {
+    db::Transaction transaction(m_connection);
+    for (const auto& statement : statements) {
+      m_connection.execute(statement);
+    }
+    transaction.commit();
+  }
+  m_columns = {"version", "name", "checksum", "applied_at", "execution_ms", "applied_by"};
+  const auto recorded = statements.size() - 2; // DROP and CREATE, then one INSERT per version
+  return "converted golang-migrate's " + m_table + " (at version " + (row ? row->version : std::string("none")) +
+         ") into grant's tracking table: " + std::to_string(recorded) +
+         " version(s) recorded as applied, checksum unknown";
+}
+
+std::string Tracker::ensure_sql(const std::vector<Migration>& files) {
+  std::vector<std::string> statements;
+  switch (format()) {
+  case TableFormat::missing:
+    statements.push_back(create_sql());
+    break;
+  case TableFormat::grant:
+    break;
+  case TableFormat::dbmate:
+    statements = missing_columns_sql();
+    break;
+  case TableFormat::golang_migrate:
+    statements = conversion_sql(files);
+    statements.insert(statements.begin(), "BEGIN");
+    statements.push_back("COMMIT");
+    break;
+  }
+  std::string out;
+  for (const auto& statement : statements) {
+    out += statement + ";\n";
+  }
+  return out;
 }
 
 std::vector<AppliedMigration> Tracker::applied() {
   std::vector<AppliedMigration> out;
-  if (!exists()) {
-    return out;
+  const auto table_format = format();
+  if (table_format == TableFormat::golang_migrate) {
+    if (auto row = golang_migrate_row()) {
+      out.push_back(std::move(*row));
+    }
+  } else if (table_format != TableFormat::missing) {
+    const auto pick = [&](const char* column) { return has_column(column) ? std::string(column) : "NULL"; };
+    const auto rows =
+        m_connection.query("SELECT version, " + pick("name") + ", " + pick("checksum") + ", " + pick("applied_at") +
+                               ", " + pick("execution_ms") + ", " + pick("applied_by") + " FROM " + m_quoted,
+                           {});
+    for (const auto& row : rows.rows) {
+      AppliedMigration applied;
+      applied.version = row[0].value_or("");
+      applied.name = row[1].value_or("");
+      applied.checksum = row[2];
+      applied.applied_at = row[3].value_or("");
+      applied.execution_ms = row[4] ? std::atoll(row[4]->c_str()) : 0;
+      applied.applied_by = row[5].value_or("");
+      out.push_back(std::move(applied));
+    }
   }
-  const auto columns = m_connection.query("SELECT * FROM " + m_quoted + " WHERE 1 = 0", {}).columns;
-  const auto has = [&](const char* column) { return std::find(columns.begin(), columns.end(), column) != columns.end(); };
-  const auto pick = [&](const char* column) { return has(column) ? std::string(column) : "NULL"; };
-  const auto rows = m_connection.query("SELECT version, " + pick("name") + ", " + pick("checksum") + ", " +
-                                           pick("applied_at") + ", " + pick("execution_ms") + ", " +
-                                           pick("applied_by") + " FROM " + m_quoted,
-                                       {});
-  for (const auto& row : rows.rows) {
-    AppliedMigration applied;
-    applied.version = row[0].value_or("");
-    applied.name = row[1].value_or("");
-    applied.checksum = row[2];
-    applied.applied_at = row[3].value_or("");
-    applied.execution_ms = row[4] ? std::atoll(row[4]->c_str()) : 0;
-    applied.applied_by = row[5].value_or("");
-    out.push_back(std::move(applied));
+  for (auto& row : flyway_rows()) {
+    const bool known = std::any_of(out.begin(), out.end(), [&](const AppliedMigration& mine) {
+      return compare_versions(mine.version, row.version) == 0;
+    });
+    if (!known) {
+      out.push_back(std::move(row));
+    }
   }
   std::sort(out.begin(), out.end(), [](const AppliedMigration& a, const AppliedMigration& b) {
     return compare_versions(a.version, b.version) < 0;
@@ -88,26 +240,52 @@ std::vector<AppliedMigration> Tracker::applied() {
   return out;
 }
 
+std::string Tracker::version_matches(const std::string& value) const {
+  // Versions are numbers: the row "001" is the file "1".
+  return "ltrim(version, '0') = ltrim(" + value + ", '0')";
+}
+
 void Tracker::record(const Migration& migration, long long execution_ms) {
-  m_connection.query("INSERT INTO " + m_quoted +
-                         " (version, name, checksum, applied_at, execution_ms, applied_by) VALUES ($1, $2, $3, " +
-                         now_expression(m_connection.dialect()) + ", $4, $5)",
-                     {migration.version, migration.name, migration.checksum, std::to_string(execution_ms),
-                      current_user_at_host()});
+  resolve();
+  m_connection.query(
+      "INSERT INTO " + m_quoted + " " + k_columns + " VALUES ($1, $2, $3, " + now_expression(m_connection.dialect()) +
+          ", $4, $5)",
+      {migration.version, migration.name, migration.checksum, std::to_string(execution_ms), current_user_at_host()});
 }
 
-void Tracker::remove(const std::string& version) {
-  m_connection.query("DELETE FROM " + m_quoted + " WHERE version = $1", {version});
+long long Tracker::remove(const std::string& version) {
+  resolve();
+  return m_connection.query("DELETE FROM " + m_quoted + " WHERE " + version_matches("$1"), {version}).affected;
 }
 
-std::string Tracker::record_sql(const Migration& migration) const {
-  return "INSERT INTO " + m_quoted + " (version, name, checksum, applied_at, execution_ms, applied_by) VALUES (" +
-         m_connection.quote_literal(migration.version) + ", " + m_connection.quote_literal(migration.name) + ", " +
-         m_connection.quote_literal(migration.checksum) + ", " + now_expression(m_connection.dialect()) + ", ...);";
+long long Tracker::update_checksum(const std::string& version, const std::string& name, const std::string& checksum) {
+  resolve();
+  return m_connection
+      .query("UPDATE " + m_quoted + " SET checksum = $2, name = COALESCE(NULLIF(name, ''), $3) WHERE " +
+                 version_matches("$1"),
+             {version, checksum, name})
+      .affected;
 }
 
-std::string Tracker::remove_sql(const std::string& version) const {
-  return "DELETE FROM " + m_quoted + " WHERE version = " + m_connection.quote_literal(version) + ";";
+std::string Tracker::record_sql(const Migration& migration, long long execution_ms) {
+  resolve();
+  return "INSERT INTO " + m_quoted + " " + k_columns + " VALUES (" + m_connection.quote_literal(migration.version) +
+         ", " + m_connection.quote_literal(migration.name) + ", " + m_connection.quote_literal(migration.checksum) +
+         ", " + now_expression(m_connection.dialect()) + ", " + std::to_string(execution_ms) + ", " +
+         m_connection.quote_literal(current_user_at_host()) + ");";
+}
+
+std::string Tracker::remove_sql(const std::string& version) {
+  resolve();
+  return "DELETE FROM " + m_quoted + " WHERE " + version_matches(m_connection.quote_literal(version)) + ";";
+}
+
+std::string Tracker::update_checksum_sql(const std::string& version, const std::string& name,
+                                         const std::string& checksum) {
+  resolve();
+  return "UPDATE " + m_quoted + " SET checksum = " + m_connection.quote_literal(checksum) +
+         ", name = COALESCE(NULLIF(name, ''), " + m_connection.quote_literal(name) + ") WHERE " +
+         version_matches(m_connection.quote_literal(version)) + ";";
 }
 
 } // namespace grant::migrate

@@ -9,40 +9,90 @@
 
 namespace grant::migrate {
 
-/// A row of the tracking table.
+/// A row of the tracking table, or what another tool's table says is applied.
 struct AppliedMigration {
+  /// Which table the row was read from: grant's (including adopted dbmate / Rails tables),
+  /// golang-migrate's one-row table (not converted yet), or Flyway's history (never written).
+  enum class Source { grant, golang_migrate, flyway };
+
   std::string version;
   std::string name;
-  std::optional<std::string> checksum; ///< unknown for rows adopted from dbmate / Rails
+  std::optional<std::string> checksum; ///< unknown for rows adopted from dbmate / Rails / golang-migrate / Flyway
   std::string applied_at;
   long long execution_ms = 0;
   std::string applied_by;
+  Source source = Source::grant;
+  /// golang-migrate's row and Flyway's BASELINE row: every file version up to this one is applied.
+  bool covers_older = false;
 };
 
-/// The tracking table (default `schema_migrations`) of one target. An existing dbmate / Rails
-/// `schema_migrations(version)` table is adopted in place: grant's columns are added, nullable.
+/// What the table named by `migrations_table` is.
+enum class TableFormat { missing, grant, dbmate, golang_migrate };
+
+/// The tracking table (default `schema_migrations`) of one target. On PostgreSQL the table is
+/// schema-qualified with `current_schema()` as it was when the Tracker was first used, so a
+/// migration that empties `search_path` cannot break the bookkeeping. The table's columns are
+/// read once per Tracker.
+///
+/// Adopted in place: a dbmate / Rails `schema_migrations(version)` table (grant's columns are
+/// added, nullable) and golang-migrate's `schema_migrations(version, dirty)` (converted into
+/// grant's table by `ensure(files)`). Flyway's `flyway_schema_history` in the same schema is read
+/// (successful rows count as applied) and never written.
 class Tracker {
 public:
   Tracker(db::Connection& connection, std::string table);
 
   bool exists();
-  /// Creates the table, or adds grant's columns to an adopted one.
+  TableFormat format();
+
+  /// Creates the table, or adds grant's columns to an adopted one. Refuses (ConfigError) to
+  /// convert a golang-migrate table, which needs the migration files: use ensure(files).
   void ensure();
-  /// Applied rows in version order; empty when the table does not exist.
+  /// As ensure(), and converts a golang-migrate table in one transaction into rows for every
+  /// file version up to its version (checksum unknown). Returns a note for the user when it
+  /// converted something. Throws ConfigError (nothing touched) for a dirty golang-migrate table.
+  std::optional<std::string> ensure(const std::vector<Migration>& files);
+  /// The SQL ensure(files) would run, for --dry-run ("" when nothing is needed).
+  std::string ensure_sql(const std::vector<Migration>& files);
+
+  /// Applied rows in version order (grant's table, else golang-migrate's row, plus Flyway's
+  /// history); empty when there is no table. Throws ConfigError for a dirty golang-migrate table.
   std::vector<AppliedMigration> applied();
 
   void record(const Migration& migration, long long execution_ms);
-  void remove(const std::string& version);
-  /// The INSERT / DELETE as SQL text, for --dry-run output.
-  std::string record_sql(const Migration& migration) const;
-  std::string remove_sql(const std::string& version) const;
+  /// Deletes the row whose version equals `version` as a number ("001" is "1"); returns the
+  /// number of rows deleted.
+  long long remove(const std::string& version);
+  /// Sets a row's checksum (and its name when empty); returns the rows changed.
+  long long update_checksum(const std::string& version, const std::string& name, const std::string& checksum);
+
+  /// The statements above as complete SQL text, for --dry-run output (they run as printed).
+  std::string record_sql(const Migration& migration, long long execution_ms = 0);
+  std::string remove_sql(const std::string& version);
+  std::string update_checksum_sql(const std::string& version, const std::string& name, const std::string& checksum);
 
   const std::string& table() const { return m_table; }
+  /// The quoted, schema-qualified table name (`"public"."schema_migrations"`).
+  const std::string& qualified();
 
 private:
+  void resolve();
+  const std::vector<std::string>& columns();
+  bool has_column(const char* column);
+  std::string version_matches(const std::string& placeholder) const;
+  std::string create_sql() const;
+  std::vector<std::string> missing_columns_sql();
+  std::vector<std::string> conversion_sql(const std::vector<Migration>& files);
+  std::optional<AppliedMigration> golang_migrate_row();
+  std::vector<AppliedMigration> flyway_rows();
+
   db::Connection& m_connection;
   std::string m_table;
+  bool m_resolved = false;
   std::string m_quoted;
+  std::string m_flyway_quoted;
+  std::optional<std::vector<std::string>> m_columns; ///< empty: no table
+  std::optional<bool> m_flyway_exists;
 };
 
 /// "user@host" of this process, for applied_by.
