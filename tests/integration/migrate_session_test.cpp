@@ -74,3 +74,26 @@ TEST_CASE("migrate::lock timeout names the blocking session") {
   CHECK(run.exit_code == 0);
   CHECK(fleet.applied_count(0) == 2);
 }
+
+TEST_CASE("migrate::a failed CREATE INDEX CONCURRENTLY names the invalid index it left") {
+  ShardFleet fleet(1, "mig_cic");
+  fleet.file("1_users.sql", "-- grant:up\nCREATE TABLE users (id int, email text);\n"
+                            "INSERT INTO users VALUES (1, 'a@example.com'), (2, 'a@example.com');\n");
+  fleet.file("2_email_idx.sql",
+             "-- grant:up transaction=false\nCREATE UNIQUE INDEX CONCURRENTLY users_email_idx ON users (email);\n");
+  auto run = fleet.grant({"migrate"});
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "2_email_idx.sql:2"));
+  CHECK(contains(run.err, "invalid index left behind: users_email_idx on users"));
+  CHECK(contains(run.err, "DROP INDEX CONCURRENTLY"));
+  CHECK(fleet.applied_count(0) == 1);
+  // validate flags it too, until it is dropped.
+  run = fleet.grant({"validate"});
+  CHECK(run.exit_code == 1);
+  CHECK(contains(run.out + run.err, "users_email_idx"));
+  fleet.execute(0, "DROP INDEX CONCURRENTLY users_email_idx");
+  fleet.execute(0, "DELETE FROM users WHERE id = 2");
+  CHECK(fleet.grant({"migrate"}).exit_code == 0);
+  CHECK(fleet.grant({"validate"}).exit_code == 0);
+}
