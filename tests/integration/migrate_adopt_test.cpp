@@ -220,6 +220,12 @@ void adoption_suite(Project& project) {
     const auto validate = project.grant({"validate"});
     CHECK(validate.exit_code == 1);
     CHECK(contains(validate.out, "dirty"));
+    // status says so too: a refusal (exit 2), not an unreachable server.
+    const auto status = project.grant({"status"});
+    INFO(status.out, status.err);
+    CHECK(status.exit_code == 2);
+    CHECK(contains(status.out, "REFUSED"));
+    CHECK(contains(status.err, "dirty at version 15"));
   }
 
   SUBCASE("Flyway's history counts (successful rows only) and stays untouched") {

@@ -18,7 +18,7 @@ constexpr std::size_t k_names_listed = 8; ///< a skew group of more shards print
 
 std::string describe(const migrate::TargetStatus& status, const Context& context) {
   if (!status.reachable) {
-    return context.paint("UNREACHABLE", "31") + "  " + status.error;
+    return context.paint(status.error_exit == 2 ? "REFUSED" : "UNREACHABLE", "31") + "  " + status.error;
   }
   return std::to_string(status.plan.applied.size()) + " applied, " + std::to_string(status.plan.pending.size()) +
          " pending, " +
@@ -178,12 +178,17 @@ void run_status(const StatusFlags& flags, Context& context) {
     }
   }
   if (unreachable) {
+    int code = 0;
     for (const auto& status : statuses) {
       if (!status.reachable) {
         std::cerr << "grant: error: " << status.target.label() << ": " << status.error << '\n';
+        if (!status.hint.empty()) {
+          std::cerr << "  hint: " << status.hint << '\n';
+        }
+        code = std::max(code, status.error_exit == 0 ? 3 : status.error_exit);
       }
     }
-    context.exit_code = 3;
+    context.exit_code = code;
   } else if (flags.exit_code && (pending > 0 || !skew.empty() || in_doubt > 0)) {
     context.exit_code = 1;
   }

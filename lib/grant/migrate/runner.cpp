@@ -393,6 +393,8 @@ std::vector<TargetStatus> status(registry::Registry& registry, const Workload& w
         } catch (const Error& error) {
           out.reachable = false;
           out.error = util::redact_secrets(error.what());
+          out.hint = error.hint();
+          out.error_exit = error.exit_code();
           out.plan = make_plan(files, {});
         }
         return out;

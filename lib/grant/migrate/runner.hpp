@@ -124,8 +124,10 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
 /// A target's plan as read now (no writes: a missing table or SQLite file means nothing applied).
 struct TargetStatus {
   Target target;
-  bool reachable = true;
+  bool reachable = true; ///< false: the target could not be read (see error, error_exit)
   std::string error;
+  std::string hint;
+  int error_exit = 0; ///< the exit code the error carries: 3 unreachable, 2 a table grant refuses (dirty)
   Plan plan;
   std::size_t in_doubt = 0; ///< prepared transactions an interrupted --atomic run left behind
 };
