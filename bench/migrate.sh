@@ -12,7 +12,8 @@
 # work grant does with no client logic around it. For SQLite it also reports each tool's
 # `synchronous` and `journal_mode` (read by a probe migration inside each tool's own connection)
 # and its fsync + fdatasync calls per migration (strace -f -c, when strace is installed), outside
-# the timed runs. Nothing here asserts a time.
+# the timed runs. The cases of each kind alternate within a run and their order rotates from run
+# to run; a `sync` (untimed) precedes every SQLite case. Nothing here asserts a time.
 #
 #   bench/migrate.sh                  run from anywhere after a Release build in build/
 #
@@ -202,6 +203,9 @@ pg_case() { # KEY RUNNER
 sqlite_case() { # KEY RUNNER
   new_sqlite_file
   local file=$sqlite_file
+  # An fdatasync on ext4 commits the whole file system journal: without this, the first SQLite
+  # case would also pay for the metadata of the databases PostgreSQL just created and dropped.
+  sync
   timed "$2" "$file"
   record "$1"
   check_sqlite "$file"
@@ -217,17 +221,21 @@ say "sqlite3: $sqlite3_bin ($("$sqlite3_bin" -version | cut -d' ' -f1))"
 say "$migrations migrations, $runs runs per case, $(nproc) CPUs; SQLite files in $sqlite_dir ($(df -T "$sqlite_dir" | awk 'NR == 2 { print $2 }'))"
 
 # ---- runs ------------------------------------------------------------------------------------
-# The cases alternate within each run so drift in machine load hits all of them alike.
+# The cases alternate within each run so drift in machine load hits all of them alike, and the
+# order rotates from run to run so that no case always goes first.
+pg_cases=("pg_grant run_grant_pg" "pg_dbmate run_dbmate_pg" "pg_psql run_psql_pg")
+sqlite_cases=("sqlite_grant run_grant_sqlite" "sqlite_dbmate run_dbmate_sqlite" "sqlite_cli run_cli_sqlite"
+  "sqlite_cli_normal run_cli_normal_sqlite")
 for ((run = 1; run <= runs; run++)); do
   say "run $run/$runs"
-  pg_case pg_grant run_grant_pg
-  pg_case pg_dbmate run_dbmate_pg
-  pg_case pg_psql run_psql_pg
-
-  sqlite_case sqlite_grant run_grant_sqlite
-  sqlite_case sqlite_dbmate run_dbmate_sqlite
-  sqlite_case sqlite_cli run_cli_sqlite
-  sqlite_case sqlite_cli_normal run_cli_normal_sqlite
+  for ((c = 0; c < ${#pg_cases[@]}; c++)); do
+    # shellcheck disable=SC2086 # "KEY RUNNER", split on purpose
+    pg_case ${pg_cases[(c + run - 1) % ${#pg_cases[@]}]}
+  done
+  for ((c = 0; c < ${#sqlite_cases[@]}; c++)); do
+    # shellcheck disable=SC2086
+    sqlite_case ${sqlite_cases[(c + run - 1) % ${#sqlite_cases[@]}]}
+  done
 
   # grant on 1 shard vs 4 shards (--jobs 4), each shard its own server.
   fresh_pg "${shard_base[0]}"
