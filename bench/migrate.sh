@@ -204,7 +204,7 @@ sqlite_case() { # KEY RUNNER
   new_sqlite_file
   local file=$sqlite_file
   # An fdatasync on ext4 commits the whole file system journal: without this, the first SQLite
-  # case would also pay for the metadata of the databases PostgreSQL just created and dropped.
+  # case could also pay for the metadata of the databases PostgreSQL just created and dropped.
   sync
   timed "$2" "$file"
   record "$1"
