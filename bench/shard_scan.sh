@@ -14,102 +14,21 @@
 # resolver (user_id = 4*g + shard, placed in SQL) and t_hash under a hash resolver (placed by
 # `grant shard-resolve --stdin`). Uses the servers named by GRANT_TEST_PG_SHARD0..3_URL; when
 # GRANT_TEST_PG_SHARD0_URL is unset it starts its own with tests/servers.sh and stops them on exit.
-# Functions below run from traps, which shellcheck cannot follow.
-# shellcheck disable=SC2317
+
 set -euo pipefail
-
-usage() {
-  sed -n '2,16s/^# \{0,1\}//p' "$0"
-}
-
-case ${1:-} in
-  -h | --help) usage; exit 0 ;;
-  "") ;;
-  *) echo "shard_scan.sh: error: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
-esac
-
-# A relative GRANT_BIN is relative to where the script was started.
-grant_bin=${GRANT_BIN:-}
-if [[ -n $grant_bin && $grant_bin != /* ]]; then
-  grant_bin=$PWD/$grant_bin
-fi
-cd "$(dirname "$0")/.."
-repo=$PWD
-grant_bin=${grant_bin:-$repo/build/grant}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_args "$@"
 
 readonly rows_per_shard=${BENCH_ROWS_PER_SHARD:-1000000}
 readonly runs=${BENCH_RUNS:-3}
+bench_need_grant
+bench_positive BENCH_ROWS_PER_SHARD "$rows_per_shard"
+bench_positive BENCH_RUNS "$runs"
 
-say() { printf 'shard_scan.sh: %s\n' "$*" >&2; }
-die() {
-  say "error: $*"
-  exit 1
-}
-
-[[ -x $grant_bin ]] || die "no grant binary at $grant_bin: build it first (cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target grant_exe) or set GRANT_BIN"
-[[ $rows_per_shard =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROWS_PER_SHARD must be a positive integer"
-[[ $runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/grant-bench-scan.XXXXXX")
-servers_dir=
-created_databases=() # "url-of-maintenance-db|name"
-psql=
-
-cleanup() {
-  local entry
-  for entry in "${created_databases[@]}"; do
-    "$psql" -X -q -d "${entry%%|*}" -c "DROP DATABASE IF EXISTS ${entry##*|} WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  if [[ -n $servers_dir ]]; then
-    tests/servers.sh stop "$servers_dir" >/dev/null 2>&1 || true
-  fi
-  rm -rf -- "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---- servers ---------------------------------------------------------------------------------
-if [[ -z ${GRANT_TEST_PG_SHARD0_URL:-} ]]; then
-  say "GRANT_TEST_PG_SHARD0_URL is unset: starting test servers (tests/servers.sh)"
-  env_file=$(tests/servers.sh start | tail -n1)
-  servers_dir=$(dirname "$env_file")
-  # shellcheck disable=SC1090
-  source "$env_file"
-fi
-for i in 0 1 2 3; do
-  var=GRANT_TEST_PG_SHARD${i}_URL
-  [[ -n ${!var:-} ]] || die "$var is unset (the scan needs four shard servers)"
-done
-
-if [[ -n ${GRANT_TEST_PG_BIN:-} && -x $GRANT_TEST_PG_BIN/psql ]]; then
-  psql=$GRANT_TEST_PG_BIN/psql
-else
-  psql=$(command -v psql) || die "psql not found (set GRANT_TEST_PG_BIN)"
-fi
-export PGCONNECT_TIMEOUT=10
-
-# ---- helpers ---------------------------------------------------------------------------------
-# "postgres://u:p@h:port/db?x=y" -> the same URL naming database $2 (query kept).
-url_with_database() {
-  local url=$1 name=$2 query=
-  if [[ $url == *\?* ]]; then
-    query="?${url#*\?}"
-    url=${url%%\?*}
-  fi
-  printf '%s/%s%s' "${url%/*}" "$name" "$query"
-}
-
-sql() { "$psql" -X -q -v ON_ERROR_STOP=1 -A -t -d "$@"; }
-
-now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-seconds_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.4f", b - a }'; }
-
-median() {
-  tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR % 2) printf "%.4f", v[(NR + 1) / 2]; else printf "%.4f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+bench_start
+bench_servers GRANT_TEST_PG_SHARD0_URL GRANT_TEST_PG_SHARD1_URL GRANT_TEST_PG_SHARD2_URL GRANT_TEST_PG_SHARD3_URL
+bench_psql
 
 # ---- data ------------------------------------------------------------------------------------
 readonly total=$((4 * rows_per_shard))
@@ -117,10 +36,8 @@ readonly payload=payload-payload-payload-payload- # 32 bytes, so rows have some 
 shards=()
 for i in 0 1 2 3; do
   var=GRANT_TEST_PG_SHARD${i}_URL
-  name="grant_bench_scan_$$_$i"
-  sql "${!var}" -c "CREATE DATABASE $name" >/dev/null
-  created_databases+=("${!var}|$name")
-  shards+=("$(url_with_database "${!var}" "$name")")
+  fresh_pg "${!var}"
+  shards+=("$fresh")
 done
 
 cat >"$work/grant.json" <<EOF
@@ -164,7 +81,7 @@ for db in bench_modulo bench_hash; do
 done
 
 # ---- runs ------------------------------------------------------------------------------------
-declare -A samples=() scan=()
+declare -A scan=()
 raw_copy() { "$psql" -X -q -d "$1" -c "COPY (SELECT user_id FROM $2) TO STDOUT" >/dev/null; }
 
 # The cases alternate within each run so drift in machine load hits all of them alike.
@@ -198,10 +115,10 @@ printf '\nshard-check placement scan: %s rows per shard x 4 shards (%s rows), %s
 row() { printf '%-10s %-44s %9s %12s   %s\n' "$@"; }
 row "table" "case" "seconds" "rows/s" "grant / raw"
 for table in t_modulo t_hash; do
-  raw_seq=$(median "${samples[raw_seq_$table]}")
-  raw_par=$(median "${samples[raw_par_$table]}")
-  whole=$(median "${samples[grant_$table]}")
-  inner=$(median "${scan[grant_$table]}")
+  raw_seq=$(median "${samples[raw_seq_$table]}" 4)
+  raw_par=$(median "${samples[raw_par_$table]}" 4)
+  whole=$(median "${samples[grant_$table]}" 4)
+  inner=$(median "${scan[grant_$table]}" 4)
   row "$table" "raw psql COPY, 4 shards one after another" "$raw_seq" "$(per_second "$total" "$raw_seq")" ""
   row "" "raw psql COPY, 4 shards in parallel" "$raw_par" "$(per_second "$total" "$raw_par")" ""
   row "" "grant shard-check (whole process)" "$whole" "$(per_second "$total" "$whole")" \

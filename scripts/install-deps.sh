@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh [--with-postgres] [--with-bench]
 #
 #   --with-postgres  also PostgreSQL 15 server and client (integration tests, tests/servers.sh)
-#   --with-bench     accepted for symmetry; the benchmark library is already a base package
+#   --with-bench     also what bench/*.sh compare against or measure with: the sqlite3 shell and strace
 set -euo pipefail
 
 packages=(
@@ -21,7 +21,7 @@ usage() {
 for arg in "$@"; do
   case $arg in
     --with-postgres) packages+=(postgresql-15 postgresql-client-15) ;;
-    --with-bench) ;; # libbenchmark-dev is in the base list
+    --with-bench) packages+=(sqlite3 strace) ;; # libbenchmark-dev is in the base list
     -h | --help) usage; exit 0 ;;
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
