@@ -29,7 +29,7 @@ public:
   }
   void stream(std::string_view sql, const db::RowCallback& on_row) override { m_inner->stream(sql, on_row); }
   void set_statement_timeout(std::chrono::milliseconds timeout) override { m_inner->set_statement_timeout(timeout); }
-  void reset_session() override { m_inner->reset_session(); }
+  std::string reset_session_sql() const override { return m_inner->reset_session_sql(); }
   bool in_recovery() override { return m_inner->in_recovery(); }
   std::string server_version() override { return m_inner->server_version(); }
   bool is_usable() const noexcept override { return m_inner->is_usable(); }

@@ -50,7 +50,7 @@ public:
   db::Rows query(std::string_view, const db::Params&) override { return {}; }
   void stream(std::string_view, const db::RowCallback&) override {}
   void set_statement_timeout(std::chrono::milliseconds) override {}
-  void reset_session() override {}
+  std::string reset_session_sql() const override { return {}; }
   bool in_recovery() override { return false; }
   std::string server_version() override { return "fake"; }
   bool is_usable() const noexcept override { return !broken; }

@@ -80,7 +80,13 @@ public:
   /// Undoes what statements did to the session (SET ROLE, search_path, timeouts...): the
   /// session behaves as freshly connected. PostgreSQL: SET SESSION AUTHORIZATION DEFAULT;
   /// RESET ALL. Outside a transaction.
-  virtual void reset_session() = 0;
+  void reset_session() {
+    if (const auto sql = reset_session_sql(); !sql.empty()) {
+      execute(sql);
+    }
+  }
+  /// The statements reset_session() runs, to send along with others ("" when none are needed).
+  virtual std::string reset_session_sql() const = 0;
   /// The server process of this session (PostgreSQL backend pid), 0 when there is none.
   virtual int session_pid() const noexcept { return 0; }
   /// False once the session is known to be broken; the pool then discards it.

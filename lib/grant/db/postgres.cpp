@@ -120,7 +120,7 @@ public:
     execute("SET statement_timeout = " + std::to_string(timeout.count()));
   }
 
-  void reset_session() override { execute("SET SESSION AUTHORIZATION DEFAULT; RESET ALL"); }
+  std::string reset_session_sql() const override { return "SET SESSION AUTHORIZATION DEFAULT; RESET ALL;"; }
 
   int session_pid() const noexcept override { return m_connection ? m_connection->backendpid() : 0; }
 

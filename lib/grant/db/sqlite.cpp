@@ -134,7 +134,7 @@ public:
     }, nullptr);
   }
 
-  void reset_session() override {} // no session state a migration could leave behind
+  std::string reset_session_sql() const override { return {}; } // no session state a migration leaves
 
   void set_statement_timeout(std::chrono::milliseconds timeout) override {
     m_timeout = timeout;

@@ -242,17 +242,15 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
                  if (migration.up.transaction) {
                    db::Transaction transaction(connection);
                    run_section(connection, target, migration, migration.up, limits, watch);
-                   end_section(connection);
                    step.ms = elapsed_ms(start);
-                   tracker.record(migration, step.ms);
+                   tracker.record(migration, step.ms, connection.reset_session_sql()); // end_section() and the row
                    foreign_keys.check(context);
                    transaction.commit();
                  } else {
                    run_section(connection, target, migration, migration.up, limits, watch);
                    foreign_keys.check(context);
-                   end_section(connection);
                    step.ms = elapsed_ms(start);
-                   tracker.record(migration, step.ms);
+                   tracker.record(migration, step.ms, connection.reset_session_sql());
                  }
                });
   if (events) {

@@ -160,8 +160,7 @@ private:
     const auto start = std::chrono::steady_clock::now();
     std::atomic<std::size_t> culprit{pending.size()};
     try {
-      transaction.begin();
-      transaction.run([&](std::size_t index, db::Connection& connection) {
+      transaction.execute([&](std::size_t index, db::Connection& connection) {
         auto& member = m_members[pending[index]];
         if (m_events) {
           m_events({Event::Kind::applying, member.target.label(), migration.display_name(), 0, "prepare"});
@@ -170,15 +169,14 @@ private:
           const auto section_start = std::chrono::steady_clock::now();
           run_section(connection, member.target, migration, migration.up,
                       effective_limits(migration.up, member.target.database->migrate));
-          end_section(connection);
-          member.tracker->record(migration, elapsed_ms(section_start));
+          // The session reset (end_section) rides with the row, inside the prepared transaction.
+          member.tracker->record(migration, elapsed_ms(section_start), connection.reset_session_sql());
         } catch (const Error&) {
           std::size_t none = pending.size();
           culprit.compare_exchange_strong(none, index);
           throw;
         }
       });
-      transaction.commit();
     } catch (const twophase::InDoubtError& error) {
       record_in_doubt(migration, pending, transaction, error);
       return false;

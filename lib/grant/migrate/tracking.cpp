@@ -22,6 +22,7 @@ constexpr const char* k_columns = "(version, name, checksum, applied_at, executi
 } // namespace
 
 std::string current_user_at_host() {
+  static const std::string k_value = [] {
   std::string user;
   if (const char* from_env = std::getenv("USER"); from_env != nullptr && *from_env != '\0') {
     user = from_env;
@@ -33,6 +34,8 @@ std::string current_user_at_host() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   return user + "@" + host;
+  }(); // once per process: getpwuid reads /etc/passwd
+  return k_value;
 }
 
 Tracker::Tracker(db::Connection& connection, std::string table) : m_connection(connection), m_table(std::move(table)) {}
@@ -245,8 +248,12 @@ std::string Tracker::version_matches(const std::string& value) const {
   return "ltrim(version, '0') = ltrim(" + value + ", '0')";
 }
 
-void Tracker::record(const Migration& migration, long long execution_ms) {
+void Tracker::record(const Migration& migration, long long execution_ms, std::string_view before) {
   resolve();
+  if (!before.empty()) {
+    m_connection.execute(std::string(before) + " " + record_sql(migration, execution_ms)); // one round trip
+    return;
+  }
   m_connection.query(
       "INSERT INTO " + m_quoted + " " + k_columns + " VALUES ($1, $2, $3, " + now_expression(m_connection.dialect()) +
           ", $4, $5)",

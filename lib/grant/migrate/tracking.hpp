@@ -59,7 +59,9 @@ public:
   /// history); empty when there is no table. Throws ConfigError for a dirty golang-migrate table.
   std::vector<AppliedMigration> applied();
 
-  void record(const Migration& migration, long long execution_ms);
+  /// Writes the row; `before` (SQL without parameters, e.g. the session reset) rides in the same
+  /// round trip.
+  void record(const Migration& migration, long long execution_ms, std::string_view before = {});
   /// Deletes the row whose version equals `version` as a number ("001" is "1"); returns the
   /// number of rows deleted.
   long long remove(const std::string& version);

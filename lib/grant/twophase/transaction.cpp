@@ -63,18 +63,35 @@ void DistributedTransaction::run(const std::function<void(std::size_t, db::Conne
   }
 }
 
+void DistributedTransaction::prepare(std::size_t index) {
+  auto& session = connection(index);
+  try {
+    session.execute("PREPARE TRANSACTION " + session.quote_literal(gid(index)));
+    m_states[index] = State::prepared;
+  } catch (const Error& error) {
+    // A lost reply leaves it unknown whether the server prepared: rollback() then looks for it.
+    m_states[index] = lost(error) ? State::prepared : State::rolled_back;
+    throw;
+  }
+}
+
 void DistributedTransaction::prepare_all() {
-  util::parallel_for(m_participants.size(), jobs(), [&](std::size_t i) {
-    auto& session = connection(i);
-    try {
-      session.execute("PREPARE TRANSACTION " + session.quote_literal(gid(i)));
-      m_states[i] = State::prepared;
-    } catch (const Error& error) {
-      // A lost reply leaves it unknown whether the server prepared: rollback() then looks for it.
-      m_states[i] = lost(error) ? State::prepared : State::rolled_back;
-      throw;
-    }
-  });
+  util::parallel_for(m_participants.size(), jobs(), [&](std::size_t i) { prepare(i); });
+}
+
+void DistributedTransaction::execute(const std::function<void(std::size_t, db::Connection&)>& work) {
+  try {
+    util::parallel_for(m_participants.size(), jobs(), [&](std::size_t i) {
+      connection(i).execute("BEGIN");
+      m_states[i] = State::active;
+      work(i, connection(i));
+      prepare(i);
+    });
+  } catch (...) {
+    rollback();
+    throw;
+  }
+  decide_and_commit();
 }
 
 Decision DistributedTransaction::record_decision() {
@@ -157,6 +174,10 @@ void DistributedTransaction::commit() {
     rollback();
     throw;
   }
+  decide_and_commit();
+}
+
+void DistributedTransaction::decide_and_commit() {
   const auto decision = record_decision();
   if (decision != Decision::commit) {
     rollback();

@@ -75,6 +75,9 @@ public:
   /// Prepares, decides, commits. Throws the failure (after rolling back) when a participant
   /// cannot prepare; InDoubtError when the decision stands but some could not commit.
   void commit();
+  /// begin(), run(work) and commit() in one go, each participant's BEGIN, work and PREPARE in
+  /// one task: one wait for the slowest participant before the decision instead of three.
+  void execute(const std::function<void(std::size_t, db::Connection&)>& work);
   /// Rolls back every participant not yet decided.
   void rollback() noexcept;
 
@@ -85,6 +88,8 @@ public:
 
 private:
   void prepare_all();
+  void prepare(std::size_t index);
+  void decide_and_commit();
   Decision record_decision();
   void commit_all(std::vector<std::string>& failures);
   db::Connection& connection(std::size_t index);
