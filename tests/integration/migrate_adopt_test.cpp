@@ -2,9 +2,10 @@
 // numeric row matching, and the commands users reach for when things go wrong: repair,
 // rollback --all, redo, baseline, validate, and dry-run SQL that runs as printed. Through the
 // built binary, on a fresh PostgreSQL database and on a SQLite file.
-#include <grant/db/connection.hpp>
+#include <grant/error.hpp>
 #include <grant/util/sha256.hpp>
 
+#include "support/project.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -12,96 +13,16 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 
 using grant::test::contains;
 
 using namespace grant;
-using grant::test::RunResult;
-using grant::test::TempDir;
+using grant::test::Project;
+using grant::test::Table;
 
 namespace {
 
-using Table = std::vector<std::vector<std::string>>;
 using Strings = std::vector<std::string>;
-
-class Project {
-public:
-  explicit Project(bool postgres)
-      : m_postgres(postgres),
-        m_url(postgres ? test::fresh_database(test::writer_url(), "mig_adopt") : "sqlite3:db/app.sqlite3") {
-    nlohmann::json config;
-    config["databases"]["app"] = {{"url", m_url}, {"migrations", "db/migrate/app"}};
-    dir.write("grant.json", config.dump(2));
-    std::filesystem::create_directories(dir / "db/migrate/app");
-  }
-
-  TempDir dir;
-
-  bool postgres() const { return m_postgres; }
-  const std::string& url() const { return m_url; }
-  void file(const std::string& name, const std::string& text) const { dir.write("db/migrate/app/" + name, text); }
-  void remove_file(const std::string& name) const { std::filesystem::remove(dir / ("db/migrate/app/" + name)); }
-  RunResult grant(const std::vector<std::string>& args) const { return test::run_grant(args, dir.path()); }
-
-  Table query(const std::string& sql) const {
-    auto connection = db::connect(util::parse_database_url(m_url, dir.path()), {"test", 5000, "grant-test"});
-    Table out;
-    for (const auto& row : connection->query(sql, {}).rows) {
-      std::vector<std::string> values;
-      for (const auto& value : row) {
-        values.push_back(value.value_or("NULL"));
-      }
-      out.push_back(std::move(values));
-    }
-    return out;
-  }
-  void execute(const std::string& sql) const {
-    auto connection = db::connect(util::parse_database_url(m_url, dir.path()), {"test", 5000, "grant-test"});
-    connection->execute(sql);
-  }
-  bool has_table(const std::string& name) const {
-    if (!m_postgres && !std::filesystem::exists(dir / "db/app.sqlite3")) {
-      return false;
-    }
-    return query(m_postgres ? "SELECT to_regclass('" + name + "') IS NOT NULL"
-                            : "SELECT count(*) > 0 FROM sqlite_master WHERE name = '" + name + "'")[0][0] ==
-           (m_postgres ? "t" : "1");
-  }
-  Strings columns(const std::string& table) const {
-    Strings out;
-    const auto rows = query(m_postgres ? "SELECT column_name FROM information_schema.columns WHERE table_name = '" +
-                                             table + "' ORDER BY ordinal_position"
-                                       : "SELECT name FROM pragma_table_info('" + table + "')");
-    for (const auto& row : rows) {
-      out.push_back(row[0]);
-    }
-    return out;
-  }
-  /// Versions in grant's tracking table, in numeric order.
-  Strings applied() const {
-    Strings out;
-    if (!has_table("schema_migrations")) {
-      return out;
-    }
-    for (const auto& row : query("SELECT version FROM schema_migrations ORDER BY length(version), version")) {
-      out.push_back(row[0]);
-    }
-    return out;
-  }
-  /// Pipes `script` into psql / sqlite3 (stopping at the first error); returns the exit status.
-  int run_script(const std::string& script) const {
-    const auto path = dir.write("script.sql", script);
-    const std::string command =
-        m_postgres ? "psql -X -q -v ON_ERROR_STOP=1 '" + m_url + "' -f '" + path.string() + "' >/dev/null"
-                   : "cd '" + dir.path().string() + "' && sqlite3 -bail db/app.sqlite3 < '" + path.string() + "'";
-    return std::system(command.c_str());
-  }
-
-private:
-  bool m_postgres;
-  std::string m_url;
-};
 
 std::string table_migration(const std::string& table) {
   return "-- grant:up\nCREATE TABLE " + table + " (id int);\n-- grant:down\nDROP TABLE " + table + ";\n";
@@ -401,17 +322,17 @@ void adoption_suite(Project& project) {
 
 TEST_CASE("migrate::adoption") {
   SUBCASE("postgres") {
-    Project project(true);
+    Project project(true, "mig_adopt");
     adoption_suite(project);
   }
   SUBCASE("sqlite") {
-    Project project(false);
+    Project project(false, "mig_adopt");
     adoption_suite(project);
   }
 }
 
 TEST_CASE("migrate::tracker_postgres") {
-  Project project(true);
+  Project project(true, "mig_adopt");
 
   SUBCASE("a migration that empties search_path cannot break the tracking insert") {
     project.file("1_dump.sql", "-- grant:up\nSELECT pg_catalog.set_config('search_path', '', false);\n"

@@ -1,9 +1,9 @@
 // `grant migrate / rollback / redo / baseline / validate / status` on one database, driven
 // through the built binary exactly as a user would, once on a fresh PostgreSQL database and once
 // on a SQLite file in a temporary folder.
-#include <grant/db/connection.hpp>
 #include <grant/util/sha256.hpp>
 
+#include "support/project.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -17,75 +17,9 @@
 using grant::test::contains;
 
 using namespace grant;
-using grant::test::RunResult;
-using grant::test::TempDir;
+using grant::test::Project;
 
 namespace {
-
-using Table = std::vector<std::vector<std::string>>;
-
-// A project folder with grant.json and migration files; the binary runs inside it.
-class Project {
-public:
-  /// A database "app" on a fresh PostgreSQL database (postgres) or a SQLite file.
-  explicit Project(bool postgres)
-      : m_postgres(postgres),
-        m_url(postgres ? test::fresh_database(test::writer_url(), "mig_apply") : "sqlite3:db/app.sqlite3") {
-    m_config["databases"]["app"] = {{"url", m_url}, {"migrations", "db/migrate/app"}};
-    std::filesystem::create_directories(dir / "db/migrate/app");
-    save();
-  }
-
-  TempDir dir;
-
-  bool postgres() const { return m_postgres; }
-  const std::string &url() const { return m_url; }
-  nlohmann::json &config() { return m_config; }
-  void save() const { dir.write("grant.json", m_config.dump(2)); }
-
-  void file(const std::string &name, const std::string &text) const { dir.write("db/migrate/app/" + name, text); }
-  void remove_file(const std::string &name) const { std::filesystem::remove(dir / ("db/migrate/app/" + name)); }
-
-  RunResult grant(const std::vector<std::string> &args) const { return test::run_grant(args, dir.path()); }
-
-  Table query(const std::string &sql) const { return run_query(m_url, sql); }
-  Table run_query(const std::string &url, const std::string &sql) const {
-    auto connection = db::connect(util::parse_database_url(url, dir.path()), {"test", 5000, "grant-test"});
-    Table out;
-    for (const auto &row : connection->query(sql, {}).rows) {
-      std::vector<std::string> values;
-      for (const auto &value : row) {
-        values.push_back(value.value_or("NULL"));
-      }
-      out.push_back(std::move(values));
-    }
-    return out;
-  }
-  bool has_table(const std::string &name) const {
-    if (!m_postgres && !std::filesystem::exists(dir / "db/app.sqlite3")) {
-      return false;
-    }
-    return query(m_postgres ? "SELECT to_regclass('" + name + "') IS NOT NULL"
-                            : "SELECT count(*) > 0 FROM sqlite_master WHERE name = '" + name + "'")[0][0] ==
-           (m_postgres ? "t" : "1");
-  }
-  /// Versions in the tracking table, in numeric order.
-  std::vector<std::string> applied() const {
-    std::vector<std::string> out;
-    if (!has_table("schema_migrations")) {
-      return out;
-    }
-    for (const auto &row : query("SELECT version FROM schema_migrations ORDER BY length(version), version")) {
-      out.push_back(row[0]);
-    }
-    return out;
-  }
-
-private:
-  bool m_postgres;
-  std::string m_url;
-  nlohmann::json m_config;
-};
 
 std::string table_migration(const std::string &table) {
   return "-- grant:up\nCREATE TABLE " + table + " (id int);\n-- grant:down\nDROP TABLE " + table + ";\n";
@@ -394,17 +328,17 @@ void single_database_suite(Project &project) {
 
 TEST_CASE("migrate::single_database") {
   SUBCASE("postgres") {
-    Project project(true);
+    Project project(true, "mig_apply");
     single_database_suite(project);
   }
   SUBCASE("sqlite") {
-    Project project(false);
+    Project project(false, "mig_apply");
     single_database_suite(project);
   }
 }
 
 TEST_CASE("migrate::postgres_only") {
-  Project project(true);
+  Project project(true, "mig_apply");
 
   SUBCASE("transaction=false runs CREATE INDEX CONCURRENTLY; inside a transaction it fails cleanly") {
     project.file("1_users.sql", "-- grant:up\nCREATE TABLE users (id int, email text);\n"
@@ -461,7 +395,7 @@ TEST_CASE("migrate::postgres_only") {
     CHECK(contains(run.err, "recovery"));
     CHECK_FALSE(contains(run.err, "grant-test-secret"));
     const auto writer = test::writer_url();
-    CHECK(project.run_query(writer, "SELECT to_regclass('" + table + "') IS NULL AND to_regclass('" + table +
+    CHECK(project.query_at(writer, "SELECT to_regclass('" + table + "') IS NULL AND to_regclass('" + table +
                                         "_migrations') IS NULL")[0][0] == "t");
   }
 }

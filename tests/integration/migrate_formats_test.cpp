@@ -1,47 +1,16 @@
 // Migration files as other tools and PostgreSQL itself write them, run on a real server: the
 // statement splitter on a transaction=false section full of PostgreSQL's lexical corners, Flyway
 // V/U files, and the missing-down hint in each format's words.
+#include "support/project.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
 
-#include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
-
 using grant::test::contains;
-using grant::test::RunResult;
-using grant::test::TempDir;
-
-namespace {
-
-class PgProject {
-public:
-  PgProject() : m_url(grant::test::fresh_database(grant::test::writer_url(), "mig_formats")) {
-    nlohmann::json config;
-    config["databases"]["app"] = {{"url", m_url}, {"migrations", "db/migrate/app"}};
-    dir.write("grant.json", config.dump(2));
-    std::filesystem::create_directories(dir / "db/migrate/app");
-  }
-
-  TempDir dir;
-
-  void file(const std::string &name, const std::string &text) const { dir.write("db/migrate/app/" + name, text); }
-  RunResult grant(const std::vector<std::string> &args) const { return grant::test::run_grant(args, dir.path()); }
-  std::string scalar(const std::string &sql) const {
-    pqxx::connection connection(m_url);
-    pqxx::nontransaction work(connection);
-    const auto value = work.exec1(sql)[0];
-    return value.is_null() ? "NULL" : value.c_str();
-  }
-
-private:
-  std::string m_url;
-};
-
-} // namespace
+using grant::test::Project;
 
 TEST_CASE("migrate::formats on PostgreSQL") {
-  PgProject project;
+  Project project(true, "mig_formats");
 
   SUBCASE("transaction=false: every statement found where PostgreSQL would end it") {
     project.file("1_corners.sql",

@@ -1,64 +1,20 @@
 // A sharded database "orders" on the four shard servers (a fresh database on each): fan-out,
 // --shard selection, --jobs, one shard failing, version skew.
+#include "support/fleet.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 
 using grant::test::contains;
 
-using grant::test::RunResult;
-using grant::test::TempDir;
+using grant::test::ShardFleet;
 
 namespace {
 
-class Fleet {
-public:
-  Fleet() {
-    nlohmann::json shards = nlohmann::json::array();
-    for (int i = 0; i < 4; ++i) {
-      m_urls.push_back(grant::test::fresh_database(grant::test::shard_url(i), "mig_shard"));
-      shards.push_back({{"name", "s" + std::to_string(i)}, {"url", m_urls.back()}});
-    }
-    nlohmann::json config;
-    config["databases"]["orders"] = {{"shards", shards},
-                                     {"migrations", "db/migrate/orders"},
-                                     {"sharding", {{"key", "user_id"}, {"resolver", {{"type", "modulo"}}}}}};
-    dir.write("grant.json", config.dump(2));
-    std::filesystem::create_directories(dir / "db/migrate/orders");
-  }
-
-  TempDir dir;
-
-  void file(const std::string &name, const std::string &text) const { dir.write("db/migrate/orders/" + name, text); }
-  RunResult grant(const std::vector<std::string> &args) const { return grant::test::run_grant(args, dir.path()); }
-
-  std::string scalar(int shard, const std::string &sql) const {
-    pqxx::connection connection(m_urls.at(static_cast<std::size_t>(shard)));
-    pqxx::nontransaction work(connection);
-    const auto value = work.exec1(sql)[0];
-    return value.is_null() ? "NULL" : value.c_str();
-  }
-  void execute(int shard, const std::string &sql) const {
-    pqxx::connection connection(m_urls.at(static_cast<std::size_t>(shard)));
-    pqxx::nontransaction work(connection);
-    work.exec(sql);
-  }
-  bool has_table(int shard, const std::string &name) const {
-    return scalar(shard, "SELECT to_regclass('" + name + "') IS NOT NULL") == "t";
-  }
-  int applied_count(int shard) const {
-    return has_table(shard, "schema_migrations") ? std::stoi(scalar(shard, "SELECT count(*) FROM schema_migrations"))
-                                                 : 0;
-  }
-
-private:
-  std::vector<std::string> m_urls;
-};
-
-std::string table_migration(const std::string &table) {
+// With the shard key column, so the sharding section holds.
+std::string sharded_table_migration(const std::string &table) {
   return "-- grant:up\nCREATE TABLE " + table +
          " (id bigint PRIMARY KEY, user_id bigint);\n"
          "-- grant:down\nDROP TABLE " +
@@ -68,9 +24,9 @@ std::string table_migration(const std::string &table) {
 } // namespace
 
 TEST_CASE("migrate::shards") {
-  Fleet fleet;
-  fleet.file("1_orders.sql", table_migration("orders"));
-  fleet.file("2_items.sql", table_migration("order_items"));
+  ShardFleet fleet(4, "mig_shard", true);
+  fleet.file("1_orders.sql", sharded_table_migration("orders"));
+  fleet.file("2_items.sql", sharded_table_migration("order_items"));
 
   SUBCASE("--jobs 4 migrates every shard; the summary lists each") {
     const auto run = fleet.grant({"migrate", "--jobs", "4"});
@@ -118,7 +74,7 @@ TEST_CASE("migrate::shards") {
     CHECK(contains(run.out, "orders  4 shards agree: 2 applied, 0 pending, at 2\n"));
     CHECK_FALSE(contains(run.out, "orders/s"));
 
-    fleet.file("3_notes.sql", table_migration("notes"));
+    fleet.file("3_notes.sql", sharded_table_migration("notes"));
     REQUIRE(fleet.grant({"migrate", "--shard", "s2"}).exit_code == 0);
     run = fleet.grant({"status"});
     CHECK(contains(run.out, "orders  4 shards: 3 agree (2 applied, 1 pending, at 2), 1 differs"));

@@ -1,8 +1,7 @@
 #include <grant/migrate/migration_file.hpp>
 #include <grant/migrate/plan.hpp>
 
-#include <grant/error.hpp>
-
+#include "support/migrations.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -10,24 +9,10 @@
 #include <algorithm>
 
 using grant::test::contains;
+using grant::test::load_error;
 
 using namespace grant::migrate;
 using grant::test::TempDir;
-
-namespace {
-
-// The ConfigError that loading `folder` throws; fails the test when it loads fine.
-grant::ConfigError load_error(const std::filesystem::path &folder) {
-  try {
-    load_migrations(folder);
-  } catch (const grant::ConfigError &error) {
-    return error;
-  }
-  FAIL("loading " << folder << " did not fail");
-  throw std::logic_error("unreachable");
-}
-
-} // namespace
 
 TEST_CASE("migrate::files") {
   TempDir dir;

@@ -1,28 +1,14 @@
 #include <grant/migrate/migration_file.hpp>
 
-#include <grant/error.hpp>
-
+#include "support/migrations.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
 
 using grant::test::contains;
+using grant::test::load_error;
 using grant::test::TempDir;
 using namespace grant::migrate;
-
-namespace {
-
-grant::ConfigError load_error(const std::filesystem::path &folder) {
-  try {
-    load_migrations(folder);
-  } catch (const grant::ConfigError &error) {
-    return error;
-  }
-  FAIL("loading " << folder << " did not fail");
-  throw std::logic_error("unreachable");
-}
-
-} // namespace
 
 TEST_CASE("migrate::flyway files") {
   TempDir dir;
