@@ -10,6 +10,7 @@ struct MigrateFlags {
   std::string to;
   bool atomic = false;
   bool allow_out_of_order = false;
+  int wait_replicas_s = -1;
 };
 
 void run_migrate(const MigrateFlags& flags, Context& context) {
@@ -21,6 +22,9 @@ void run_migrate(const MigrateFlags& flags, Context& context) {
   }
   options.atomic = flags.atomic;
   options.allow_out_of_order = flags.allow_out_of_order;
+  if (flags.wait_replicas_s >= 0) {
+    options.wait_replicas = std::chrono::seconds(flags.wait_replicas_s);
+  }
   registry::Registry registry(context.config());
   const auto events = event_printer(context);
   migrate::preflight(registry, work.targets, options, events);
@@ -38,12 +42,17 @@ void setup_migrate(CLI::App& app, Context& context) {
                     "Apply each version on all shards of a database with two-phase commit: all or none");
   command->add_flag("--allow-out-of-order", flags->allow_out_of_order,
                     "Apply pending migrations older than the newest applied one");
+  command
+      ->add_option("--wait-replicas", flags->wait_replicas_s,
+                   "After migrating a target, wait up to SECONDS until each of its replicas has replayed the change")
+      ->check(CLI::NonNegativeNumber);
   command->footer("Examples:\n"
                   "  grant migrate                              every database, every shard\n"
                   "  grant migrate --database analytics         one database (e.g. a CI step)\n"
                   "  grant migrate --database orders --atomic   all shards or none, per version\n"
                   "  grant migrate --dry-run                    print the SQL, change nothing\n"
                   "  grant migrate --wait 30                    wait for the servers to come up first\n"
+                  "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
                   "Exit codes: 0 done, 2 usage/config/migration-file error or a refused target (nothing applied there;\n"
                   "other targets may have been migrated: the summary lists each), 3 a database failed.");
   command->callback([flags, &context] { run_migrate(*flags, context); });

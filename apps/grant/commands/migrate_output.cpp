@@ -96,6 +96,14 @@ void report_results(Context& context, const std::string& command, const std::vec
                            {"ok", result.ok},
                            {"steps", steps},
                            {"current_version", result.current_version}};
+      if (!result.replicas.empty()) {
+        nlohmann::json replicas = nlohmann::json::array();
+        for (const auto& replica : result.replicas) {
+          replicas.push_back({{"replica", replica.replica}, {"caught_up", replica.ok}, {"ms", replica.ms},
+                              {"error", replica.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(replica.error)}});
+        }
+        entry["replicas"] = replicas;
+      }
       if (!result.ok) {
         entry["error"] = {{"message", result.error}, {"where", result.where}, {"hint", result.hint}};
       }
@@ -137,6 +145,10 @@ void report_results(Context& context, const std::string& command, const std::vec
         line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb + " before the failure";
       }
       context.say(line);
+      for (const auto& replica : result.replicas) {
+        context.say("      " + replica.replica + "  " +
+                    (replica.ok ? "replayed in " + std::to_string(replica.ms) + " ms" : context.paint("LATE", "31")));
+      }
     }
   }
   for (const auto& result : results) {

@@ -3,6 +3,7 @@
 #include <grant/migrate/apply.hpp>
 #include <grant/migrate/atomic.hpp>
 #include <grant/migrate/lock.hpp>
+#include <grant/migrate/replica_wait.hpp>
 #include <grant/migrate/tracking.hpp>
 #include <grant/util/strings.hpp>
 
@@ -278,6 +279,23 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
   return result;
 }
 
+// --wait-replicas: a replica that has not caught up fails the target (exit 3), naming it.
+void await_replicas(db::Connection& connection, const Target& target, std::chrono::seconds bound,
+                    const EventSink& events, TargetResult& result) {
+  result.replicas = wait_for_replicas(target, connection, bound, events);
+  std::vector<std::string> late;
+  for (const auto& replica : result.replicas) {
+    if (!replica.ok) {
+      late.push_back(replica.error);
+    }
+  }
+  if (!late.empty()) {
+    throw Error(ErrorKind::database,
+                target.label() + ": migrated, but " + util::join(late, "; "), target.label(),
+                "check the replica's replication (pg_stat_wal_receiver, is replay paused?) or raise --wait-replicas");
+  }
+}
+
 std::vector<TargetResult> migrate(registry::Registry& registry, const Workload& work, const MigrateOptions& options,
                                   const EventSink& events) {
   if (options.to) {
@@ -293,6 +311,9 @@ std::vector<TargetResult> migrate(registry::Registry& registry, const Workload& 
         return run_on_target(registry, target, files, options, events,
                              [&](db::Connection& connection, Tracker& tracker, TargetResult& result) {
                                migrate_on(connection, tracker, target, files, options, events, result);
+                               if (options.wait_replicas && !options.dry_run) {
+                                 await_replicas(connection, target, *options.wait_replicas, events, result);
+                               }
                              });
       });
 }

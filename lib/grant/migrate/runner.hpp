@@ -44,6 +44,7 @@ struct RunOptions {
 };
 
 struct MigrateOptions : RunOptions {
+  std::optional<std::chrono::seconds> wait_replicas; ///< wait for replicas to replay the run
   std::optional<std::string> to;
   bool allow_out_of_order = false;
   bool atomic = false;
@@ -63,11 +64,20 @@ struct Step {
   std::string sql; ///< dry run: what would run
 };
 
+/// How a replica caught up with its writer after a run (--wait-replicas).
+struct ReplicaCatchUp {
+  std::string replica; ///< endpoint label, e.g. orders/s0/r1
+  bool ok = false;
+  long long ms = 0;    ///< how long it took (or how long grant waited)
+  std::string error;
+};
+
 struct TargetResult {
   Target target;
   bool ok = true;
   std::vector<Step> steps;
   std::string current_version; ///< after the run
+  std::vector<ReplicaCatchUp> replicas; ///< --wait-replicas
   std::string error;           ///< what went wrong (redacted)
   std::string where;           ///< file:line or target
   std::string hint;
