@@ -106,7 +106,9 @@ run_tests() {
 
 run_sanitized_tests() {
   # Make UBSan findings fail the test instead of only printing them.
-  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} run_tests build-asan
+  # tests/lsan.supp: libpqxx 6.4's own leak on a lost connection (the fault tests lose many).
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+    LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0} run_tests build-asan
 }
 
 run_phase "dependencies" scripts/install-deps.sh --with-postgres
