@@ -20,6 +20,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// libpq's messages run over several lines ("...failed: Connection refused\n\tIs the server
+// running..."): one line reads better in a table and a log.
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const bool space = c == '\n' || c == '\t' || c == '\r' || c == ' ';
+    if (!space) {
+      out += c;
+    } else if (!out.empty() && out.back() != ' ') {
+      out += ' ';
+    }
+  }
+  while (!out.empty() && out.back() == ' ') {
+    out.pop_back();
+  }
+  return out;
+}
+
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -107,9 +125,9 @@ Probe probe(const registry::Endpoint& endpoint, std::chrono::milliseconds timeou
     out.query_ms = ms_since(start);
     out.reachable = true;
   } catch (const db::DbError& error) {
-    out.error = ProbeError{classify_error(error.what(), error.sqlstate()), util::redact_secrets(error.what())};
+    out.error = ProbeError{classify_error(error.what(), error.sqlstate()), one_line(util::redact_secrets(error.what()))};
   } catch (const std::exception& error) {
-    out.error = ProbeError{classify_error(error.what()), util::redact_secrets(error.what())};
+    out.error = ProbeError{classify_error(error.what()), one_line(util::redact_secrets(error.what()))};
   }
   if (out.error && out.endpoint.url.scheme == util::UrlScheme::postgres) {
     out.reachable = false;

@@ -49,9 +49,17 @@ std::string to_prometheus(const Report& report) {
        [](const EndpointHealth& e) -> std::optional<double> { return e.probe.reachable ? 1 : 0; }},
       {"grant_health_healthy", "1 healthy, 0 degraded or down",
        [](const EndpointHealth& e) -> std::optional<double> { return e.status == Status::healthy ? 1 : 0; }},
-      {"grant_health_latency_seconds", "connect and probe queries",
+      {"grant_health_latency_seconds", "connect and probe queries, in all",
        [](const EndpointHealth& e) -> std::optional<double> {
          return e.probe.reachable ? std::optional(e.probe.latency_ms() / 1000.0) : std::nullopt;
+       }},
+      {"grant_health_connect_seconds", "opening the session",
+       [](const EndpointHealth& e) -> std::optional<double> {
+         return e.probe.reachable ? std::optional(e.probe.connect_ms / 1000.0) : std::nullopt;
+       }},
+      {"grant_health_query_seconds", "the probe's statements once connected",
+       [](const EndpointHealth& e) -> std::optional<double> {
+         return e.probe.reachable ? std::optional(e.probe.query_ms / 1000.0) : std::nullopt;
        }},
       {"grant_health_replication_lag_bytes", "WAL bytes the replica has not replayed (absent when unknown)",
        [](const EndpointHealth& e) -> std::optional<double> {
