@@ -268,3 +268,26 @@ TEST_CASE("health::check lag while replay is paused") {
   }
   CHECK(status == health::Status::healthy);
 }
+
+TEST_CASE("health::check in-doubt prepared transactions degrade their writer") {
+  test::TempDir dir;
+  const auto url = test::fresh_database(test::writer_url(), "health_doubt");
+  const auto config = parse_config(R"({"databases": {"ledger": {"url": ")" + url + R"("}}})", dir);
+  auto session = open(url);
+  session->execute("CREATE TABLE t (x int)");
+  session->execute("BEGIN; INSERT INTO t VALUES (1); PREPARE TRANSACTION 'grant:ledger:health-test'");
+  struct Cleanup {
+    db::Connection& connection;
+    ~Cleanup() {
+      try {
+        connection.execute("ROLLBACK PREPARED 'grant:ledger:health-test'");
+      } catch (...) {
+      }
+    }
+  } cleanup{*session};
+  const auto report = check(config);
+  const auto& writer = find(report, "ledger");
+  CHECK(writer.probe.prepared_in_doubt == 1u);
+  CHECK(writer.status == health::Status::degraded);
+  CHECK(report.status == health::Status::degraded);
+}
