@@ -1,9 +1,18 @@
 // `grant health` end to end: the three formats, the exit codes, and no password in any output.
+#include "support/fault_proxy.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 using grant::test::contains;
 using grant::test::RunResult;
@@ -26,6 +35,58 @@ std::string fleet_config(const std::string& writer_url) {
     "analytics": {"url": ")" + writer_url + R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
          R"("}], "health": {"timeout_ms": 1500, "max_lag_ms": 10000}},
     "orders": {"shards": [)" + shards + R"(]}}})";
+}
+
+// `grant <args>` in the background with stdout and stderr going to `output`; SIGKILLed on
+// destruction unless it was waited for.
+class Background {
+public:
+  Background(const std::vector<std::string>& args, const std::filesystem::path& output) {
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      std::vector<char*> argv{const_cast<char*>(GRANT_BINARY)};
+      for (const auto& arg : args) {
+        argv.push_back(const_cast<char*>(arg.c_str()));
+      }
+      argv.push_back(nullptr);
+      ::execv(GRANT_BINARY, argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Background() {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGKILL);
+      ::waitpid(m_pid, nullptr, 0);
+    }
+  }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  /// Sends SIGINT and returns the exit code (-1 when it did not exit normally).
+  int interrupt() {
+    ::kill(m_pid, SIGINT);
+    int status = 0;
+    ::waitpid(m_pid, &status, 0);
+    m_pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+private:
+  pid_t m_pid = -1;
+};
+
+// Waits up to 15 s for `part` to appear in the file.
+bool appears(const std::filesystem::path& file, const std::string& part) {
+  for (int i = 0; i < 150; ++i) {
+    if (std::filesystem::exists(file) && contains(test::read_file(file), part)) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 } // namespace
@@ -144,4 +205,23 @@ TEST_CASE("cli::health on a fleet with problems") {
     CHECK(run.exit_code == 0);
     CHECK(contains(run.out, "grant health --format prometheus"));
   }
+}
+
+TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
+  TempDir dir;
+  test::FaultProxy proxy(test::writer_url());
+  const auto config = dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + proxy.url() +
+                                                  R"(", "health": {"timeout_ms": 500}}}})");
+  const auto output = dir / "watch.out";
+  Background watch({"--config", config.string(), "health", "--watch", "1"}, output);
+  CHECK(appears(output, "  analytics  healthy"));
+  proxy.add_rule("pg_is_in_recovery", test::FaultProxy::Action::stall, -1);
+  CHECK(appears(output, "analytics  healthy -> down  timeout: "));
+  proxy.clear_rules();
+  proxy.release();
+  CHECK(appears(output, "analytics  down -> healthy"));
+  CHECK(watch.interrupt() == 0);
+  const auto text = test::read_file(output);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 3); // only the changes, one line each
+  CHECK(grant_in(dir, {"health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);
 }

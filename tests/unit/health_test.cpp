@@ -175,3 +175,32 @@ TEST_CASE("health::to_json and to_prometheus") {
   CHECK(text.find("healthy: 2 endpoints, 2 healthy, 0 degraded, 0 down") != std::string::npos);
   CHECK(text.find("\033[") == std::string::npos);
 }
+
+TEST_CASE("health::changes_between") {
+  Report first;
+  EndpointHealth writer;
+  writer.probe = answered(registry::Role::writing, 1);
+  writer.status = Status::healthy;
+  EndpointHealth replica;
+  replica.probe = answered(registry::Role::reading, 1);
+  replica.status = Status::healthy;
+  first.endpoints = {writer, replica};
+
+  const auto initial = changes_between(nullptr, first);
+  REQUIRE(initial.size() == 2);
+  CHECK_FALSE(initial[0].from);
+  CHECK(initial[0].to == Status::healthy);
+  CHECK(changes_between(&first, first).empty());
+
+  auto second = first;
+  second.endpoints[1].status = Status::degraded;
+  second.endpoints[1].reasons = {"lag 9.6 s over 500 ms"};
+  const auto changed = changes_between(&first, second);
+  REQUIRE(changed.size() == 1);
+  CHECK(changed[0].endpoint.label() == "analytics/r1");
+  CHECK(changed[0].from == Status::healthy);
+  CHECK(changed[0].to == Status::degraded);
+  const auto line = to_text(changed[0], false);
+  CHECK(line.find("analytics/r1  healthy -> degraded  lag 9.6 s over 500 ms") != std::string::npos);
+  CHECK(to_json(changed[0])["from"] == "healthy");
+}

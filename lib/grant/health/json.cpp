@@ -68,4 +68,15 @@ nlohmann::json to_json(const Report& report) {
           {"endpoints", std::move(endpoints)}};
 }
 
+nlohmann::json to_json(const Change& change) {
+  const auto& endpoint = change.endpoint;
+  return {{"at", iso8601_utc(change.at)},
+          {"database", endpoint.database},
+          {"shard", endpoint.shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.shard)},
+          {"replica", endpoint.replica.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.replica)},
+          {"from", change.from ? nlohmann::json(status_name(*change.from)) : nlohmann::json(nullptr)},
+          {"to", status_name(change.to)},
+          {"reasons", change.reasons}};
+}
+
 } // namespace grant::health

@@ -1,5 +1,7 @@
 #include <grant/health/text.hpp>
 
+#include <grant/health/json.hpp>
+
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -105,6 +107,18 @@ std::string to_text(const Report& report, bool color) {
          std::to_string(counts[0]) + " healthy, " + std::to_string(counts[1]) + " degraded, " +
          std::to_string(counts[2]) + " down\n";
   return out;
+}
+
+std::string to_text(const Change& change, bool color) {
+  std::string line = iso8601_utc(change.at) + "  " + change.endpoint.label() + "  ";
+  if (change.from) {
+    line += std::string(status_name(*change.from)) + " -> ";
+  }
+  line += paint(std::string(status_name(change.to)), status_color(change.to), color);
+  if (!change.reasons.empty()) {
+    line += "  " + util::join(change.reasons, "; ");
+  }
+  return line;
 }
 
 } // namespace grant::health
