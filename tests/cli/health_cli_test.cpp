@@ -1,5 +1,6 @@
 // `grant health` end to end: the three formats, the exit codes, and no password in any output.
-#include "support/fault_proxy.hpp"
+#include <grant/db/connection.hpp>
+
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -76,6 +77,33 @@ public:
 
 private:
   pid_t m_pid = -1;
+};
+
+std::unique_ptr<grant::db::Connection> open(const std::string& url) {
+  grant::db::ConnectOptions options;
+  options.target = "test";
+  return grant::db::connect(grant::util::parse_database_url(url, "."), options);
+}
+
+// Pauses WAL replay on the shared test replica, and always resumes it: other tests use it.
+class ReplayPause {
+public:
+  ReplayPause() : m_replica(open(test::replica_url())) { m_replica->execute("SELECT pg_wal_replay_pause()"); }
+  ~ReplayPause() {
+    try {
+      m_replica->execute("SELECT pg_wal_replay_resume()");
+    } catch (...) {
+      try {
+        open(test::replica_url())->execute("SELECT pg_wal_replay_resume()");
+      } catch (...) {
+      }
+    }
+  }
+  ReplayPause(const ReplayPause&) = delete;
+  ReplayPause& operator=(const ReplayPause&) = delete;
+
+private:
+  std::unique_ptr<grant::db::Connection> m_replica;
 };
 
 // Waits up to 15 s for `part` to appear in the file.
@@ -209,19 +237,24 @@ TEST_CASE("cli::health on a fleet with problems") {
 
 TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
   TempDir dir;
-  test::FaultProxy proxy(test::writer_url());
-  const auto config = dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + proxy.url() +
-                                                  R"(", "health": {"timeout_ms": 500}}}})");
+  const auto config =
+      dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + test::writer_url() +
+                                  R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
+                                  R"("}], "health": {"max_lag_ms": 200}}}})");
+  auto writer = open(test::writer_url());
+  writer->execute("CREATE TABLE IF NOT EXISTS health_watch_probe (x int)");
   const auto output = dir / "watch.out";
   Background watch({"--config", config.string(), "health", "--watch", "1"}, output);
-  CHECK(appears(output, "  analytics  healthy"));
-  proxy.add_rule("pg_is_in_recovery", test::FaultProxy::Action::stall, -1);
-  CHECK(appears(output, "analytics  healthy -> down  timeout: "));
-  proxy.clear_rules();
-  proxy.release();
-  CHECK(appears(output, "analytics  down -> healthy"));
+  CHECK(appears(output, "  analytics/r1  healthy"));
+  {
+    ReplayPause pause;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    writer->execute("INSERT INTO health_watch_probe SELECT generate_series(1, 1000)");
+    CHECK(appears(output, "analytics/r1  healthy -> degraded  lag "));
+  }
+  CHECK(appears(output, "analytics/r1  degraded -> healthy"));
   CHECK(watch.interrupt() == 0);
   const auto text = test::read_file(output);
-  CHECK(std::count(text.begin(), text.end(), '\n') == 3); // only the changes, one line each
-  CHECK(grant_in(dir, {"health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 4); // only the changes, one line each
+  CHECK(grant_in(dir, {"--config", config.string(), "health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);
 }

@@ -178,11 +178,14 @@ TEST_CASE("health::check endpoints that fail") {
   }
   SUBCASE("a port that accepts and never answers, and a server whose answers stall: timeout within the bound") {
     SilentListener silent;
-    test::FaultProxy proxy(test::writer_url());
-    proxy.add_rule("pg_is_in_recovery", test::FaultProxy::Action::stall, -1);
+    // Never destroyed: closing a stalled session makes libpqxx 6.4 leak the PGresult of the
+    // statement it was waiting on, in the abandoned probe's thread (see pool_test.cpp). The proxy
+    // and its silent session stay until the process exits.
+    static auto* const proxy = new test::FaultProxy(test::writer_url());
+    proxy->add_rule("pg_is_in_recovery", test::FaultProxy::Action::stall, -1);
     const auto config = parse_config(R"({"databases": {
       "silent": {"url": "postgres://grant@127.0.0.1:)" + std::to_string(silent.port()) + R"(/x"},
-      "stalled": {"url": ")" + proxy.url() + R"("}}})",
+      "stalled": {"url": ")" + proxy->url() + R"("}}})",
                                      dir);
     health::CheckOptions options;
     options.timeout_ms = 300;
@@ -193,8 +196,7 @@ TEST_CASE("health::check endpoints that fail") {
       REQUIRE(entry.probe.error);
       CHECK(entry.probe.error->kind == health::ErrorKind::timeout);
     }
-    CHECK(proxy.fired() >= 1); // the stalled one got as far as its query
-    proxy.release();
+    CHECK(proxy->fired() >= 1); // the stalled one got as far as its query
   }
   SUBCASE("wrong password: auth, and the password never in the report") {
     const std::string wrong = "Wr0ng-Pa55-x";
