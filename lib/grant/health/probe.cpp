@@ -144,16 +144,20 @@ Probe probe_within(const registry::Endpoint& endpoint, std::chrono::milliseconds
   const auto deadline = Clock::now() + timeout;
   auto shared = std::make_shared<Shared>();
   // The worker owns copies of everything: it may outlive this call against a hung server.
-  std::thread([shared, endpoint, timeout] {
+  std::thread worker([shared, endpoint, timeout] {
     auto result = probe(endpoint, timeout);
     const std::lock_guard lock(shared->mutex);
     shared->result = std::move(result);
     shared->done_cv.notify_all();
-  }).detach();
+  });
   std::unique_lock lock(shared->mutex);
   if (shared->done_cv.wait_until(lock, deadline, [&] { return shared->result.has_value(); })) {
+    lock.unlock();
+    worker.join(); // finishing: joined, so no thread outlives an answered probe
     return std::move(*shared->result);
   }
+  lock.unlock();
+  worker.detach();
   Probe out;
   out.endpoint = endpoint;
   out.error = ProbeError{ErrorKind::timeout, endpoint.label() + " (" + endpoint.url.redacted() +
