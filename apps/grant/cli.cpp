@@ -87,6 +87,7 @@ int run(int argc, char** argv) {
   setup_recover(app, context);
   setup_shard_resolve(app, context);
   setup_shard_check(app, context);
+  setup_health(app, context);
 
   try {
     app.parse(argc, argv);

@@ -1,7 +1,7 @@
 #include <grant/commands.hpp>
 #include <grant/context.hpp>
 
-#include <grant/db/connection.hpp>
+#include <grant/health/probe.hpp>
 #include <grant/registry/endpoint.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/util/parallel_for.hpp>
@@ -37,19 +37,12 @@ Probe probe(const registry::Endpoint& endpoint, int timeout_ms) {
     result.detail = "file not created yet (the first migrate creates it)";
     return result;
   }
-  const auto start = std::chrono::steady_clock::now();
-  try {
-    db::ConnectOptions options;
-    options.target = endpoint.label();
-    options.connect_timeout_ms = timeout_ms;
-    auto connection = db::connect(endpoint.url, options);
-    result.detail = connection->server_version();
-    result.in_recovery = connection->in_recovery();
-    result.ok = true;
-  } catch (const Error& error) {
-    result.detail = util::redact_secrets(error.what());
-  }
-  result.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // The same probe as `grant health`, bounded the same way.
+  const auto found = health::probe_within(endpoint, std::chrono::milliseconds(timeout_ms));
+  result.ok = found.reachable;
+  result.detail = found.error ? found.error->message : found.server_version;
+  result.in_recovery = found.in_recovery.value_or(false);
+  result.latency_ms = found.latency_ms();
   return result;
 }
 
@@ -174,7 +167,7 @@ void setup_config(CLI::App& app, Context& context) {
   auto options = std::make_shared<ConfigCheckOptions>();
   auto* check = command->add_subcommand("check", "Load and validate the config; print the resolved topology");
   check->add_flag("--connect", options->connect, "Also connect to every endpoint and report which fail");
-  check->add_option("--timeout", options->timeout_ms, "Connect timeout per endpoint in ms (default 5000)");
+  check->add_option("--timeout", options->timeout_ms, "Bound per endpoint in ms, even against a server that never answers (default 5000)");
   check->add_option("--database", context.global.databases, "Only this database (repeatable)");
   check->footer("Examples:\n  grant config check\n  grant config check --connect --json\n"
                 "Exit codes: 0 valid (and reachable), 2 config error, 3 an endpoint is unreachable.");

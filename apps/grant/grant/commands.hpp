@@ -20,5 +20,6 @@ void setup_repair(CLI::App& app, Context& context);
 void setup_recover(CLI::App& app, Context& context);
 void setup_shard_resolve(CLI::App& app, Context& context);
 void setup_shard_check(CLI::App& app, Context& context);
+void setup_health(CLI::App& app, Context& context);
 
 } // namespace grant::cli

@@ -1,0 +1,82 @@
+#include <grant/health/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace grant::health {
+
+std::string iso8601_utc(std::chrono::system_clock::time_point time) {
+  const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
+  const std::time_t seconds = static_cast<std::time_t>(since_epoch.count() / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[80];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(since_epoch.count() % 1000));
+  return text;
+}
+
+namespace {
+
+double rounded(double value, double unit) { return std::round(value / unit) * unit; }
+
+nlohmann::json endpoint_json(const EndpointHealth& entry) {
+  const auto& probe = entry.probe;
+  const auto& endpoint = probe.endpoint;
+  const auto optional = [](const auto& value) -> nlohmann::json {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+  };
+  nlohmann::json out{
+      {"database", endpoint.database},
+      {"shard", endpoint.shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.shard)},
+      {"replica", endpoint.replica.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.replica)},
+      {"role", endpoint.role == registry::Role::writing ? "writer" : "replica"},
+      {"url", endpoint.url.redacted()},
+      {"status", status_name(entry.status)},
+      {"reachable", probe.reachable},
+      {"error", probe.error ? nlohmann::json{{"kind", error_kind_name(probe.error->kind)},
+                                             {"message", probe.error->message}}
+                            : nlohmann::json(nullptr)},
+      {"latency_ms", probe.reachable ? nlohmann::json(rounded(probe.latency_ms(), 0.01)) : nlohmann::json(nullptr)},
+      {"server_version", probe.server_version.empty() ? nlohmann::json(nullptr) : nlohmann::json(probe.server_version)},
+      {"in_recovery", optional(probe.in_recovery)},
+      {"role_mismatch", probe.role_mismatch},
+      {"lag", nullptr},
+      {"connections", probe.connections ? nlohmann::json{{"used", probe.connections->used}, {"max", probe.connections->max}}
+                                        : nlohmann::json(nullptr)},
+      {"prepared_in_doubt", optional(probe.prepared_in_doubt)},
+  };
+  if (entry.lag) {
+    out["lag"] = {{"state", lag_state_name(entry.lag->state)},
+                  {"bytes", optional(entry.lag->bytes)},
+                  {"seconds", entry.lag->seconds ? nlohmann::json(rounded(*entry.lag->seconds, 0.001))
+                                                 : nlohmann::json(nullptr)}};
+  }
+  return out;
+}
+
+} // namespace
+
+nlohmann::json to_json(const Report& report) {
+  nlohmann::json endpoints = nlohmann::json::array();
+  for (const auto& entry : report.endpoints) {
+    endpoints.push_back(endpoint_json(entry));
+  }
+  return {{"status", status_name(report.status)},
+          {"checked_at", iso8601_utc(report.checked_at)},
+          {"endpoints", std::move(endpoints)}};
+}
+
+nlohmann::json to_json(const Change& change) {
+  const auto& endpoint = change.endpoint;
+  return {{"at", iso8601_utc(change.at)},
+          {"database", endpoint.database},
+          {"shard", endpoint.shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.shard)},
+          {"replica", endpoint.replica.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.replica)},
+          {"from", change.from ? nlohmann::json(status_name(*change.from)) : nlohmann::json(nullptr)},
+          {"to", status_name(change.to)},
+          {"reasons", change.reasons}};
+}
+
+} // namespace grant::health

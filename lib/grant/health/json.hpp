@@ -1,0 +1,20 @@
+#pragma once
+
+#include <grant/health/report.hpp>
+#include <grant/health/watch.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace grant::health {
+
+/// The contract's document: {"status", "checked_at", "endpoints": [...]}, documented field by
+/// field in docs/commands/health.md. Also the body of `grant serve`'s /health.
+nlohmann::json to_json(const Report& report);
+
+/// One `--watch` change: {"at", "database", "shard", "replica", "from", "to", "reasons"}.
+nlohmann::json to_json(const Change& change);
+
+/// `time` as ISO 8601 UTC with milliseconds: "2026-12-01T11:42:07.315Z".
+std::string iso8601_utc(std::chrono::system_clock::time_point time);
+
+} // namespace grant::health

@@ -1,0 +1,38 @@
+#include <grant/health/lag.hpp>
+
+#include <algorithm>
+
+namespace grant::health {
+
+std::string_view lag_state_name(LagState state) {
+  switch (state) {
+  case LagState::ok:
+    return "ok";
+  case LagState::lagging:
+    return "lagging";
+  case LagState::unknown:
+    break;
+  }
+  return "unknown";
+}
+
+Lag replica_lag(const Probe& writer, const Probe& replica, int max_lag_ms) {
+  Lag lag;
+  if (!writer.reachable || !replica.reachable || !writer.wal_lsn || !replica.wal_lsn) {
+    return lag;
+  }
+  lag.bytes = *writer.wal_lsn > *replica.wal_lsn ? *writer.wal_lsn - *replica.wal_lsn : 0;
+  if (*lag.bytes == 0) {
+    lag.seconds = 0.0;
+    lag.state = LagState::ok;
+    return lag;
+  }
+  if (!replica.replay_age_seconds) {
+    return lag; // behind, but since when the replica cannot say
+  }
+  lag.seconds = std::max(0.0, *replica.replay_age_seconds);
+  lag.state = *lag.seconds * 1000.0 > max_lag_ms ? LagState::lagging : LagState::ok;
+  return lag;
+}
+
+} // namespace grant::health

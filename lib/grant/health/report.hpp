@@ -1,0 +1,52 @@
+#pragma once
+
+#include <grant/config/config.hpp>
+#include <grant/health/lag.hpp>
+#include <grant/health/probe.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace grant::health {
+
+enum class Status { healthy, degraded, down };
+
+/// "healthy", "degraded", "down".
+std::string_view status_name(Status status);
+
+/// One endpoint's probe, its lag (replicas) and the verdict.
+struct EndpointHealth {
+  Probe probe;
+  std::optional<Lag> lag; ///< replicas only
+  int max_lag_ms = 0;     ///< the bound its lag was held to
+  Status status = Status::down;
+  std::vector<std::string> reasons; ///< why not healthy, in words ("lag 7.2 s over 5000 ms")
+};
+
+/// The whole fleet at one moment.
+struct Report {
+  Status status = Status::healthy; ///< the worst endpoint's
+  std::chrono::system_clock::time_point checked_at;
+  std::vector<EndpointHealth> endpoints; ///< per database in config order: writers, then replicas
+};
+
+struct CheckOptions {
+  std::optional<int> timeout_ms; ///< overrides each database's `health.timeout_ms`
+  std::optional<int> max_lag_ms; ///< overrides each database's `health.max_lag_ms`
+  std::vector<std::string> shards; ///< only these shards (--shard); unknown names throw ConfigError
+  int jobs = 32;                   ///< probes at once
+};
+
+/// The verdict on one endpoint: down when it did not answer (or a SQLite file fails its
+/// quick_check); degraded for a role mismatch, lag over the bound or unknown, connections over
+/// 90% of max_connections, in-doubt prepared transactions, a SQLite file that is not writable.
+void evaluate(EndpointHealth& endpoint);
+
+/// Probes every endpoint of `databases` in parallel, each bounded by its timeout, then measures
+/// each replica against its writer's probe.
+Report check(const std::vector<const config::Database*>& databases, const CheckOptions& options = {});
+
+} // namespace grant::health

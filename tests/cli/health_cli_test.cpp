@@ -1,0 +1,260 @@
+// `grant health` end to end: the three formats, the exit codes, and no password in any output.
+#include <grant/db/connection.hpp>
+
+#include "support/support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+using grant::test::contains;
+using grant::test::RunResult;
+using grant::test::TempDir;
+namespace test = grant::test;
+
+namespace {
+
+RunResult grant_in(const TempDir& dir, const std::vector<std::string>& args) {
+  return test::run_grant(args, dir.path(), {{"GRANT_CONFIG", std::nullopt}, {"NO_COLOR", std::nullopt}});
+}
+
+std::string fleet_config(const std::string& writer_url) {
+  std::string shards;
+  for (int i = 0; i < 2; ++i) {
+    shards += std::string(i == 0 ? "" : ", ") + R"({"name": "s)" + std::to_string(i) + R"(", "url": ")" +
+              test::shard_url(i) + R"("})";
+  }
+  return R"({"databases": {
+    "analytics": {"url": ")" + writer_url + R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
+         R"("}], "health": {"timeout_ms": 1500, "max_lag_ms": 10000}},
+    "orders": {"shards": [)" + shards + R"(]}}})";
+}
+
+// `grant <args>` in the background with stdout and stderr going to `output`; SIGKILLed on
+// destruction unless it was waited for.
+class Background {
+public:
+  Background(const std::vector<std::string>& args, const std::filesystem::path& output) {
+    m_pid = ::fork();
+    if (m_pid == 0) {
+      const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      std::vector<char*> argv{const_cast<char*>(GRANT_BINARY)};
+      for (const auto& arg : args) {
+        argv.push_back(const_cast<char*>(arg.c_str()));
+      }
+      argv.push_back(nullptr);
+      ::execv(GRANT_BINARY, argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Background() {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGKILL);
+      ::waitpid(m_pid, nullptr, 0);
+    }
+  }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  /// Sends SIGINT and returns the exit code (-1 when it did not exit normally).
+  int interrupt() {
+    ::kill(m_pid, SIGINT);
+    int status = 0;
+    ::waitpid(m_pid, &status, 0);
+    m_pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+private:
+  pid_t m_pid = -1;
+};
+
+std::unique_ptr<grant::db::Connection> open(const std::string& url) {
+  grant::db::ConnectOptions options;
+  options.target = "test";
+  return grant::db::connect(grant::util::parse_database_url(url, "."), options);
+}
+
+// Pauses WAL replay on the shared test replica, and always resumes it: other tests use it.
+class ReplayPause {
+public:
+  ReplayPause() : m_replica(open(test::replica_url())) { m_replica->execute("SELECT pg_wal_replay_pause()"); }
+  ~ReplayPause() {
+    try {
+      m_replica->execute("SELECT pg_wal_replay_resume()");
+    } catch (...) {
+      try {
+        open(test::replica_url())->execute("SELECT pg_wal_replay_resume()");
+      } catch (...) {
+      }
+    }
+  }
+  ReplayPause(const ReplayPause&) = delete;
+  ReplayPause& operator=(const ReplayPause&) = delete;
+
+private:
+  std::unique_ptr<grant::db::Connection> m_replica;
+};
+
+// Waits up to 15 s for `part` to appear in the file.
+bool appears(const std::filesystem::path& file, const std::string& part) {
+  for (int i = 0; i < 150; ++i) {
+    if (std::filesystem::exists(file) && contains(test::read_file(file), part)) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("cli::health on a healthy fleet") {
+  TempDir dir;
+  dir.write("grant.json", fleet_config(test::writer_url()));
+
+  SUBCASE("text: one line per endpoint, exit 0") {
+    const auto run = grant_in(dir, {"health"});
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.out, "ENDPOINT"));
+    CHECK(contains(run.out, "analytics/r1"));
+    CHECK(contains(run.out, "orders/s1"));
+    CHECK(contains(run.out, "healthy: 4 endpoints, 4 healthy, 0 degraded, 0 down"));
+    CHECK_FALSE(contains(run.out, "\033[")); // not a terminal
+  }
+  SUBCASE("json: the contract's document, every field") {
+    for (const auto& args : {std::vector<std::string>{"health", "--format", "json"},
+                             std::vector<std::string>{"health", "--json"}}) {
+      const auto run = grant_in(dir, args);
+      CHECK(run.exit_code == 0);
+      const auto doc = nlohmann::json::parse(run.out);
+      CHECK(doc["status"] == "healthy");
+      CHECK(doc["checked_at"].get<std::string>().ends_with("Z"));
+      REQUIRE(doc["endpoints"].size() == 4);
+      for (const auto& e : doc["endpoints"]) {
+        for (const auto* field : {"database", "shard", "replica", "role", "url", "status", "reachable", "error",
+                                  "latency_ms", "server_version", "in_recovery", "role_mismatch", "lag",
+                                  "connections", "prepared_in_doubt"}) {
+          CHECK_MESSAGE(e.contains(field), field);
+        }
+        CHECK(e["error"].is_null());
+        CHECK(e["connections"]["used"].is_number());
+        CHECK(e["connections"]["max"].is_number());
+        CHECK(e["latency_ms"].is_number());
+      }
+      const auto& writer = doc["endpoints"][0];
+      CHECK(writer["database"] == "analytics");
+      CHECK(writer["role"] == "writer");
+      CHECK(writer["shard"].is_null());
+      CHECK(writer["replica"].is_null());
+      CHECK(writer["lag"].is_null());
+      CHECK(writer["prepared_in_doubt"] == 0);
+      CHECK(contains(writer["url"].get<std::string>(), ":***@"));
+      const auto& replica = doc["endpoints"][1];
+      CHECK(replica["replica"] == "r1");
+      CHECK(replica["role"] == "replica");
+      CHECK(replica["in_recovery"] == true);
+      CHECK(replica["lag"]["state"] == "ok");
+      CHECK(replica["lag"]["bytes"].is_number());
+      CHECK(replica["lag"]["seconds"].is_number());
+      CHECK(doc["endpoints"][2]["shard"] == "s0");
+    }
+  }
+  SUBCASE("prometheus: gauges with database/shard/replica labels") {
+    const auto run = grant_in(dir, {"health", "--format", "prometheus"});
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.out, "# TYPE grant_health_up gauge\n"));
+    CHECK(contains(run.out, "grant_health_up{database=\"orders\",shard=\"s1\",replica=\"\",role=\"writer\"} 1\n"));
+    CHECK(contains(run.out, "grant_health_replication_lag_bytes{database=\"analytics\",shard=\"\",replica=\"r1\""));
+    CHECK(contains(run.out, "grant_health_connections_max{"));
+  }
+  SUBCASE("--database and --shard narrow the check") {
+    const auto run = grant_in(dir, {"health", "--database", "orders", "--shard", "s1", "--json"});
+    CHECK(run.exit_code == 0);
+    const auto doc = nlohmann::json::parse(run.out);
+    REQUIRE(doc["endpoints"].size() == 1);
+    CHECK(doc["endpoints"][0]["shard"] == "s1");
+  }
+}
+
+TEST_CASE("cli::health on a fleet with problems") {
+  TempDir dir;
+  SUBCASE("refused writer: exit 1, down, replica lag unknown") {
+    dir.write("grant.json", fleet_config("postgres://grant@127.0.0.1:" + std::to_string(test::closed_port()) + "/x"));
+    const auto run = grant_in(dir, {"health", "--format", "json"});
+    CHECK(run.exit_code == 1);
+    const auto doc = nlohmann::json::parse(run.out);
+    CHECK(doc["status"] == "down");
+    CHECK(doc["endpoints"][0]["status"] == "down");
+    CHECK(doc["endpoints"][0]["reachable"] == false);
+    CHECK(doc["endpoints"][0]["error"]["kind"] == "refused");
+    CHECK(doc["endpoints"][0]["latency_ms"].is_null());
+    CHECK(doc["endpoints"][1]["lag"]["state"] == "unknown");
+    CHECK(doc["endpoints"][1]["lag"]["bytes"].is_null());
+    const auto text = grant_in(dir, {"health"});
+    CHECK(text.exit_code == 1);
+    CHECK(contains(text.out, "refused"));
+    CHECK(contains(text.out, "unknown"));
+  }
+  SUBCASE("wrong password: auth, never printed in any format") {
+    const std::string wrong = "Wr0ng-Pa55-x";
+    auto url = test::writer_url();
+    const auto password = test::server_env("GRANT_TEST_PG_PASSWORD");
+    url.replace(url.find(password), password.size(), wrong);
+    dir.write("grant.json", fleet_config(url));
+    const auto json = grant_in(dir, {"health", "--format", "json"});
+    CHECK(json.exit_code == 1);
+    CHECK(nlohmann::json::parse(json.out)["endpoints"][0]["error"]["kind"] == "auth");
+    for (const auto& format : {"text", "json", "prometheus"}) {
+      const auto run = grant_in(dir, {"health", "--format", format, "-v"});
+      CHECK(run.exit_code == 1);
+      CHECK_FALSE(contains(run.out + run.err, wrong));
+      CHECK_FALSE(contains(run.out + run.err, password));
+    }
+  }
+  SUBCASE("config errors exit 2") {
+    dir.write("grant.json", fleet_config(test::writer_url()));
+    CHECK(grant_in(dir, {"health", "--database", "nope"}).exit_code == 2);
+    CHECK(grant_in(dir, {"health", "--format", "xml"}).exit_code == 2);
+    CHECK(grant_in(dir, {"health", "--shard", "s9"}).exit_code == 2);
+  }
+  SUBCASE("--help shows examples") {
+    const auto run = grant_in(dir, {"health", "--help"});
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.out, "grant health --format prometheus"));
+  }
+}
+
+TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
+  TempDir dir;
+  const auto config =
+      dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + test::writer_url() +
+                                  R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
+                                  R"("}], "health": {"max_lag_ms": 200}}}})");
+  auto writer = open(test::writer_url());
+  writer->execute("CREATE TABLE IF NOT EXISTS health_watch_probe (x int)");
+  const auto output = dir / "watch.out";
+  Background watch({"--config", config.string(), "health", "--watch", "1"}, output);
+  CHECK(appears(output, "  analytics/r1  healthy"));
+  {
+    ReplayPause pause;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    writer->execute("INSERT INTO health_watch_probe SELECT generate_series(1, 1000)");
+    CHECK(appears(output, "analytics/r1  healthy -> degraded  lag "));
+  }
+  CHECK(appears(output, "analytics/r1  degraded -> healthy"));
+  CHECK(watch.interrupt() == 0);
+  const auto text = test::read_file(output);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 4); // only the changes, one line each
+  CHECK(grant_in(dir, {"--config", config.string(), "health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);
+}
