@@ -243,6 +243,10 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
                                   R"("}], "health": {"max_lag_ms": 200}}}})");
   auto writer = open(test::writer_url());
   writer->execute("CREATE TABLE IF NOT EXISTS health_watch_probe (x int)");
+  // Start from a replica that has caught up with whatever earlier tests wrote.
+  for (int i = 0; i < 100 && grant_in(dir, {"--config", config.string(), "health"}).exit_code != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const auto output = dir / "watch.out";
   Background watch({"--config", config.string(), "health", "--watch", "1"}, output);
   CHECK(appears(output, "  analytics/r1  healthy"));
