@@ -3,7 +3,7 @@
 
 #include <grant/error.hpp>
 #include <grant/registry/registry.hpp>
-#include <grant/shard/check.hpp>
+#include <grant/check/shard_check.hpp>
 #include <grant/util/strings.hpp>
 
 #include <chrono>

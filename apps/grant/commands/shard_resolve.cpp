@@ -4,7 +4,7 @@
 #include <grant/error.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/shard/resolver.hpp>
-#include <grant/shard/table_loader.hpp>
+#include <grant/check/table_loader.hpp>
 #include <grant/util/strings.hpp>
 
 #include <iostream>

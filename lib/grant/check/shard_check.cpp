@@ -1,8 +1,8 @@
-#include <grant/shard/check.hpp>
+#include <grant/check/shard_check.hpp>
 
 #include <grant/migrate/tracking.hpp>
 #include <grant/shard/heavy_hitters.hpp>
-#include <grant/shard/table_loader.hpp>
+#include <grant/check/table_loader.hpp>
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 

@@ -1,4 +1,4 @@
-#include <grant/shard/table_loader.hpp>
+#include <grant/check/table_loader.hpp>
 
 namespace grant::shard {
 
