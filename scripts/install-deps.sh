@@ -11,7 +11,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libpqxx-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev doctest-dev
-  libssl-dev libxxhash-dev libbenchmark-dev
+  libssl-dev libxxhash-dev libbenchmark-dev libcpp-httplib-dev
 )
 
 usage() {
@@ -21,7 +21,7 @@ usage() {
 for arg in "$@"; do
   case $arg in
     --with-postgres) packages+=(postgresql-15 postgresql-client-15) ;;
-    --with-bench) packages+=(sqlite3 strace) ;; # libbenchmark-dev is in the base list
+    --with-bench) packages+=(sqlite3 strace wrk) ;; # libbenchmark-dev is in the base list
     -h | --help) usage; exit 0 ;;
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac

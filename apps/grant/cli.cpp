@@ -88,6 +88,7 @@ int run(int argc, char** argv) {
   setup_shard_resolve(app, context);
   setup_shard_check(app, context);
   setup_health(app, context);
+  setup_serve(app, context);
 
   try {
     app.parse(argc, argv);

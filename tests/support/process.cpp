@@ -10,7 +10,8 @@
 
 namespace grant::test {
 
-int spawn_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd) {
+int spawn_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                const std::filesystem::path& output) {
   std::vector<std::string> storage{GRANT_BINARY};
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -19,12 +20,14 @@ int spawn_grant(const std::vector<std::string>& args, const std::filesystem::pat
   }
   argv.push_back(nullptr);
   const std::string dir = cwd.string();
+  const std::string out = output.empty() ? std::string("/dev/null") : output.string();
   const pid_t pid = fork();
   if (pid == 0) {
     const int null = open("/dev/null", O_RDWR);
+    const int sink = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(null, 0);
-    dup2(null, 1);
-    dup2(null, 2);
+    dup2(sink, 1);
+    dup2(sink, 2);
     if (!dir.empty() && chdir(dir.c_str()) != 0) {
       _exit(126);
     }
@@ -32,6 +35,18 @@ int spawn_grant(const std::vector<std::string>& args, const std::filesystem::pat
     _exit(127);
   }
   return pid;
+}
+
+std::optional<int> wait_exit(int pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  do {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return std::nullopt;
 }
 
 bool kill_after(int pid, std::chrono::microseconds delay) {

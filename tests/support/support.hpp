@@ -41,8 +41,13 @@ RunResult run_grant(const std::vector<std::string>& args, const std::filesystem:
                     const std::map<std::string, std::optional<std::string>>& env = {},
                     const std::string& stdin_text = {});
 
-/// Starts the built binary in the background (output discarded) and returns its pid.
-int spawn_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd);
+/// Starts the built binary in the background (output discarded, or stdout and stderr appended to
+/// `output` when given) and returns its pid.
+int spawn_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                const std::filesystem::path& output = {});
+/// Waits up to `timeout` for `pid` to exit and reaps it: its exit code (128 + N when killed by
+/// signal N), or empty when it is still running.
+std::optional<int> wait_exit(int pid, std::chrono::milliseconds timeout);
 /// Sends SIGKILL to `pid` after `delay` unless it exits first, and reaps it; true when killed.
 bool kill_after(int pid, std::chrono::microseconds delay);
 

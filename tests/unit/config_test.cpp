@@ -167,6 +167,8 @@ TEST_CASE("config::parse reads the CONTRACT.md example into the typed model") {
     CHECK(primary->pool.retry_delay_ms == 200);
     CHECK(primary->health.timeout_ms == 2000);
     CHECK(primary->health.max_lag_ms == 5000);
+    CHECK(primary->health.fall == 3);
+    CHECK(primary->health.rise == 2);
   }
 
   SUBCASE("an environment variable overrides the default") {
@@ -401,6 +403,8 @@ TEST_CASE("config::parse rejects bad input, naming what and where") {
     CHECK(failure.where == file + ": databases.a.pool.max_idle");
     failure = parse_error(dir, with_database("o", R"({"shards": [{"url": "postgres://h/a", "weight": 0}]})"));
     CHECK(failure.where == file + ": databases.o.shards[0].weight");
+    failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "health": {"fall": 0}})"));
+    CHECK(failure.what == "databases.a.health.fall must be between 1 and 100, got 0");
   }
 
   SUBCASE("empty or missing top level") {

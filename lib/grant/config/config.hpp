@@ -25,6 +25,8 @@ struct PoolSettings {
 struct HealthSettings {
   int timeout_ms = 2000;
   int max_lag_ms = 5000;
+  int fall = 3; ///< consecutive failed checks before the health monitor takes an endpoint out
+  int rise = 2; ///< consecutive passed checks before it takes traffic again
 };
 
 /// Defaults for the migrations of one database (`databases.X.migrate`): what a section marker

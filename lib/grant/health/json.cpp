@@ -46,6 +46,7 @@ nlohmann::json endpoint_json(const EndpointHealth& entry) {
       {"connections", probe.connections ? nlohmann::json{{"used", probe.connections->used}, {"max", probe.connections->max}}
                                         : nlohmann::json(nullptr)},
       {"prepared_in_doubt", optional(probe.prepared_in_doubt)},
+      {"reasons", entry.reasons},
   };
   if (entry.lag) {
     out["lag"] = {{"state", lag_state_name(entry.lag->state)},
@@ -66,6 +67,64 @@ nlohmann::json to_json(const Report& report) {
   return {{"status", status_name(report.status)},
           {"checked_at", iso8601_utc(report.checked_at)},
           {"endpoints", std::move(endpoints)}};
+}
+
+namespace {
+
+nlohmann::json optional_name(const std::string& name) {
+  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
+}
+
+// An endpoint the monitor has not checked yet: its names, and nothing it could not know.
+nlohmann::json unchecked_json(const Target& target) {
+  const auto& endpoint = target.endpoint;
+  const bool replica = endpoint.role == registry::Role::reading;
+  return {{"database", endpoint.database},
+          {"shard", optional_name(endpoint.shard)},
+          {"replica", optional_name(endpoint.replica)},
+          {"role", replica ? "replica" : "writer"},
+          {"url", endpoint.url.redacted()},
+          {"reachable", false},
+          {"error", nullptr},
+          {"latency_ms", nullptr},
+          {"server_version", nullptr},
+          {"in_recovery", nullptr},
+          {"role_mismatch", false},
+          {"lag", replica ? nlohmann::json{{"state", "unknown"}, {"bytes", nullptr}, {"seconds", nullptr}}
+                          : nlohmann::json(nullptr)},
+          {"connections", nullptr},
+          {"prepared_in_doubt", nullptr},
+          {"reasons", {"not checked yet"}}};
+}
+
+} // namespace
+
+nlohmann::json to_json(const MonitorState& state) {
+  nlohmann::json endpoints = nlohmann::json::array();
+  for (const auto& tracked : state.endpoints) {
+    auto entry = tracked.latest ? endpoint_json(*tracked.latest) : unchecked_json(tracked.target);
+    entry["status"] = shown_status(tracked);
+    entry["monitor"] = {{"state", availability_name(tracked.availability)},
+                        {"since", iso8601_utc(tracked.since)},
+                        {"failures", tracked.failures},
+                        {"successes", tracked.successes}};
+    endpoints.push_back(std::move(entry));
+  }
+  return {{"status", state.status()},
+          {"checked_at", state.checked_at ? nlohmann::json(iso8601_utc(*state.checked_at)) : nlohmann::json(nullptr)},
+          {"rounds", state.rounds},
+          {"endpoints", std::move(endpoints)}};
+}
+
+nlohmann::json to_json(const Transition& transition) {
+  const auto& endpoint = transition.endpoint;
+  return {{"at", iso8601_utc(transition.at)},
+          {"database", endpoint.database},
+          {"shard", optional_name(endpoint.shard)},
+          {"replica", optional_name(endpoint.replica)},
+          {"from", availability_name(transition.from)},
+          {"to", availability_name(transition.to)},
+          {"reasons", transition.reasons}};
 }
 
 nlohmann::json to_json(const Change& change) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <grant/health/monitor.hpp>
 #include <grant/health/report.hpp>
 #include <grant/health/watch.hpp>
 
@@ -10,6 +11,14 @@ namespace grant::health {
 /// The contract's document: {"status", "checked_at", "endpoints": [...]}, documented field by
 /// field in docs/commands/health.md. Also the body of `grant serve`'s /health.
 nlohmann::json to_json(const Report& report);
+
+/// The monitor's view, the body of `grant serve`'s /health: the same document, each endpoint's
+/// newest check with its shown status ("unknown" before the first check) and a "monitor" object
+/// ({"state": "unknown"|"up"|"down", "since", "failures", "successes"}), plus "rounds".
+nlohmann::json to_json(const MonitorState& state);
+
+/// One availability change of the monitor: {"at", "database", "shard", "replica", "from", "to", "reasons"}.
+nlohmann::json to_json(const Transition& transition);
 
 /// One `--watch` change: {"at", "database", "shard", "replica", "from", "to", "reasons"}.
 nlohmann::json to_json(const Change& change);

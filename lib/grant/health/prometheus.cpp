@@ -102,4 +102,24 @@ std::string to_prometheus(const Report& report) {
   return out;
 }
 
+std::string to_prometheus(const MonitorState& state) {
+  Report report;
+  for (const auto& tracked : state.endpoints) {
+    if (tracked.latest) {
+      report.endpoints.push_back(*tracked.latest);
+    }
+  }
+  std::string out = to_prometheus(report);
+  out += "# HELP grant_health_available 1 while the health monitor lets the endpoint take traffic\n";
+  out += "# TYPE grant_health_available gauge\n";
+  for (const auto& tracked : state.endpoints) {
+    out += "grant_health_available" + labels(tracked.target.endpoint) + " " +
+           (tracked.availability == Availability::up ? "1" : "0") + "\n";
+  }
+  out += "# HELP grant_health_monitor_rounds_total checks of the whole fleet completed\n";
+  out += "# TYPE grant_health_monitor_rounds_total counter\n";
+  out += "grant_health_monitor_rounds_total " + std::to_string(state.rounds) + "\n";
+  return out;
+}
+
 } // namespace grant::health

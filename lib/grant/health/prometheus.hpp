@@ -1,5 +1,6 @@
 #pragma once
 
+#include <grant/health/monitor.hpp>
 #include <grant/health/report.hpp>
 
 #include <string>
@@ -11,5 +12,9 @@ namespace grant::health {
 /// known; _replication_lag_unknown says when not), _role_mismatch, _connections_used / _max,
 /// _connect_seconds, _query_seconds, _prepared_in_doubt, with labels database, shard, replica and role.
 std::string to_prometheus(const Report& report);
+
+/// The monitor's newest checks as above, plus grant_health_available (1 while the monitor lets
+/// the endpoint take traffic) for every endpoint, checked or not, and grant_health_monitor_rounds_total.
+std::string to_prometheus(const MonitorState& state);
 
 } // namespace grant::health

@@ -67,13 +67,8 @@ void evaluate(EndpointHealth& endpoint) {
   endpoint.status = endpoint.reasons.empty() ? Status::healthy : Status::degraded;
 }
 
-Report check(const std::vector<const config::Database*>& databases, const CheckOptions& options) {
-  struct Item {
-    registry::Endpoint endpoint;
-    int timeout_ms;
-    int max_lag_ms;
-  };
-  std::vector<Item> items;
+std::vector<Target> targets_of(const std::vector<const config::Database*>& databases, const CheckOptions& options) {
+  std::vector<Target> targets;
   for (const auto* database : databases) {
     if (!options.shards.empty() && database->is_sharded()) {
       registry::writers_of(*database, options.shards); // throws on an unknown shard name
@@ -83,15 +78,19 @@ Report check(const std::vector<const config::Database*>& databases, const CheckO
           std::find(options.shards.begin(), options.shards.end(), endpoint.shard) == options.shards.end()) {
         continue;
       }
-      items.push_back({std::move(endpoint), options.timeout_ms.value_or(database->health.timeout_ms),
-                       options.max_lag_ms.value_or(database->health.max_lag_ms)});
+      targets.push_back({std::move(endpoint), options.timeout_ms.value_or(database->health.timeout_ms),
+                         options.max_lag_ms.value_or(database->health.max_lag_ms)});
     }
   }
+  return targets;
+}
+
+Report check(const std::vector<Target>& targets, int jobs) {
   Report report;
   report.checked_at = std::chrono::system_clock::now();
-  std::vector<Probe> probes(items.size());
-  util::parallel_for(items.size(), options.jobs, [&](std::size_t i) {
-    probes[i] = probe_within(items[i].endpoint, std::chrono::milliseconds(items[i].timeout_ms));
+  std::vector<Probe> probes(targets.size());
+  util::parallel_for(targets.size(), jobs, [&](std::size_t i) {
+    probes[i] = probe_within(targets[i].endpoint, std::chrono::milliseconds(targets[i].timeout_ms));
   });
   const auto writer_of = [&](const registry::Endpoint& replica) -> const Probe* {
     for (const auto& p : probes) {
@@ -102,9 +101,9 @@ Report check(const std::vector<const config::Database*>& databases, const CheckO
     }
     return nullptr;
   };
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  for (std::size_t i = 0; i < targets.size(); ++i) {
     EndpointHealth entry;
-    entry.max_lag_ms = items[i].max_lag_ms;
+    entry.max_lag_ms = targets[i].max_lag_ms;
     if (probes[i].endpoint.role == registry::Role::reading) {
       const auto* writer = writer_of(probes[i].endpoint);
       entry.lag = writer ? replica_lag(*writer, probes[i], entry.max_lag_ms) : Lag{};
@@ -115,6 +114,10 @@ Report check(const std::vector<const config::Database*>& databases, const CheckO
     report.endpoints.push_back(std::move(entry));
   }
   return report;
+}
+
+Report check(const std::vector<const config::Database*>& databases, const CheckOptions& options) {
+  return check(targets_of(databases, options), options.jobs);
 }
 
 } // namespace grant::health

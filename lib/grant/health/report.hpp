@@ -45,8 +45,22 @@ struct CheckOptions {
 /// 90% of max_connections, in-doubt prepared transactions, a SQLite file that is not writable.
 void evaluate(EndpointHealth& endpoint);
 
-/// Probes every endpoint of `databases` in parallel, each bounded by its timeout, then measures
-/// each replica against its writer's probe.
+/// One endpoint to check and the bounds it is held to.
+struct Target {
+  registry::Endpoint endpoint;
+  int timeout_ms = 2000;
+  int max_lag_ms = 5000;
+};
+
+/// The endpoints `check` probes, in report order, with the options applied over each database's
+/// `health` settings; an unknown shard name throws ConfigError.
+std::vector<Target> targets_of(const std::vector<const config::Database*>& databases, const CheckOptions& options);
+
+/// Probes `targets` in parallel (`jobs` at once), each bounded by its timeout, then measures each
+/// replica against its writer's probe.
+Report check(const std::vector<Target>& targets, int jobs = 32);
+
+/// check(targets_of(databases, options), options.jobs).
 Report check(const std::vector<const config::Database*>& databases, const CheckOptions& options = {});
 
 } // namespace grant::health

@@ -1,0 +1,115 @@
+#include <grant/serve/server.hpp>
+
+#include <grant/error.hpp>
+
+#include <httplib.h>
+
+#include <charconv>
+#include <thread>
+
+namespace grant::serve {
+
+std::string ListenAddress::text() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+ListenAddress parse_listen(const std::string& text, const std::string& flag) {
+  const auto bad = [&](const std::string& why) {
+    return ConfigError("bad listen address '" + text + "': " + why, flag,
+                       "write HOST:PORT, e.g. 127.0.0.1:8433, [::1]:8433 or 0.0.0.0:8433");
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw bad("no host and port");
+  }
+  ListenAddress out;
+  out.host = text.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  } else if (out.host.find(':') != std::string::npos) {
+    throw bad("put an IPv6 host in brackets");
+  }
+  const auto port_text = text.substr(colon + 1);
+  const auto* end = port_text.data() + port_text.size();
+  const auto [ptr, error] = std::from_chars(port_text.data(), end, out.port);
+  if (out.host.empty() || port_text.empty() || error != std::errc{} || ptr != end || out.port < 0 ||
+      out.port > 65535) {
+    throw bad("the port must be a number from 0 to 65535");
+  }
+  return out;
+}
+
+Server::Server(const health::Monitor& monitor, ServerOptions options)
+    : m_monitor(monitor), m_options(std::move(options)), m_http(std::make_unique<httplib::Server>()) {
+  const int threads = m_options.threads;
+  m_http->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  m_http->set_keep_alive_max_count(10'000);
+  m_http->set_read_timeout(5, 0);
+  m_http->set_write_timeout(5, 0);
+  m_http->set_payload_max_length(64 * 1024);
+  m_http->set_tcp_nodelay(true);
+  m_http->Get(R"(/.*)", [this](const httplib::Request& request, httplib::Response& response) {
+    std::optional<std::string_view> lag;
+    const auto it = request.params.find("lag");
+    if (it != request.params.end()) {
+      lag = it->second;
+    }
+    auto answer = view()->answer(request.path, lag);
+    response.status = answer.status;
+    response.set_header("Cache-Control", "no-store");
+    response.set_content(std::move(answer.body), answer.content_type.c_str());
+  });
+  // Read-only: every other method is refused for every path.
+  const auto refuse = [](const httplib::Request&, httplib::Response& response) {
+    response.status = 405;
+    response.set_header("Allow", "GET, HEAD");
+    response.set_content("{\"error\":\"grant serve is read-only: GET or HEAD only\"}\n", "application/json");
+  };
+  m_http->Post(R"(/.*)", refuse);
+  m_http->Put(R"(/.*)", refuse);
+  m_http->Patch(R"(/.*)", refuse);
+  m_http->Delete(R"(/.*)", refuse);
+  m_http->Options(R"(/.*)", refuse);
+}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  const auto& listen = m_options.listen;
+  const int port = listen.port == 0 ? m_http->bind_to_any_port(listen.host)
+                                    : (m_http->bind_to_port(listen.host, listen.port) ? listen.port : -1);
+  if (port <= 0) {
+    throw ConfigError("cannot listen on " + listen.text() + ": the port is in use or the host is not an address of this machine",
+                      "--listen", "pick another with --listen HOST:PORT (port 0 picks a free one)");
+  }
+  return port;
+}
+
+void Server::run() {
+  m_in_run = true;
+  if (!m_stop_requested) {
+    m_http->listen_after_bind();
+  }
+  m_finished = true;
+}
+
+void Server::stop() {
+  m_stop_requested = true;
+  // listen_after_bind() ignores a stop() that comes before it is running: repeat until it returns.
+  while (m_in_run && !m_finished) {
+    m_http->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::shared_ptr<const View> Server::view() const {
+  auto state = m_monitor.state();
+  std::lock_guard lock(m_view_mutex);
+  if (!m_view || &m_view->state() != state.get()) {
+    m_view = std::make_shared<View>(std::move(state));
+  }
+  return m_view;
+}
+
+} // namespace grant::serve
