@@ -120,6 +120,13 @@ TEST_CASE("health::observe: unknown, then up or down with hysteresis") {
 }
 
 TEST_CASE("health::takes_reads: up, in recovery, lag known and under the bound") {
+  SUBCASE("a replica whose lag was never measured takes no reads") {
+    const auto r = target("analytics", "", "r1");
+    auto first = tracked_of(r);
+    observe(first, check_of(r, true, std::nullopt), t0);
+    CHECK(first.availability == Availability::up);
+    CHECK_FALSE(takes_reads(first, 86'400'000));
+  }
   const auto replica = target("analytics", "", "r1");
   auto t = tracked_of(replica);
   observe(t, check_of(replica, true, 0.0), t0);
@@ -132,9 +139,19 @@ TEST_CASE("health::takes_reads: up, in recovery, lag known and under the bound")
   CHECK(takes_reads(t, 3000)); // ?lag=3000
   CHECK_FALSE(takes_reads(t, 2000));
 
+  // The writer could not be reached: the lag is unknown in this check's report, and routing
+  // holds on to the measured 2.5 s for fall - 1 (2) such checks.
+  observe(t, check_of(replica, true, std::nullopt), t0);
+  CHECK(t.latest->lag->state == LagState::unknown);
+  CHECK(lag_ms(t) == 2500.0);
+  CHECK(takes_reads(t, 3000));
+  observe(t, check_of(replica, true, std::nullopt), t0);
+  CHECK(takes_reads(t, 3000));
   observe(t, check_of(replica, true, std::nullopt), t0);
   CHECK_FALSE(lag_ms(t));
   CHECK_FALSE(takes_reads(t, 86'400'000)); // unknown never qualifies, however generous the bound
+  observe(t, check_of(replica, true, 0.5), t0);
+  CHECK(takes_reads(t)); // measured again
 
   auto not_replica = check_of(replica, true, 0.0);
   not_replica.probe.in_recovery = false;

@@ -25,6 +25,12 @@ bool observe(Tracked& tracked, EndpointHealth check, std::chrono::system_clock::
   if (ok) {
     tracked.last_passed = check;
   }
+  if (ok && check.lag && check.lag->state != LagState::unknown && check.lag->seconds) {
+    tracked.measured_lag_ms = *check.lag->seconds * 1000.0;
+    tracked.lag_unmeasured = 0;
+  } else if (tracked.target.endpoint.role == registry::Role::reading) {
+    ++tracked.lag_unmeasured;
+  }
   tracked.latest = std::move(check);
   tracked.checked_at = at;
 
@@ -65,14 +71,10 @@ bool takes_writes(const Tracked& tracked) {
 }
 
 std::optional<double> lag_ms(const Tracked& tracked) {
-  if (!tracked.last_passed || !tracked.last_passed->lag) {
+  if (tracked.lag_unmeasured >= tracked.hysteresis.fall) {
     return std::nullopt;
   }
-  const auto& lag = *tracked.last_passed->lag;
-  if (lag.state == LagState::unknown || !lag.seconds) {
-    return std::nullopt;
-  }
-  return *lag.seconds * 1000.0;
+  return tracked.measured_lag_ms;
 }
 
 bool takes_reads(const Tracked& tracked, std::optional<int> max_lag_ms) {

@@ -43,6 +43,11 @@ struct Tracked {
   std::optional<std::chrono::system_clock::time_point> checked_at; ///< of `latest`
   int failures = 0;  ///< consecutive failed checks up to `latest`
   int successes = 0; ///< consecutive passed checks up to `latest`
+  /// Replicas: the lag of the newest check that could measure it, and how many checks since
+  /// could not (the writer or the replica unreachable). Routing holds on to a measured lag for
+  /// fewer than `fall` such checks, as it holds on to availability; reports show each check's own.
+  std::optional<double> measured_lag_ms;
+  int lag_unmeasured = 0;
 };
 
 /// Folds one check into an endpoint's history: unknown goes up on its first passed check and
@@ -54,9 +59,10 @@ bool observe(Tracked& tracked, EndpointHealth check, std::chrono::system_clock::
 /// Writes: up, and the server said it is not in recovery (SQLite: up and writable).
 bool takes_writes(const Tracked& tracked);
 /// Reads on a replica: up, in recovery, and its lag known and at most `max_lag_ms`
-/// (default: the database's `health.max_lag_ms`). Unknown lag never qualifies.
+/// (default: the database's `health.max_lag_ms`). Unknown lag never qualifies: a lag measured
+/// once stays known for fewer than `fall` checks that could not measure it, then it is unknown.
 bool takes_reads(const Tracked& tracked, std::optional<int> max_lag_ms = std::nullopt);
-/// The lag in milliseconds of the newest passed check; empty when unknown (or not a replica).
+/// The lag in milliseconds routing uses (see takes_reads); empty when unknown (or not a replica).
 std::optional<double> lag_ms(const Tracked& tracked);
 
 /// The status shown for an endpoint: its newest check's, except that `unknown` (not checked yet)

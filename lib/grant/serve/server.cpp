@@ -49,6 +49,12 @@ Server::Server(const health::Monitor& monitor, ServerOptions options)
   m_http->set_write_timeout(5, 0);
   m_http->set_payload_max_length(64 * 1024);
   m_http->set_tcp_nodelay(true);
+  // cpp-httplib's default adds SO_REUSEPORT, which lets a second `grant serve` bind the same port
+  // and take half the requests unnoticed. SO_REUSEADDR alone still allows a restart at once.
+  m_http->set_socket_options([](socket_t socket) {
+    int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   m_http->Get(R"(/.*)", [this](const httplib::Request& request, httplib::Response& response) {
     std::optional<std::string_view> lag;
     const auto it = request.params.find("lag");

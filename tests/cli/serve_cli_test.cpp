@@ -1,0 +1,162 @@
+// `grant serve` as a process: it listens, answers from its monitor, prints availability changes,
+// stops cleanly on SIGTERM, and refuses bad listen addresses with exit 2.
+#include "support/support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <regex>
+#include <thread>
+
+namespace test = grant::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Polls `file` until `pattern` matches (up to `timeout`); the first capture, or empty.
+std::optional<std::string> wait_for(const std::filesystem::path& file, const std::regex& pattern,
+                                    std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    std::smatch match;
+    const auto text = std::filesystem::exists(file) ? test::read_file(file) : std::string();
+    if (std::regex_search(text, match, pattern)) {
+      return match.size() > 1 ? match[1].str() : match[0].str();
+    }
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return std::nullopt;
+}
+
+// A `grant serve` process, SIGKILLed on destruction unless it was stopped.
+class ServeProcess {
+public:
+  ServeProcess(const test::TempDir& dir, const std::vector<std::string>& extra) : m_output(dir / "serve.out") {
+    std::vector<std::string> args{"--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0",
+                                  "--interval", "200"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    m_pid = test::spawn_grant(args, dir.path(), m_output);
+    const auto port = wait_for(m_output, std::regex(R"(http://127\.0\.0\.1:(\d+))"));
+    REQUIRE_MESSAGE(port, "grant serve did not say where it listens: " << test::read_file(m_output));
+    m_port = std::stoi(*port);
+  }
+  ~ServeProcess() {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGKILL);
+      test::wait_exit(m_pid, 5s);
+    }
+  }
+  ServeProcess(const ServeProcess&) = delete;
+  ServeProcess& operator=(const ServeProcess&) = delete;
+
+  int port() const { return m_port; }
+  const std::filesystem::path& output() const { return m_output; }
+  /// Sends `signal` and returns the exit code (empty if it did not exit within 10 s).
+  std::optional<int> stop(int signal) {
+    ::kill(m_pid, signal);
+    const auto code = test::wait_exit(m_pid, 10s);
+    if (code) {
+      m_pid = -1;
+    }
+    return code;
+  }
+
+private:
+  std::filesystem::path m_output;
+  int m_pid = -1;
+  int m_port = 0;
+};
+
+// Polls GET `path` until it answers `status` (up to 10 s).
+bool answers(int port, const std::string& path, int status) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1);
+  for (int i = 0; i < 200; ++i) {
+    if (const auto result = client.Get(path.c_str()); result && result->status == status) {
+      return true;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+void write_config(const test::TempDir& dir) {
+  dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + test::writer_url() +
+                              R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
+                              R"("}, {"name": "gone", "url": "postgres://grant:Hidden-Pw-9@127.0.0.1:1/x"}]}}})");
+}
+
+} // namespace
+
+TEST_CASE("cli::serve answers, prints changes and stops on SIGTERM with exit 0") {
+  test::TempDir dir;
+  write_config(dir);
+  ServeProcess serve(dir, {});
+  CHECK(answers(serve.port(), "/writer/analytics", 200));
+  CHECK(answers(serve.port(), "/replica/analytics/r1", 200));
+  CHECK(answers(serve.port(), "/replica/analytics/gone", 503));
+  CHECK(answers(serve.port(), "/health", 503)); // "gone" is down
+  CHECK(answers(serve.port(), "/nowhere", 404));
+  CHECK(wait_for(serve.output(), std::regex("analytics/r1  unknown -> up")));
+  CHECK(wait_for(serve.output(), std::regex("analytics/gone  unknown -> down: refused")));
+  CHECK(serve.stop(SIGTERM) == 0);
+  const auto text = test::read_file(serve.output());
+  CHECK(test::contains(text, "grant serve: stopped"));
+  CHECK_FALSE(test::contains(text, "Hidden-Pw-9"));
+}
+
+TEST_CASE("cli::serve --json prints JSON lines; SIGINT stops it too") {
+  test::TempDir dir;
+  write_config(dir);
+  ServeProcess serve(dir, {"--json"});
+  CHECK(wait_for(serve.output(), std::regex(R"("to":"down")")));
+  CHECK(serve.stop(SIGINT) == 0);
+  const auto text = test::read_file(serve.output());
+  std::istringstream lines(text);
+  std::string line;
+  int parsed = 0;
+  while (std::getline(lines, line)) {
+    const auto doc = nlohmann::json::parse(line); // every line is one JSON document
+    if (doc.contains("listening")) {
+      CHECK(doc["endpoints"] == 3);
+    }
+    ++parsed;
+  }
+  CHECK(parsed >= 4); // listening + three transitions
+}
+
+TEST_CASE("cli::serve refuses what it cannot do with exit 2") {
+  test::TempDir dir;
+  write_config(dir);
+  const auto run = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> all{"--config", (dir / "grant.json").string(), "serve"};
+    all.insert(all.end(), args.begin(), args.end());
+    return test::run_grant(all, dir.path());
+  };
+  auto result = run({"--listen", "localhost"});
+  CHECK(result.exit_code == 2);
+  CHECK(test::contains(result.err, "bad listen address 'localhost'"));
+  CHECK(run({"--database", "nope"}).exit_code == 2);
+  {
+    // A second server on a taken port must fail, not share it (SO_REUSEPORT would let it).
+    ServeProcess first(dir, {});
+    const auto address = "127.0.0.1:" + std::to_string(first.port());
+    const auto output = dir / "second.out";
+    const int second = test::spawn_grant({"--config", (dir / "grant.json").string(), "serve", "--listen", address},
+                                         dir.path(), output);
+    const auto code = test::wait_exit(second, 10s);
+    if (!code) {
+      ::kill(second, SIGKILL);
+      test::wait_exit(second, 5s);
+    }
+    CHECK(code == 2);
+    CHECK(test::contains(test::read_file(output), "cannot listen on " + address));
+  }
+  result = run({"--help"});
+  CHECK(result.exit_code == 0);
+  CHECK(test::contains(result.out, "/replica/DB[/SHARD][/NAME]?lag=MS"));
+  CHECK(test::contains(result.out, "Examples:"));
+}
