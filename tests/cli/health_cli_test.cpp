@@ -1,6 +1,7 @@
 // `grant health` end to end: the three formats, the exit codes, and no password in any output.
 #include <grant/db/connection.hpp>
 
+#include "support/replica.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -84,27 +85,6 @@ std::unique_ptr<grant::db::Connection> open(const std::string& url) {
   options.target = "test";
   return grant::db::connect(grant::util::parse_database_url(url, "."), options);
 }
-
-// Pauses WAL replay on the shared test replica, and always resumes it: other tests use it.
-class ReplayPause {
-public:
-  ReplayPause() : m_replica(open(test::replica_url())) { m_replica->execute("SELECT pg_wal_replay_pause()"); }
-  ~ReplayPause() {
-    try {
-      m_replica->execute("SELECT pg_wal_replay_resume()");
-    } catch (...) {
-      try {
-        open(test::replica_url())->execute("SELECT pg_wal_replay_resume()");
-      } catch (...) {
-      }
-    }
-  }
-  ReplayPause(const ReplayPause&) = delete;
-  ReplayPause& operator=(const ReplayPause&) = delete;
-
-private:
-  std::unique_ptr<grant::db::Connection> m_replica;
-};
 
 // Waits up to 15 s for `part` to appear in the file.
 bool appears(const std::filesystem::path& file, const std::string& part) {
@@ -251,7 +231,7 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
   Background watch({"--config", config.string(), "health", "--watch", "1"}, output);
   CHECK(appears(output, "  analytics/r1  healthy"));
   {
-    ReplayPause pause;
+    test::ReplayPause pause;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     writer->execute("INSERT INTO health_watch_probe SELECT generate_series(1, 1000)");
     CHECK(appears(output, "analytics/r1  healthy -> degraded  lag "));

@@ -7,6 +7,7 @@
 #include <grant/health/text.hpp>
 
 #include "support/fault_proxy.hpp"
+#include "support/replica.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -79,28 +80,6 @@ std::unique_ptr<db::Connection> open(const std::string& url) {
   options.target = "test";
   return db::connect(util::parse_database_url(url, "."), options);
 }
-
-// Pauses WAL replay on the shared test replica, and always resumes it: other tests use it.
-class ReplayPause {
-public:
-  ReplayPause() : m_replica(open(test::replica_url())) { m_replica->execute("SELECT pg_wal_replay_pause()"); }
-  ~ReplayPause() {
-    try {
-      m_replica->execute("SELECT pg_wal_replay_resume()");
-    } catch (...) {
-      // A fresh session, should this one have broken.
-      try {
-        open(test::replica_url())->execute("SELECT pg_wal_replay_resume()");
-      } catch (...) {
-      }
-    }
-  }
-  ReplayPause(const ReplayPause&) = delete;
-  ReplayPause& operator=(const ReplayPause&) = delete;
-
-private:
-  std::unique_ptr<db::Connection> m_replica;
-};
 
 } // namespace
 
@@ -252,7 +231,7 @@ TEST_CASE("health::check lag while replay is paused") {
   health::CheckOptions options;
   options.max_lag_ms = 100;
   {
-    ReplayPause pause;
+    test::ReplayPause pause;
     std::this_thread::sleep_for(300ms); // the last replayed transaction gets older than max_lag
     writer->execute("INSERT INTO health_lag_probe SELECT generate_series(1, 1000)");
     const auto report = check(config, options);
