@@ -1,6 +1,8 @@
-// `grant health` end to end: the three formats, the exit codes, and no password in any output.
+// `grant health` end to end: the three formats, the exit codes, no password in any output, and
+// servers of the test's own (test::PgPair) that it stops and fills with sessions.
 #include <grant/db/connection.hpp>
 
+#include "support/pg_pair.hpp"
 #include "support/replica.hpp"
 #include "support/support.hpp"
 
@@ -241,4 +243,76 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
   const auto text = test::read_file(output);
   CHECK(std::count(text.begin(), text.end(), '\n') == 4); // only the changes, one line each
   CHECK(grant_in(dir, {"--config", config.string(), "health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);
+}
+
+TEST_CASE("cli::health on servers that stop, and connections near max_connections") {
+  // Servers of the test's own (the shared ones must never stop), one pair for every subcase.
+  static test::PgPair pair;
+  pair.ensure_running();
+  TempDir dir;
+  dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + pair.writer_url() +
+                              R"(", "replicas": [{"name": "r1", "url": ")" + pair.replica_url() +
+                              R"("}], "health": {"timeout_ms": 2000, "max_lag_ms": 10000}}}})");
+  const auto json = [&] {
+    const auto run = grant_in(dir, {"health", "--format", "json"});
+    INFO(run.out, run.err);
+    CHECK_FALSE(contains(run.out + run.err, test::PgPair::password()));
+    return std::pair{run.exit_code, nlohmann::json::parse(run.out)};
+  };
+  const auto healthy = [&] { return grant_in(dir, {"health", "--format", "json"}).exit_code == 0; };
+  REQUIRE(test::eventually(healthy));
+
+  SUBCASE("replica stopped: exit 1, the replica down and refused, the writer healthy; then healthy") {
+    pair.stop_replica();
+    const auto [code, doc] = json();
+    CHECK(code == 1);
+    CHECK(doc["status"] == "down");
+    CHECK(doc["endpoints"][0]["status"] == "healthy");
+    const auto& replica = doc["endpoints"][1];
+    CHECK(replica["status"] == "down");
+    CHECK(replica["reachable"] == false);
+    CHECK(replica["error"]["kind"] == "refused");
+    CHECK(replica["lag"]["state"] == "unknown");
+    pair.start_replica();
+    CHECK(test::eventually(healthy));
+  }
+  SUBCASE("writer stopped: exit 1, the writer down; the replica's lag unknown with null bytes and seconds") {
+    pair.stop_writer();
+    const auto [code, doc] = json();
+    CHECK(code == 1);
+    CHECK(doc["endpoints"][0]["status"] == "down");
+    CHECK(doc["endpoints"][0]["error"]["kind"] == "refused");
+    const auto& replica = doc["endpoints"][1];
+    CHECK(replica["reachable"] == true);
+    CHECK(replica["in_recovery"] == true);
+    CHECK(replica["status"] == "degraded");
+    CHECK(replica["lag"]["state"] == "unknown");
+    CHECK(replica["lag"]["bytes"].is_null());
+    CHECK(replica["lag"]["seconds"].is_null());
+    const auto text = grant_in(dir, {"health"});
+    CHECK(text.exit_code == 1);
+    CHECK(contains(text.out, "lag unknown"));
+    pair.start_writer();
+    CHECK(test::eventually(healthy));
+  }
+  SUBCASE("connections over 90% of max_connections: the writer degraded, naming them; then healthy") {
+    const int sessions = test::PgPair::k_max_connections * 9 / 10; // + grant's probe: 11 of 12
+    std::vector<std::unique_ptr<grant::db::Connection>> open_sessions;
+    for (int i = 0; i < sessions; ++i) {
+      open_sessions.push_back(open(pair.writer_url()));
+    }
+    const auto [code, doc] = json();
+    CHECK(code == 1);
+    CHECK(doc["status"] == "degraded");
+    const auto& writer = doc["endpoints"][0];
+    CHECK(writer["status"] == "degraded");
+    CHECK(writer["connections"]["used"] == sessions + 1);
+    CHECK(writer["connections"]["max"] == test::PgPair::k_max_connections);
+    CHECK(doc["endpoints"][1]["status"] == "healthy");
+    const auto text = grant_in(dir, {"health"});
+    CHECK(contains(text.out, "connections " + std::to_string(sessions + 1) + " of " +
+                                 std::to_string(test::PgPair::k_max_connections)));
+    open_sessions.clear();
+    CHECK(test::eventually(healthy));
+  }
 }
