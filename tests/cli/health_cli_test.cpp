@@ -309,9 +309,11 @@ TEST_CASE("cli::health on servers that stop, and connections near max_connection
     CHECK(writer["connections"]["used"] == sessions + 1);
     CHECK(writer["connections"]["max"] == test::PgPair::k_max_connections);
     CHECK(doc["endpoints"][1]["status"] == "healthy");
+    // The JSON run's session may not have ended on the server yet: 11 or 12 of 12.
     const auto text = grant_in(dir, {"health"});
-    CHECK(contains(text.out, "connections " + std::to_string(sessions + 1) + " of " +
-                                 std::to_string(test::PgPair::k_max_connections)));
+    const auto of_max = " of " + std::to_string(test::PgPair::k_max_connections);
+    CHECK((contains(text.out, "connections " + std::to_string(sessions + 1) + of_max) ||
+           contains(text.out, "connections " + std::to_string(sessions + 2) + of_max)));
     open_sessions.clear();
     CHECK(test::eventually(healthy));
   }

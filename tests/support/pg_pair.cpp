@@ -192,8 +192,7 @@ void PgPair::ensure_running() {
     start_replica();
   }
   if (!eventually([&] { return streaming(); }, std::chrono::seconds(30))) {
-    FAIL("PgPair: the replica does not stream from the writer after 30 s; see "
-         << (m_dir / "logs").string() << "\n"
+    FAIL("PgPair: the replica does not stream from the writer after 30 s; the end of its log:\n"
          << tail(m_dir / "logs/replica.log", 10));
   }
 }
