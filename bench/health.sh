@@ -50,7 +50,8 @@ fi
 proxy_pid=
 stop_proxy() { [[ -z $proxy_pid ]] || kill "$proxy_pid" 2>/dev/null || true; }
 bench_exit_hooks+=(stop_proxy)
-"$proxy" --silent 4 >"$work/silent.txt" 2>"$work/proxy.log" &
+: >"$work/silent.txt" # exists before the background job gets to its redirection
+"$proxy" --silent 4 >>"$work/silent.txt" 2>"$work/proxy.log" &
 proxy_pid=$!
 for ((i = 0; i < 100; i++)); do
   (($(wc -l <"$work/silent.txt") == 4)) && break
