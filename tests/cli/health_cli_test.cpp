@@ -1,6 +1,9 @@
-// `grant health` end to end: the three formats, the exit codes, and no password in any output.
+// `grant health` end to end: the three formats, the exit codes, no password in any output, and
+// servers of the test's own (test::PgPair) that it stops and fills with sessions.
 #include <grant/db/connection.hpp>
 
+#include "support/pg_pair.hpp"
+#include "support/replica.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -84,27 +87,6 @@ std::unique_ptr<grant::db::Connection> open(const std::string& url) {
   options.target = "test";
   return grant::db::connect(grant::util::parse_database_url(url, "."), options);
 }
-
-// Pauses WAL replay on the shared test replica, and always resumes it: other tests use it.
-class ReplayPause {
-public:
-  ReplayPause() : m_replica(open(test::replica_url())) { m_replica->execute("SELECT pg_wal_replay_pause()"); }
-  ~ReplayPause() {
-    try {
-      m_replica->execute("SELECT pg_wal_replay_resume()");
-    } catch (...) {
-      try {
-        open(test::replica_url())->execute("SELECT pg_wal_replay_resume()");
-      } catch (...) {
-      }
-    }
-  }
-  ReplayPause(const ReplayPause&) = delete;
-  ReplayPause& operator=(const ReplayPause&) = delete;
-
-private:
-  std::unique_ptr<grant::db::Connection> m_replica;
-};
 
 // Waits up to 15 s for `part` to appear in the file.
 bool appears(const std::filesystem::path& file, const std::string& part) {
@@ -251,7 +233,7 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
   Background watch({"--config", config.string(), "health", "--watch", "1"}, output);
   CHECK(appears(output, "  analytics/r1  healthy"));
   {
-    ReplayPause pause;
+    test::ReplayPause pause;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     writer->execute("INSERT INTO health_watch_probe SELECT generate_series(1, 1000)");
     CHECK(appears(output, "analytics/r1  healthy -> degraded  lag "));
@@ -261,4 +243,78 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
   const auto text = test::read_file(output);
   CHECK(std::count(text.begin(), text.end(), '\n') == 4); // only the changes, one line each
   CHECK(grant_in(dir, {"--config", config.string(), "health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);
+}
+
+TEST_CASE("cli::health on servers that stop, and connections near max_connections") {
+  // Servers of the test's own (the shared ones must never stop), one pair for every subcase.
+  static test::PgPair pair;
+  pair.ensure_running();
+  TempDir dir;
+  dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + pair.writer_url() +
+                              R"(", "replicas": [{"name": "r1", "url": ")" + pair.replica_url() +
+                              R"("}], "health": {"timeout_ms": 2000, "max_lag_ms": 10000}}}})");
+  const auto json = [&] {
+    const auto run = grant_in(dir, {"health", "--format", "json"});
+    INFO(run.out, run.err);
+    CHECK_FALSE(contains(run.out + run.err, test::PgPair::password()));
+    return std::pair{run.exit_code, nlohmann::json::parse(run.out)};
+  };
+  const auto healthy = [&] { return grant_in(dir, {"health", "--format", "json"}).exit_code == 0; };
+  REQUIRE(test::eventually(healthy));
+
+  SUBCASE("replica stopped: exit 1, the replica down and refused, the writer healthy; then healthy") {
+    pair.stop_replica();
+    const auto [code, doc] = json();
+    CHECK(code == 1);
+    CHECK(doc["status"] == "down");
+    CHECK(doc["endpoints"][0]["status"] == "healthy");
+    const auto& replica = doc["endpoints"][1];
+    CHECK(replica["status"] == "down");
+    CHECK(replica["reachable"] == false);
+    CHECK(replica["error"]["kind"] == "refused");
+    CHECK(replica["lag"]["state"] == "unknown");
+    pair.start_replica();
+    CHECK(test::eventually(healthy));
+  }
+  SUBCASE("writer stopped: exit 1, the writer down; the replica's lag unknown with null bytes and seconds") {
+    pair.stop_writer();
+    const auto [code, doc] = json();
+    CHECK(code == 1);
+    CHECK(doc["endpoints"][0]["status"] == "down");
+    CHECK(doc["endpoints"][0]["error"]["kind"] == "refused");
+    const auto& replica = doc["endpoints"][1];
+    CHECK(replica["reachable"] == true);
+    CHECK(replica["in_recovery"] == true);
+    CHECK(replica["status"] == "degraded");
+    CHECK(replica["lag"]["state"] == "unknown");
+    CHECK(replica["lag"]["bytes"].is_null());
+    CHECK(replica["lag"]["seconds"].is_null());
+    const auto text = grant_in(dir, {"health"});
+    CHECK(text.exit_code == 1);
+    CHECK(contains(text.out, "lag unknown"));
+    pair.start_writer();
+    CHECK(test::eventually(healthy));
+  }
+  SUBCASE("connections over 90% of max_connections: the writer degraded, naming them; then healthy") {
+    const int sessions = test::PgPair::k_max_connections * 9 / 10; // + grant's probe: 11 of 12
+    std::vector<std::unique_ptr<grant::db::Connection>> open_sessions;
+    for (int i = 0; i < sessions; ++i) {
+      open_sessions.push_back(open(pair.writer_url()));
+    }
+    const auto [code, doc] = json();
+    CHECK(code == 1);
+    CHECK(doc["status"] == "degraded");
+    const auto& writer = doc["endpoints"][0];
+    CHECK(writer["status"] == "degraded");
+    CHECK(writer["connections"]["used"] == sessions + 1);
+    CHECK(writer["connections"]["max"] == test::PgPair::k_max_connections);
+    CHECK(doc["endpoints"][1]["status"] == "healthy");
+    // The JSON run's session may not have ended on the server yet: 11 or 12 of 12.
+    const auto text = grant_in(dir, {"health"});
+    const auto of_max = " of " + std::to_string(test::PgPair::k_max_connections);
+    CHECK((contains(text.out, "connections " + std::to_string(sessions + 1) + of_max) ||
+           contains(text.out, "connections " + std::to_string(sessions + 2) + of_max)));
+    open_sessions.clear();
+    CHECK(test::eventually(healthy));
+  }
 }

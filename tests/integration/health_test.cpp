@@ -1,5 +1,6 @@
 // health::check against the real servers: a healthy fleet, endpoints that fail in each way a
-// network or a server can, a role mismatch, and lag made by pausing the replica's replay.
+// network or a server can, a role mismatch, lag made by pausing the replica's replay, and servers
+// of the test's own (test::PgPair) that it stops and fills with sessions.
 #include <grant/config/load.hpp>
 #include <grant/db/connection.hpp>
 #include <grant/health/json.hpp>
@@ -7,6 +8,8 @@
 #include <grant/health/text.hpp>
 
 #include "support/fault_proxy.hpp"
+#include "support/pg_pair.hpp"
+#include "support/replica.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -79,28 +82,6 @@ std::unique_ptr<db::Connection> open(const std::string& url) {
   options.target = "test";
   return db::connect(util::parse_database_url(url, "."), options);
 }
-
-// Pauses WAL replay on the shared test replica, and always resumes it: other tests use it.
-class ReplayPause {
-public:
-  ReplayPause() : m_replica(open(test::replica_url())) { m_replica->execute("SELECT pg_wal_replay_pause()"); }
-  ~ReplayPause() {
-    try {
-      m_replica->execute("SELECT pg_wal_replay_resume()");
-    } catch (...) {
-      // A fresh session, should this one have broken.
-      try {
-        open(test::replica_url())->execute("SELECT pg_wal_replay_resume()");
-      } catch (...) {
-      }
-    }
-  }
-  ReplayPause(const ReplayPause&) = delete;
-  ReplayPause& operator=(const ReplayPause&) = delete;
-
-private:
-  std::unique_ptr<db::Connection> m_replica;
-};
 
 } // namespace
 
@@ -252,7 +233,7 @@ TEST_CASE("health::check lag while replay is paused") {
   health::CheckOptions options;
   options.max_lag_ms = 100;
   {
-    ReplayPause pause;
+    test::ReplayPause pause;
     std::this_thread::sleep_for(300ms); // the last replayed transaction gets older than max_lag
     writer->execute("INSERT INTO health_lag_probe SELECT generate_series(1, 1000)");
     const auto report = check(config, options);
@@ -298,4 +279,75 @@ TEST_CASE("health::check in-doubt prepared transactions degrade their writer") {
   CHECK(writer.probe.prepared_in_doubt == 1u);
   CHECK(writer.status == health::Status::degraded);
   CHECK(report.status == health::Status::degraded);
+}
+
+TEST_CASE("health::check servers that stop, and connections near max_connections") {
+  // A writer and replica of the test's own: the shared servers must never stop under other
+  // tests. One pair for every subcase (setting it up costs seconds); each starts from both up.
+  static test::PgPair pair;
+  pair.ensure_running();
+  test::TempDir dir;
+  const auto config = parse_config(analytics(pair.writer_url(), pair.replica_url()), dir);
+  const auto healthy = [&] { return check(config).status == health::Status::healthy; };
+  REQUIRE(test::eventually(healthy));
+
+  SUBCASE("replica stopped: down and refused, its writer healthy; healthy again once restarted") {
+    pair.stop_replica();
+    const auto report = check(config);
+    CHECK(report.status == health::Status::down);
+    CHECK(find(report, "analytics").status == health::Status::healthy);
+    const auto& replica = find(report, "analytics/r1");
+    CHECK(replica.status == health::Status::down);
+    CHECK_FALSE(replica.probe.reachable);
+    REQUIRE(replica.probe.error);
+    CHECK(replica.probe.error->kind == health::ErrorKind::refused);
+    REQUIRE(replica.lag);
+    CHECK(replica.lag->state == health::LagState::unknown);
+    pair.start_replica();
+    CHECK(test::eventually(healthy));
+  }
+  SUBCASE("writer stopped: down; the replica still answers, its lag unknown, never 0") {
+    pair.stop_writer();
+    const auto report = check(config);
+    CHECK(report.status == health::Status::down);
+    const auto& writer = find(report, "analytics");
+    CHECK(writer.status == health::Status::down);
+    REQUIRE(writer.probe.error);
+    CHECK(writer.probe.error->kind == health::ErrorKind::refused);
+    const auto& replica = find(report, "analytics/r1");
+    CHECK(replica.probe.reachable);
+    CHECK(replica.probe.in_recovery == true);
+    REQUIRE(replica.lag);
+    CHECK(replica.lag->state == health::LagState::unknown);
+    CHECK_FALSE(replica.lag->bytes);
+    CHECK_FALSE(replica.lag->seconds);
+    CHECK(replica.status == health::Status::degraded);
+    CHECK(replica.reasons == std::vector<std::string>{"lag unknown"});
+    const auto json = health::to_json(report);
+    CHECK(json["endpoints"][1]["lag"]["bytes"].is_null());
+    CHECK(json["endpoints"][1]["lag"]["seconds"].is_null());
+    pair.start_writer();
+    CHECK(test::eventually(healthy));
+  }
+  SUBCASE("connections over 90% of max_connections degrade the writer; closing them heals it") {
+    // With the probe's own session, 11 of 12 are in use: over 90%, and one slot still free.
+    const int sessions = test::PgPair::k_max_connections * 9 / 10;
+    std::vector<std::unique_ptr<db::Connection>> open_sessions;
+    for (int i = 0; i < sessions; ++i) {
+      open_sessions.push_back(open(pair.writer_url()));
+    }
+    const auto report = check(config);
+    const auto& writer = find(report, "analytics");
+    CHECK(writer.status == health::Status::degraded);
+    REQUIRE(writer.probe.connections);
+    CHECK(writer.probe.connections->used == sessions + 1);
+    CHECK(writer.probe.connections->max == test::PgPair::k_max_connections);
+    REQUIRE(writer.reasons.size() == 1);
+    CHECK(writer.reasons[0] == "connections " + std::to_string(sessions + 1) + " of " +
+                                   std::to_string(test::PgPair::k_max_connections));
+    CHECK(find(report, "analytics/r1").status == health::Status::healthy); // a server of its own
+    CHECK(report.status == health::Status::degraded);
+    open_sessions.clear();
+    CHECK(test::eventually(healthy));
+  }
 }

@@ -1,5 +1,6 @@
 // `grant migrate --wait-replicas`: returns once the streaming replica has replayed the run, and
 // fails naming the replica when replay is paused.
+#include "support/replica.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -7,47 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include <chrono>
-#include <thread>
-
 using grant::test::contains;
-
-namespace {
-
-// Replay resumes whatever happens in the test: other tests share the replica.
-struct ReplayPause {
-  // Returns once replay has actually stopped: a pause is only a request until the startup process
-  // reaches its next record, so give it one (a write on the writer) and wait for "paused".
-  ReplayPause(std::string url, const std::string& writer) : m_url(std::move(url)) {
-    run("SELECT pg_wal_replay_pause()");
-    for (int i = 0; i < 250; ++i) {
-      pqxx::connection primary(writer);
-      pqxx::nontransaction write(primary);
-      write.exec("SELECT txid_current()"); // a WAL record for the replica to stop at
-      pqxx::connection replica(m_url);
-      pqxx::nontransaction read(replica);
-      if (read.exec1("SELECT pg_get_wal_replay_pause_state()")[0].as<std::string>() == "paused") {
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL("replay did not pause on the replica");
-  }
-  ~ReplayPause() {
-    try {
-      run("SELECT pg_wal_replay_resume()");
-    } catch (...) {
-    }
-  }
-  void run(const std::string& sql) const {
-    pqxx::connection connection(m_url);
-    pqxx::nontransaction work(connection);
-    work.exec(sql);
-  }
-  std::string m_url;
-};
-
-} // namespace
 
 TEST_CASE("migrate::wait-replicas") {
   grant::test::TempDir dir;
@@ -72,7 +33,7 @@ TEST_CASE("migrate::wait-replicas") {
   }
 
   SUBCASE("a paused replica fails the run, naming it, after the bound") {
-    ReplayPause pause(grant::test::replica_url(), writer);
+    grant::test::ReplayPause pause(grant::test::replica_url(), writer);
     dir.write("db/migrate/app/2_teams.sql", "-- grant:up\nCREATE TABLE teams (id int);\n");
     run = grant::test::run_grant({"--json", "migrate", "--wait-replicas", "1"}, dir.path());
     INFO(run.out, run.err);
