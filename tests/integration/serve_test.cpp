@@ -175,6 +175,12 @@ TEST_CASE("serve under concurrent requests while the monitor publishes new state
   monitor.check_now();
   const Running serve(monitor);
   monitor.start();
+  // Requests go on until the monitor has published three more states (bounded: 20 s).
+  const auto first_round = monitor.state()->rounds;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  const auto more_rounds = [&] {
+    return monitor.state()->rounds < first_round + 3 && std::chrono::steady_clock::now() < deadline;
+  };
   std::atomic<int> answered{0};
   std::atomic<int> wrong{0};
   std::vector<std::thread> clients;
@@ -182,7 +188,7 @@ TEST_CASE("serve under concurrent requests while the monitor publishes new state
     clients.emplace_back([&] {
       httplib::Client client("127.0.0.1", serve.port());
       client.set_keep_alive(true);
-      for (int i = 0; i < 150; ++i) {
+      for (int i = 0; i < 60 || more_rounds(); ++i) {
         const auto* path = i % 3 == 0 ? "/health" : i % 3 == 1 ? "/replica/analytics/r1" : "/metrics";
         const auto result = client.Get(path);
         if (!result || (result->status != 200 && result->status != 503) || result->body.empty()) {
@@ -199,6 +205,6 @@ TEST_CASE("serve under concurrent requests while the monitor publishes new state
   const auto rounds = monitor.state()->rounds;
   monitor.stop();
   CHECK(wrong == 0);
-  CHECK(answered == 600);
-  CHECK(rounds > 1); // states were published while requests were answered
+  CHECK(answered >= 240);
+  CHECK(rounds >= first_round + 3); // states were published while requests were answered
 }
