@@ -6,7 +6,10 @@
 #include <grant/health/monitor.hpp>
 #include <grant/serve/server.hpp>
 
+#include <grant/db/connection.hpp>
+
 #include "support/fault_proxy.hpp"
+#include "support/replica.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -207,4 +210,45 @@ TEST_CASE("serve under concurrent requests while the monitor publishes new state
   CHECK(wrong == 0);
   CHECK(answered >= 240);
   CHECK(rounds >= first_round + 3); // states were published while requests were answered
+}
+
+TEST_CASE("serve /replica?lag= while the replica's replay is paused, and after") {
+  test::TempDir dir;
+  const std::string json = R"({"databases": {"analytics": {"url": ")" + test::writer_url() +
+                           R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
+                           R"("}], "health": {"max_lag_ms": 200}}}})";
+  const auto config = config::parse(json, dir.write("grant.json", json), config::process_env());
+  health::Monitor monitor(all(config), {});
+  const Running serve(monitor);
+  // Until the monitor sees the replica caught up with what earlier tests wrote (bounded: 10 s).
+  const auto until = [&](const std::string& path, int status) {
+    for (int i = 0; i < 100; ++i) {
+      monitor.check_now();
+      if (serve.status(path) == status) {
+        return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  REQUIRE(until("/replica/analytics/r1", 200));
+  db::ConnectOptions options;
+  options.target = "test";
+  auto writer = db::connect(util::parse_database_url(test::writer_url(), "."), options);
+  writer->execute("CREATE TABLE IF NOT EXISTS serve_lag_probe (x int)");
+  {
+    test::ReplayPause pause;
+    std::this_thread::sleep_for(300ms); // the last replayed transaction gets older than 200 ms
+    writer->execute("INSERT INTO serve_lag_probe SELECT generate_series(1, 1000)");
+    monitor.check_now();
+    const auto lagging = serve.get("/replica/analytics/r1");
+    CHECK(lagging.status == 503);
+    const auto reason = nlohmann::json::parse(lagging.body)["endpoints"][0]["reason"].get<std::string>();
+    CHECK_MESSAGE(reason.starts_with("lag "), reason);
+    CHECK_MESSAGE(reason.ends_with(" over 200 ms"), reason);
+    CHECK(serve.status("/replica/analytics/r1?lag=86400000") == 200); // measured, under a generous bound
+    CHECK(serve.status("/replica/analytics") == 503);                 // no replica under 200 ms
+    CHECK(serve.status("/writer/analytics") == 200);
+  }
+  CHECK(until("/replica/analytics/r1", 200)); // replay resumed, caught up again
 }

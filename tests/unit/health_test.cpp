@@ -144,6 +144,8 @@ TEST_CASE("health::to_json and to_prometheus") {
   EndpointHealth writer;
   writer.probe = answered(registry::Role::writing, 5000);
   writer.probe.prepared_in_doubt = 0;
+  writer.probe.connect_ms = 50.1;
+  writer.probe.query_ms = 6.2; // 56.300000000000004 in doubles
   evaluate(writer);
   EndpointHealth replica;
   replica.probe = answered(registry::Role::reading, 4000, 0.5);
@@ -162,6 +164,8 @@ TEST_CASE("health::to_json and to_prometheus") {
   CHECK(json["endpoints"][1]["lag"]["state"] == "ok");
   CHECK(json["endpoints"][1]["url"] == "postgres://grant:***@127.0.0.1:5432/analytics");
   CHECK(json.dump().find("Sup3rSecret") == std::string::npos);
+  CHECK(json["endpoints"][0].dump().find("\"latency_ms\":56.3,") != std::string::npos); // printed as rounded
+  CHECK(json["endpoints"][0]["reasons"].empty());
 
   const auto metrics = to_prometheus(report);
   CHECK(metrics.find("# TYPE grant_health_up gauge\n") != std::string::npos);

@@ -19,7 +19,9 @@ std::string iso8601_utc(std::chrono::system_clock::time_point time) {
 
 namespace {
 
-double rounded(double value, double unit) { return std::round(value / unit) * unit; }
+// To `per_unit` steps per unit (100: hundredths). Dividing by the step count gives the double
+// nearest the decimal (56.3), where multiplying by 0.01 would print 56.300000000000004.
+double rounded(double value, double per_unit) { return std::round(value * per_unit) / per_unit; }
 
 nlohmann::json endpoint_json(const EndpointHealth& entry) {
   const auto& probe = entry.probe;
@@ -38,7 +40,7 @@ nlohmann::json endpoint_json(const EndpointHealth& entry) {
       {"error", probe.error ? nlohmann::json{{"kind", error_kind_name(probe.error->kind)},
                                              {"message", probe.error->message}}
                             : nlohmann::json(nullptr)},
-      {"latency_ms", probe.reachable ? nlohmann::json(rounded(probe.latency_ms(), 0.01)) : nlohmann::json(nullptr)},
+      {"latency_ms", probe.reachable ? nlohmann::json(rounded(probe.latency_ms(), 100)) : nlohmann::json(nullptr)},
       {"server_version", probe.server_version.empty() ? nlohmann::json(nullptr) : nlohmann::json(probe.server_version)},
       {"in_recovery", optional(probe.in_recovery)},
       {"role_mismatch", probe.role_mismatch},
@@ -51,7 +53,7 @@ nlohmann::json endpoint_json(const EndpointHealth& entry) {
   if (entry.lag) {
     out["lag"] = {{"state", lag_state_name(entry.lag->state)},
                   {"bytes", optional(entry.lag->bytes)},
-                  {"seconds", entry.lag->seconds ? nlohmann::json(rounded(*entry.lag->seconds, 0.001))
+                  {"seconds", entry.lag->seconds ? nlohmann::json(rounded(*entry.lag->seconds, 1000))
                                                  : nlohmann::json(nullptr)}};
   }
   return out;
