@@ -351,3 +351,41 @@ TEST_CASE("health::check servers that stop, and connections near max_connections
     CHECK(test::eventually(healthy));
   }
 }
+
+TEST_CASE("health::probe through a kept session: one login, reused, replaced in the same probe when broken") {
+  test::FaultProxy proxy(test::writer_url());
+  registry::Endpoint endpoint;
+  endpoint.database = "analytics";
+  endpoint.url = util::parse_database_url(proxy.url(), ".");
+  const auto session = std::make_shared<health::ProbeSession>();
+
+  const auto first = health::probe_within(endpoint, 2000ms, session);
+  CHECK(first.reachable);
+  CHECK_FALSE(first.session_reused);
+  CHECK(first.connect_ms > 0);
+  const auto second = health::probe_within(endpoint, 2000ms, session);
+  CHECK(second.reachable);
+  CHECK(second.session_reused);
+  CHECK(second.connect_ms == 0);
+  CHECK(second.in_recovery == false);
+  CHECK(proxy.connections() == 1); // one login for both
+
+  // The kept session's connection is cut under it: the probe still answers, on a new session.
+  proxy.add_rule("pg_is_in_recovery", test::FaultProxy::Action::drop_before, 1);
+  const auto third = health::probe_within(endpoint, 2000ms, session);
+  CHECK(third.reachable);
+  CHECK_FALSE(third.session_reused);
+  CHECK(proxy.fired() == 1);
+  CHECK(proxy.connections() == 2);
+  CHECK(health::probe_within(endpoint, 2000ms, session).session_reused);
+
+  // Cut every time: down, and the next probe tries a new session again.
+  proxy.add_rule("pg_is_in_recovery", test::FaultProxy::Action::drop_before, -1);
+  const auto fourth = health::probe_within(endpoint, 2000ms, session);
+  CHECK_FALSE(fourth.reachable);
+  REQUIRE(fourth.error);
+  proxy.clear_rules();
+  const auto fifth = health::probe_within(endpoint, 2000ms, session);
+  CHECK(fifth.reachable);
+  CHECK_FALSE(fifth.session_reused);
+}

@@ -139,6 +139,7 @@ Monitor::Monitor(const std::vector<const config::Database*>& databases, const Ch
       }
     }
     m_hysteresis.push_back(hysteresis);
+    m_sessions.push_back(std::make_shared<ProbeSession>());
     Tracked tracked;
     tracked.target = target;
     tracked.hysteresis = hysteresis;
@@ -157,7 +158,7 @@ std::shared_ptr<const MonitorState> Monitor::state() const {
 
 void Monitor::round() {
   const auto before = state();
-  const auto report = check(m_targets, m_options.jobs);
+  const auto report = check(m_targets, m_options.jobs, &m_sessions);
   auto next = std::make_shared<MonitorState>(*before);
   next->rounds = before->rounds + 1;
   next->checked_at = report.checked_at;

@@ -103,7 +103,8 @@ struct MonitorOptions {
 
 /// Checks a set of endpoints in the background and keeps, thread-safely, what each can take.
 /// The load balancer, `grant serve` and applications read state(); nothing they do reaches a
-/// database. Each round is bounded by the endpoints' timeouts (see probe_within).
+/// database. Each round is bounded by the endpoints' timeouts (see probe_within), and probes
+/// each PostgreSQL endpoint through a session kept from the round before (see ProbeSession).
 class Monitor {
 public:
   /// Hysteresis per endpoint comes from its database's `health` settings.
@@ -128,6 +129,7 @@ private:
   void round();
 
   std::vector<Target> m_targets;
+  std::vector<std::shared_ptr<ProbeSession>> m_sessions; ///< one kept probe session per target
   std::vector<Hysteresis> m_hysteresis;
   MonitorOptions m_options;
   mutable std::mutex m_state_mutex;

@@ -51,8 +51,7 @@ constexpr std::string_view k_facts_sql =
     "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, "
     "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8";
 
-void probe_postgres(db::Connection& connection, Probe& out, std::chrono::milliseconds timeout) {
-  connection.set_statement_timeout(timeout);
+void probe_postgres(db::Connection& connection, Probe& out) {
   const auto facts = connection.query(k_facts_sql);
   const auto& row = facts.rows.at(0);
   out.server_version = "PostgreSQL " + row.at(0).value_or("?");
@@ -100,7 +99,48 @@ void probe_sqlite(db::Connection& connection, Probe& out) {
 
 } // namespace
 
-Probe probe(const registry::Endpoint& endpoint, std::chrono::milliseconds timeout) {
+ProbeSession::ProbeSession() = default;
+ProbeSession::~ProbeSession() = default;
+
+std::unique_ptr<db::Connection> ProbeSession::take() {
+  const std::lock_guard lock(m_mutex);
+  return std::move(m_connection);
+}
+
+void ProbeSession::give_back(std::unique_ptr<db::Connection> connection) {
+  const std::lock_guard lock(m_mutex);
+  m_connection = std::move(connection);
+}
+
+namespace {
+
+// One look through `connection` (connected already): fills the facts and query_ms.
+void look(db::Connection& connection, Probe& out, std::chrono::milliseconds timeout, bool fresh) {
+  const auto start = Clock::now();
+  if (out.endpoint.url.scheme == util::UrlScheme::postgres) {
+    if (fresh) {
+      connection.set_statement_timeout(timeout);
+    }
+    probe_postgres(connection, out);
+  } else {
+    probe_sqlite(connection, out);
+  }
+  out.query_ms = ms_since(start);
+  out.reachable = true;
+}
+
+void record_failure(Probe& out, const std::exception& error) {
+  const auto* db_error = dynamic_cast<const db::DbError*>(&error);
+  out.error = ProbeError{classify_error(error.what(), db_error ? db_error->sqlstate() : std::string_view()),
+                         one_line(util::redact_secrets(error.what()))};
+  if (out.endpoint.url.scheme == util::UrlScheme::postgres) {
+    out.reachable = false;
+  }
+}
+
+} // namespace
+
+Probe probe(const registry::Endpoint& endpoint, std::chrono::milliseconds timeout, ProbeSession* session) {
   Probe out;
   out.endpoint = endpoint;
   if (endpoint.url.sqlite_file_missing()) {
@@ -108,7 +148,21 @@ Probe probe(const registry::Endpoint& endpoint, std::chrono::milliseconds timeou
     out.error = ProbeError{ErrorKind::other, "no such file: " + endpoint.url.sqlite_path.string()};
     return out;
   }
-  auto start = Clock::now();
+  // A kept session first (PostgreSQL only: a SQLite handle would hide a deleted file); should it
+  // have broken (a restart, a dropped connection), the probe starts over on a new one.
+  const bool keep = session != nullptr && endpoint.url.scheme == util::UrlScheme::postgres;
+  if (auto kept = keep ? session->take() : nullptr) {
+    try {
+      look(*kept, out, timeout, false);
+      out.session_reused = true;
+      session->give_back(std::move(kept));
+      return out;
+    } catch (const std::exception&) {
+      out = Probe{};
+      out.endpoint = endpoint;
+    }
+  }
+  const auto start = Clock::now();
   try {
     db::ConnectOptions options;
     options.target = endpoint.label();
@@ -116,26 +170,18 @@ Probe probe(const registry::Endpoint& endpoint, std::chrono::milliseconds timeou
     options.application_name = "grant health";
     auto connection = db::connect(endpoint.url, options);
     out.connect_ms = ms_since(start);
-    start = Clock::now();
-    if (endpoint.url.scheme == util::UrlScheme::postgres) {
-      probe_postgres(*connection, out, timeout);
-    } else {
-      probe_sqlite(*connection, out);
+    look(*connection, out, timeout, true);
+    if (keep) {
+      session->give_back(std::move(connection));
     }
-    out.query_ms = ms_since(start);
-    out.reachable = true;
-  } catch (const db::DbError& error) {
-    out.error = ProbeError{classify_error(error.what(), error.sqlstate()), one_line(util::redact_secrets(error.what()))};
   } catch (const std::exception& error) {
-    out.error = ProbeError{classify_error(error.what()), one_line(util::redact_secrets(error.what()))};
-  }
-  if (out.error && out.endpoint.url.scheme == util::UrlScheme::postgres) {
-    out.reachable = false;
+    record_failure(out, error);
   }
   return out;
 }
 
-Probe probe_within(const registry::Endpoint& endpoint, std::chrono::milliseconds timeout) {
+Probe probe_within(const registry::Endpoint& endpoint, std::chrono::milliseconds timeout,
+                   std::shared_ptr<ProbeSession> session) {
   struct Shared {
     std::mutex mutex;
     std::condition_variable done_cv;
@@ -144,8 +190,8 @@ Probe probe_within(const registry::Endpoint& endpoint, std::chrono::milliseconds
   const auto deadline = Clock::now() + timeout;
   auto shared = std::make_shared<Shared>();
   // The worker owns copies of everything: it may outlive this call against a hung server.
-  std::thread worker([shared, endpoint, timeout] {
-    auto result = probe(endpoint, timeout);
+  std::thread worker([shared, endpoint, timeout, session = std::move(session)] {
+    auto result = probe(endpoint, timeout, session.get());
     const std::lock_guard lock(shared->mutex);
     shared->result = std::move(result);
     shared->done_cv.notify_all();

@@ -57,8 +57,9 @@ struct Target {
 std::vector<Target> targets_of(const std::vector<const config::Database*>& databases, const CheckOptions& options);
 
 /// Probes `targets` in parallel (`jobs` at once), each bounded by its timeout, then measures each
-/// replica against its writer's probe.
-Report check(const std::vector<Target>& targets, int jobs = 32);
+/// replica against its writer's probe. `sessions`, when given, holds one kept session per target.
+Report check(const std::vector<Target>& targets, int jobs = 32,
+             const std::vector<std::shared_ptr<ProbeSession>>* sessions = nullptr);
 
 /// check(targets_of(databases, options), options.jobs).
 Report check(const std::vector<const config::Database*>& databases, const CheckOptions& options = {});
