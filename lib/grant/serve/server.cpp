@@ -40,8 +40,19 @@ ListenAddress parse_listen(const std::string& text, const std::string& flag) {
   return out;
 }
 
+namespace {
+
+// Not the address: a Server made where a destroyed one was must not find that one's cache.
+std::uint64_t next_server_id() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1);
+}
+
+} // namespace
+
 Server::Server(const health::Monitor& monitor, ServerOptions options)
-    : m_monitor(monitor), m_options(std::move(options)), m_http(std::make_unique<httplib::Server>()) {
+    : m_monitor(monitor), m_options(std::move(options)), m_http(std::make_unique<httplib::Server>()),
+      m_id(next_server_id()) {
   const int threads = m_options.threads;
   m_http->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   m_http->set_keep_alive_max_count(10'000);
@@ -110,11 +121,26 @@ void Server::stop() {
 }
 
 std::shared_ptr<const View> Server::view() const {
-  auto state = m_monitor.state();
-  std::lock_guard lock(m_view_mutex);
-  if (!m_view || &m_view->state() != state.get()) {
-    m_view = std::make_shared<View>(std::move(state));
+  // The hot path takes no lock: each request thread keeps the view it used last and only asks
+  // for a new one when the monitor has published since (once a round). Locks held by a thread
+  // the scheduler preempts would otherwise stall every request behind it on a busy machine.
+  struct Cached {
+    std::uint64_t server = 0;
+    std::uint64_t generation = 0;
+    std::shared_ptr<const View> view;
+  };
+  thread_local Cached cached;
+  const auto generation = m_monitor.generation();
+  if (cached.server == m_id && cached.generation == generation && cached.view) {
+    return cached.view;
   }
+  std::lock_guard lock(m_view_mutex);
+  if (!m_view || m_view_generation != generation) {
+    // state() may already be newer than `generation`; then the next request renders again.
+    m_view = std::make_shared<View>(m_monitor.state());
+    m_view_generation = generation;
+  }
+  cached = {m_id, m_view_generation, m_view};
   return m_view;
 }
 

@@ -4,6 +4,7 @@
 #include <grant/serve/view.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +59,8 @@ private:
   std::unique_ptr<httplib::Server> m_http;
   mutable std::mutex m_view_mutex;
   mutable std::shared_ptr<const View> m_view;
+  mutable std::uint64_t m_view_generation = 0; ///< the monitor generation m_view was made from
+  std::uint64_t m_id;                          ///< unique per Server in the process (the per-thread cache's key)
   std::atomic<bool> m_stop_requested{false};
   std::atomic<bool> m_in_run{false};
   std::atomic<bool> m_finished{false};
