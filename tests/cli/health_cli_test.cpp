@@ -10,9 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -40,47 +38,6 @@ std::string fleet_config(const std::string& writer_url) {
          R"("}], "health": {"timeout_ms": 1500, "max_lag_ms": 10000}},
     "orders": {"shards": [)" + shards + R"(]}}})";
 }
-
-// `grant <args>` in the background with stdout and stderr going to `output`; SIGKILLed on
-// destruction unless it was waited for.
-class Background {
-public:
-  Background(const std::vector<std::string>& args, const std::filesystem::path& output) {
-    m_pid = ::fork();
-    if (m_pid == 0) {
-      const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      std::vector<char*> argv{const_cast<char*>(GRANT_BINARY)};
-      for (const auto& arg : args) {
-        argv.push_back(const_cast<char*>(arg.c_str()));
-      }
-      argv.push_back(nullptr);
-      ::execv(GRANT_BINARY, argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Background() {
-    if (m_pid > 0) {
-      ::kill(m_pid, SIGKILL);
-      ::waitpid(m_pid, nullptr, 0);
-    }
-  }
-  Background(const Background&) = delete;
-  Background& operator=(const Background&) = delete;
-
-  /// Sends SIGINT and returns the exit code (-1 when it did not exit normally).
-  int interrupt() {
-    ::kill(m_pid, SIGINT);
-    int status = 0;
-    ::waitpid(m_pid, &status, 0);
-    m_pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-private:
-  pid_t m_pid = -1;
-};
 
 std::unique_ptr<grant::db::Connection> open(const std::string& url) {
   grant::db::ConnectOptions options;
@@ -230,7 +187,7 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto output = dir / "watch.out";
-  Background watch({"--config", config.string(), "health", "--watch", "1"}, output);
+  test::BackgroundGrant watch({"--config", config.string(), "health", "--watch", "1"}, dir.path(), output);
   CHECK(appears(output, "  analytics/r1  healthy"));
   {
     test::ReplayPause pause;
@@ -239,7 +196,7 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
     CHECK(appears(output, "analytics/r1  healthy -> degraded  lag "));
   }
   CHECK(appears(output, "analytics/r1  degraded -> healthy"));
-  CHECK(watch.interrupt() == 0);
+  CHECK(watch.stop(SIGINT) == 0);
   const auto text = test::read_file(output);
   CHECK(std::count(text.begin(), text.end(), '\n') == 4); // only the changes, one line each
   CHECK(grant_in(dir, {"--config", config.string(), "health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);

@@ -31,42 +31,30 @@ std::optional<std::string> wait_for(const std::filesystem::path& file, const std
   return std::nullopt;
 }
 
-// A `grant serve` process, SIGKILLed on destruction unless it was stopped.
+// A `grant serve` process on a free port, with the port it printed.
 class ServeProcess {
 public:
-  ServeProcess(const test::TempDir& dir, const std::vector<std::string>& extra) : m_output(dir / "serve.out") {
-    std::vector<std::string> args{"--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0",
-                                  "--interval", "200"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    m_pid = test::spawn_grant(args, dir.path(), m_output);
+  ServeProcess(const test::TempDir& dir, const std::vector<std::string>& extra)
+      : m_output(dir / "serve.out"), m_process(args(dir, extra), dir.path(), m_output) {
     const auto port = wait_for(m_output, std::regex(R"(http://127\.0\.0\.1:(\d+))"));
     REQUIRE_MESSAGE(port, "grant serve did not say where it listens: " << test::read_file(m_output));
     m_port = std::stoi(*port);
   }
-  ~ServeProcess() {
-    if (m_pid > 0) {
-      ::kill(m_pid, SIGKILL);
-      test::wait_exit(m_pid, 5s);
-    }
-  }
-  ServeProcess(const ServeProcess&) = delete;
-  ServeProcess& operator=(const ServeProcess&) = delete;
 
   int port() const { return m_port; }
   const std::filesystem::path& output() const { return m_output; }
-  /// Sends `signal` and returns the exit code (empty if it did not exit within 10 s).
-  std::optional<int> stop(int signal) {
-    ::kill(m_pid, signal);
-    const auto code = test::wait_exit(m_pid, 10s);
-    if (code) {
-      m_pid = -1;
-    }
-    return code;
-  }
+  std::optional<int> stop(int signal) { return m_process.stop(signal); }
 
 private:
+  static std::vector<std::string> args(const test::TempDir& dir, const std::vector<std::string>& extra) {
+    std::vector<std::string> out{"--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0",
+                                 "--interval", "200"};
+    out.insert(out.end(), extra.begin(), extra.end());
+    return out;
+  }
+
   std::filesystem::path m_output;
-  int m_pid = -1;
+  test::BackgroundGrant m_process;
   int m_port = 0;
 };
 
@@ -145,13 +133,9 @@ TEST_CASE("cli::serve refuses what it cannot do with exit 2") {
     ServeProcess first(dir, {});
     const auto address = "127.0.0.1:" + std::to_string(first.port());
     const auto output = dir / "second.out";
-    const int second = test::spawn_grant({"--config", (dir / "grant.json").string(), "serve", "--listen", address},
-                                         dir.path(), output);
-    const auto code = test::wait_exit(second, 10s);
-    if (!code) {
-      ::kill(second, SIGKILL);
-      test::wait_exit(second, 5s);
-    }
+    test::BackgroundGrant second({"--config", (dir / "grant.json").string(), "serve", "--listen", address}, dir.path(),
+                                 output);
+    const auto code = second.stop(0); // signal 0: nothing sent, only waited for
     CHECK(code == 2);
     CHECK(test::contains(test::read_file(output), "cannot listen on " + address));
   }

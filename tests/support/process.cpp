@@ -49,6 +49,26 @@ std::optional<int> wait_exit(int pid, std::chrono::milliseconds timeout) {
   return std::nullopt;
 }
 
+BackgroundGrant::BackgroundGrant(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                                 const std::filesystem::path& output)
+    : m_pid(spawn_grant(args, cwd, output)) {}
+
+BackgroundGrant::~BackgroundGrant() {
+  if (m_pid > 0) {
+    kill(m_pid, SIGKILL);
+    wait_exit(m_pid, std::chrono::seconds(10));
+  }
+}
+
+std::optional<int> BackgroundGrant::stop(int signal, std::chrono::milliseconds timeout) {
+  kill(m_pid, signal);
+  const auto code = wait_exit(m_pid, timeout);
+  if (code) {
+    m_pid = -1;
+  }
+  return code;
+}
+
 bool kill_after(int pid, std::chrono::microseconds delay) {
   const auto deadline = std::chrono::steady_clock::now() + delay;
   int status = 0;

@@ -48,6 +48,24 @@ int spawn_grant(const std::vector<std::string>& args, const std::filesystem::pat
 /// Waits up to `timeout` for `pid` to exit and reaps it: its exit code (128 + N when killed by
 /// signal N), or empty when it is still running.
 std::optional<int> wait_exit(int pid, std::chrono::milliseconds timeout);
+/// The built binary running in the background (spawn_grant with `output`); SIGKILLed and reaped
+/// on destruction unless it was stopped.
+class BackgroundGrant {
+public:
+  BackgroundGrant(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                  const std::filesystem::path& output);
+  ~BackgroundGrant();
+  BackgroundGrant(const BackgroundGrant&) = delete;
+  BackgroundGrant& operator=(const BackgroundGrant&) = delete;
+
+  /// Sends `signal` and waits up to `timeout` for the exit code (128 + N when killed by signal
+  /// N); empty when it is still running.
+  std::optional<int> stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+private:
+  int m_pid = -1;
+};
+
 /// Sends SIGKILL to `pid` after `delay` unless it exits first, and reaps it; true when killed.
 bool kill_after(int pid, std::chrono::microseconds delay);
 
