@@ -174,6 +174,7 @@ void Monitor::round() {
     std::lock_guard lock(m_state_mutex);
     m_state = next;
   }
+  m_published.fetch_add(1, std::memory_order_release);
   if (m_options.on_transition) {
     for (const auto& transition : transitions) {
       m_options.on_transition(transition);

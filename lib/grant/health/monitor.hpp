@@ -2,6 +2,7 @@
 
 #include <grant/health/report.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -122,6 +123,9 @@ public:
 
   /// The newest published state; never null.
   std::shared_ptr<const MonitorState> state() const;
+  /// How many states have been published after the initial one: a lock-free way for a reader that
+  /// caches what it derived from state() (the load balancer, on every pick) to see it is stale.
+  std::uint64_t published() const noexcept { return m_published.load(std::memory_order_acquire); }
 
 private:
   void run();
@@ -132,6 +136,7 @@ private:
   MonitorOptions m_options;
   mutable std::mutex m_state_mutex;
   std::shared_ptr<const MonitorState> m_state;
+  std::atomic<std::uint64_t> m_published{0};
   std::mutex m_run_mutex;
   std::condition_variable m_wake;
   bool m_stop = false;
