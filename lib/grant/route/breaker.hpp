@@ -60,7 +60,7 @@ private:
   Clock m_clock;
   std::atomic<BreakerState> m_state{BreakerState::closed};
   mutable std::mutex m_mutex;
-  int m_failures = 0;
+  std::atomic<int> m_failures{0}; ///< written under m_mutex; read without it by record_success
   /// Open: when the trial may go; half-open: when an unreported trial expires (steady_clock ticks,
   /// atomic so that a refusal while open takes no lock).
   std::atomic<std::chrono::steady_clock::rep> m_retry_at{0};
