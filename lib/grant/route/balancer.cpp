@@ -77,9 +77,12 @@ Balancer::Balancer(registry::Registry& registry, const std::string& database, co
   }
   m_strategy = make_strategy(m_options.strategy.value_or(db.balancer.strategy), std::move(replicas),
                              db.key_path + ".balancer.strategy");
-  // Until the first state is read (a thread that loses the race to read it uses this), nothing
-  // counts as checked.
-  m_verdict.store(m_health ? packed(0, Fallback::unknown) : packed(m_all, Fallback::none));
+  m_verdict.store(packed(m_all, Fallback::none));
+  if (m_health) {
+    // The first verdict now, so that a pick that loses the race to refresh it (and uses the
+    // previous one) never sees a verdict older than the state at construction.
+    refresh(m_health->version());
+  }
 }
 
 Balancer::~Balancer() = default;
@@ -138,7 +141,8 @@ Pick Balancer::pick() {
     // A breaker past its cooldown gets its one trial now, ahead of the strategy.
     for (ReplicaSet rest = healthy & ~usable; rest != 0; rest &= rest - 1) {
       const auto i = static_cast<std::size_t>(std::countr_zero(rest));
-      if (m_replicas[i]->breaker.allow()) {
+      auto& breaker = m_replicas[i]->breaker;
+      if (breaker.available() && breaker.allow()) {
         return replica_pick(i);
       }
     }

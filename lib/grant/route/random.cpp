@@ -20,10 +20,14 @@ std::uint64_t splitmix64(std::uint64_t& state) noexcept {
 }
 
 std::uint64_t next_random() noexcept {
-  // Seeded per thread from the clock and the thread's id, so threads draw different sequences.
-  thread_local std::uint64_t state =
-      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-      (static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())) << 1);
+  // Constant-initialised (no TLS guard on every call), seeded on first use from the clock and the
+  // thread's id so that threads draw different sequences.
+  thread_local std::uint64_t state = 0;
+  if (state == 0) [[unlikely]] {
+    state = (static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+             (static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())) << 1)) |
+            1;
+  }
   return splitmix64(state);
 }
 
