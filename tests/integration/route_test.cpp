@@ -167,9 +167,10 @@ TEST_CASE("route: the breaker of a refused replica opens, fails fast, and half-o
                                    dir);
   registry::Registry registry(config);
   route::BalancerOptions options;
-  options.breaker = {3, 500ms};
+  options.breaker = {3, 1000ms};
   route::Balancer balancer(registry, "analytics", {}, {}, options); // no monitor: breakers alone
   auto& breaker = balancer.breaker(0);
+  registry.writer("analytics").checkout(); // connected now, so the reads below take microseconds
 
   for (int i = 0; i < 3; ++i) {
     route::Pick pick;
@@ -187,12 +188,12 @@ TEST_CASE("route: the breaker of a refused replica opens, fails fast, and half-o
     auto connection = balancer.checkout(&pick);
     CHECK(pick.fallback == Fallback::breaker_open);
   }
-  CHECK(std::chrono::steady_clock::now() - started < 500ms);
+  CHECK(std::chrono::steady_clock::now() - started < 1000ms);
   CHECK(registry.stats().at("analytics/r1").connect_failures == connects);
   CHECK(balancer.fallbacks(Fallback::breaker_open) == 20);
 
   // After the cooldown: exactly one trial reaches the replica; it fails and re-opens the breaker.
-  std::this_thread::sleep_for(600ms);
+  std::this_thread::sleep_for(1100ms);
   route::Pick trial;
   CHECK_THROWS_AS(balancer.checkout(&trial), db::DbError);
   CHECK(trial.replica == 0);
