@@ -28,7 +28,8 @@ config::Config fleet() {
                 R"(", "url": "postgres://grant@10.0.0.)" + std::to_string(i + 1) + R"(/a", "weight": )" +
                 std::to_string(1 + i % 3) + "}";
   }
-  return config::parse(R"({"databases": {"a": {"url": "postgres://grant@10.0.0.99/a", "replicas": [)" + replicas + "]}}}",
+  return config::parse(R"({"databases": {"a": {"url": "postgres://grant@10.0.0.99/a", "replicas": [)" + replicas +
+                           "]}}}",
                        "bench.json", [](const std::string&) { return std::nullopt; });
 }
 
@@ -98,11 +99,15 @@ int main(int argc, char** argv) {
   registry::Registry registry(config);
   std::vector<std::unique_ptr<route::Balancer>> balancers;
 
-  benchmark::RegisterBenchmark("baseline/atomic_round_robin_8", [](benchmark::State& state) {
-    for (auto _ : state) {
-      benchmark::DoNotOptimize(&g_items[g_turn.fetch_add(1, std::memory_order_relaxed) % k_replicas]);
-    }
-  })->Threads(1)->Threads(2);
+  benchmark::RegisterBenchmark("baseline/atomic_round_robin_8",
+                               [](benchmark::State& state) {
+                                 for (auto _ : state) {
+                                   benchmark::DoNotOptimize(
+                                       &g_items[g_turn.fetch_add(1, std::memory_order_relaxed) % k_replicas]);
+                                 }
+                               })
+      ->Threads(1)
+      ->Threads(2);
   for (const auto& name : config::balancer_strategies()) {
     auto health = std::make_shared<route::ManualHealth>();
     route::BalancerOptions options;
@@ -110,11 +115,14 @@ int main(int argc, char** argv) {
     balancers.push_back(std::make_unique<route::Balancer>(registry, "a", "", health, options));
     auto* balancer = balancers.back().get();
     health->set(all_up(*balancer));
-    benchmark::RegisterBenchmark(("pick/" + name + "_8").c_str(), [balancer](benchmark::State& state) {
-      for (auto _ : state) {
-        benchmark::DoNotOptimize(balancer->pick());
-      }
-    })->Threads(1)->Threads(2);
+    benchmark::RegisterBenchmark(("pick/" + name + "_8").c_str(),
+                                 [balancer](benchmark::State& state) {
+                                   for (auto _ : state) {
+                                     benchmark::DoNotOptimize(balancer->pick());
+                                   }
+                                 })
+        ->Threads(1)
+        ->Threads(2);
   }
   // One replica's breaker open (cooldown far away): every pick reads the clock once more.
   {
@@ -125,11 +133,14 @@ int main(int argc, char** argv) {
     auto* balancer = balancers.back().get();
     health->set(all_up(*balancer));
     balancer->breaker(3).record_failure();
-    benchmark::RegisterBenchmark("pick/round_robin_8_one_breaker_open", [balancer](benchmark::State& state) {
-      for (auto _ : state) {
-        benchmark::DoNotOptimize(balancer->pick());
-      }
-    })->Threads(1)->Threads(2);
+    benchmark::RegisterBenchmark("pick/round_robin_8_one_breaker_open",
+                                 [balancer](benchmark::State& state) {
+                                   for (auto _ : state) {
+                                     benchmark::DoNotOptimize(balancer->pick());
+                                   }
+                                 })
+        ->Threads(1)
+        ->Threads(2);
   }
 
   benchmark::Initialize(&argc, argv);

@@ -54,8 +54,10 @@ TEST_CASE("route: a replica whose probes are cut is skipped once the monitor tak
   test::TempDir dir;
   test::FaultProxy proxy(test::replica_url());
   const auto config = parse_config(R"({"databases": {"analytics": {"url": ")" + test::writer_url() + R"(",
-    "replicas": [{"name": "r1", "url": ")" + test::replica_url() + R"("},
-                 {"name": "r2", "url": ")" + proxy.url() + R"("}],
+    "replicas": [{"name": "r1", "url": ")" +
+                                       test::replica_url() + R"("},
+                 {"name": "r2", "url": ")" +
+                                       proxy.url() + R"("}],
     "health": {"timeout_ms": 1500, "max_lag_ms": 60000, "fall": 2, "rise": 2}}}})",
                                    dir);
   registry::Registry registry(config);
@@ -93,7 +95,8 @@ TEST_CASE("route: a replica whose probes are cut is skipped once the monitor tak
 TEST_CASE("route: a replica lagging while replay is paused is excluded, and back after resume") {
   test::TempDir dir;
   const auto config = parse_config(R"({"databases": {"analytics": {"url": ")" + test::writer_url() + R"(",
-    "replicas": [{"name": "r1", "url": ")" + test::replica_url() + R"("}],
+    "replicas": [{"name": "r1", "url": ")" +
+                                       test::replica_url() + R"("}],
     "health": {"max_lag_ms": 200}}}})",
                                    dir);
   registry::Registry registry(config);
@@ -133,7 +136,8 @@ TEST_CASE("route: a replica lagging while replay is paused is excluded, and back
 TEST_CASE("route: every replica down, the writer serves reads and the fallback counter says so") {
   test::TempDir dir;
   const auto config = parse_config(R"({"databases": {"analytics": {"url": ")" + test::writer_url() + R"(",
-    "replicas": [{"name": "r1", "url": ")" + refused_url() + R"("}, {"name": "r2", "url": ")" + refused_url() + R"("}],
+    "replicas": [{"name": "r1", "url": ")" +
+                                       refused_url() + R"("}, {"name": "r2", "url": ")" + refused_url() + R"("}],
     "pool": {"retry_attempts": 0}, "health": {"timeout_ms": 1000}}}})",
                                    dir);
   registry::Registry registry(config);
@@ -162,7 +166,8 @@ TEST_CASE("route: every replica down, the writer serves reads and the fallback c
 TEST_CASE("route: the breaker of a refused replica opens, fails fast, and half-opens after the cooldown") {
   test::TempDir dir;
   const auto config = parse_config(R"({"databases": {"analytics": {"url": ")" + test::writer_url() + R"(",
-    "replicas": [{"name": "r1", "url": ")" + refused_url() + R"("}],
+    "replicas": [{"name": "r1", "url": ")" +
+                                       refused_url() + R"("}],
     "pool": {"retry_attempts": 0}}}})",
                                    dir);
   registry::Registry registry(config);
@@ -227,8 +232,10 @@ TEST_CASE("route: many threads checking out and querying while the monitor runs 
   test::TempDir dir;
   test::FaultProxy proxy(test::replica_url());
   const auto config = parse_config(R"({"databases": {"analytics": {"url": ")" + test::writer_url() + R"(",
-    "replicas": [{"name": "r1", "url": ")" + test::replica_url() + R"(", "weight": 2},
-                 {"name": "r2", "url": ")" + proxy.url() + R"("}],
+    "replicas": [{"name": "r1", "url": ")" +
+                                       test::replica_url() + R"(", "weight": 2},
+                 {"name": "r2", "url": ")" +
+                                       proxy.url() + R"("}],
     "pool": {"size": 4}, "balancer": {"strategy": "least_connections"},
     "health": {"timeout_ms": 1500, "max_lag_ms": 60000, "fall": 1, "rise": 1}}}})",
                                    dir);

@@ -40,7 +40,8 @@ TEST_CASE("config: databases.X.balancer") {
                 .balancer.strategy == name);
     }
     const auto cfg = config::parse(R"({"databases": {"a": {"url": "postgres://h/a",
-      "balancer": {"strategy": "${STRATEGY:-random}"}}}})", "grant.json", [](const std::string&) { return std::nullopt; });
+      "balancer": {"strategy": "${STRATEGY:-random}"}}}})",
+                                   "grant.json", [](const std::string&) { return std::nullopt; });
     CHECK(cfg.databases[0].balancer.strategy == "random");
   }
   SUBCASE("an unknown strategy names its key path and the nearest name") {

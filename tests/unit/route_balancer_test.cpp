@@ -137,7 +137,8 @@ TEST_CASE("route least_connections: held connections settle by weight") {
   std::vector<std::unique_ptr<registry::Pool>> pools;
   route::Replicas replicas;
   for (std::uint32_t weight : {3U, 1U}) {
-    pools.push_back(std::make_unique<registry::Pool>("r", [] { return std::make_unique<Fake>(); }, options));
+    pools.push_back(std::make_unique<registry::Pool>(
+        "r", [] { return std::make_unique<Fake>(); }, options));
     replicas.weights.push_back(weight);
     replicas.pools.push_back(pools.back().get());
   }
@@ -211,12 +212,15 @@ TEST_CASE("route::Balancer skips replicas and says why it falls back to the writ
 
   CHECK(balancer.fallbacks_total() == 8);
   // One event per change of reason, not per pick.
-  const std::vector<std::pair<Fallback, Fallback>> expected = {
-      {Fallback::none, Fallback::unknown},         {Fallback::unknown, Fallback::down},
-      {Fallback::down, Fallback::lagging},         {Fallback::lagging, Fallback::lag_unknown},
-      {Fallback::lag_unknown, Fallback::not_in_recovery}, {Fallback::not_in_recovery, Fallback::mixed},
-      {Fallback::mixed, Fallback::none},           {Fallback::none, Fallback::breaker_open},
-      {Fallback::breaker_open, Fallback::none}};
+  const std::vector<std::pair<Fallback, Fallback>> expected = {{Fallback::none, Fallback::unknown},
+                                                               {Fallback::unknown, Fallback::down},
+                                                               {Fallback::down, Fallback::lagging},
+                                                               {Fallback::lagging, Fallback::lag_unknown},
+                                                               {Fallback::lag_unknown, Fallback::not_in_recovery},
+                                                               {Fallback::not_in_recovery, Fallback::mixed},
+                                                               {Fallback::mixed, Fallback::none},
+                                                               {Fallback::none, Fallback::breaker_open},
+                                                               {Fallback::breaker_open, Fallback::none}};
   CHECK(events == expected);
   CHECK(route::fallback_name(Fallback::lag_unknown) == "lag_unknown");
 }

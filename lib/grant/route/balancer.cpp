@@ -19,15 +19,24 @@ std::uint64_t packed(ReplicaSet set, Fallback reason) {
 
 std::string_view fallback_name(Fallback reason) {
   switch (reason) {
-  case Fallback::none: return "none";
-  case Fallback::no_replicas: return "no_replicas";
-  case Fallback::unknown: return "unknown";
-  case Fallback::down: return "down";
-  case Fallback::not_in_recovery: return "not_in_recovery";
-  case Fallback::lagging: return "lagging";
-  case Fallback::lag_unknown: return "lag_unknown";
-  case Fallback::breaker_open: return "breaker_open";
-  case Fallback::mixed: return "mixed";
+  case Fallback::none:
+    return "none";
+  case Fallback::no_replicas:
+    return "no_replicas";
+  case Fallback::unknown:
+    return "unknown";
+  case Fallback::down:
+    return "down";
+  case Fallback::not_in_recovery:
+    return "not_in_recovery";
+  case Fallback::lagging:
+    return "lagging";
+  case Fallback::lag_unknown:
+    return "lag_unknown";
+  case Fallback::breaker_open:
+    return "breaker_open";
+  case Fallback::mixed:
+    return "mixed";
   }
   return "unknown";
 }
@@ -40,9 +49,12 @@ Fallback skip_reason(const health::Tracked* tracked, std::optional<int> max_lag_
     return Fallback::none;
   }
   switch (tracked->availability) {
-  case health::Availability::unknown: return Fallback::unknown;
-  case health::Availability::down: return Fallback::down;
-  case health::Availability::up: break;
+  case health::Availability::unknown:
+    return Fallback::unknown;
+  case health::Availability::down:
+    return Fallback::down;
+  case health::Availability::up:
+    break;
   }
   if (!tracked->last_passed) {
     return Fallback::unknown;
@@ -57,7 +69,8 @@ Balancer::Balancer(registry::Registry& registry, const std::string& database, co
                    std::shared_ptr<HealthSource> health, BalancerOptions options)
     : m_database(database), m_shard(shard), m_health(std::move(health)), m_options(std::move(options)) {
   const auto& db = registry.database(database);
-  const auto writers = registry::writers_of(db, shard.empty() ? std::vector<std::string>{} : std::vector<std::string>{shard});
+  const auto writers =
+      registry::writers_of(db, shard.empty() ? std::vector<std::string>{} : std::vector<std::string>{shard});
   m_writer = std::make_unique<Member>(writers.front(), &registry.pool(writers.front()), m_options.breaker);
   Replicas replicas;
   for (auto& endpoint : registry::endpoints_of(db)) {
@@ -65,8 +78,8 @@ Balancer::Balancer(registry::Registry& registry, const std::string& database, co
       continue;
     }
     if (m_replicas.size() == k_max_replicas) {
-      throw ConfigError("database " + m_writer->endpoint.label() + " has more than " +
-                            std::to_string(k_max_replicas) + " replicas, the most a balancer spreads reads over",
+      throw ConfigError("database " + m_writer->endpoint.label() + " has more than " + std::to_string(k_max_replicas) +
+                            " replicas, the most a balancer spreads reads over",
                         db.key_path);
     }
     auto* pool = &registry.pool(endpoint);
@@ -109,7 +122,8 @@ void Balancer::refresh(std::uint64_t version) {
   std::optional<Fallback> common;
   for (std::size_t i = 0; i < m_replicas.size(); ++i) {
     const auto& endpoint = m_replicas[i]->endpoint;
-    const auto reason = skip_reason(state->find(endpoint.database, endpoint.shard, endpoint.replica), m_options.max_lag_ms);
+    const auto reason =
+        skip_reason(state->find(endpoint.database, endpoint.shard, endpoint.replica), m_options.max_lag_ms);
     if (reason == Fallback::none) {
       usable |= ReplicaSet{1} << i;
     } else {

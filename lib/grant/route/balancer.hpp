@@ -42,7 +42,7 @@ Fallback skip_reason(const health::Tracked* tracked, std::optional<int> max_lag_
 struct FallbackEvent {
   const std::string& database;
   const std::string& shard;
-  Fallback reason = Fallback::none;   ///< none: reads go to replicas again
+  Fallback reason = Fallback::none; ///< none: reads go to replicas again
   Fallback previous = Fallback::none;
 };
 
@@ -82,9 +82,9 @@ public:
 
   Pick pick();
   /// pick() and a connection from its pool; the outcome of the connect counts on the picked
-  /// endpoint's breaker (a full pool's checkout timeout does not). Throws DbError when the connect fails, or at once when the writer's
-  /// breaker is open and the writer was the only choice. Report query failures on the pick's
-  /// breaker (record_failure) yourself: only the caller knows which errors are the server's.
+  /// endpoint's breaker (a full pool's checkout timeout does not). Throws DbError when the connect fails, or at once
+  /// when the writer's breaker is open and the writer was the only choice. Report query failures on the pick's breaker
+  /// (record_failure) yourself: only the caller knows which errors are the server's.
   registry::PooledConnection checkout(Pick* picked = nullptr);
 
   /// Picks that went to the writer for `reason` since construction.

@@ -18,8 +18,7 @@ std::string_view breaker_state_name(BreakerState state) {
   return "closed";
 }
 
-CircuitBreaker::CircuitBreaker(BreakerOptions options, Clock clock)
-    : m_options(options), m_clock(std::move(clock)) {
+CircuitBreaker::CircuitBreaker(BreakerOptions options, Clock clock) : m_options(options), m_clock(std::move(clock)) {
   m_options.failure_threshold = std::max(1, m_options.failure_threshold);
 }
 
@@ -32,9 +31,8 @@ std::chrono::steady_clock::time_point CircuitBreaker::now() const {
   // every pick while a breaker is open.
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-  return std::chrono::steady_clock::time_point(
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::seconds(now.tv_sec) +
-                                                                      std::chrono::nanoseconds(now.tv_nsec)));
+  return std::chrono::steady_clock::time_point(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec)));
 }
 
 bool CircuitBreaker::allow() {
@@ -105,13 +103,17 @@ void CircuitBreaker::open(std::chrono::steady_clock::time_point at) {
   ++m_opened;
 }
 
-int CircuitBreaker::consecutive_failures() const { return m_failures.load(std::memory_order_relaxed); }
+int CircuitBreaker::consecutive_failures() const {
+  return m_failures.load(std::memory_order_relaxed);
+}
 
 std::uint64_t CircuitBreaker::opened() const {
   std::lock_guard lock(m_mutex);
   return m_opened;
 }
 
-std::uint64_t CircuitBreaker::rejected() const { return m_rejected.load(std::memory_order_relaxed); }
+std::uint64_t CircuitBreaker::rejected() const {
+  return m_rejected.load(std::memory_order_relaxed);
+}
 
 } // namespace grant::route

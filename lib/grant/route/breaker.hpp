@@ -15,7 +15,7 @@ enum class BreakerState { closed, open, half_open };
 std::string_view breaker_state_name(BreakerState state);
 
 struct BreakerOptions {
-  int failure_threshold = 5;               ///< consecutive failures that open the breaker
+  int failure_threshold = 5;                ///< consecutive failures that open the breaker
   std::chrono::milliseconds cooldown{5000}; ///< open this long before one trial may go through
 };
 
