@@ -29,6 +29,15 @@ struct HealthSettings {
   int rise = 2; ///< consecutive passed checks before it takes traffic again
 };
 
+/// How reads are spread over the replicas of a writer (`databases.X.balancer`).
+struct BalancerSettings {
+  std::string strategy = "round_robin"; ///< one of balancer_strategies()
+};
+
+/// The names `balancer.strategy` accepts: "round_robin", "random", "least_connections". Each
+/// has one file under route/, whose factory table uses the same names.
+const std::vector<std::string>& balancer_strategies();
+
 /// Defaults for the migrations of one database (`databases.X.migrate`): what a section marker
 /// does not set. Unset means not configured (the server's own setting stays).
 struct MigrateSettings {
@@ -84,6 +93,7 @@ struct Database {
   std::string migrations_table = "schema_migrations";
   PoolSettings pool;
   HealthSettings health;
+  BalancerSettings balancer;
   MigrateSettings migrate;
   SqliteSettings sqlite;
   std::string key_path; ///< databases.X

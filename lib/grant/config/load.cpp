@@ -204,6 +204,23 @@ struct Reader {
     return out;
   }
 
+  BalancerSettings balancer(const Json& value, const std::string& key_path) const {
+    require_object(value, key_path);
+    allow_keys(value, key_path, {"strategy"});
+    BalancerSettings out;
+    if (value.contains("strategy")) {
+      const auto& known = balancer_strategies();
+      out.strategy = string(value["strategy"], key_path + ".strategy");
+      if (std::find(known.begin(), known.end(), out.strategy) == known.end()) {
+        const auto suggestion = util::closest_match(out.strategy, known);
+        fail("unknown balancer strategy " + util::in_quotes(out.strategy), key_path + ".strategy",
+             suggestion.empty() ? "strategies: " + util::join(known, ", ")
+                                : "did you mean " + util::in_quotes(suggestion) + "?");
+      }
+    }
+    return out;
+  }
+
   MigrateSettings migrate(const Json& value, const std::string& key_path) const {
     require_object(value, key_path);
     allow_keys(value, key_path, {"lock_timeout_ms", "statement_timeout_ms", "retries"});
@@ -342,8 +359,8 @@ struct Reader {
     const std::string path = "databases." + db_name;
     require_object(value, path);
     allow_keys(value, path,
-               {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "migrate", "sqlite",
-                "sharding"});
+               {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "balancer", "migrate",
+                "sqlite", "sharding"});
     Database db;
     db.name = db_name;
     db.key_path = path;
@@ -395,6 +412,9 @@ struct Reader {
     }
     if (value.contains("health")) {
       db.health = health(value["health"], path + ".health");
+    }
+    if (value.contains("balancer")) {
+      db.balancer = balancer(value["balancer"], path + ".balancer");
     }
     if (value.contains("migrate")) {
       db.migrate = migrate(value["migrate"], path + ".migrate");
@@ -599,6 +619,11 @@ Config load(const std::optional<std::filesystem::path>& explicit_path, const Env
   std::stringstream buffer;
   buffer << in.rdbuf();
   return parse(buffer.str(), path, env);
+}
+
+const std::vector<std::string>& balancer_strategies() {
+  static const std::vector<std::string> names = {"round_robin", "random", "least_connections"};
+  return names;
 }
 
 const Database* Config::find(std::string_view database_name) const {

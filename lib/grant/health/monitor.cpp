@@ -174,8 +174,8 @@ void Monitor::round() {
   {
     std::lock_guard lock(m_state_mutex);
     m_state = next;
-    m_generation.fetch_add(1, std::memory_order_release);
   }
+  m_published.fetch_add(1, std::memory_order_release);
   if (m_options.on_transition) {
     for (const auto& transition : transitions) {
       m_options.on_transition(transition);

@@ -124,9 +124,9 @@ public:
 
   /// The newest published state; never null.
   std::shared_ptr<const MonitorState> state() const;
-  /// Bumped every time a state is published (0: the initial one). Lock-free: a reader that
-  /// cached a state can tell it is still the newest without taking the lock.
-  std::uint64_t generation() const { return m_generation.load(std::memory_order_acquire); }
+  /// How many states have been published after the initial one: a lock-free way for a reader that
+  /// caches what it derived from state() (the load balancer, on every pick) to see it is stale.
+  std::uint64_t published() const noexcept { return m_published.load(std::memory_order_acquire); }
 
 private:
   void run();
@@ -138,7 +138,7 @@ private:
   MonitorOptions m_options;
   mutable std::mutex m_state_mutex;
   std::shared_ptr<const MonitorState> m_state;
-  std::atomic<std::uint64_t> m_generation{0};
+  std::atomic<std::uint64_t> m_published{0};
   std::mutex m_run_mutex;
   std::condition_variable m_wake;
   bool m_stop = false;

@@ -69,6 +69,7 @@ PooledConnection Pool::checkout() {
     auto connection = std::move(m_idle.back());
     m_idle.pop_back();
     ++m_stats.in_use;
+    m_in_use.store(m_stats.in_use, std::memory_order_relaxed);
     return PooledConnection(this, std::move(connection));
   }
   // Reserve the slot, then connect without holding the lock.
@@ -87,6 +88,7 @@ PooledConnection Pool::checkout() {
   lock.lock();
   ++m_stats.created;
   ++m_stats.in_use;
+  m_in_use.store(m_stats.in_use, std::memory_order_relaxed);
   return PooledConnection(this, std::move(connection));
 }
 
@@ -116,6 +118,7 @@ void Pool::checkin(std::unique_ptr<db::Connection> connection) noexcept {
   {
     std::lock_guard guard(m_mutex);
     --m_stats.in_use;
+    m_in_use.store(m_stats.in_use, std::memory_order_relaxed);
     if (reusable && m_idle.size() < m_options.max_idle) {
       m_idle.push_back(std::move(connection));
     } else {

@@ -2,6 +2,7 @@
 
 #include <grant/db/connection.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -73,6 +74,9 @@ public:
   /// the timeout passes or every connect attempt fails.
   PooledConnection checkout();
   PoolStats stats() const;
+  /// Connections checked out right now, without taking the pool's lock (least-connections
+  /// balancing reads it on every pick); may lag stats() by a moment.
+  std::size_t in_use() const noexcept { return m_in_use.load(std::memory_order_relaxed); }
   const std::string& target() const { return m_target; }
   const PoolOptions& options() const { return m_options; }
 
@@ -89,6 +93,7 @@ private:
   std::deque<std::unique_ptr<db::Connection>> m_idle;
   std::size_t m_open = 0; ///< idle + in use + being created
   PoolStats m_stats;
+  std::atomic<std::size_t> m_in_use{0}; ///< mirrors m_stats.in_use
 };
 
 } // namespace grant::registry

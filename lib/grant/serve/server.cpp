@@ -130,7 +130,7 @@ std::shared_ptr<const View> Server::view() const {
     std::shared_ptr<const View> view;
   };
   thread_local Cached cached;
-  const auto generation = m_monitor.generation();
+  const auto generation = m_monitor.published();
   if (cached.server == m_id && cached.generation == generation && cached.view) {
     return cached.view;
   }

@@ -59,7 +59,7 @@ private:
   std::unique_ptr<httplib::Server> m_http;
   mutable std::mutex m_view_mutex;
   mutable std::shared_ptr<const View> m_view;
-  mutable std::uint64_t m_view_generation = 0; ///< the monitor generation m_view was made from
+  mutable std::uint64_t m_view_generation = 0; ///< the monitor's published() count m_view was made from
   std::uint64_t m_id;                          ///< unique per Server in the process (the per-thread cache's key)
   std::atomic<bool> m_stop_requested{false};
   std::atomic<bool> m_in_run{false};

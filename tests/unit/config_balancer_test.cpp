@@ -1,0 +1,69 @@
+// databases.X.balancer: the strategy name, its default, and errors with the key path.
+#include <grant/config/load.hpp>
+#include <grant/error.hpp>
+#include <grant/route/strategy.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace grant;
+
+namespace {
+
+config::Config parse(const std::string& database_body) {
+  return config::parse(R"({"databases": {"a": )" + database_body + "}}", "grant.json",
+                       [](const std::string&) { return std::nullopt; });
+}
+
+ConfigError parse_error(const std::string& database_body) {
+  try {
+    parse(database_body);
+  } catch (const ConfigError& error) {
+    return error;
+  }
+  FAIL("accepted: " << database_body);
+  return ConfigError("");
+}
+
+} // namespace
+
+TEST_CASE("config: databases.X.balancer") {
+  SUBCASE("round_robin by default") {
+    CHECK(parse(R"({"url": "postgres://h/a"})").databases[0].balancer.strategy == "round_robin");
+    CHECK(parse(R"({"url": "postgres://h/a", "balancer": {}})").databases[0].balancer.strategy == "round_robin");
+  }
+  SUBCASE("every strategy name is accepted, and ${VAR} expands") {
+    for (const auto& name : config::balancer_strategies()) {
+      CHECK(parse(R"({"url": "postgres://h/a", "balancer": {"strategy": ")" + name + R"("}})")
+                .databases[0]
+                .balancer.strategy == name);
+    }
+    const auto cfg = config::parse(R"({"databases": {"a": {"url": "postgres://h/a",
+      "balancer": {"strategy": "${STRATEGY:-random}"}}}})",
+                                   "grant.json", [](const std::string&) { return std::nullopt; });
+    CHECK(cfg.databases[0].balancer.strategy == "random");
+  }
+  SUBCASE("an unknown strategy names its key path and the nearest name") {
+    const auto error = parse_error(R"({"url": "postgres://h/a", "balancer": {"strategy": "least_connection"}})");
+    CHECK(std::string(error.what()) == "unknown balancer strategy 'least_connection'");
+    CHECK(error.where() == "grant.json: databases.a.balancer.strategy");
+    CHECK(error.hint() == "did you mean 'least_connections'?");
+    CHECK(error.exit_code() == 2);
+    const auto far = parse_error(R"({"url": "postgres://h/a", "balancer": {"strategy": "fastest"}})");
+    CHECK(far.hint() == "strategies: round_robin, random, least_connections");
+  }
+  SUBCASE("unknown keys and wrong types") {
+    auto error = parse_error(R"({"url": "postgres://h/a", "balancer": {"type": "random"}})");
+    CHECK(error.where() == "grant.json: databases.a.balancer.type");
+    error = parse_error(R"({"url": "postgres://h/a", "balancer": "random"})");
+    CHECK(std::string(error.what()) == "databases.a.balancer must be an object, not string");
+    error = parse_error(R"({"url": "postgres://h/a", "balancer": {"strategy": 1}})");
+    CHECK(error.where() == "grant.json: databases.a.balancer.strategy");
+  }
+  SUBCASE("the config's names and route's strategy table agree") {
+    auto from_config = config::balancer_strategies();
+    auto from_route = route::strategy_names();
+    CHECK(from_config == from_route);
+  }
+}
