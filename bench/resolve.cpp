@@ -3,6 +3,8 @@
 #include <grant/config/load.hpp>
 #include <grant/shard/resolver.hpp>
 
+#include "cpu_time_reporter.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -107,20 +109,8 @@ void loop(benchmark::State& state, const std::vector<shard::Key>& keys, Each eac
 }
 
 // Keeps each benchmark's ns per key for the summary.
-class SummaryReporter : public benchmark::ConsoleReporter {
+class SummaryReporter : public grant::bench::CpuTimeReporter {
 public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& run : runs) {
-      if (run.run_type == Run::RT_Iteration && !run.error_occurred) {
-        if (m_ns.count(run.benchmark_name()) == 0) {
-          m_order.push_back(run.benchmark_name());
-        }
-        m_ns[run.benchmark_name()] = run.GetAdjustedCPUTime();
-      }
-    }
-  }
-
   void print_summary() const {
     const auto baseline = m_ns.find("baseline/xxh64_canonical_bytes");
     std::printf("\n%-40s %10s %14s  %s\n", "benchmark", "cpu ns/key", "x xxh64", "target < 50 ns");
@@ -132,10 +122,6 @@ public:
                   resolver ? (ns < k_target_ns ? "ok" : "MISSED") : "");
     }
   }
-
-private:
-  std::map<std::string, double> m_ns;
-  std::vector<std::string> m_order;
 };
 
 } // namespace

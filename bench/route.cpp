@@ -7,6 +7,8 @@
 #include <grant/config/load.hpp>
 #include <grant/route/balancer.hpp>
 
+#include "cpu_time_reporter.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -58,20 +60,8 @@ struct Item {
 std::array<Item, k_replicas> g_items{};
 std::atomic<std::uint64_t> g_turn{0};
 
-class SummaryReporter : public benchmark::ConsoleReporter {
+class SummaryReporter : public grant::bench::CpuTimeReporter {
 public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& run : runs) {
-      if (run.run_type == Run::RT_Iteration && !run.error_occurred) {
-        if (m_ns.count(run.benchmark_name()) == 0) {
-          m_order.push_back(run.benchmark_name());
-        }
-        m_ns[run.benchmark_name()] = run.GetAdjustedCPUTime();
-      }
-    }
-  }
-
   void print_summary() const {
     std::printf("\n%-46s %10s %14s  %s\n", "benchmark", "cpu ns/pick", "x baseline", "target < 100 ns");
     for (const auto& name : m_order) {
@@ -86,10 +76,6 @@ public:
                   pick ? (ns < k_target_ns ? "ok" : "MISSED") : "");
     }
   }
-
-private:
-  std::map<std::string, double> m_ns;
-  std::vector<std::string> m_order;
 };
 
 } // namespace

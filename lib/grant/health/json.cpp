@@ -21,6 +21,11 @@ namespace {
 
 // To `per_unit` steps per unit (100: hundredths). Dividing by the step count gives the double
 // nearest the decimal (56.3), where multiplying by 0.01 would print 56.300000000000004.
+// A name or text that may be missing: null when empty.
+nlohmann::json optional_name(const std::string& name) {
+  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
+}
+
 double rounded(double value, double per_unit) { return std::round(value * per_unit) / per_unit; }
 
 nlohmann::json endpoint_json(const EndpointHealth& entry) {
@@ -31,8 +36,8 @@ nlohmann::json endpoint_json(const EndpointHealth& entry) {
   };
   nlohmann::json out{
       {"database", endpoint.database},
-      {"shard", endpoint.shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.shard)},
-      {"replica", endpoint.replica.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.replica)},
+      {"shard", optional_name(endpoint.shard)},
+      {"replica", optional_name(endpoint.replica)},
       {"role", endpoint.role == registry::Role::writing ? "writer" : "replica"},
       {"url", endpoint.url.redacted()},
       {"status", status_name(entry.status)},
@@ -41,7 +46,7 @@ nlohmann::json endpoint_json(const EndpointHealth& entry) {
                                              {"message", probe.error->message}}
                             : nlohmann::json(nullptr)},
       {"latency_ms", probe.reachable ? nlohmann::json(rounded(probe.latency_ms(), 100)) : nlohmann::json(nullptr)},
-      {"server_version", probe.server_version.empty() ? nlohmann::json(nullptr) : nlohmann::json(probe.server_version)},
+      {"server_version", optional_name(probe.server_version)},
       {"in_recovery", optional(probe.in_recovery)},
       {"role_mismatch", probe.role_mismatch},
       {"lag", nullptr},
@@ -72,10 +77,6 @@ nlohmann::json to_json(const Report& report) {
 }
 
 namespace {
-
-nlohmann::json optional_name(const std::string& name) {
-  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
-}
 
 // An endpoint the monitor has not checked yet: its names, and nothing it could not know.
 nlohmann::json unchecked_json(const Target& target) {
@@ -133,8 +134,8 @@ nlohmann::json to_json(const Change& change) {
   const auto& endpoint = change.endpoint;
   return {{"at", iso8601_utc(change.at)},
           {"database", endpoint.database},
-          {"shard", endpoint.shard.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.shard)},
-          {"replica", endpoint.replica.empty() ? nlohmann::json(nullptr) : nlohmann::json(endpoint.replica)},
+          {"shard", optional_name(endpoint.shard)},
+          {"replica", optional_name(endpoint.replica)},
           {"from", change.from ? nlohmann::json(status_name(*change.from)) : nlohmann::json(nullptr)},
           {"to", status_name(change.to)},
           {"reasons", change.reasons}};

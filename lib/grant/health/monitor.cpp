@@ -138,7 +138,6 @@ Monitor::Monitor(const std::vector<const config::Database*>& databases, const Ch
         hysteresis = {database->health.fall, database->health.rise};
       }
     }
-    m_hysteresis.push_back(hysteresis);
     m_sessions.push_back(std::make_shared<ProbeSession>());
     Tracked tracked;
     tracked.target = target;

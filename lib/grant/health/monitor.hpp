@@ -134,7 +134,6 @@ private:
 
   std::vector<Target> m_targets;
   std::vector<std::shared_ptr<ProbeSession>> m_sessions; ///< one kept probe session per target
-  std::vector<Hysteresis> m_hysteresis;
   MonitorOptions m_options;
   mutable std::mutex m_state_mutex;
   std::shared_ptr<const MonitorState> m_state;
