@@ -1,5 +1,7 @@
 #include <grant/db/connection.hpp>
 
+#include <cctype>
+
 namespace grant::db {
 
 Value Rows::scalar() const {
@@ -93,6 +95,44 @@ std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectO
     return connect_sqlite(url, options);
   }
   throw Error(ErrorKind::usage, "unsupported URL scheme", url.redacted());
+}
+
+std::string leading_keyword(std::string_view sql) {
+  std::size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (std::isspace(static_cast<unsigned char>(c)) != 0 || c == '(') {
+      ++i;
+    } else if (sql.substr(i, 2) == "--") {
+      const auto newline = sql.find('\n', i);
+      i = newline == std::string_view::npos ? sql.size() : newline;
+    } else if (sql.substr(i, 2) == "/*") {
+      int depth = 0; // PostgreSQL's block comments nest
+      do {
+        if (sql.substr(i, 2) == "/*") {
+          ++depth;
+          i += 2;
+        } else if (sql.substr(i, 2) == "*/") {
+          --depth;
+          i += 2;
+        } else {
+          ++i;
+        }
+      } while (depth > 0 && i < sql.size());
+    } else {
+      break;
+    }
+  }
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) != 0) {
+    word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i++])));
+  }
+  return word;
+}
+
+bool is_query_statement(std::string_view sql) {
+  const auto word = leading_keyword(sql);
+  return word == "select" || word == "values" || word == "table" || word == "with";
 }
 
 } // namespace grant::db

@@ -6,7 +6,11 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <regex>
+
+#include <sys/socket.h>
 
 namespace grant::db {
 
@@ -51,6 +55,7 @@ public:
     conninfo = with_parameter(conninfo, "application_name", options.application_name);
     try {
       m_connection = std::make_unique<pqxx::connection>(conninfo);
+      m_socket = m_connection->sock();
     } catch (const std::exception& error) {
       const auto message = clean_message(error.what());
       DbError::Details details;
@@ -116,6 +121,53 @@ public:
     });
   }
 
+  void stream_result(std::string_view sql, ResultSink& sink, const StreamOptions& options) override {
+    const bool cursor = is_query_statement(sql);
+    std::optional<Transaction> own;
+    if (transaction_depth() == 0 && (cursor || options.read_only)) {
+      own.emplace(*this, TxOptions{Isolation::default_level, options.read_only});
+    }
+    if (!cursor || !declare_cursor(sql)) {
+      run(sql, [&](pqxx::nontransaction& work) { deliver(work.exec(std::string(sql)), sink, true); });
+      sink.finished(m_last_affected);
+    } else {
+      const std::string fetch = "FETCH FORWARD " + std::to_string(std::max<std::size_t>(options.batch_rows, 1)) +
+                                " FROM grant_stream";
+      long long read = 0;
+      try {
+        run(sql, [&](pqxx::nontransaction& work) {
+          for (bool first = true;; first = false) {
+            const pqxx::result batch = work.exec(fetch);
+            deliver(batch, sink, first);
+            read += static_cast<long long>(batch.size());
+            if (batch.empty()) {
+              return;
+            }
+          }
+        });
+      } catch (...) {
+        if (!own && is_usable()) { // the caller's transaction goes on: do not leave the cursor open
+          try {
+            execute("CLOSE grant_stream");
+          } catch (const DbError&) { // the transaction is aborted: its end closes the cursor
+          }
+        }
+        throw;
+      }
+      execute("CLOSE grant_stream");
+      sink.finished(read);
+    }
+    if (own) {
+      own->commit();
+    }
+  }
+
+  void interrupt() noexcept override {
+    if (const int socket = m_socket.load(); socket >= 0) {
+      ::shutdown(socket, SHUT_RDWR); // the blocked recv() sees end of file: libpq reports the loss
+    }
+  }
+
   void set_statement_timeout(std::chrono::milliseconds timeout) override {
     execute("SET statement_timeout = " + std::to_string(timeout.count()));
   }
@@ -157,6 +209,66 @@ protected:
   }
 
 private:
+  // DECLARE a cursor for the query; false when the server refuses a cursor for it (a WITH whose
+  // body writes), after which the query is run whole. A WITH is declared inside a savepoint so
+  // that the refusal does not abort the caller's transaction.
+  bool declare_cursor(std::string_view sql) {
+    const std::string declare = "DECLARE grant_stream NO SCROLL CURSOR FOR " + std::string(sql);
+    if (leading_keyword(sql) != "with") {
+      run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+      return true;
+    }
+    Transaction savepoint(*this);
+    try {
+      run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+    } catch (const DbError& error) {
+      if (error.sqlstate() == "0A000") { // feature_not_supported: data-modifying WITH
+        return false;
+      }
+      throw;
+    }
+    savepoint.commit();
+    return true;
+  }
+
+  static ValueType value_type(pqxx::oid type) {
+    switch (type) {
+    case 20: case 21: case 23: case 26: // int8, int2, int4, oid
+      return ValueType::integer;
+    case 700: case 701: case 1700: // float4, float8, numeric
+      return ValueType::number;
+    case 16:
+      return ValueType::boolean;
+    case 114: case 3802: // json, jsonb
+      return ValueType::json;
+    default:
+      return ValueType::text;
+    }
+  }
+
+  // Hands a result to the sink: its columns when `with_columns`, then its rows.
+  void deliver(const pqxx::result& result, ResultSink& sink, bool with_columns) {
+    const auto width = static_cast<std::size_t>(result.columns());
+    if (with_columns) {
+      std::vector<Column> columns;
+      for (pqxx::row::size_type c = 0; c < result.columns(); ++c) {
+        columns.push_back({result.column_name(c), value_type(result.column_type(c))});
+      }
+      sink.columns(columns);
+    }
+    m_fields.resize(width);
+    m_nulls.resize(width);
+    for (const auto& row : result) {
+      for (std::size_t c = 0; c < width; ++c) {
+        const auto field = row[static_cast<pqxx::row::size_type>(c)];
+        m_nulls[c] = field.is_null();
+        m_fields[c] = std::string_view(field.c_str(), field.size());
+      }
+      sink.row(RowView{m_fields, m_nulls});
+    }
+    m_last_affected = width == 0 ? static_cast<long long>(result.affected_rows()) : static_cast<long long>(result.size());
+  }
+
   template <typename Body> void run(std::string_view sql, Body&& body) {
     if (m_broken) {
       throw DbError("connection to " + target() + " was lost earlier",
@@ -247,7 +359,11 @@ private:
 
   std::string m_url;
   std::unique_ptr<pqxx::connection> m_connection;
+  std::atomic<int> m_socket{-1}; ///< for interrupt() from another thread
   bool m_broken = false;
+  std::vector<std::string_view> m_fields; ///< stream_result's row buffers, reused
+  std::vector<bool> m_nulls;
+  long long m_last_affected = 0;
 };
 
 } // namespace
