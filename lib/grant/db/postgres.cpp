@@ -163,6 +163,7 @@ public:
   }
 
   void interrupt() noexcept override {
+    m_interrupted = true; // whatever it was doing, the session is not handed out again
     if (const int socket = m_socket.load(); socket >= 0) {
       ::shutdown(socket, SHUT_RDWR); // the blocked recv() sees end of file: libpq reports the loss
     }
@@ -183,7 +184,7 @@ public:
   }
 
   bool is_usable() const noexcept override {
-    return !m_broken && m_connection && m_connection->is_open();
+    return !m_broken && !m_interrupted && m_connection && m_connection->is_open();
   }
 
 protected:
@@ -270,7 +271,7 @@ private:
   }
 
   template <typename Body> void run(std::string_view sql, Body&& body) {
-    if (m_broken) {
+    if (m_broken || m_interrupted) {
       throw DbError("connection to " + target() + " was lost earlier",
                     {target(), std::string(sql), {}, 0, true, 0}, "reconnect and retry");
     }
@@ -360,6 +361,7 @@ private:
   std::string m_url;
   std::unique_ptr<pqxx::connection> m_connection;
   std::atomic<int> m_socket{-1}; ///< for interrupt() from another thread
+  std::atomic<bool> m_interrupted{false};
   bool m_broken = false;
   std::vector<std::string_view> m_fields; ///< stream_result's row buffers, reused
   std::vector<bool> m_nulls;

@@ -120,6 +120,12 @@ public:
     return m_columns;
   }
 
+  /// True once a shard failed and `partial` is off: the whole result has failed.
+  bool failed() {
+    std::lock_guard lock(m_mutex);
+    return failed_whole();
+  }
+
   const Lane& lane(std::size_t i) const { return m_lanes[i]; }
   std::size_t lane_count() const { return m_lanes.size(); }
 

@@ -108,6 +108,9 @@ std::vector<Token> top_level_tokens(std::string_view sql) {
     } else {
       ++i;
       if (c == '(') {
+        if (depth == 0) {
+          out.push_back({Token::symbol, "(", begin, i}); // a call: `ORDER BY lower(a)` is an expression
+        }
         ++depth;
       } else if (c == ')') {
         --depth;

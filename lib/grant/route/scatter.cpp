@@ -76,6 +76,9 @@ bool merge_ordered(Gather& gather, Emitter& emitter, const MergePlan& plan) {
   for (std::size_t i = 0; i < heads.size(); ++i) {
     heads[i].batch = gather.next_batch(i);
   }
+  if (gather.failed()) {
+    return true; // the caller reports the failure; the columns may never have come
+  }
   emitter.describe(gather);
   std::vector<std::size_t> keys;
   for (const auto& key : plan.order) {
