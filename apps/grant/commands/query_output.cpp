@@ -68,6 +68,12 @@ protected:
       print_line(cells);
       return;
     }
+    if (row.types != nullptr && m_sample.empty()) { // SQLite types values: the first row decides
+      const std::size_t first = m_shard_column ? 1 : 0;
+      for (std::size_t c = 0; c < row.fields.size() && first + c < m_right.size(); ++c) {
+        m_right[first + c] = is_numeric((*row.types)[c]);
+      }
+    }
     for (std::size_t c = 0; c < cells.size() && c < m_widths.size(); ++c) {
       m_widths[c] = std::max(m_widths[c], display_width(cells[c]));
     }
