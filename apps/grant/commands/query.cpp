@@ -13,8 +13,8 @@
 #include <grant/util/strings.hpp>
 
 #include <iostream>
-#include <iterator>
 #include <map>
+#include <sstream>
 
 namespace grant::cli {
 
@@ -49,7 +49,9 @@ QueryFormat parse_format(const std::string& name) {
 std::string statement_of(const std::string& argument) {
   std::string sql = argument;
   if (sql == "-") {
-    sql.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    sql = text.str();
   }
   const auto statements = migrate::split_statements(sql);
   if (statements.empty()) {
@@ -215,7 +217,7 @@ void run_query(const QueryFlags& flags, Context& context) {
     printer->flush();
     throw;
   }
-  printer->end(result.rows);
+  printer->end(result.affected);
   for (const auto& failure : result.failures) {
     std::cerr << "grant: error: shard " << failure.shard << " failed: " << util::redact_secrets(failure.message)
               << "\n  at: " << failure.label << "\n";

@@ -154,6 +154,9 @@ public:
 
 protected:
   void on_columns() override {
+    if (m_columns.empty()) {
+      return; // a statement without a result (INSERT, CREATE TABLE): no header either
+    }
     bool first = true;
     if (m_shard_column) {
       field("shard");

@@ -31,10 +31,15 @@ std::string clean_message(const std::string& raw) {
   return text;
 }
 
-int line_from_message(const std::string& message) {
+// The server's "LINE 3:" in an error message.
+const std::regex& line_pattern() {
   static const std::regex k_line(R"(LINE (\d+):)");
+  return k_line;
+}
+
+int line_from_message(const std::string& message) {
   std::smatch match;
-  return std::regex_search(message, match, k_line) ? std::stoi(match[1]) : 0;
+  return std::regex_search(message, match, line_pattern()) ? std::stoi(match[1]) : 0;
 }
 
 std::string with_parameter(std::string url, std::string_view name, const std::string& value) {
@@ -214,14 +219,16 @@ private:
   // body writes), after which the query is run whole. A WITH is declared inside a savepoint so
   // that the refusal does not abort the caller's transaction.
   bool declare_cursor(std::string_view sql) {
-    const std::string declare = "DECLARE grant_stream NO SCROLL CURSOR FOR " + std::string(sql);
+    // On a line of its own, so that the server's "LINE n:" and caret point into the caller's SQL
+    // once the line number is shifted back (run_declare).
+    const std::string declare = "DECLARE grant_stream NO SCROLL CURSOR FOR\n" + std::string(sql);
     if (leading_keyword(sql) != "with") {
-      run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+      run_declare(sql, declare);
       return true;
     }
     Transaction savepoint(*this);
     try {
-      run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+      run_declare(sql, declare);
     } catch (const DbError& error) {
       if (error.sqlstate() == "0A000") { // feature_not_supported: data-modifying WITH
         return false;
@@ -230,6 +237,23 @@ private:
     }
     savepoint.commit();
     return true;
+  }
+
+  void run_declare(std::string_view sql, const std::string& declare) {
+    try {
+      run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+    } catch (const DbError& error) {
+      std::smatch match;
+      std::string message = error.what();
+      auto details = error.details();
+      if (std::regex_search(message, match, line_pattern()) && std::stoi(match[1]) > 1) {
+        const auto line = std::stoi(match[1]) - 1;
+        message.replace(static_cast<std::size_t>(match.position(1)), static_cast<std::size_t>(match.length(1)),
+                        std::to_string(line));
+        details.line = line;
+      }
+      throw DbError(message, details, error.hint());
+    }
   }
 
   static ValueType value_type(pqxx::oid type) {

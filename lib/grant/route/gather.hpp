@@ -127,6 +127,7 @@ public:
   }
 
   const Lane& lane(std::size_t i) const { return m_lanes[i]; }
+  long long affected() const { return m_affected.load(); }
   std::size_t lane_count() const { return m_lanes.size(); }
 
   /// Every failure so far, in the order they happened.
@@ -140,6 +141,7 @@ private:
   public:
     ShardSink(Gather& gather, Lane& lane) : m_gather(gather), m_lane(lane) {}
     void columns(const std::vector<db::Column>& columns) override { m_gather.describe(m_lane, columns); }
+    void finished(long long affected) override { m_gather.m_affected += affected; }
     void row(const db::RowView& row) override {
       if (!m_batch) {
         m_batch = m_gather.fresh_batch();
@@ -309,6 +311,7 @@ private:
   std::vector<Lane> m_lanes;
   std::vector<std::thread> m_threads;
   std::atomic<std::size_t> m_next{0};
+  std::atomic<long long> m_affected{0};
 
   std::mutex m_mutex;
   std::condition_variable m_to_merge;  ///< a batch is ready, or a lane ended

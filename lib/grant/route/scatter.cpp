@@ -151,6 +151,7 @@ ScatterResult scatter_gather(const std::vector<ShardTarget>& targets, const Merg
   result.failures = gather.failures();
   gather.finish(!complete || (!options.partial && !result.failures.empty()));
   result.rows = emitter.rows();
+  result.affected = gather.affected();
   if (!options.partial && !result.failures.empty()) {
     const auto& failure = result.failures.front();
     db::DbError::Details details;

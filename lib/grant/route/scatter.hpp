@@ -46,7 +46,8 @@ struct ShardFailure {
 };
 
 struct ScatterResult {
-  long long rows = 0; ///< rows handed to the sink
+  long long rows = 0;     ///< rows handed to the sink
+  long long affected = 0; ///< the shards' changed rows, summed (an UPDATE on every shard)
   std::vector<ShardFailure> failures; ///< with `partial`: the shards whose rows are missing or cut short
 };
 
