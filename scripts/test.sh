@@ -115,7 +115,7 @@ run_sanitized_tests() {
 # The tests that run threads against each other: balancer, breaker, pool, monitor, serve,
 # scatter-gather, the router. Only their two test binaries are built under ThreadSanitizer.
 readonly tsan_unit='registry::pool under many threads,route*'
-readonly tsan_integration='route*,scatter*,registry::pool under contention*,serve under concurrent*,twophase*'
+readonly tsan_integration='route*,scatter*,registry::pool under contention*,serve under concurrent*,twophase::DistributedTransaction*'
 
 run_thread_sanitized_tests() {
   # halt_on_error: a race fails the run. tests/tsan.supp: races inside uninstrumented libpq/OpenSSL.

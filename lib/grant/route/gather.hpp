@@ -179,6 +179,29 @@ private:
     Lane& m_reader;
   };
 
+  // The shard's server gives up after the timeout too; the pooled session gets its bound back
+  // (none) however the read ends.
+  struct ServerTimeout {
+    ServerTimeout(db::Connection& connection, std::chrono::milliseconds timeout)
+        : m_connection(connection), m_armed(timeout.count() > 0) {
+      if (m_armed) {
+        m_connection.set_statement_timeout(timeout);
+      }
+    }
+    ~ServerTimeout() {
+      if (m_armed && m_connection.is_usable() && m_connection.transaction_depth() == 0) {
+        try {
+          m_connection.set_statement_timeout(std::chrono::milliseconds{0});
+        } catch (const std::exception&) { // a broken session: the pool discards it anyway
+        }
+      }
+    }
+    ServerTimeout(const ServerTimeout&) = delete;
+    ServerTimeout& operator=(const ServerTimeout&) = delete;
+    db::Connection& m_connection;
+    bool m_armed;
+  };
+
   void read_shard(Lane& lane) {
     {
       std::lock_guard lock(m_mutex);
@@ -199,15 +222,10 @@ private:
           throw Stopped{};
         }
       }
-      if (m_options.timeout.count() > 0) {
-        connection->set_statement_timeout(m_options.timeout); // the server gives up too
-      }
+      const ServerTimeout bound(*connection, m_options.timeout);
       ShardSink sink(*this, lane);
       connection->stream_result(m_plan.shard_sql, sink, {m_options.read_only, m_options.batch_rows});
       sink.flush();
-      if (m_options.timeout.count() > 0) {
-        connection->set_statement_timeout(std::chrono::milliseconds{0});
-      }
       end(lane, std::nullopt);
     } catch (const Stopped&) {
       end(lane, std::nullopt);
