@@ -35,9 +35,13 @@ constexpr const char* k_config = R"({"databases": {
   }
 }})";
 
-void say(const std::string& line) { std::printf("%s\n", grant::util::redact_secrets(line).c_str()); }
+void say(const std::string& line) {
+  std::printf("%s\n", grant::util::redact_secrets(line).c_str());
+}
 
-std::string value(const grant::db::Rows& rows) { return rows.scalar().value_or("NULL"); }
+std::string value(const grant::db::Rows& rows) {
+  return rows.scalar().value_or("NULL");
+}
 
 int run() {
   const auto config = grant::config::parse(k_config, std::filesystem::current_path() / "routing-example.json",
@@ -93,10 +97,11 @@ int run() {
     });
   }
   for (const std::int64_t user : {1, 2}) {
-    router.with_key("orders", grant::shard::Key::from_integer(user), Role::writing, [&](grant::route::Session& session) {
-      session.query("INSERT INTO example_accounts VALUES ($1, 100)", {std::to_string(user)});
-      say("scoped routing: user " + std::to_string(user) + " lives on " + session.endpoint().label());
-    });
+    router.with_key("orders", grant::shard::Key::from_integer(user), Role::writing,
+                    [&](grant::route::Session& session) {
+                      session.query("INSERT INTO example_accounts VALUES ($1, 100)", {std::to_string(user)});
+                      say("scoped routing: user " + std::to_string(user) + " lives on " + session.endpoint().label());
+                    });
   }
 
   // 5. A cross-shard transaction: 10 from user 2 (s0) to user 1 (s1), all or none.

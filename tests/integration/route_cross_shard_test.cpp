@@ -51,8 +51,8 @@ TEST_CASE("route::Router::across_shards") {
     route::Router router(registry);
     router.across_shards("orders", {}, [](const std::string& shard, db::Connection& c) { transfer(shard, c); });
     CHECK(balances(fleet) == "1=90 | 2=10");
-    router.across_shards("orders", {"s0", "s1"}, [](const std::string& shard, db::Connection& c) { transfer(shard, c); },
-                         {"payout", 1});
+    router.across_shards("orders", {"s0", "s1"},
+                         [](const std::string& shard, db::Connection& c) { transfer(shard, c); }, {"payout", 1});
     CHECK(balances(fleet) == "1=80 | 2=20");
     CHECK(fleet.prepared(0) == 0);
     CHECK(fleet.prepared(1) == 0);

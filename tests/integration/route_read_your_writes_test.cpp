@@ -120,8 +120,9 @@ TEST_CASE("route::Router read-your-writes (lsn): every read after a write sees i
             session.query("INSERT INTO seen VALUES ($1, $2)", {std::to_string(t), std::to_string(i)});
           });
           router.with_connection("app", Role::reading, {}, [&](route::Session& session) {
-            if (session.query("SELECT count(*) FROM seen WHERE thread = $1 AND i = $2",
-                              {std::to_string(t), std::to_string(i)})
+            if (session
+                    .query("SELECT count(*) FROM seen WHERE thread = $1 AND i = $2",
+                           {std::to_string(t), std::to_string(i)})
                     .scalar() != db::Value{"1"}) {
               ++stale;
             }
@@ -146,9 +147,8 @@ TEST_CASE("route::Router read-your-writes: with replay paused, reads go to the w
   CHECK(router.with_connection("app", Role::reading, {}, [](route::Session& s) { return s.on_replica(); }));
   {
     test::ReplayPause pause;
-    router.with_connection("app", Role::writing, {}, [](route::Session& session) {
-      session.execute("INSERT INTO seen VALUES (0, 1)");
-    });
+    router.with_connection("app", Role::writing, {},
+                           [](route::Session& session) { session.execute("INSERT INTO seen VALUES (0, 1)"); });
     std::this_thread::sleep_for(200ms); // past read_your_writes_ms: only the LSN holds the reads now
     for (int i = 0; i < 20; ++i) {
       router.with_connection("app", Role::reading, {}, [](route::Session& session) {
@@ -176,9 +176,8 @@ TEST_CASE("route::Router read-your-writes: the window keeps reads on the writer 
   route::Router router(registry);
   test::ReplayPause pause;
   const auto started = std::chrono::steady_clock::now();
-  router.with_connection("app", Role::writing, {}, [](route::Session& session) {
-    session.execute("INSERT INTO seen VALUES (0, 1)");
-  });
+  router.with_connection("app", Role::writing, {},
+                         [](route::Session& session) { session.execute("INSERT INTO seen VALUES (0, 1)"); });
   router.with_connection("app", Role::reading, {}, [&](route::Session& session) {
     if (std::chrono::steady_clock::now() - started < 400ms) {
       CHECK(session.kept_on_writer());

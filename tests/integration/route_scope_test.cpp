@@ -31,7 +31,9 @@ std::string scalar(const std::string& url, const std::string& sql) {
   return open(url)->query(sql).scalar().value_or("NULL");
 }
 
-std::string dbname_of(const std::string& url) { return url.substr(url.rfind('/') + 1); }
+std::string dbname_of(const std::string& url) {
+  return url.substr(url.rfind('/') + 1);
+}
 
 // The keyword of the WriteRefused that `sql` gets through `guard`; fails the test when it passes.
 std::string refused(route::PreventWrites& guard, const std::string& sql) {
@@ -52,10 +54,11 @@ TEST_CASE("route::PreventWrites on the writer: refused before the server, and by
   const auto url = test::fresh_database(test::writer_url(), "prevent");
   {
     auto setup = open(url);
-    setup->execute("CREATE TABLE t (id int PRIMARY KEY, note text);"
-                   "INSERT INTO t VALUES (1, 'one');"
-                   "CREATE SEQUENCE s;"
-                   "CREATE FUNCTION sneaky() RETURNS int LANGUAGE sql AS $$ INSERT INTO t VALUES (99, 'x') RETURNING id $$;");
+    setup->execute(
+        "CREATE TABLE t (id int PRIMARY KEY, note text);"
+        "INSERT INTO t VALUES (1, 'one');"
+        "CREATE SEQUENCE s;"
+        "CREATE FUNCTION sneaky() RETURNS int LANGUAGE sql AS $$ INSERT INTO t VALUES (99, 'x') RETURNING id $$;");
   }
   auto connection = open(url);
   const auto rows = [&] { return scalar(url, "SELECT count(*) || ':' || string_agg(note, ',' ORDER BY id) FROM t"); };
@@ -115,8 +118,8 @@ TEST_CASE("route::PreventWrites on the writer: refused before the server, and by
     CHECK_THROWS_AS(guard.query("SELECT set_config('transaction_read_only', 'off', true)"), db::DbError);
   }
   CHECK(rows() == "1:one");
-  CHECK(connection->transaction_depth() == 0); // the scope rolled back its transaction
-  connection->execute("INSERT INTO t VALUES (3, 'after')");  // and the session writes again
+  CHECK(connection->transaction_depth() == 0);              // the scope rolled back its transaction
+  connection->execute("INSERT INTO t VALUES (3, 'after')"); // and the session writes again
   CHECK(rows() == "2:one,after");
   connection->execute("DELETE FROM t WHERE id = 3");
 }
@@ -141,8 +144,8 @@ TEST_CASE("route::Router: scopes by role, shard and key, writes prevented where 
       return false;
     }
   }));
-  const auto shards_json = R"([{"name": "s0", "url": ")" + shard_urls[0] + R"("}, {"name": "s1", "url": ")" +
-                           shard_urls[1] + R"("}])";
+  const auto shards_json =
+      R"([{"name": "s0", "url": ")" + shard_urls[0] + R"("}, {"name": "s1", "url": ")" + shard_urls[1] + R"("}])";
   const auto config = parse_config(R"({"databases": {
     "app": {"url": ")" + app_url + R"(", "replicas": [{"name": "r1", "url": ")" +
                                        replica + R"("}], "routing": {"read_your_writes": "off"}},
@@ -201,9 +204,8 @@ TEST_CASE("route::Router: scopes by role, shard and key, writes prevented where 
       CHECK_THROWS_AS(router.across_shards("orders", {}, [](const std::string&, db::Connection&) {}),
                       route::WriteRefused);
       std::thread other([&] {
-        router.with_connection("solo", Role::writing, {}, [](route::Session& session) {
-          session.execute("INSERT INTO t VALUES (8)");
-        });
+        router.with_connection("solo", Role::writing, {},
+                               [](route::Session& session) { session.execute("INSERT INTO t VALUES (8)"); });
         other_wrote = true;
       });
       other.join();
@@ -211,9 +213,8 @@ TEST_CASE("route::Router: scopes by role, shard and key, writes prevented where 
     CHECK(other_wrote);
     CHECK_FALSE(route::Router::preventing_writes());
     CHECK(scalar(app_url, "SELECT string_agg(id::text, ',') FROM t") == "8");
-    router.with_connection("solo", Role::writing, {}, [](route::Session& session) {
-      session.execute("INSERT INTO t VALUES (9)");
-    });
+    router.with_connection("solo", Role::writing, {},
+                           [](route::Session& session) { session.execute("INSERT INTO t VALUES (9)"); });
     CHECK(scalar(app_url, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t") == "8,9");
   }
 
@@ -246,10 +247,11 @@ TEST_CASE("route::Router: scopes by role, shard and key, writes prevented where 
     CHECK(scalar(shard_urls[1], "SELECT count(*) FROM orders WHERE user_id % 2 = 1") == "48");
     CHECK(scalar(shard_urls[1], "SELECT count(*) FROM orders") == "48");
     CHECK(router.shard_for("orders", shard::Key::from_integer(7)) == "s1");
-    const auto count = router.with_key("orders", shard::Key::from_integer(8), Role::reading, [](route::Session& session) {
-      CHECK(session.endpoint().label() == "orders/s0");
-      return session.query("SELECT count(*) FROM orders").scalar();
-    });
+    const auto count =
+        router.with_key("orders", shard::Key::from_integer(8), Role::reading, [](route::Session& session) {
+          CHECK(session.endpoint().label() == "orders/s0");
+          return session.query("SELECT count(*) FROM orders").scalar();
+        });
     CHECK(count == db::Value{"52"});
   }
 

@@ -50,7 +50,7 @@ TEST_CASE("route::check_writes") {
              "DISCARD ALL",
              "LISTEN changes",
              "SELECT nextval('orders_id_seq')", // left to the read-only transaction
-             "SELECT f()",                       // what a function does is not in the text
+             "SELECT f()",                      // what a function does is not in the text
              "(SELECT 1) UNION (SELECT 2)",
              "SELECT 1;;  ;",
              "",

@@ -70,7 +70,8 @@ Balancer::Balancer(registry::Registry& registry, const std::string& database, co
     : m_database(database), m_shard(shard), m_health(std::move(health)), m_options(std::move(options)) {
   const auto& db = registry.database(database);
   if (!m_options.breaker) {
-    m_options.breaker = BreakerOptions{db.balancer.failure_threshold, std::chrono::milliseconds(db.balancer.cooldown_ms)};
+    m_options.breaker =
+        BreakerOptions{db.balancer.failure_threshold, std::chrono::milliseconds(db.balancer.cooldown_ms)};
   }
   const auto writers =
       registry::writers_of(db, shard.empty() ? std::vector<std::string>{} : std::vector<std::string>{shard});

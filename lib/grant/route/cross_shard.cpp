@@ -32,7 +32,9 @@ void Router::across_shards(const std::string& database, const std::vector<std::s
                       db.key_path, "use with_connection(database, Role::writing, {}, ...) and a db::Transaction");
   }
   if (preventing_writes()) {
-    throw WriteRefused(database, "across_shards", "a cross-shard transaction on " + (shards.empty() ? std::string("every shard") : util::join(shards, ", ")));
+    throw WriteRefused(database, "across_shards",
+                       "a cross-shard transaction on " +
+                           (shards.empty() ? std::string("every shard") : util::join(shards, ", ")));
   }
   const auto writers = registry::writers_of(db, shards); // unknown names: ConfigError
   for (const auto& writer : writers) {

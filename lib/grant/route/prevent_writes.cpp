@@ -16,8 +16,8 @@ std::string shortened(const std::string& statement) {
 
 WriteRefused::WriteRefused(const std::string& target, std::string keyword, std::string statement)
     : Error(ErrorKind::usage,
-            target + ": writes are prevented here; refused " + keyword + " before it reached the server: " +
-                util::redact_secrets(shortened(statement)),
+            target + ": writes are prevented here; refused " + keyword +
+                " before it reached the server: " + util::redact_secrets(shortened(statement)),
             target,
             "run it in a writing scope (Router::with_connection with Role::writing, outside "
             "while_preventing_writes)"),
@@ -31,7 +31,9 @@ PreventWrites::PreventWrites(db::Connection& connection, db::Isolation isolation
   }
 }
 
-PreventWrites::~PreventWrites() { m_transaction.reset(); }
+PreventWrites::~PreventWrites() {
+  m_transaction.reset();
+}
 
 void PreventWrites::finish() {
   if (m_transaction) {

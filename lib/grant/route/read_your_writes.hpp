@@ -22,9 +22,9 @@ public:
   using Clock = std::chrono::steady_clock;
 
   struct Token {
-    std::optional<std::uint64_t> lsn;            ///< the writer's pg_current_wal_lsn() after the write
-    std::optional<Clock::time_point> until;      ///< window: reads stay on the writer before this
-    ReplicaSet caught_up = 0;                    ///< replicas seen past `lsn`
+    std::optional<std::uint64_t> lsn;       ///< the writer's pg_current_wal_lsn() after the write
+    std::optional<Clock::time_point> until; ///< window: reads stay on the writer before this
+    ReplicaSet caught_up = 0;               ///< replicas seen past `lsn`
   };
 
   /// Records a write; `lsn` empty: unknown, the window applies. A later write replaces the

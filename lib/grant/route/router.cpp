@@ -101,7 +101,9 @@ void Router::while_preventing_writes(const std::function<void()>& fn) {
   --t_preventing_writes;
 }
 
-bool Router::preventing_writes() { return t_preventing_writes > 0; }
+bool Router::preventing_writes() {
+  return t_preventing_writes > 0;
+}
 
 void Router::run(const std::string& database, registry::Role role, const std::string& shard,
                  const std::function<void(Session&)>& fn) {
@@ -135,9 +137,8 @@ void Router::run_writing(Balancer& balancer, const std::function<void(Session&)>
 
 void Router::run_reading(Balancer& balancer, const std::function<void(Session&)>& fn) {
   const auto key = key_of(balancer.database(), balancer.shard());
-  const ReplicaSet all = balancer.replica_count() == 0
-                             ? 0
-                             : static_cast<ReplicaSet>((std::uint64_t{1} << balancer.replica_count()) - 1);
+  const ReplicaSet all =
+      balancer.replica_count() == 0 ? 0 : static_cast<ReplicaSet>((std::uint64_t{1} << balancer.replica_count()) - 1);
   const auto token = m_writes.current(key, RecentWrites::Clock::now(), all);
   registry::PooledConnection connection;
   Pick pick;

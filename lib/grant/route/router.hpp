@@ -35,9 +35,9 @@ struct RouterOptions {
 
 /// Counters since construction (relaxed atomics: for tests, logs and metrics).
 struct RouterStats {
-  std::uint64_t writes_noted = 0;      ///< writing scopes, across_shards participants and note_write calls
-  std::uint64_t kept_on_writer = 0;    ///< reads read-your-writes sent to the writer
-  std::uint64_t replay_checks = 0;     ///< pg_last_wal_replay_lsn() queries on a replica
+  std::uint64_t writes_noted = 0;   ///< writing scopes, across_shards participants and note_write calls
+  std::uint64_t kept_on_writer = 0; ///< reads read-your-writes sent to the writer
+  std::uint64_t replay_checks = 0;  ///< pg_last_wal_replay_lsn() queries on a replica
 };
 
 /// Options of one cross-shard transaction.

@@ -30,30 +30,31 @@ struct Tok {
 using Toks = std::span<const Tok>;
 
 // Commands that change the database or the server whatever follows them.
-constexpr std::array k_write_commands{
-    "insert", "update",   "delete", "merge",  "truncate", "create",   "alter",  "drop",
-    "grant",  "revoke",   "comment", "reindex", "vacuum", "analyze", "analyse", "cluster",
-    "refresh", "lock",    "call",   "do",     "security", "import",  "reassign", "notify",
-    "checkpoint"};
+constexpr std::array k_write_commands{"insert",  "update",   "delete",  "merge",     "truncate", "create", "alter",
+                                      "drop",    "grant",    "revoke",  "comment",   "reindex",  "vacuum", "analyze",
+                                      "analyse", "cluster",  "refresh", "lock",      "call",     "do",     "security",
+                                      "import",  "reassign", "notify",  "checkpoint"};
 // Commands that read, or only touch the session or the transaction.
-constexpr std::array k_read_commands{"show",   "set",     "reset",     "begin",  "start",    "commit",
-                                     "end",    "rollback", "abort",    "savepoint", "release", "fetch",
-                                     "move",   "close",   "discard",   "deallocate", "listen", "unlisten",
-                                     "load"};
+constexpr std::array k_read_commands{"show",     "set",        "reset",     "begin",    "start", "commit", "end",
+                                     "rollback", "abort",      "savepoint", "release",  "fetch", "move",   "close",
+                                     "discard",  "deallocate", "listen",    "unlisten", "load"};
 
 template <std::size_t N> bool one_of(const std::string& word, const std::array<const char*, N>& list) {
   return std::any_of(list.begin(), list.end(), [&](const char* item) { return word == item; });
 }
 
 std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return text;
 }
 
 bool is_word(const Tok& tok, std::string_view word) {
   return tok.kind == SqlTokenKind::word && !tok.qualified && tok.text == word;
 }
-bool is_symbol(const Tok& tok, std::string_view symbol) { return tok.kind == SqlTokenKind::symbol && tok.text == symbol; }
+bool is_symbol(const Tok& tok, std::string_view symbol) {
+  return tok.kind == SqlTokenKind::symbol && tok.text == symbol;
+}
 
 // Index of the ")" closing the "(" at `open`, or t.size() when it is not closed.
 std::size_t closing(Toks t, std::size_t open) {
@@ -194,7 +195,8 @@ std::optional<std::string> explain_writes(Toks t) {
     const auto close = closing(t, i);
     for (std::size_t k = i + 1; k < close; ++k) {
       if (is_word(t[k], "analyze") || is_word(t[k], "analyse")) {
-        const bool off = k + 1 < close && (is_word(t[k + 1], "false") || is_word(t[k + 1], "off") || is_word(t[k + 1], "0"));
+        const bool off =
+            k + 1 < close && (is_word(t[k + 1], "false") || is_word(t[k + 1], "off") || is_word(t[k + 1], "0"));
         analyze = analyze || !off;
       }
     }

@@ -20,13 +20,14 @@ Reconnect reconnect_through(registry::Registry& registry, std::vector<registry::
                             std::size_t coordinator, std::deque<registry::PooledConnection>& spares) {
   // Participants reconnect from parallel workers: the spares list takes one at a time.
   auto mutex = std::make_shared<std::mutex>();
-  return [&registry, endpoints = std::move(endpoints), coordinator, &spares, mutex](std::size_t index) -> db::Connection* {
-    const auto& endpoint = endpoints.at(index == k_coordinator ? coordinator : index);
-    auto session = registry.checkout(endpoint);
-    std::lock_guard lock(*mutex);
-    spares.push_back(std::move(session));
-    return &*spares.back();
-  };
+  return
+      [&registry, endpoints = std::move(endpoints), coordinator, &spares, mutex](std::size_t index) -> db::Connection* {
+        const auto& endpoint = endpoints.at(index == k_coordinator ? coordinator : index);
+        auto session = registry.checkout(endpoint);
+        std::lock_guard lock(*mutex);
+        spares.push_back(std::move(session));
+        return &*spares.back();
+      };
 }
 
 } // namespace grant::twophase

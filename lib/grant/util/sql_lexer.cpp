@@ -7,10 +7,18 @@ namespace grant::util {
 
 namespace {
 
-bool high_bit(char c) { return (static_cast<unsigned char>(c) & 0x80) != 0; }
-bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || high_bit(c); }
-bool ident_char(char c) { return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '$'; }
-bool tag_char(char c) { return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool high_bit(char c) {
+  return (static_cast<unsigned char>(c) & 0x80) != 0;
+}
+bool ident_start(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || high_bit(c);
+}
+bool ident_char(char c) {
+  return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '$';
+}
+bool tag_char(char c) {
+  return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0;
+}
 
 } // namespace
 
