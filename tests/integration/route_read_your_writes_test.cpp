@@ -160,11 +160,20 @@ TEST_CASE("route::Router read-your-writes: with replay paused, reads go to the w
     CHECK(router.stats().kept_on_writer == 20);
     CHECK(router.stats().replay_checks == 20);
     CHECK(scalar(setup.replica, "SELECT count(*) FROM seen") == "0"); // the replica really is behind
+    // A write made outside the router, noted with its session: held by its position too.
+    auto outside = open(setup.writer);
+    outside->execute("INSERT INTO seen VALUES (0, 2)");
+    router.note_write("app", {}, outside.get());
+    router.with_connection("app", Role::reading, {}, [](route::Session& session) {
+      CHECK(session.kept_on_writer());
+      CHECK(session.query("SELECT count(*) FROM seen").scalar() == db::Value{"2"});
+    });
+    CHECK(router.stats().replay_checks == 21);
   }
   // Replay resumed: the replica catches up and serves again, with the row.
   CHECK(test::eventually([&] {
     return router.with_connection("app", Role::reading, {}, [](route::Session& session) {
-      return session.on_replica() && session.query("SELECT count(*) FROM seen").scalar() == db::Value{"1"};
+      return session.on_replica() && session.query("SELECT count(*) FROM seen").scalar() == db::Value{"2"};
     });
   }));
   CHECK(router.pending_writes() == 0);

@@ -211,7 +211,9 @@ void Router::noted(Balancer& balancer, db::Connection* writer) {
   }
   m_writes_noted.fetch_add(1, std::memory_order_relaxed);
   std::optional<std::uint64_t> lsn;
-  if (mode == config::ReadYourWrites::lsn && writer != nullptr && writer->dialect() == db::Dialect::postgres) {
+  // Inside an open transaction the position would be before its commit: the window stands in.
+  if (mode == config::ReadYourWrites::lsn && writer != nullptr && writer->dialect() == db::Dialect::postgres &&
+      writer->transaction_depth() == 0) {
     try {
       // One query on the writer's session. The insert position, not pg_current_wal_lsn() (the write
       // position, which lags behind a commit under synchronous_commit = off), is past the commit.

@@ -98,8 +98,9 @@ public:
                      const std::function<void(const std::string& shard, db::Connection& connection)>& work,
                      const CrossShardOptions& options = {});
 
-  /// Records a write made outside the router, so that reads of `database`/`shard` see it. With a
-  /// connection to the writer that made it (lsn mode) the position is read from it (one query).
+  /// Records a write made outside the router, so that reads of `database`/`shard` see it. Call it
+  /// after the write committed. With a connection to that writer, outside any db::Transaction
+  /// (lsn mode), the WAL position is read from it (one query); without one the window applies.
   void note_write(const std::string& database, const std::string& shard = {}, db::Connection* writer = nullptr);
 
   /// The shard owning `key` in `database`.
