@@ -273,3 +273,25 @@ TEST_CASE("route::Router: scopes by role, shard and key, writes prevented where 
     CHECK_THROWS_AS(router.shard_for("app", shard::Key::from_integer(1)), ConfigError);
   }
 }
+
+TEST_CASE("route::Router on SQLite: the same scopes, PRAGMA query_only behind the classifier") {
+  test::TempDir dir;
+  const auto config = parse_config(R"({"databases": {"local": {"url": "sqlite3:local.sqlite3"}}})", dir);
+  registry::Registry registry(config);
+  route::Router router(registry);
+  router.with_connection("local", Role::writing, {}, [](route::Session& session) {
+    session.execute("CREATE TABLE notes (id integer PRIMARY KEY, body text); INSERT INTO notes (body) VALUES ('a')");
+  });
+  CHECK(router.pending_writes() == 1); // no WAL position in SQLite: the window holds
+  const auto count = router.with_connection("local", Role::reading, {}, [](route::Session& session) {
+    CHECK(session.preventing_writes());
+    CHECK_THROWS_AS(session.execute("DELETE FROM notes"), route::WriteRefused);
+    return session.query("SELECT count(*) FROM notes").scalar();
+  });
+  CHECK(count == db::Value{"1"});
+  router.with_connection("local", Role::writing, {}, [](route::Session& session) {
+    CHECK(session.query("SELECT count(*) FROM notes").scalar() == db::Value{"1"}); // nothing was deleted
+    session.execute("INSERT INTO notes (body) VALUES ('b')");                      // and the session writes again
+  });
+  CHECK_THROWS_AS(router.across_shards("local", {}, [](const std::string&, db::Connection&) {}), ConfigError);
+}
