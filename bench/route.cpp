@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
   {
     auto health = std::make_shared<route::ManualHealth>();
     route::BalancerOptions options;
-    options.breaker = {1, std::chrono::hours(1)};
+    options.breaker = route::BreakerOptions{1, std::chrono::hours(1)};
     balancers.push_back(std::make_unique<route::Balancer>(registry, "a", "", health, options));
     auto* balancer = balancers.back().get();
     health->set(all_up(*balancer));

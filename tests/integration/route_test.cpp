@@ -172,7 +172,7 @@ TEST_CASE("route: the breaker of a refused replica opens, fails fast, and half-o
                                    dir);
   registry::Registry registry(config);
   route::BalancerOptions options;
-  options.breaker = {3, 1000ms};
+  options.breaker = route::BreakerOptions{3, 1000ms};
   route::Balancer balancer(registry, "analytics", {}, {}, options); // no monitor: breakers alone
   auto& breaker = balancer.breaker(0);
   registry.writer("analytics").checkout(); // connected now, so the reads below take microseconds
@@ -215,7 +215,7 @@ TEST_CASE("route: the writer's own breaker fails fast when it is the only choice
                                    dir);
   registry::Registry registry(config);
   route::BalancerOptions options;
-  options.breaker = {2, 60000ms};
+  options.breaker = route::BreakerOptions{2, 60000ms};
   route::Balancer balancer(registry, "lonely", {}, {}, options);
   CHECK_THROWS_AS(balancer.checkout(), db::DbError);
   CHECK_THROWS_AS(balancer.checkout(), db::DbError);

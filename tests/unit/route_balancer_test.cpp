@@ -166,7 +166,7 @@ TEST_CASE("route::Balancer skips replicas and says why it falls back to the writ
   std::mutex events_mutex;
   std::vector<std::pair<Fallback, Fallback>> events;
   route::BalancerOptions options;
-  options.breaker = {2, std::chrono::hours(1)};
+  options.breaker = route::BreakerOptions{2, std::chrono::hours(1)};
   options.on_fallback = [&](const route::FallbackEvent& event) {
     std::lock_guard lock(events_mutex);
     CHECK(event.database == "a");
@@ -290,4 +290,30 @@ TEST_CASE("route::Balancer under concurrent picks while states change") {
   // The last state says r4 is either in or out; once it settles, the balancer follows it.
   health->set(state_of(r4_down));
   CHECK(spread(balancer, 300)[3] == 0);
+}
+
+TEST_CASE("route::Balancer takes its breaker settings from databases.X.balancer unless the options set them") {
+  const auto config = config::parse(R"({"databases": {"a": {"url": "postgres://h/a",
+    "replicas": [{"url": "postgres://h1/a"}], "balancer": {"failure_threshold": 2, "cooldown_ms": 1234}},
+    "b": {"url": "postgres://h/b"}}})",
+                                    "grant.json", [](const std::string&) { return std::nullopt; });
+  registry::Registry registry(config);
+  route::Balancer configured(registry, "a");
+  CHECK(configured.breaker(0).options().failure_threshold == 2);
+  CHECK(configured.breaker(0).options().cooldown == std::chrono::milliseconds(1234));
+  CHECK(configured.writer_breaker().options().failure_threshold == 2);
+  configured.breaker(0).record_failure();
+  CHECK(configured.breaker(0).state() == route::BreakerState::closed);
+  configured.breaker(0).record_failure();
+  CHECK(configured.breaker(0).state() == route::BreakerState::open); // after 2, not the default 5
+
+  route::Balancer defaults(registry, "b");
+  CHECK(defaults.writer_breaker().options().failure_threshold == 5);
+  CHECK(defaults.writer_breaker().options().cooldown == std::chrono::milliseconds(5000));
+
+  route::BalancerOptions options;
+  options.breaker = route::BreakerOptions{7, std::chrono::milliseconds(10)};
+  route::Balancer overridden(registry, "a", {}, {}, options);
+  CHECK(overridden.breaker(0).options().failure_threshold == 7);
+  CHECK(overridden.breaker(0).options().cooldown == std::chrono::milliseconds(10));
 }

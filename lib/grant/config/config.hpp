@@ -32,6 +32,26 @@ struct HealthSettings {
 /// How reads are spread over the replicas of a writer (`databases.X.balancer`).
 struct BalancerSettings {
   std::string strategy = "round_robin"; ///< one of balancer_strategies()
+  int failure_threshold = 5;            ///< consecutive failures that open an endpoint's circuit breaker
+  int cooldown_ms = 5000;               ///< how long an open breaker fails fast before one trial
+};
+
+/// How reads after a write are kept consistent (`databases.X.routing.read_your_writes`).
+enum class ReadYourWrites {
+  lsn,    ///< reads stay on the writer until a replica has replayed the write's WAL position
+  window, ///< reads stay on the writer for read_your_writes_ms after a write
+  off,    ///< reads go to the balancer at once
+};
+
+/// "lsn", "window", "off".
+std::string_view read_your_writes_name(ReadYourWrites mode);
+
+/// Application routing through route::Router (`databases.X.routing`).
+struct RoutingSettings {
+  ReadYourWrites read_your_writes = ReadYourWrites::lsn;
+  /// window mode: how long reads stay on the writer after a write; lsn mode: the same, used when
+  /// the write's position could not be read (SQLite, a lost session).
+  int read_your_writes_ms = 2000;
 };
 
 /// The names `balancer.strategy` accepts: "round_robin", "random", "least_connections". Each
@@ -94,6 +114,7 @@ struct Database {
   PoolSettings pool;
   HealthSettings health;
   BalancerSettings balancer;
+  RoutingSettings routing;
   MigrateSettings migrate;
   SqliteSettings sqlite;
   std::string key_path; ///< databases.X

@@ -206,8 +206,14 @@ struct Reader {
 
   BalancerSettings balancer(const Json& value, const std::string& key_path) const {
     require_object(value, key_path);
-    allow_keys(value, key_path, {"strategy"});
+    allow_keys(value, key_path, {"strategy", "failure_threshold", "cooldown_ms"});
     BalancerSettings out;
+    if (value.contains("failure_threshold")) {
+      out.failure_threshold = integer(value["failure_threshold"], key_path + ".failure_threshold", 1, 1000000);
+    }
+    if (value.contains("cooldown_ms")) {
+      out.cooldown_ms = integer(value["cooldown_ms"], key_path + ".cooldown_ms", 1, 86400000);
+    }
     if (value.contains("strategy")) {
       const auto& known = balancer_strategies();
       out.strategy = string(value["strategy"], key_path + ".strategy");
@@ -217,6 +223,32 @@ struct Reader {
              suggestion.empty() ? "strategies: " + util::join(known, ", ")
                                 : "did you mean " + util::in_quotes(suggestion) + "?");
       }
+    }
+    return out;
+  }
+
+  RoutingSettings routing(const Json& value, const std::string& key_path) const {
+    require_object(value, key_path);
+    allow_keys(value, key_path, {"read_your_writes", "read_your_writes_ms"});
+    RoutingSettings out;
+    if (value.contains("read_your_writes")) {
+      const auto mode = string(value["read_your_writes"], key_path + ".read_your_writes");
+      const std::vector<std::string> known{"lsn", "window", "off"};
+      if (mode == "lsn") {
+        out.read_your_writes = ReadYourWrites::lsn;
+      } else if (mode == "window") {
+        out.read_your_writes = ReadYourWrites::window;
+      } else if (mode == "off") {
+        out.read_your_writes = ReadYourWrites::off;
+      } else {
+        const auto suggestion = util::closest_match(mode, known);
+        fail("unknown read_your_writes mode " + util::in_quotes(mode), key_path + ".read_your_writes",
+             suggestion.empty() ? "modes: " + util::join(known, ", ")
+                                : "did you mean " + util::in_quotes(suggestion) + "?");
+      }
+    }
+    if (value.contains("read_your_writes_ms")) {
+      out.read_your_writes_ms = integer(value["read_your_writes_ms"], key_path + ".read_your_writes_ms", 0, 3600000);
     }
     return out;
   }
@@ -359,8 +391,8 @@ struct Reader {
     const std::string path = "databases." + db_name;
     require_object(value, path);
     allow_keys(value, path,
-               {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "balancer", "migrate",
-                "sqlite", "sharding"});
+               {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "balancer", "routing",
+                "migrate", "sqlite", "sharding"});
     Database db;
     db.name = db_name;
     db.key_path = path;
@@ -415,6 +447,9 @@ struct Reader {
     }
     if (value.contains("balancer")) {
       db.balancer = balancer(value["balancer"], path + ".balancer");
+    }
+    if (value.contains("routing")) {
+      db.routing = routing(value["routing"], path + ".routing");
     }
     if (value.contains("migrate")) {
       db.migrate = migrate(value["migrate"], path + ".migrate");
@@ -619,6 +654,18 @@ Config load(const std::optional<std::filesystem::path>& explicit_path, const Env
   std::stringstream buffer;
   buffer << in.rdbuf();
   return parse(buffer.str(), path, env);
+}
+
+std::string_view read_your_writes_name(ReadYourWrites mode) {
+  switch (mode) {
+  case ReadYourWrites::lsn:
+    return "lsn";
+  case ReadYourWrites::window:
+    return "window";
+  case ReadYourWrites::off:
+    return "off";
+  }
+  return "lsn";
 }
 
 const std::vector<std::string>& balancer_strategies() {

@@ -3,6 +3,7 @@
 #include <grant/migrate/apply.hpp>
 #include <grant/migrate/lock.hpp>
 #include <grant/migrate/tracking.hpp>
+#include <grant/twophase/setup.hpp>
 #include <grant/twophase/transaction.hpp>
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
@@ -18,20 +19,10 @@ namespace {
 struct Member {
   Target target;
   registry::PooledConnection connection;
-  registry::PooledConnection spare; ///< a fresh session after the first was lost
   std::unique_ptr<Tracker> tracker;
   std::unique_ptr<MigrationLock> lock;
   TargetResult result;
 };
-
-void check_prepared_transactions(db::Connection& connection, const Target& target) {
-  const auto value = connection.query("SHOW max_prepared_transactions", {}).scalar().value_or("0");
-  if (value == "0") {
-    throw ConfigError("--atomic needs prepared transactions, but max_prepared_transactions is 0 on " + target.label(),
-                      target.label(),
-                      "set max_prepared_transactions > 0 in postgresql.conf and restart the server, or run without --atomic");
-  }
-}
 
 long long elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
@@ -149,11 +140,13 @@ private:
     }
     twophase::Options options;
     options.jobs = jobs();
-    options.reconnect = [&](std::size_t index) -> db::Connection* {
-      auto& member = index == twophase::k_coordinator ? m_members.front() : m_members[pending[index]];
-      member.spare = m_registry.checkout(member.target.endpoint);
-      return &*member.spare;
-    };
+    std::vector<registry::Endpoint> endpoints;
+    for (const auto i : pending) {
+      endpoints.push_back(m_members[i].target.endpoint);
+    }
+    endpoints.push_back(m_members.front().target.endpoint); // the coordinator
+    m_spares.clear();
+    options.reconnect = twophase::reconnect_through(m_registry, std::move(endpoints), pending.size(), m_spares);
     twophase::DistributedTransaction transaction(m_members.front().target.database->name, migration.version,
                                                  {m_members.front().target.endpoint.shard, m_log.get()},
                                                  std::move(participants), std::move(options));
@@ -252,6 +245,7 @@ private:
   std::vector<Member> m_members;
   std::vector<Plan> m_plans;
   std::unique_ptr<twophase::DecisionLog> m_log;
+  std::deque<registry::PooledConnection> m_spares; ///< fresh sessions after a lost one (twophase reconnect)
 };
 
 } // namespace
@@ -269,7 +263,7 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
   util::parallel_for(work.targets.size(), effective_jobs(options.jobs, work.targets.size()), [&](std::size_t i) {
     const auto& target = work.targets[i];
     auto connection = registry.checkout(target.endpoint);
-    check_prepared_transactions(*connection, target);
+    twophase::require_prepared_transactions(*connection, target.label(), "--atomic", "run without --atomic");
     Tracker tracker(*connection, target.database->migrations_table);
     for (const auto* migration : make_plan(work.files.at(target.database->name), tracker.applied()).pending) {
       if (options.to && compare_versions(migration->version, *options.to) > 0) {

@@ -1,148 +1,18 @@
 #include <grant/migrate/sql_split.hpp>
 
+#include <grant/util/sql_lexer.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace grant::migrate {
 
 namespace {
 
-enum class TokenKind { space, comment, literal, word, symbol };
-
-struct Token {
-  TokenKind kind = TokenKind::symbol;
-  std::size_t begin = 0;
-  std::size_t end = 0;
-};
-
-bool high_bit(char c) {
-  return (static_cast<unsigned char>(c) & 0x80) != 0;
-}
-bool ident_start(char c) {
-  return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_' || high_bit(c);
-}
-bool ident_char(char c) {
-  return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '$';
-}
-bool tag_char(char c) {
-  return ident_start(c) || std::isdigit(static_cast<unsigned char>(c)) != 0;
-}
-
-// One lexical token of PostgreSQL's SQL, enough to know where statements end. An unterminated
-// quote or comment runs to the end of the script, as it does for the server.
-class Lexer {
-public:
-  explicit Lexer(std::string_view script) : m_script(script) {}
-
-  bool done() const { return m_pos >= m_script.size(); }
-
-  Token next() {
-    const std::size_t begin = m_pos;
-    const char c = m_script[m_pos];
-    TokenKind kind = TokenKind::symbol;
-    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
-      while (!done() && std::isspace(static_cast<unsigned char>(m_script[m_pos])) != 0) {
-        ++m_pos;
-      }
-      kind = TokenKind::space;
-    } else if (at("--")) {
-      const auto newline = m_script.find('\n', m_pos);
-      m_pos = newline == std::string_view::npos ? m_script.size() : newline;
-      kind = TokenKind::comment;
-    } else if (at("/*")) {
-      block_comment();
-      kind = TokenKind::comment;
-    } else if (c == '\'') {
-      quoted('\'', false);
-      kind = TokenKind::literal;
-    } else if (c == '"') {
-      quoted('"', false);
-      kind = TokenKind::literal;
-    } else if (ident_start(c)) {
-      while (!done() && ident_char(m_script[m_pos])) {
-        ++m_pos;
-      }
-      kind = TokenKind::word;
-      if (m_pos - begin == 1 && (c == 'E' || c == 'e') && !done() && m_script[m_pos] == '\'') {
-        quoted('\'', true); // E'...': backslash escapes
-        kind = TokenKind::literal;
-      }
-    } else if (std::isdigit(static_cast<unsigned char>(c)) != 0) {
-      while (!done() && (tag_char(m_script[m_pos]) || m_script[m_pos] == '.')) {
-        ++m_pos;
-      }
-      kind = TokenKind::word;
-    } else if (c == '$') {
-      kind = dollar() ? TokenKind::literal : TokenKind::symbol;
-    } else {
-      ++m_pos;
-    }
-    return {kind, begin, m_pos};
-  }
-
-private:
-  bool at(std::string_view text) const { return m_script.compare(m_pos, text.size(), text) == 0; }
-
-  void block_comment() {
-    int depth = 0;
-    while (!done()) {
-      if (at("/*")) {
-        ++depth;
-        m_pos += 2;
-      } else if (at("*/")) {
-        m_pos += 2;
-        if (--depth == 0) {
-          return;
-        }
-      } else {
-        ++m_pos;
-      }
-    }
-  }
-
-  // From the opening quote at m_pos; a doubled quote is one quote character.
-  void quoted(char quote, bool backslash_escapes) {
-    ++m_pos;
-    while (!done()) {
-      const char c = m_script[m_pos++];
-      if (backslash_escapes && c == '\\') {
-        m_pos = std::min(m_pos + 1, m_script.size());
-      } else if (c == quote) {
-        if (done() || m_script[m_pos] != quote) {
-          return;
-        }
-        ++m_pos;
-      }
-    }
-  }
-
-  // `$tag$ ... $tag$` or `$$ ... $$`; `$1` and a lone `$` are no quotes.
-  bool dollar() {
-    std::size_t j = m_pos + 1;
-    if (j < m_script.size() && ident_start(m_script[j])) {
-      while (j < m_script.size() && tag_char(m_script[j])) {
-        ++j;
-      }
-    }
-    if (j >= m_script.size() || m_script[j] != '$') {
-      ++m_pos;
-      while (!done() && std::isdigit(static_cast<unsigned char>(m_script[m_pos])) != 0) {
-        ++m_pos;
-      }
-      return false;
-    }
-    const auto tag = m_script.substr(m_pos, j - m_pos + 1);
-    const auto close = m_script.find(tag, j + 1);
-    m_pos = close == std::string_view::npos ? m_script.size() : close + tag.size();
-    return true;
-  }
-
-  std::string_view m_script;
-  std::size_t m_pos = 0;
-};
+using util::SqlLexer;
+using Token = util::SqlToken;
+using TokenKind = util::SqlTokenKind;
 
 bool word_is(std::string_view text, std::string_view lower) {
   return text.size() == lower.size() && util::to_lower(text) == lower;
@@ -190,7 +60,7 @@ int newlines(std::string_view text) {
 
 std::vector<SqlStatement> split_statements(std::string_view script) {
   std::vector<SqlStatement> out;
-  Lexer lexer(script);
+  SqlLexer lexer(script);
   int line = 1;
   bool has_code = false;
   std::size_t start = 0;
@@ -231,7 +101,7 @@ std::vector<SqlStatement> split_statements(std::string_view script) {
 }
 
 bool is_copy_from_stdin(std::string_view statement) {
-  Lexer lexer(statement);
+  SqlLexer lexer(statement);
   std::vector<std::string> words;
   int paren_depth = 0;
   while (!lexer.done()) {

@@ -69,9 +69,13 @@ Balancer::Balancer(registry::Registry& registry, const std::string& database, co
                    std::shared_ptr<HealthSource> health, BalancerOptions options)
     : m_database(database), m_shard(shard), m_health(std::move(health)), m_options(std::move(options)) {
   const auto& db = registry.database(database);
+  if (!m_options.breaker) {
+    m_options.breaker =
+        BreakerOptions{db.balancer.failure_threshold, std::chrono::milliseconds(db.balancer.cooldown_ms)};
+  }
   const auto writers =
       registry::writers_of(db, shard.empty() ? std::vector<std::string>{} : std::vector<std::string>{shard});
-  m_writer = std::make_unique<Member>(writers.front(), &registry.pool(writers.front()), m_options.breaker);
+  m_writer = std::make_unique<Member>(writers.front(), &registry.pool(writers.front()), *m_options.breaker);
   Replicas replicas;
   for (auto& endpoint : registry::endpoints_of(db)) {
     if (endpoint.role != registry::Role::reading || endpoint.shard != shard) {
@@ -85,7 +89,7 @@ Balancer::Balancer(registry::Registry& registry, const std::string& database, co
     auto* pool = &registry.pool(endpoint);
     replicas.weights.push_back(static_cast<std::uint32_t>(std::max(1, endpoint.weight)));
     replicas.pools.push_back(pool);
-    m_replicas.push_back(std::make_unique<Member>(std::move(endpoint), pool, m_options.breaker));
+    m_replicas.push_back(std::make_unique<Member>(std::move(endpoint), pool, *m_options.breaker));
     m_all |= ReplicaSet{1} << (m_replicas.size() - 1);
   }
   m_strategy = make_strategy(m_options.strategy.value_or(db.balancer.strategy), std::move(replicas),

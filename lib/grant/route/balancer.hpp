@@ -49,7 +49,9 @@ struct FallbackEvent {
 struct BalancerOptions {
   std::optional<std::string> strategy; ///< default: the database's `balancer.strategy`
   std::optional<int> max_lag_ms;       ///< default: the database's `health.max_lag_ms`
-  BreakerOptions breaker;              ///< for the writer's and every replica's breaker
+  /// For the writer's and every replica's breaker; default: the database's `balancer.failure_threshold`
+  /// and `balancer.cooldown_ms`.
+  std::optional<BreakerOptions> breaker;
   /// Called when the reason for reading from the writer changes (not on every pick), on the
   /// picking thread, possibly from several threads at once: a log line, a metric.
   std::function<void(const FallbackEvent&)> on_fallback;

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <grant/db/connection.hpp>
+#include <grant/error.hpp>
+#include <grant/route/statement.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace grant::route {
+
+/// A statement a prevent-writes scope refused before it reached the server (exit 2: nothing was
+/// touched). `keyword` is the reason (check_writes), or the statement that would have left the
+/// scope's read-only transaction (leaves_read_only).
+class WriteRefused : public Error {
+public:
+  WriteRefused(const std::string& target, std::string keyword, std::string statement);
+  const std::string& keyword() const noexcept { return m_keyword; }
+  const std::string& statement() const noexcept { return m_statement; }
+
+private:
+  std::string m_keyword;
+  std::string m_statement;
+};
+
+/// Rails' `while_preventing_writes` for one connection: every statement sent through the scope is
+/// checked with check_writes and refused with WriteRefused before it reaches the server, and, as
+/// defence in depth, the scope is one read-only transaction (BEGIN READ ONLY, then a first query
+/// so that the transaction's snapshot is taken and SET TRANSACTION READ WRITE can no longer undo
+/// it), so a write the text does not show (`SELECT f()` where f inserts, nextval()) is refused by
+/// PostgreSQL with SQLSTATE 25006. Statements that would end that transaction (COMMIT, ROLLBACK,
+/// ...) are refused too. Cost: the BEGIN, that first query and the final ROLLBACK, three round
+/// trips per scope. SQLite: `PRAGMA query_only` stands for the read-only transaction.
+class PreventWrites {
+public:
+  explicit PreventWrites(db::Connection& connection, db::Isolation isolation = db::Isolation::default_level);
+  /// Rolls the read-only transaction back (it wrote nothing); never throws.
+  ~PreventWrites();
+  PreventWrites(const PreventWrites&) = delete;
+  PreventWrites& operator=(const PreventWrites&) = delete;
+
+  /// Runs a script, refused as a whole when any of its statements writes.
+  void execute(std::string_view sql);
+  /// Runs one statement with `$n` parameters.
+  db::Rows query(std::string_view sql, const db::Params& params = {});
+  /// Ends the scope now: later statements throw.
+  void finish();
+
+  const std::string& target() const { return m_connection.target(); }
+  db::Dialect dialect() const { return m_connection.dialect(); }
+  std::string quote_identifier(std::string_view name) const { return m_connection.quote_identifier(name); }
+  std::string quote_literal(std::string_view text) const { return m_connection.quote_literal(text); }
+
+private:
+  void check(std::string_view sql) const;
+
+  db::Connection& m_connection;
+  std::optional<db::Transaction> m_transaction;
+};
+
+} // namespace grant::route
