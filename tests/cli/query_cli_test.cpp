@@ -107,17 +107,28 @@ TEST_CASE("grant query targets") {
     CHECK(writing.out == "r\r\nf\r\n");
     no_secret(reading);
   }
-  SUBCASE("--read-only: the server refuses the write, exit 3, nothing written") {
+  SUBCASE("--read-only and --role reading refuse writes: before the server (exit 2), or by it (exit 3)") {
     const auto url = grant::test::fresh_database(grant::test::writer_url(), "qro");
     Json config;
-    config["databases"]["scratch"] = {{"url", url}};
+    config["databases"]["scratch"] = {{"url", url}}; // no replicas: reading falls back to the writer
     project.dir.write("grant.json", config.dump());
     REQUIRE(project.grant({"--database", "scratch", "CREATE TABLE t (id int)"}).exit_code == 0);
-    const auto refused = project.grant({"--database", "scratch", "--read-only", "INSERT INTO t VALUES (1)"});
-    CHECK(refused.exit_code == 3);
-    CHECK(contains(refused.err, "read-only transaction"));
+    REQUIRE(project.grant({"--database", "scratch",
+                           "CREATE FUNCTION add_one() RETURNS int LANGUAGE sql AS $$ INSERT INTO t VALUES (1) RETURNING 1 $$"})
+                .exit_code == 0);
+    for (const auto& flag : {std::string("--read-only"), std::string("--role=reading")}) {
+      CAPTURE(flag);
+      for (const auto& sql : {"INSERT INTO t VALUES (1)", "SELECT id FROM t FOR UPDATE", "DROP TABLE t"}) {
+        const auto refused = project.grant({"--database", "scratch", flag, sql});
+        CHECK(refused.exit_code == 2);
+        CHECK(contains(refused.err, "before it reached the server"));
+      }
+      const auto hidden = project.grant({"--database", "scratch", flag, "SELECT add_one()"}); // the text reads
+      CHECK(hidden.exit_code == 3);
+      CHECK(contains(hidden.err, "read-only transaction"));
+      no_secret(hidden);
+    }
     CHECK(project.grant({"--database", "scratch", "--format", "csv", "SELECT count(*) AS n FROM t"}).out == "n\r\n0\r\n");
-    no_secret(refused);
   }
   SUBCASE("usage errors exit 2 before touching anything") {
     CHECK(project.grant({"--database", "nope", "SELECT 1"}).exit_code == 2);

@@ -9,6 +9,7 @@
 #include <grant/registry/registry.hpp>
 #include <grant/route/balancer.hpp>
 #include <grant/route/scatter.hpp>
+#include <grant/route/statement.hpp>
 #include <grant/shard/resolver.hpp>
 #include <grant/util/strings.hpp>
 
@@ -172,6 +173,21 @@ void run_query(const QueryFlags& flags, Context& context) {
     readers = std::make_unique<Readers>(registry, database, shards, flags, context);
   }
   const auto format = context.global.json ? QueryFormat::json : parse_format(flags.format);
+  // Reading is read-only (Rails' reading role): when no replica qualifies the writer serves the
+  // read, and a write must not ride along. Refused here before any server sees it; the read-only
+  // transaction catches what the text does not show (a function that writes).
+  const bool read_only = flags.read_only || reading;
+  if (read_only) {
+    const std::string flag = flags.read_only ? "--read-only" : "--role reading";
+    auto refused = route::check_writes(sql).keyword;
+    if (refused.empty()) {
+      refused = route::leaves_read_only(sql);
+    }
+    if (!refused.empty()) {
+      throw ConfigError("writes are prevented with " + flag + ": refused " + refused + " before it reached the server",
+                        database.name, "run it without " + flag + " (the writer takes writes: --role writing)");
+    }
+  }
 
   std::vector<route::ShardTarget> targets;
   for (const auto& shard : shards) {
@@ -195,7 +211,7 @@ void run_query(const QueryFlags& flags, Context& context) {
       void finished(long long count) override { affected = count; }
     } sink(*printer, affected);
     try {
-      connection->stream_result(sql, sink, {flags.read_only, 5000});
+      connection->stream_result(sql, sink, {read_only, 5000});
     } catch (...) {
       printer->flush();
       throw;
@@ -208,7 +224,7 @@ void run_query(const QueryFlags& flags, Context& context) {
   route::ScatterOptions options;
   options.jobs = static_cast<std::size_t>(flags.jobs);
   options.timeout = std::chrono::milliseconds(flags.timeout_ms);
-  options.read_only = flags.read_only;
+  options.read_only = read_only;
   options.partial = flags.partial;
   route::ScatterResult result;
   try {

@@ -1,6 +1,7 @@
 #include <grant/db/connection.hpp>
 
-#include <cctype>
+#include <grant/util/sql_lexer.hpp>
+#include <grant/util/strings.hpp>
 
 namespace grant::db {
 
@@ -98,36 +99,18 @@ std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectO
 }
 
 std::string leading_keyword(std::string_view sql) {
-  std::size_t i = 0;
-  while (i < sql.size()) {
-    const char c = sql[i];
-    if (std::isspace(static_cast<unsigned char>(c)) != 0 || c == '(') {
-      ++i;
-    } else if (sql.substr(i, 2) == "--") {
-      const auto newline = sql.find('\n', i);
-      i = newline == std::string_view::npos ? sql.size() : newline;
-    } else if (sql.substr(i, 2) == "/*") {
-      int depth = 0; // PostgreSQL's block comments nest
-      do {
-        if (sql.substr(i, 2) == "/*") {
-          ++depth;
-          i += 2;
-        } else if (sql.substr(i, 2) == "*/") {
-          --depth;
-          i += 2;
-        } else {
-          ++i;
-        }
-      } while (depth > 0 && i < sql.size());
-    } else {
-      break;
+  util::SqlLexer lexer(sql);
+  while (!lexer.done()) {
+    const auto token = lexer.next();
+    const auto text = lexer.text(token);
+    if (token.kind == util::SqlTokenKind::word) {
+      return util::to_lower(text);
+    }
+    if (token.kind != util::SqlTokenKind::space && token.kind != util::SqlTokenKind::comment && text != "(") {
+      return {};
     }
   }
-  std::string word;
-  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) != 0) {
-    word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i++])));
-  }
-  return word;
+  return {};
 }
 
 bool is_query_statement(std::string_view sql) {

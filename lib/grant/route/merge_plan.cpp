@@ -1,6 +1,7 @@
 #include <grant/route/merge_plan.hpp>
 
 #include <grant/error.hpp>
+#include <grant/util/sql_lexer.hpp>
 #include <grant/util/strings.hpp>
 
 #include <cctype>
@@ -20,103 +21,48 @@ struct Token {
   std::size_t end = 0;
 };
 
-bool word_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$' ||
-         (static_cast<unsigned char>(c) & 0x80) != 0;
-}
-
-// Skips what cannot hold a top-level clause: strings, comments, dollar quotes; returns the tokens
-// at parenthesis depth 0.
+// The tokens at parenthesis depth 0 (an opening parenthesis itself included, so that a call is
+// seen as one); strings, dollar quotes and comments are skipped, as util::SqlLexer reads them.
 std::vector<Token> top_level_tokens(std::string_view sql) {
   std::vector<Token> out;
   int depth = 0;
-  std::size_t i = 0;
-  const auto skip_quoted = [&](char quote, bool backslash = false) {
-    for (++i; i < sql.size(); ++i) {
-      if (backslash && sql[i] == '\\') {
-        ++i; // E'..': the next character is escaped
-      } else if (sql[i] == quote) {
-        if (i + 1 < sql.size() && sql[i + 1] == quote) {
-          ++i;
-          continue;
-        }
-        ++i;
-        return;
-      }
-    }
-  };
-  while (i < sql.size()) {
-    const char c = sql[i];
-    const std::size_t begin = i;
-    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
-      ++i;
-    } else if (sql.substr(i, 2) == "--") {
-      const auto newline = sql.find('\n', i);
-      i = newline == std::string_view::npos ? sql.size() : newline;
-    } else if (sql.substr(i, 2) == "/*") {
-      int nested = 0;
-      do {
-        if (sql.substr(i, 2) == "/*") {
-          ++nested;
-          i += 2;
-        } else if (sql.substr(i, 2) == "*/") {
-          --nested;
-          i += 2;
-        } else {
-          ++i;
-        }
-      } while (nested > 0 && i < sql.size());
-    } else if (c == '\'') {
-      skip_quoted('\'');
-    } else if (c == '"') {
-      skip_quoted('"');
-      if (depth == 0) {
+  util::SqlLexer lexer(sql);
+  while (!lexer.done()) {
+    const auto token = lexer.next();
+    const auto text = lexer.text(token);
+    switch (token.kind) {
+    case util::SqlTokenKind::space:
+    case util::SqlTokenKind::comment:
+      break;
+    case util::SqlTokenKind::literal:
+      if (depth == 0 && text.front() == '"') { // a quoted identifier; '' "" inside stand for one "
         std::string name;
-        for (std::size_t k = begin + 1; k + 1 < i; ++k) {
-          name += sql[k];
-          k += sql[k] == '"' ? 1 : 0; // "" inside stands for one "
+        for (std::size_t k = 1; k + 1 < text.size(); ++k) {
+          name += text[k];
+          k += text[k] == '"' ? 1 : 0;
         }
-        out.push_back({Token::quoted, name, begin, i});
+        out.push_back({Token::quoted, name, token.begin, token.end});
       }
-    } else if (c == '$' && (i + 1 < sql.size()) && !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
-      const auto close = sql.find('$', i + 1);
-      if (close == std::string_view::npos) {
-        i = sql.size();
-        continue;
-      }
-      const std::string tag(sql.substr(i, close - i + 1));
-      const auto end = sql.find(tag, close + 1);
-      i = end == std::string_view::npos ? sql.size() : end + tag.size();
-    } else if (std::isdigit(static_cast<unsigned char>(c)) != 0) {
-      while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) != 0 || sql[i] == '.')) {
-        ++i;
-      }
+      break;
+    case util::SqlTokenKind::word:
       if (depth == 0) {
-        out.push_back({Token::number, std::string(sql.substr(begin, i - begin)), begin, i});
+        const bool number = std::isdigit(static_cast<unsigned char>(text.front())) != 0;
+        out.push_back({number ? Token::number : Token::word, number ? std::string(text) : util::to_lower(text),
+                       token.begin, token.end});
       }
-    } else if (word_char(c)) {
-      while (i < sql.size() && word_char(sql[i])) {
-        ++i;
-      }
-      if (i - begin == 1 && (c == 'e' || c == 'E') && i < sql.size() && sql[i] == '\'') {
-        skip_quoted('\'', true);
-        continue;
-      }
-      if (depth == 0) {
-        out.push_back({Token::word, util::to_lower(sql.substr(begin, i - begin)), begin, i});
-      }
-    } else {
-      ++i;
-      if (c == '(') {
+      break;
+    case util::SqlTokenKind::symbol:
+      if (text == "(") {
         if (depth == 0) {
-          out.push_back({Token::symbol, "(", begin, i}); // a call: `ORDER BY lower(a)` is an expression
+          out.push_back({Token::symbol, "(", token.begin, token.end}); // `ORDER BY lower(a)`: an expression
         }
         ++depth;
-      } else if (c == ')') {
+      } else if (text == ")") {
         --depth;
       } else if (depth == 0) {
-        out.push_back({Token::symbol, std::string(1, c), begin, i});
+        out.push_back({Token::symbol, std::string(text), token.begin, token.end});
       }
+      break;
     }
   }
   return out;
