@@ -104,6 +104,7 @@ TEST_CASE("scatter_gather over four shards") {
       const auto plan = route::plan_merge(sql);
       route::ScatterOptions options;
       options.batch_rows = 7; // many batches per shard: the merge crosses batch ends often
+      options.fetch_rows = 9; // and many round trips per shard
       options.queued_batches = 2;
       const auto result = route::scatter_gather(targets, plan, sink, options);
       const auto expected = rows_of(*combined, sql);

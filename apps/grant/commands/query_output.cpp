@@ -194,7 +194,10 @@ protected:
 private:
   // `quote_empty`: an empty string is "" so that it differs from NULL (an empty field).
   void field(std::string_view text, bool quote_empty = false) {
-    const bool quote = (quote_empty && text.empty()) || text.find_first_of(",\"\r\n") != std::string_view::npos;
+    // One pass over the bytes: find_first_of with a set calls memchr once per byte of `text`.
+    const bool special = std::any_of(text.begin(), text.end(),
+                                     [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; });
+    const bool quote = (quote_empty && text.empty()) || special;
     if (!quote) {
       m_buffer.append(text);
       return;

@@ -224,7 +224,7 @@ private:
       }
       const ServerTimeout bound(*connection, m_options.timeout);
       ShardSink sink(*this, lane);
-      connection->stream_result(m_plan.shard_sql, sink, {m_options.read_only, m_options.batch_rows});
+      connection->stream_result(m_plan.shard_sql, sink, {m_options.read_only, m_options.fetch_rows});
       sink.flush();
       end(lane, std::nullopt);
     } catch (const Stopped&) {

@@ -35,6 +35,7 @@ struct ScatterOptions {
   bool read_only = false;                ///< each shard's statement inside a read-only transaction
   bool partial = false;                  ///< false: the first failing shard stops the rest (all-or-error)
   std::size_t batch_rows = 2000;         ///< rows per batch handed from a shard's thread to the merge
+  std::size_t fetch_rows = 10000;        ///< rows per round trip to a shard (its cursor's FETCH)
   std::size_t queued_batches = 4;        ///< batches each shard may have waiting: bounds memory
 };
 
