@@ -19,7 +19,8 @@ struct WriteCheck {
 /// Reads SQL text of one or more statements with a real lexer (quotes, E'' escapes, "..."
 /// identifiers, dollar quotes and comments never hold keywords) and says whether it writes.
 ///
-/// Writes: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, DDL and other commands that
+/// Writes: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, COPY ... TO a file or a
+/// program (only TO STDOUT reads), DDL and other commands that
 /// change the server (CREATE, ALTER, DROP, GRANT, REVOKE, COMMENT, REINDEX, VACUUM, ANALYZE,
 /// CLUSTER, REFRESH, LOCK, CALL, DO, SECURITY LABEL, IMPORT, REASSIGN, ...), SELECT with a locking
 /// clause (FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE, at any depth), SELECT INTO, WITH whose
@@ -28,7 +29,7 @@ struct WriteCheck {
 ///
 /// Reads: SELECT, VALUES, TABLE, SHOW, EXPLAIN (without ANALYZE, or of a read), SET, RESET,
 /// transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...), cursors over reads (DECLARE,
-/// FETCH, MOVE, CLOSE), DISCARD, DEALLOCATE, LISTEN, UNLISTEN, LOAD.
+/// FETCH, MOVE, CLOSE), DISCARD, DEALLOCATE, LISTEN, UNLISTEN.
 ///
 /// Function calls are not looked into: `SELECT f()` where f inserts, or nextval()/setval(), reads
 /// as far as the text goes; a read-only transaction refuses them on the server (SQLSTATE 25006),
