@@ -172,3 +172,16 @@ TEST_CASE("route::leaves_read_only") {
   CHECK(leaves_read_only("SET default_transaction_read_only TO off") == "SET DEFAULT_TRANSACTION_READ_ONLY");
   CHECK(leaves_read_only("SELECT 'COMMIT'") == "");
 }
+
+TEST_CASE("route::statements_of and ends_transaction") {
+  CHECK(grant::route::statements_of("BEGIN; SELECT ';' ; /* ; */ COMMIT;") ==
+        std::vector<std::string>{"BEGIN", "SELECT ';'", "COMMIT"}); // comments between statements drop
+  CHECK(grant::route::statements_of("  ").empty());
+  CHECK(grant::route::ends_transaction(leaves_read_only("commit")));
+  CHECK(grant::route::ends_transaction(leaves_read_only("ROLLBACK")));
+  CHECK(grant::route::ends_transaction(leaves_read_only("end")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("PREPARE TRANSACTION 'x'")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("COMMIT PREPARED 'x'")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SET TRANSACTION READ WRITE")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SELECT 1")));
+}

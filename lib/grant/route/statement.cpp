@@ -353,4 +353,16 @@ std::string leaves_read_only(std::string_view sql) {
   return {};
 }
 
+bool ends_transaction(std::string_view keyword) {
+  return keyword == "COMMIT" || keyword == "END" || keyword == "ROLLBACK" || keyword == "ABORT";
+}
+
+std::vector<std::string> statements_of(std::string_view sql) {
+  std::vector<std::string> out;
+  for (const auto& statement : statements(sql)) {
+    out.push_back(text_of(sql, statement));
+  }
+  return out;
+}
+
 } // namespace grant::route

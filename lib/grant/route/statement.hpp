@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace grant::route {
 
@@ -42,5 +43,12 @@ WriteCheck check_writes(std::string_view sql);
 /// default_transaction_read_only) the read-only transaction it runs in: its keywords, upper case,
 /// or "" when none does.
 std::string leaves_read_only(std::string_view sql);
+
+/// True for COMMIT, END, ROLLBACK (not ROLLBACK TO) and ABORT: the statements that end a
+/// transaction without preparing it or making it read-write.
+bool ends_transaction(std::string_view keyword);
+
+/// The statements of `sql`, split at top-level semicolons (without them), trimmed.
+std::vector<std::string> statements_of(std::string_view sql);
 
 } // namespace grant::route
