@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh [--with-postgres] [--with-bench]
 #
 #   --with-postgres  also PostgreSQL 15 server and client (integration tests, tests/servers.sh)
-#   --with-bench     also what bench/*.sh compare against or measure with: the sqlite3 shell and strace
+#   --with-bench     also what bench/*.sh compare against or measure with: the sqlite3 shell, strace,
+#                    wrk and GNU time
 set -euo pipefail
 
 packages=(
@@ -21,7 +22,7 @@ usage() {
 for arg in "$@"; do
   case $arg in
     --with-postgres) packages+=(postgresql-15 postgresql-client-15) ;;
-    --with-bench) packages+=(sqlite3 strace wrk) ;; # libbenchmark-dev is in the base list
+    --with-bench) packages+=(sqlite3 strace wrk time) ;; # libbenchmark-dev is in the base list
     -h | --help) usage; exit 0 ;;
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds Release with warnings as errors, starts the
 # PostgreSQL test servers (tests/servers.sh), runs ctest, then builds and runs the tests once
-# more under AddressSanitizer + UndefinedBehaviorSanitizer against the same servers.
+# more under AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded ones under
+# ThreadSanitizer, against the same servers.
 #
 #   scripts/test.sh [--no-sanitize]
 #
-#   --no-sanitize          skip the sanitizer build (same as GRANT_SKIP_SANITIZE=1)
-#   GRANT_SKIP_SANITIZE=1  skip the sanitizer build
+#   --no-sanitize          skip both sanitizer builds (same as GRANT_SKIP_SANITIZE=1)
+#   GRANT_SKIP_SANITIZE=1  skip both sanitizer builds
 #
 # The servers are stopped and their folder removed on exit, whether the tests pass, fail or
 # the run is interrupted. Exits non-zero if any phase fails.
@@ -111,6 +112,23 @@ run_sanitized_tests() {
     LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0} run_tests build-asan
 }
 
+# The tests that run threads against each other: balancer, breaker, pool, monitor, serve,
+# scatter-gather, the router. Only their two test binaries are built under ThreadSanitizer.
+readonly tsan_unit='registry::pool under many threads,route*'
+readonly tsan_integration='route*,scatter*,registry::pool under contention*,serve under concurrent*,twophase::DistributedTransaction*'
+
+run_thread_sanitized_tests() {
+  # halt_on_error: a race fails the run. tests/tsan.supp: races inside uninstrumented libpq/OpenSSL.
+  local options="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
+  TSAN_OPTIONS=${TSAN_OPTIONS:-$options} build-tsan/tests/grant_unit_tests -tc="$tsan_unit" &&
+    TSAN_OPTIONS=${TSAN_OPTIONS:-$options} build-tsan/tests/grant_integration_tests -tc="$tsan_integration"
+}
+
+build_tsan() {
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGRANT_TSAN=ON -DGRANT_BENCH=OFF &&
+    cmake --build build-tsan -j"$(nproc)" --target grant_unit_tests grant_integration_tests
+}
+
 run_phase "dependencies" scripts/install-deps.sh --with-postgres
 run_phase "release build" build build -DCMAKE_BUILD_TYPE=Release -DGRANT_WERROR=ON
 
@@ -126,6 +144,11 @@ run_phase "release tests" run_tests build || failed=1
 if ((sanitize)); then
   if run_phase "sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON; then
     run_phase "sanitizer tests" run_sanitized_tests || failed=1
+  else
+    failed=1
+  fi
+  if run_phase "thread sanitizer build" build_tsan; then
+    run_phase "thread sanitizer tests" run_thread_sanitized_tests || failed=1
   else
     failed=1
   fi

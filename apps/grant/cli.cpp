@@ -89,6 +89,7 @@ int run(int argc, char** argv) {
   setup_shard_check(app, context);
   setup_health(app, context);
   setup_serve(app, context);
+  setup_query(app, context);
 
   try {
     app.parse(argc, argv);

@@ -28,6 +28,10 @@ public:
     return m_inner->query(sql, params);
   }
   void stream(std::string_view sql, const db::RowCallback& on_row) override { m_inner->stream(sql, on_row); }
+  void stream_result(std::string_view sql, db::ResultSink& sink, const db::StreamOptions& options) override {
+    m_inner->stream_result(sql, sink, options);
+  }
+  void interrupt() noexcept override { m_inner->interrupt(); }
   void set_statement_timeout(std::chrono::milliseconds timeout) override { m_inner->set_statement_timeout(timeout); }
   std::string reset_session_sql() const override { return m_inner->reset_session_sql(); }
   bool in_recovery() override { return m_inner->in_recovery(); }

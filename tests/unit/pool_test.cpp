@@ -49,6 +49,8 @@ public:
   }
   db::Rows query(std::string_view, const db::Params&) override { return {}; }
   void stream(std::string_view, const db::RowCallback&) override {}
+  void stream_result(std::string_view, db::ResultSink&, const db::StreamOptions&) override {}
+  void interrupt() noexcept override {}
   void set_statement_timeout(std::chrono::milliseconds) override {}
   std::string reset_session_sql() const override { return {}; }
   bool in_recovery() override { return false; }

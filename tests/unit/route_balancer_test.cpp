@@ -123,6 +123,8 @@ TEST_CASE("route least_connections: held connections settle by weight") {
     void execute(std::string_view) override {}
     db::Rows query(std::string_view, const db::Params&) override { return {}; }
     void stream(std::string_view, const db::RowCallback&) override {}
+    void stream_result(std::string_view, db::ResultSink&, const db::StreamOptions&) override {}
+    void interrupt() noexcept override {}
     void set_statement_timeout(std::chrono::milliseconds) override {}
     std::string reset_session_sql() const override { return {}; }
     bool in_recovery() override { return true; }

@@ -1,5 +1,8 @@
 #include <grant/db/connection.hpp>
 
+#include <grant/util/sql_lexer.hpp>
+#include <grant/util/strings.hpp>
+
 namespace grant::db {
 
 Value Rows::scalar() const {
@@ -93,6 +96,26 @@ std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectO
     return connect_sqlite(url, options);
   }
   throw Error(ErrorKind::usage, "unsupported URL scheme", url.redacted());
+}
+
+std::string leading_keyword(std::string_view sql) {
+  util::SqlLexer lexer(sql);
+  while (!lexer.done()) {
+    const auto token = lexer.next();
+    const auto text = lexer.text(token);
+    if (token.kind == util::SqlTokenKind::word) {
+      return util::to_lower(text);
+    }
+    if (token.kind != util::SqlTokenKind::space && token.kind != util::SqlTokenKind::comment && text != "(") {
+      return {};
+    }
+  }
+  return {};
+}
+
+bool is_query_statement(std::string_view sql) {
+  const auto word = leading_keyword(sql);
+  return word == "select" || word == "values" || word == "table" || word == "with";
 }
 
 } // namespace grant::db

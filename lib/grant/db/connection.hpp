@@ -5,6 +5,7 @@
 #include <grant/util/url.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,12 +33,45 @@ struct Rows {
   Value scalar() const;
 };
 
+/// How a column's values print as JSON and compare when results from several shards are merged.
+enum class ValueType : std::uint8_t {
+  text,    ///< anything else: printed as a string, compared byte by byte
+  integer, ///< int2/int4/int8/oid; SQLite INTEGER
+  number,  ///< numeric, real, double precision; SQLite REAL
+  boolean, ///< PostgreSQL "t" / "f"
+  json,    ///< json / jsonb: the server's text is the JSON value
+};
+
+/// A result column: its name and the type of its values.
+struct Column {
+  std::string name;
+  ValueType type = ValueType::text;
+};
+
 /// One streamed row: fields are views valid only during the callback.
 struct RowView {
   const std::vector<std::string_view>& fields;
   const std::vector<bool>& nulls;
+  /// Per-field types where the dialect types values rather than columns (SQLite); nullptr when
+  /// the columns' types hold for every row (PostgreSQL).
+  const std::vector<ValueType>* types = nullptr;
 };
 using RowCallback = std::function<void(const RowView&)>;
+
+/// Receives a streamed result: its columns once, then each row as it arrives.
+class ResultSink {
+public:
+  virtual ~ResultSink() = default;
+  virtual void columns(const std::vector<Column>& columns) = 0;
+  virtual void row(const RowView& row) = 0;
+  /// After the last row: the rows the statement changed (INSERT, UPDATE...), else the rows read.
+  virtual void finished(long long affected) { (void)affected; }
+};
+
+struct StreamOptions {
+  bool read_only = false;        ///< run inside a read-only transaction (one is opened if none is)
+  std::size_t batch_rows = 5000; ///< PostgreSQL: rows fetched per round trip from the cursor
+};
 
 enum class Isolation { default_level, read_committed, repeatable_read, serializable };
 
@@ -70,6 +104,16 @@ public:
   virtual Rows query(std::string_view sql, const Params& params = {}) = 0;
   /// Streams the rows of a SELECT without holding them (PostgreSQL: COPY ... TO STDOUT).
   virtual void stream(std::string_view select_sql, const RowCallback& on_row) = 0;
+
+  /// Runs one statement and streams its result, columns typed, into `sink`, never holding more
+  /// than a batch: PostgreSQL reads a query (SELECT, VALUES, TABLE, WITH) through a cursor inside
+  /// a transaction (the caller's, or one of its own), and runs anything else whole. An exception
+  /// thrown by the sink stops the stream and propagates; the session stays usable.
+  virtual void stream_result(std::string_view sql, ResultSink& sink, const StreamOptions& options = {}) = 0;
+  /// Breaks the session from another thread, so that a call blocked on a server that went
+  /// silent returns with a lost-connection DbError; the connection is unusable after it.
+  /// Thread-safe and never throws. SQLite: interrupts the running statement.
+  virtual void interrupt() noexcept = 0;
 
   /// Bounds every following statement; zero removes the bound.
   virtual void set_statement_timeout(std::chrono::milliseconds timeout) = 0;
@@ -138,6 +182,14 @@ private:
   int m_level;
   bool m_open = true;
 };
+
+/// The first word of a statement in lower case, past spaces, comments and opening parentheses
+/// ("select" for "/* x */ (SELECT 1)"); empty when there is none.
+std::string leading_keyword(std::string_view sql);
+
+/// True for a statement that only yields rows and can be read through a cursor: SELECT, VALUES,
+/// TABLE, and WITH (whose body may still write; the server says so).
+bool is_query_statement(std::string_view sql);
 
 /// Opens a connection for the URL's scheme. Throws DbError (unreachable, bad password) with the
 /// URL redacted.

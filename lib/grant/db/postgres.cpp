@@ -6,7 +6,11 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <regex>
+
+#include <sys/socket.h>
 
 namespace grant::db {
 
@@ -27,10 +31,15 @@ std::string clean_message(const std::string& raw) {
   return text;
 }
 
-int line_from_message(const std::string& message) {
+// The server's "LINE 3:" in an error message.
+const std::regex& line_pattern() {
   static const std::regex k_line(R"(LINE (\d+):)");
+  return k_line;
+}
+
+int line_from_message(const std::string& message) {
   std::smatch match;
-  return std::regex_search(message, match, k_line) ? std::stoi(match[1]) : 0;
+  return std::regex_search(message, match, line_pattern()) ? std::stoi(match[1]) : 0;
 }
 
 std::string with_parameter(std::string url, std::string_view name, const std::string& value) {
@@ -51,6 +60,7 @@ public:
     conninfo = with_parameter(conninfo, "application_name", options.application_name);
     try {
       m_connection = std::make_unique<pqxx::connection>(conninfo);
+      m_socket = m_connection->sock();
     } catch (const std::exception& error) {
       const auto message = clean_message(error.what());
       DbError::Details details;
@@ -116,6 +126,54 @@ public:
     });
   }
 
+  void stream_result(std::string_view sql, ResultSink& sink, const StreamOptions& options) override {
+    const bool cursor = is_query_statement(sql);
+    std::optional<Transaction> own;
+    if (transaction_depth() == 0 && (cursor || options.read_only)) {
+      own.emplace(*this, TxOptions{Isolation::default_level, options.read_only});
+    }
+    if (!cursor || !declare_cursor(sql)) {
+      run(sql, [&](pqxx::nontransaction& work) { deliver(work.exec(std::string(sql)), sink, true); });
+      sink.finished(m_last_affected);
+    } else {
+      const std::string fetch = "FETCH FORWARD " + std::to_string(std::max<std::size_t>(options.batch_rows, 1)) +
+                                " FROM grant_stream";
+      long long read = 0;
+      try {
+        run(sql, [&](pqxx::nontransaction& work) {
+          for (bool first = true;; first = false) {
+            const pqxx::result batch = work.exec(fetch);
+            deliver(batch, sink, first);
+            read += static_cast<long long>(batch.size());
+            if (batch.empty()) {
+              return;
+            }
+          }
+        });
+      } catch (...) {
+        if (!own && is_usable()) { // the caller's transaction goes on: do not leave the cursor open
+          try {
+            execute("CLOSE grant_stream");
+          } catch (const DbError&) { // the transaction is aborted: its end closes the cursor
+          }
+        }
+        throw;
+      }
+      execute("CLOSE grant_stream");
+      sink.finished(read);
+    }
+    if (own) {
+      own->commit();
+    }
+  }
+
+  void interrupt() noexcept override {
+    m_interrupted = true; // whatever it was doing, the session is not handed out again
+    if (const int socket = m_socket.load(); socket >= 0) {
+      ::shutdown(socket, SHUT_RDWR); // the blocked recv() sees end of file: libpq reports the loss
+    }
+  }
+
   void set_statement_timeout(std::chrono::milliseconds timeout) override {
     execute("SET statement_timeout = " + std::to_string(timeout.count()));
   }
@@ -131,7 +189,7 @@ public:
   }
 
   bool is_usable() const noexcept override {
-    return !m_broken && m_connection && m_connection->is_open();
+    return !m_broken && !m_interrupted && m_connection && m_connection->is_open();
   }
 
 protected:
@@ -157,8 +215,87 @@ protected:
   }
 
 private:
+  // DECLARE a cursor for the query; false when the server refuses a cursor for it (a WITH whose
+  // body writes), after which the query is run whole. A WITH is declared inside a savepoint so
+  // that the refusal does not abort the caller's transaction.
+  bool declare_cursor(std::string_view sql) {
+    // On a line of its own, so that the server's "LINE n:" and caret point into the caller's SQL
+    // once the line number is shifted back (run_declare).
+    const std::string declare = "DECLARE grant_stream NO SCROLL CURSOR FOR\n" + std::string(sql);
+    if (leading_keyword(sql) != "with") {
+      run_declare(sql, declare);
+      return true;
+    }
+    Transaction savepoint(*this);
+    try {
+      run_declare(sql, declare);
+    } catch (const DbError& error) {
+      if (error.sqlstate() == "0A000") { // feature_not_supported: data-modifying WITH
+        return false;
+      }
+      throw;
+    }
+    savepoint.commit();
+    return true;
+  }
+
+  void run_declare(std::string_view sql, const std::string& declare) {
+    try {
+      run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+    } catch (const DbError& error) {
+      std::smatch match;
+      std::string message = error.what();
+      auto details = error.details();
+      if (std::regex_search(message, match, line_pattern()) && std::stoi(match[1]) > 1) {
+        const auto line = std::stoi(match[1]) - 1;
+        message.replace(static_cast<std::size_t>(match.position(1)), static_cast<std::size_t>(match.length(1)),
+                        std::to_string(line));
+        details.line = line;
+      }
+      throw DbError(message, details, error.hint());
+    }
+  }
+
+  static ValueType value_type(pqxx::oid type) {
+    switch (type) {
+    case 20: case 21: case 23: case 26: // int8, int2, int4, oid
+      return ValueType::integer;
+    case 700: case 701: case 1700: // float4, float8, numeric
+      return ValueType::number;
+    case 16:
+      return ValueType::boolean;
+    case 114: case 3802: // json, jsonb
+      return ValueType::json;
+    default:
+      return ValueType::text;
+    }
+  }
+
+  // Hands a result to the sink: its columns when `with_columns`, then its rows.
+  void deliver(const pqxx::result& result, ResultSink& sink, bool with_columns) {
+    const auto width = static_cast<std::size_t>(result.columns());
+    if (with_columns) {
+      std::vector<Column> columns;
+      for (pqxx::row::size_type c = 0; c < result.columns(); ++c) {
+        columns.push_back({result.column_name(c), value_type(result.column_type(c))});
+      }
+      sink.columns(columns);
+    }
+    m_fields.resize(width);
+    m_nulls.resize(width);
+    for (const auto& row : result) {
+      for (std::size_t c = 0; c < width; ++c) {
+        const auto field = row[static_cast<pqxx::row::size_type>(c)];
+        m_nulls[c] = field.is_null();
+        m_fields[c] = std::string_view(field.c_str(), field.size());
+      }
+      sink.row(RowView{m_fields, m_nulls});
+    }
+    m_last_affected = width == 0 ? static_cast<long long>(result.affected_rows()) : static_cast<long long>(result.size());
+  }
+
   template <typename Body> void run(std::string_view sql, Body&& body) {
-    if (m_broken) {
+    if (m_broken || m_interrupted) {
       throw DbError("connection to " + target() + " was lost earlier",
                     {target(), std::string(sql), {}, 0, true, 0}, "reconnect and retry");
     }
@@ -247,7 +384,12 @@ private:
 
   std::string m_url;
   std::unique_ptr<pqxx::connection> m_connection;
+  std::atomic<int> m_socket{-1}; ///< for interrupt() from another thread
+  std::atomic<bool> m_interrupted{false};
   bool m_broken = false;
+  std::vector<std::string_view> m_fields; ///< stream_result's row buffers, reused
+  std::vector<bool> m_nulls;
+  long long m_last_affected = 0;
 };
 
 } // namespace

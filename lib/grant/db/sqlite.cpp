@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <optional>
 
 namespace grant::db {
 
@@ -133,6 +134,57 @@ public:
       on_row(RowView{fields, nulls});
     }, nullptr);
   }
+
+  void stream_result(std::string_view sql, ResultSink& sink, const StreamOptions& options) override {
+    std::optional<Transaction> own;
+    if (options.read_only && transaction_depth() == 0) {
+      own.emplace(*this, TxOptions{Isolation::default_level, true});
+    }
+    std::vector<std::string_view> fields;
+    std::vector<bool> nulls;
+    std::vector<ValueType> types;
+    std::vector<std::string> names;
+    long long read = 0;
+    bool described = false;
+    const auto describe = [&] {
+      std::vector<Column> columns;
+      for (auto& name : names) {
+        columns.push_back({std::move(name), ValueType::text}); // SQLite types each value instead
+      }
+      sink.columns(columns);
+      described = true;
+    };
+    each_row(sql, {}, [&](sqlite3_stmt* stmt) {
+      if (!described) {
+        describe();
+      }
+      const auto width = static_cast<std::size_t>(sqlite3_column_count(stmt));
+      fields.resize(width);
+      nulls.resize(width);
+      types.resize(width);
+      for (std::size_t c = 0; c < width; ++c) {
+        const int column = static_cast<int>(c);
+        const int type = sqlite3_column_type(stmt, column);
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+        nulls[c] = type == SQLITE_NULL;
+        types[c] = type == SQLITE_INTEGER ? ValueType::integer : type == SQLITE_FLOAT ? ValueType::number : ValueType::text;
+        fields[c] = nulls[c] || text == nullptr
+                        ? std::string_view{}
+                        : std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+      }
+      sink.row(RowView{fields, nulls, &types});
+      ++read;
+    }, &names);
+    if (!described) {
+      describe();
+    }
+    sink.finished(names.empty() && read == 0 ? sqlite3_changes(m_db) : read);
+    if (own) {
+      own->commit();
+    }
+  }
+
+  void interrupt() noexcept override { sqlite3_interrupt(m_db); }
 
   std::string reset_session_sql() const override { return {}; } // no session state a migration leaves
 

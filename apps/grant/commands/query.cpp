@@ -1,0 +1,281 @@
+#include <grant/commands.hpp>
+#include <grant/context.hpp>
+#include <grant/query_output.hpp>
+
+#include <grant/check/table_loader.hpp>
+#include <grant/error.hpp>
+#include <grant/health/monitor.hpp>
+#include <grant/migrate/sql_split.hpp>
+#include <grant/registry/registry.hpp>
+#include <grant/route/balancer.hpp>
+#include <grant/route/scatter.hpp>
+#include <grant/route/statement.hpp>
+#include <grant/shard/resolver.hpp>
+#include <grant/util/strings.hpp>
+
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace grant::cli {
+
+namespace {
+
+struct QueryFlags {
+  std::string database;
+  std::string shard;
+  std::string key;
+  bool all_shards = false;
+  std::string role = "writing";
+  std::optional<int> max_lag_ms;
+  bool read_only = false;
+  std::string format = "table";
+  int timeout_ms = 30000;
+  int jobs = 8;
+  bool partial = false;
+  std::string sql;
+};
+
+QueryFormat parse_format(const std::string& name) {
+  if (name == "table") {
+    return QueryFormat::table;
+  }
+  if (name == "csv") {
+    return QueryFormat::csv;
+  }
+  return QueryFormat::json;
+}
+
+// The statement to run: the argument, or standard input for "-"; exactly one statement.
+std::string statement_of(const std::string& argument) {
+  std::string sql = argument;
+  if (sql == "-") {
+    std::ostringstream text;
+    text << std::cin.rdbuf();
+    sql = text.str();
+  }
+  const auto statements = migrate::split_statements(sql);
+  if (statements.empty()) {
+    throw ConfigError("no SQL statement given", "grant query", "grant query --database app \"SELECT count(*) FROM users\"");
+  }
+  if (statements.size() > 1) {
+    throw ConfigError("grant query runs one statement; got " + std::to_string(statements.size()), "grant query",
+                      "run them one at a time, or use a migration for a script");
+  }
+  return statements.front().text;
+}
+
+// Which shards of the database to read: --shard, the owner of --key, every shard, or the writer.
+std::vector<std::string> shards_of(const QueryFlags& flags, const config::Database& database,
+                                   registry::Registry& registry) {
+  const int chosen = (flags.shard.empty() ? 0 : 1) + (flags.key.empty() ? 0 : 1) + (flags.all_shards ? 1 : 0);
+  if (chosen > 1) {
+    throw ConfigError("--shard, --key and --all-shards exclude each other", "grant query");
+  }
+  if (!database.is_sharded()) {
+    if (chosen > 0) {
+      throw ConfigError("database " + database.name + " is not sharded, so --shard, --key and --all-shards do not apply",
+                        database.key_path);
+    }
+    return {""};
+  }
+  if (chosen == 0) {
+    throw ConfigError("database " + database.name + " is sharded: say which shards to query", database.key_path,
+                      "add --shard NAME, --key VALUE (the shard that owns it) or --all-shards");
+  }
+  if (flags.all_shards) {
+    std::vector<std::string> names;
+    for (const auto& shard : database.shards) {
+      names.push_back(shard.name);
+    }
+    return names;
+  }
+  if (!flags.shard.empty()) {
+    if (database.find_shard(flags.shard) == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& shard : database.shards) {
+        names.push_back(shard.name);
+      }
+      throw ConfigError("database " + database.name + " has no shard " + util::in_quotes(flags.shard), database.key_path,
+                        "shards: " + util::join(names, ", "));
+    }
+    return {flags.shard};
+  }
+  const auto resolver = shard::make_resolver(database, shard::table_loader(registry));
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const auto comma = flags.key.find(',', start);
+    parts.emplace_back(std::string_view(flags.key).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  try {
+    return {resolver->resolve_name(shard::Key::from_text(parts))};
+  } catch (const shard::KeyError& error) {
+    throw ConfigError(error.what(), "--key " + util::in_quotes(flags.key), error.hint());
+  }
+}
+
+// Reading: one health round tells the balancers which replicas may take the read.
+class Readers {
+public:
+  Readers(registry::Registry& registry, const config::Database& database, const std::vector<std::string>& shards,
+          const QueryFlags& flags, Context& context)
+      : m_context(context) {
+    health::CheckOptions check;
+    check.max_lag_ms = flags.max_lag_ms;
+    if (database.is_sharded()) {
+      check.shards = shards;
+    }
+    m_monitor = std::make_unique<health::Monitor>(std::vector<const config::Database*>{&database}, check);
+    m_monitor->check_now();
+    route::BalancerOptions options;
+    options.max_lag_ms = flags.max_lag_ms;
+    for (const auto& shard : shards) {
+      m_balancers.emplace(shard, std::make_unique<route::Balancer>(registry, database.name, shard,
+                                                                   route::from_monitor(*m_monitor), options));
+    }
+  }
+
+  registry::PooledConnection checkout(const std::string& shard) {
+    auto& balancer = *m_balancers.at(shard);
+    route::Pick pick;
+    auto connection = balancer.checkout(&pick);
+    const std::string where = balancer.database() + (shard.empty() ? "" : "/" + shard);
+    if (pick.is_writer()) {
+      m_context.warn("reading " + where + " from its writer: " + std::string(route::fallback_name(pick.fallback)));
+    } else {
+      m_context.detail("reading " + where + " from replica " + pick.endpoint->label());
+    }
+    return connection;
+  }
+
+private:
+  Context& m_context;
+  std::unique_ptr<health::Monitor> m_monitor;
+  std::map<std::string, std::unique_ptr<route::Balancer>> m_balancers;
+};
+
+void run_query(const QueryFlags& flags, Context& context) {
+  const auto& config = context.config();
+  const auto& database = *registry::select_databases(config, {flags.database}).front();
+  const auto sql = statement_of(flags.sql);
+  registry::Registry registry(config);
+  const auto shards = shards_of(flags, database, registry);
+  const bool reading = flags.role == "reading";
+  if (flags.max_lag_ms && !reading) {
+    throw ConfigError("--max-lag applies to --role reading", "grant query");
+  }
+  std::unique_ptr<Readers> readers;
+  if (reading) {
+    readers = std::make_unique<Readers>(registry, database, shards, flags, context);
+  }
+  const auto format = context.global.json ? QueryFormat::json : parse_format(flags.format);
+  // Reading is read-only (Rails' reading role): when no replica qualifies the writer serves the
+  // read, and a write must not ride along. Refused here before any server sees it; the read-only
+  // transaction catches what the text does not show (a function that writes).
+  const bool read_only = flags.read_only || reading;
+  if (read_only) {
+    const std::string flag = flags.read_only ? "--read-only" : "--role reading";
+    auto refused = route::check_writes(sql).keyword;
+    if (refused.empty()) {
+      refused = route::leaves_read_only(sql);
+    }
+    if (!refused.empty()) {
+      throw ConfigError("writes are prevented with " + flag + ": refused " + refused + " before it reached the server",
+                        database.name, "run it without " + flag + " (the writer takes writes: --role writing)");
+    }
+  }
+
+  std::vector<route::ShardTarget> targets;
+  for (const auto& shard : shards) {
+    const std::string label = database.name + (shard.empty() ? "" : "/" + shard);
+    targets.push_back({shard, label, [&registry, &readers, &database, shard] {
+                         return readers ? readers->checkout(shard) : registry.writer(database.name, shard).checkout();
+                       }});
+  }
+
+  const bool merged = flags.all_shards;
+  auto printer = RowPrinter::make(format, merged);
+  if (!merged) {
+    auto connection = targets.front().checkout();
+    long long affected = 0;
+    struct Counting final : db::ResultSink {
+      RowPrinter& printer;
+      long long& affected;
+      Counting(RowPrinter& p, long long& a) : printer(p), affected(a) {}
+      void columns(const std::vector<db::Column>& columns) override { printer.columns(columns); }
+      void row(const db::RowView& row) override { printer.row(row); }
+      void finished(long long count) override { affected = count; }
+    } sink(*printer, affected);
+    try {
+      connection->stream_result(sql, sink, {read_only, 5000});
+    } catch (...) {
+      printer->flush();
+      throw;
+    }
+    printer->end(affected);
+    return;
+  }
+
+  const auto plan = route::plan_merge(sql);
+  route::ScatterOptions options;
+  options.jobs = static_cast<std::size_t>(flags.jobs);
+  options.timeout = std::chrono::milliseconds(flags.timeout_ms);
+  options.read_only = read_only;
+  options.partial = flags.partial;
+  route::ScatterResult result;
+  try {
+    result = route::scatter_gather(targets, plan, *printer, options);
+  } catch (...) {
+    printer->flush();
+    throw;
+  }
+  printer->end(result.affected);
+  for (const auto& failure : result.failures) {
+    std::cerr << "grant: error: shard " << failure.shard << " failed: " << util::redact_secrets(failure.message)
+              << "\n  at: " << failure.label << "\n";
+  }
+  if (!result.failures.empty()) {
+    context.exit_code = 3;
+  }
+}
+
+} // namespace
+
+void setup_query(CLI::App& app, Context& context) {
+  auto flags = std::make_shared<QueryFlags>();
+  auto* command = app.add_subcommand("query", "Run one SQL statement on a database, a shard, a replica, or every shard");
+  command->add_option("--database", flags->database, "The database (from the config)")->required();
+  command->add_option("--shard", flags->shard, "Only this shard of a sharded database");
+  command->add_option("--key", flags->key, "The shard that owns this key (a,b for a composite key)");
+  command->add_flag("--all-shards", flags->all_shards, "Every shard in parallel, rows merged with a `shard` column first");
+  command->add_option("--role", flags->role, "writing (the writer) or reading (a replica the balancer picks)")
+      ->check(CLI::IsMember({"writing", "reading"}));
+  command->add_option("--max-lag", flags->max_lag_ms, "With --role reading: replicas further behind (ms) are skipped")
+      ->check(CLI::Range(0, 86'400'000));
+  command->add_flag("--read-only", flags->read_only, "Run inside a read-only transaction: the server refuses writes");
+  command->add_option("--format", flags->format, "table (default), csv (RFC 4180) or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  command->add_option("--timeout", flags->timeout_ms,
+                      "With --all-shards: a shard silent this many ms fails (default 30000; 0: no bound)")
+      ->check(CLI::Range(0, 86'400'000));
+  command->add_option("--jobs", flags->jobs, "With --all-shards: shards read at once (default 8)")->check(CLI::Range(1, 256));
+  command->add_flag("--partial", flags->partial,
+                    "With --all-shards: print every shard that answers, report the failed ones (exit 3)");
+  command->add_option("sql", flags->sql, "The statement, or - to read it from standard input")->required();
+  command->footer(
+      "Examples:\n"
+      "  grant query --database analytics \"SELECT count(*) FROM events\"\n"
+      "  grant query --database orders --key 42 \"SELECT * FROM orders WHERE customer_id = 42\"\n"
+      "  grant query --database orders --all-shards --format csv \"SELECT id, total FROM orders ORDER BY total DESC LIMIT 10\"\n"
+      "  grant query --database analytics --role reading --max-lag 500 --read-only \"SELECT now()\"\n"
+      "\n"
+      "With --all-shards a trailing ORDER BY / LIMIT / OFFSET applies to the merged rows of every shard.\n"
+      "Exit codes: 0 done, 2 usage or config error, 3 a database (or shard) failed; the error names it.");
+  command->callback([flags, &context] { run_query(*flags, context); });
+}
+
+} // namespace grant::cli
