@@ -2,9 +2,10 @@
 # Installs the Debian 12 packages grant needs to build and test. Idempotent: when everything
 # is present it runs one dpkg-query and exits.
 #
-#   scripts/install-deps.sh [--with-postgres] [--with-bench]
+#   scripts/install-deps.sh [--with-postgres] [--with-shells] [--with-bench]
 #
 #   --with-postgres  also PostgreSQL 15 server and client (integration tests, tests/servers.sh)
+#   --with-shells    also zsh and fish, which check the completion scripts grant generates
 #   --with-bench     also what bench/*.sh compare against or measure with: the sqlite3 shell, strace,
 #                    wrk and GNU time
 set -euo pipefail
@@ -16,12 +17,13 @@ packages=(
 )
 
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "$0"
+  sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
 
 for arg in "$@"; do
   case $arg in
     --with-postgres) packages+=(postgresql-15 postgresql-client-15) ;;
+    --with-shells) packages+=(zsh fish) ;;
     --with-bench) packages+=(sqlite3 strace wrk time) ;; # libbenchmark-dev is in the base list
     -h | --help) usage; exit 0 ;;
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;

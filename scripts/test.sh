@@ -129,7 +129,7 @@ build_tsan() {
     cmake --build build-tsan -j"$(nproc)" --target grant_unit_tests grant_integration_tests
 }
 
-run_phase "dependencies" scripts/install-deps.sh --with-postgres
+run_phase "dependencies" scripts/install-deps.sh --with-postgres --with-shells
 run_phase "release build" build build -DCMAKE_BUILD_TYPE=Release -DGRANT_WERROR=ON
 
 # The folder exists before the servers do, so the EXIT trap can always clean it up.

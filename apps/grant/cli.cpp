@@ -92,6 +92,7 @@ int run(int argc, char** argv) {
   setup_health(app, context);
   setup_serve(app, context);
   setup_query(app, context);
+  setup_completion(app, context);
 
   try {
     app.parse(argc, argv);

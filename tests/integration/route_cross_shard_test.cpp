@@ -52,12 +52,18 @@ TEST_CASE("route::Router::across_shards") {
     router.across_shards("orders", {}, [](const std::string& shard, db::Connection& c) { transfer(shard, c); });
     CHECK(balances(fleet) == "1=90 | 2=10");
     router.across_shards("orders", {"s0", "s1"},
-                         [](const std::string& shard, db::Connection& c) { transfer(shard, c); }, {"payout", 1});
+                         [](const std::string& shard, db::Connection& c) { transfer(shard, c); }, {"payout", 1, {}});
     CHECK(balances(fleet) == "1=80 | 2=20");
+    // s1 coordinates now: the router creates its decision log first.
+    router.across_shards("orders", {}, [](const std::string& shard, db::Connection& c) { transfer(shard, c); },
+                         {"moved", 0, "s1"});
+    CHECK(balances(fleet) == "1=70 | 2=30");
+    CHECK(fleet.has_table(1, "grant_atomic_decisions"));
     CHECK(fleet.prepared(0) == 0);
     CHECK(fleet.prepared(1) == 0);
     CHECK(fleet.decisions(0) == 0);
-    CHECK(router.stats().writes_noted == 4);
+    CHECK(fleet.decisions(1) == 0);
+    CHECK(router.stats().writes_noted == 6);
   }
 
   SUBCASE("a failing participant rolls every shard back and its error comes out") {
@@ -127,6 +133,8 @@ TEST_CASE("route::Router::across_shards") {
     route::Router router(registry);
     CHECK_THROWS_AS(router.across_shards("orders", {"s7"}, [](const std::string&, db::Connection&) {}), ConfigError);
     CHECK_THROWS_AS(router.across_shards("nope", {}, [](const std::string&, db::Connection&) {}), ConfigError);
+    CHECK_THROWS_AS(router.across_shards("orders", {"s0"}, [](const std::string&, db::Connection&) {}, {"x", 0, "s1"}),
+                    ConfigError); // the coordinator must take part
     CHECK(registry.stats().empty());
   }
 }

@@ -82,7 +82,14 @@ TEST_CASE("route::PreventWrites on the writer: refused before the server, and by
     // Refused before the server: a table that does not exist would otherwise be a 42P01 DbError.
     CHECK(refused(guard, "INSERT INTO no_such_table VALUES (1)") == "INSERT");
     // The scope's transaction cannot be left or made read-write from inside.
-    CHECK(test::contains(refused(guard, "COMMIT"), "COMMIT"));
+    // BEGIN / COMMIT / ROLLBACK are allowed, and what follows them is read-only still.
+    guard.execute("COMMIT");
+    CHECK(guard.query("SHOW transaction_read_only").scalar() == db::Value{"on"});
+    guard.execute("BEGIN; SELECT count(*) FROM t; COMMIT; SELECT 1");
+    CHECK(guard.query("ROLLBACK").empty());
+    CHECK(guard.query("SHOW transaction_read_only").scalar() == db::Value{"on"});
+    CHECK(refused(guard, "BEGIN; COMMIT; INSERT INTO t VALUES (4, 'four')") == "INSERT");
+    CHECK(test::contains(refused(guard, "PREPARE TRANSACTION 'x'"), "PREPARE TRANSACTION"));
     CHECK(test::contains(refused(guard, "SET TRANSACTION READ WRITE"), "READ WRITE"));
     CHECK(guard.query("SHOW transaction_read_only").scalar() == db::Value{"on"}); // still usable
     try {
@@ -103,6 +110,9 @@ TEST_CASE("route::PreventWrites on the writer: refused before the server, and by
     } catch (const db::DbError& error) {
       CHECK(error.sqlstate() == "25006"); // read_only_sql_transaction
     }
+    guard.execute("ROLLBACK"); // after the error, as an application would: read-only again
+    CHECK(guard.query("SELECT count(*) FROM t").scalar() == db::Value{"1"});
+    CHECK_THROWS_AS(guard.query("SELECT sneaky()"), db::DbError);
   }
   SUBCASE("nextval is left to the read-only transaction") {
     route::PreventWrites guard(*connection);

@@ -56,7 +56,8 @@ TEST_CASE("route::check_writes") {
              "",
              "-- just a comment\n/* and another */",
          }) {
-      CAPTURE(sql);
+      const std::string text = sql;
+      CAPTURE(text);
       CHECK(refused(sql) == "");
     }
   }
@@ -71,6 +72,9 @@ TEST_CASE("route::check_writes") {
         {"COPY t FROM STDIN", "COPY FROM"},
         {"copy t (a, b) from '/tmp/x.csv'", "COPY FROM"},
         {"COPY (INSERT INTO t VALUES (1) RETURNING *) TO STDOUT", "INSERT"},
+        {"COPY t TO '/tmp/t.csv'", "COPY TO FILE"},
+        {"COPY (SELECT 1) TO PROGRAM 'cat > /tmp/x'", "COPY TO PROGRAM"},
+        {"LOAD 'auto_explain'", "LOAD"},
         {"CREATE TABLE t (id int)", "CREATE"},
         {"ALTER TABLE t ADD COLUMN y int", "ALTER"},
         {"DROP TABLE t", "DROP"},
@@ -108,7 +112,8 @@ TEST_CASE("route::check_writes") {
         {"FROBNICATE t", "FROBNICATE"}, // unknown: counted as a write
     };
     for (const auto& [sql, keyword] : cases) {
-      CAPTURE(sql);
+      const std::string text = sql;
+      CAPTURE(text);
       CHECK(refused(sql) == keyword);
     }
   }
@@ -127,7 +132,8 @@ TEST_CASE("route::check_writes") {
              "SELECT t.update, t.delete FROM t",
              "SELECT price$ FROM t",
          }) {
-      CAPTURE(sql);
+      const std::string text = sql;
+      CAPTURE(text);
       CHECK(refused(sql) == "");
     }
   }
@@ -165,4 +171,17 @@ TEST_CASE("route::leaves_read_only") {
   CHECK(leaves_read_only("set local transaction_read_only = off") == "SET TRANSACTION_READ_ONLY");
   CHECK(leaves_read_only("SET default_transaction_read_only TO off") == "SET DEFAULT_TRANSACTION_READ_ONLY");
   CHECK(leaves_read_only("SELECT 'COMMIT'") == "");
+}
+
+TEST_CASE("route::statements_of and ends_transaction") {
+  CHECK(grant::route::statements_of("BEGIN; SELECT ';' ; /* ; */ COMMIT;") ==
+        std::vector<std::string>{"BEGIN", "SELECT ';'", "COMMIT"}); // comments between statements drop
+  CHECK(grant::route::statements_of("  ").empty());
+  CHECK(grant::route::ends_transaction(leaves_read_only("commit")));
+  CHECK(grant::route::ends_transaction(leaves_read_only("ROLLBACK")));
+  CHECK(grant::route::ends_transaction(leaves_read_only("end")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("PREPARE TRANSACTION 'x'")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("COMMIT PREPARED 'x'")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SET TRANSACTION READ WRITE")));
+  CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SELECT 1")));
 }

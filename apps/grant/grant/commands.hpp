@@ -23,5 +23,6 @@ void setup_shard_check(CLI::App& app, Context& context);
 void setup_health(CLI::App& app, Context& context);
 void setup_serve(CLI::App& app, Context& context);
 void setup_query(CLI::App& app, Context& context);
+void setup_completion(CLI::App& app, Context& context);
 
 } // namespace grant::cli

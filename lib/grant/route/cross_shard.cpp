@@ -7,6 +7,7 @@
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
 #include <deque>
 
 namespace grant::route {
@@ -43,6 +44,18 @@ void Router::across_shards(const std::string& database, const std::vector<std::s
                         writer.label());
     }
   }
+  std::size_t coordinator = 0;
+  if (!options.coordinator.empty()) {
+    const auto found = std::find_if(writers.begin(), writers.end(),
+                                    [&](const registry::Endpoint& e) { return e.shard == options.coordinator; });
+    if (found == writers.end()) {
+      throw ConfigError("the coordinator " + util::in_quotes(options.coordinator) +
+                            " of a cross-shard transaction on " + util::in_quotes(database) +
+                            " is not one of its shards",
+                        db.key_path, "name one of the shards the transaction writes to");
+    }
+    coordinator = static_cast<std::size_t>(found - writers.begin());
+  }
   std::vector<registry::PooledConnection> connections(writers.size());
   util::parallel_for(writers.size(), options.jobs > 0 ? options.jobs : static_cast<int>(writers.size()),
                      [&](std::size_t i) {
@@ -50,23 +63,22 @@ void Router::across_shards(const std::string& database, const std::vector<std::s
                        bool ready = false;
                        {
                          std::lock_guard lock(m_mutex);
-                         ready = m_coordinators_ready.count(writers[i].label()) != 0;
+                         ready = m_prepared_checked.count(writers[i].label()) != 0;
                        }
                        if (!ready) {
                          twophase::require_prepared_transactions(*connections[i], writers[i].label(), "across_shards",
                                                                  "write to one shard at a time");
                        }
                      });
-  // The first listed shard coordinates, as for migrate --atomic: its name rides in every
-  // transaction id, so `grant recover` finds the decision.
-  ensure_coordinator(*connections.front(), writers.front());
+  // The coordinator's name rides in every transaction id, so `grant recover` finds the decision.
+  ensure_coordinator(*connections[coordinator], writers[coordinator]);
   {
     std::lock_guard lock(m_mutex);
     for (const auto& writer : writers) {
-      m_coordinators_ready.insert(writer.label()); // prepared transactions checked
+      m_prepared_checked.insert(writer.label());
     }
   }
-  twophase::DecisionLog log(*connections.front());
+  twophase::DecisionLog log(*connections[coordinator]);
   std::vector<twophase::Participant> participants;
   for (std::size_t i = 0; i < writers.size(); ++i) {
     participants.push_back({writers[i].shard, &*connections[i]});
@@ -74,11 +86,11 @@ void Router::across_shards(const std::string& database, const std::vector<std::s
   std::deque<registry::PooledConnection> spares;
   twophase::Options tx_options;
   tx_options.jobs = options.jobs;
-  tx_options.reconnect = twophase::reconnect_through(m_registry, writers, 0, spares);
+  tx_options.reconnect = twophase::reconnect_through(m_registry, writers, coordinator, spares);
   std::exception_ptr failure;
   bool in_doubt = false;
   try {
-    twophase::DistributedTransaction transaction(database, options.label, {writers.front().shard, &log},
+    twophase::DistributedTransaction transaction(database, options.label, {writers[coordinator].shard, &log},
                                                  std::move(participants), std::move(tx_options));
     transaction.execute([&](std::size_t i, db::Connection& connection) { work(writers[i].shard, connection); });
   } catch (const twophase::InDoubtError&) {

@@ -23,16 +23,27 @@ WriteRefused::WriteRefused(const std::string& target, std::string keyword, std::
             "while_preventing_writes)"),
       m_keyword(std::move(keyword)), m_statement(std::move(statement)) {}
 
-PreventWrites::PreventWrites(db::Connection& connection, db::Isolation isolation) : m_connection(connection) {
-  m_transaction.emplace(connection, db::TxOptions{isolation, true});
-  if (connection.dialect() == db::Dialect::postgres) {
-    // Takes the transaction's snapshot: from here on PostgreSQL refuses to make it read-write.
-    connection.query("SELECT 1");
-  }
+PreventWrites::PreventWrites(db::Connection& connection, db::Isolation isolation)
+    : m_connection(connection), m_isolation(isolation) {
+  begin();
 }
 
 PreventWrites::~PreventWrites() {
   m_transaction.reset();
+}
+
+void PreventWrites::begin() {
+  m_transaction.emplace(m_connection, db::TxOptions{m_isolation, true});
+  if (m_connection.dialect() == db::Dialect::postgres) {
+    // Takes the transaction's snapshot: from here on PostgreSQL refuses to make it read-write.
+    m_connection.query("SELECT 1");
+  }
+}
+
+void PreventWrites::restart() {
+  m_transaction->rollback(); // a read-only transaction has nothing to commit
+  m_transaction.reset();
+  begin();
 }
 
 void PreventWrites::finish() {
@@ -42,26 +53,47 @@ void PreventWrites::finish() {
   }
 }
 
-void PreventWrites::check(std::string_view sql) const {
+bool PreventWrites::check(std::string_view sql) const {
   if (!m_transaction) {
     throw Error(ErrorKind::usage, target() + ": the prevent-writes scope has ended", target());
   }
   if (const auto verdict = check_writes(sql)) {
     throw WriteRefused(target(), verdict.keyword, verdict.statement);
   }
-  if (auto keyword = leaves_read_only(sql); !keyword.empty()) {
-    throw WriteRefused(target(), keyword + " (it would leave the scope's read-only transaction)",
-                       std::string(util::trim(sql)));
+  bool ends = false;
+  for (const auto& statement : statements_of(sql)) {
+    if (auto keyword = leaves_read_only(statement); !keyword.empty()) {
+      if (!ends_transaction(keyword)) {
+        throw WriteRefused(target(), keyword + " (it would leave the scope's read-only transaction)", statement);
+      }
+      ends = true;
+    }
   }
+  return ends;
 }
 
 void PreventWrites::execute(std::string_view sql) {
-  check(sql);
-  m_connection.execute(sql);
+  if (!check(sql)) {
+    m_connection.execute(sql);
+    return;
+  }
+  for (const auto& statement : statements_of(sql)) {
+    if (ends_transaction(leaves_read_only(statement))) {
+      restart();
+    } else {
+      m_connection.execute(statement);
+    }
+  }
 }
 
 db::Rows PreventWrites::query(std::string_view sql, const db::Params& params) {
-  check(sql);
+  if (check(sql)) {
+    if (statements_of(sql).size() != 1) {
+      throw Error(ErrorKind::usage, target() + ": query() takes one statement; use execute() for a script", target());
+    }
+    restart();
+    return {};
+  }
   return m_connection.query(sql, params);
 }
 

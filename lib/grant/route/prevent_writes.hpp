@@ -29,9 +29,12 @@ private:
 /// defence in depth, the scope is one read-only transaction (BEGIN READ ONLY, then a first query
 /// so that the transaction's snapshot is taken and SET TRANSACTION READ WRITE can no longer undo
 /// it), so a write the text does not show (`SELECT f()` where f inserts, nextval()) is refused by
-/// PostgreSQL with SQLSTATE 25006. Statements that would end that transaction (COMMIT, ROLLBACK,
-/// ...) are refused too. Cost: the BEGIN, that first query and the final ROLLBACK, three round
-/// trips per scope. SQLite: `PRAGMA query_only` stands for the read-only transaction.
+/// PostgreSQL with SQLSTATE 25006. BEGIN, COMMIT and ROLLBACK are allowed and stay read-only:
+/// COMMIT, END, ROLLBACK and ABORT end the current read-only transaction and start the next one
+/// (BEGIN inside it is a no-op with a server warning); PREPARE TRANSACTION and anything that would
+/// make the transaction read-write are refused. Cost: the BEGIN, that first query and the final
+/// ROLLBACK, three round trips per scope (and per COMMIT inside it). SQLite: `PRAGMA query_only`
+/// stands for the read-only transaction.
 class PreventWrites {
 public:
   explicit PreventWrites(db::Connection& connection, db::Isolation isolation = db::Isolation::default_level);
@@ -40,9 +43,11 @@ public:
   PreventWrites(const PreventWrites&) = delete;
   PreventWrites& operator=(const PreventWrites&) = delete;
 
-  /// Runs a script, refused as a whole when any of its statements writes.
+  /// Runs a script, refused as a whole when any of its statements writes. A script with a COMMIT
+  /// or ROLLBACK runs statement by statement, the transaction restarting read-only at each.
   void execute(std::string_view sql);
-  /// Runs one statement with `$n` parameters.
+  /// Runs one statement with `$n` parameters (a COMMIT or ROLLBACK restarts the transaction and
+  /// returns no rows).
   db::Rows query(std::string_view sql, const db::Params& params = {});
   /// Ends the scope now: later statements throw.
   void finish();
@@ -53,9 +58,13 @@ public:
   std::string quote_literal(std::string_view text) const { return m_connection.quote_literal(text); }
 
 private:
-  void check(std::string_view sql) const;
+  /// Throws WriteRefused; true when `sql` holds a statement that ends the transaction.
+  bool check(std::string_view sql) const;
+  void begin();
+  void restart();
 
   db::Connection& m_connection;
+  db::Isolation m_isolation;
   std::optional<db::Transaction> m_transaction;
 };
 

@@ -44,6 +44,9 @@ struct RouterStats {
 struct CrossShardOptions {
   std::string label = "app"; ///< goes into the prepared transactions' ids (letters, digits, _ and -)
   int jobs = 0;              ///< participants worked on at once; 0: all
+  /// The participating shard whose server keeps the decision log; empty: the first of them in
+  /// config order (as for migrate --atomic).
+  std::string coordinator;
 };
 
 /// Rails' `connected_to` for C++: scopes that run a function on a connection to the right
@@ -90,8 +93,8 @@ public:
 
   /// Writes to several shards of `database` (`shards`, empty: all) all or none, by two-phase
   /// commit (twophase::DistributedTransaction): `work(shard, connection)` runs on every shard in
-  /// parallel inside a transaction that must not be committed or rolled back by `work`; the
-  /// first listed shard coordinates (its server keeps the decision log). Before the decision is
+  /// parallel inside a transaction that must not be committed or rolled back by `work`; one of
+  /// them coordinates (its server keeps the decision log; CrossShardOptions::coordinator). Before the decision is
   /// recorded any failure rolls every shard back and is rethrown; after it, a shard that cannot
   /// commit stays prepared and twophase::InDoubtError says which (`grant recover` finishes them).
   void across_shards(const std::string& database, const std::vector<std::string>& shards,
@@ -130,7 +133,8 @@ private:
   mutable std::mutex m_mutex;
   std::map<std::string, std::unique_ptr<Balancer>> m_balancers;
   std::map<std::string, std::unique_ptr<shard::Resolver>> m_resolvers;
-  std::set<std::string> m_coordinators_ready; ///< endpoints checked for prepared transactions, decision log made
+  std::set<std::string> m_prepared_checked;   ///< endpoints known to take prepared transactions
+  std::set<std::string> m_coordinators_ready; ///< endpoints whose decision log exists
   RecentWrites m_writes;
   std::atomic<std::uint64_t> m_writes_noted{0};
   std::atomic<std::uint64_t> m_kept_on_writer{0};

@@ -35,9 +35,9 @@ constexpr std::array k_write_commands{"insert",  "update",   "delete",  "merge",
                                       "analyse", "cluster",  "refresh", "lock",      "call",     "do",     "security",
                                       "import",  "reassign", "notify",  "checkpoint"};
 // Commands that read, or only touch the session or the transaction.
-constexpr std::array k_read_commands{"show",     "set",        "reset",     "begin",    "start", "commit", "end",
-                                     "rollback", "abort",      "savepoint", "release",  "fetch", "move",   "close",
-                                     "discard",  "deallocate", "listen",    "unlisten", "load"};
+constexpr std::array k_read_commands{"show", "set",      "reset",   "begin",      "start",   "commit",
+                                     "end",  "rollback", "abort",   "savepoint",  "release", "fetch",
+                                     "move", "close",    "discard", "deallocate", "listen",  "unlisten"};
 
 template <std::size_t N> bool one_of(const std::string& word, const std::array<const char*, N>& list) {
   return std::any_of(list.begin(), list.end(), [&](const char* item) { return word == item; });
@@ -230,7 +230,14 @@ std::optional<std::string> copy_writes(Toks t) {
       return "COPY FROM";
     }
     if (t[i].depth == t.front().depth && is_word(t[i], "to")) {
-      return std::nullopt;
+      // Only STDOUT is a read: a file or a program runs on (and writes to) the server's machine.
+      if (i + 1 < t.size() && is_word(t[i + 1], "program")) {
+        return "COPY TO PROGRAM";
+      }
+      if (i + 1 < t.size() && is_word(t[i + 1], "stdout")) {
+        return std::nullopt;
+      }
+      return "COPY TO FILE";
     }
   }
   return std::nullopt;
@@ -344,6 +351,18 @@ std::string leaves_read_only(std::string_view sql) {
     }
   }
   return {};
+}
+
+bool ends_transaction(std::string_view keyword) {
+  return keyword == "COMMIT" || keyword == "END" || keyword == "ROLLBACK" || keyword == "ABORT";
+}
+
+std::vector<std::string> statements_of(std::string_view sql) {
+  std::vector<std::string> out;
+  for (const auto& statement : statements(sql)) {
+    out.push_back(text_of(sql, statement));
+  }
+  return out;
 }
 
 } // namespace grant::route

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace grant::route {
 
@@ -19,7 +20,8 @@ struct WriteCheck {
 /// Reads SQL text of one or more statements with a real lexer (quotes, E'' escapes, "..."
 /// identifiers, dollar quotes and comments never hold keywords) and says whether it writes.
 ///
-/// Writes: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, DDL and other commands that
+/// Writes: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, COPY ... TO a file or a
+/// program (only TO STDOUT reads), DDL and other commands that
 /// change the server (CREATE, ALTER, DROP, GRANT, REVOKE, COMMENT, REINDEX, VACUUM, ANALYZE,
 /// CLUSTER, REFRESH, LOCK, CALL, DO, SECURITY LABEL, IMPORT, REASSIGN, ...), SELECT with a locking
 /// clause (FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE, at any depth), SELECT INTO, WITH whose
@@ -28,7 +30,7 @@ struct WriteCheck {
 ///
 /// Reads: SELECT, VALUES, TABLE, SHOW, EXPLAIN (without ANALYZE, or of a read), SET, RESET,
 /// transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...), cursors over reads (DECLARE,
-/// FETCH, MOVE, CLOSE), DISCARD, DEALLOCATE, LISTEN, UNLISTEN, LOAD.
+/// FETCH, MOVE, CLOSE), DISCARD, DEALLOCATE, LISTEN, UNLISTEN.
 ///
 /// Function calls are not looked into: `SELECT f()` where f inserts, or nextval()/setval(), reads
 /// as far as the text goes; a read-only transaction refuses them on the server (SQLSTATE 25006),
@@ -41,5 +43,12 @@ WriteCheck check_writes(std::string_view sql);
 /// default_transaction_read_only) the read-only transaction it runs in: its keywords, upper case,
 /// or "" when none does.
 std::string leaves_read_only(std::string_view sql);
+
+/// True for COMMIT, END, ROLLBACK (not ROLLBACK TO) and ABORT: the statements that end a
+/// transaction without preparing it or making it read-write.
+bool ends_transaction(std::string_view keyword);
+
+/// The statements of `sql`, split at top-level semicolons (without them), trimmed.
+std::vector<std::string> statements_of(std::string_view sql);
 
 } // namespace grant::route
