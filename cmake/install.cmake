@@ -14,6 +14,18 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/grantConfigVersion.
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/grantConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/grantConfigVersion.cmake
   DESTINATION ${GRANT_CMAKE_DIR} COMPONENT dev)
 
+# libgrant.a is static and its dependencies are shared libraries: `pkg-config --libs grant`
+# names them itself (Requires.private would need --static, which drags in libpq's own static
+# dependencies). Only nlohmann_json is Required: its headers are in grant's.
+set(GRANT_PC_LIBS "")
+foreach(flag IN LISTS PQXX_LDFLAGS PQ_LDFLAGS SQLITE3_LDFLAGS XXHASH_LDFLAGS HTTPLIB_LDFLAGS)
+  if(NOT flag IN_LIST GRANT_PC_LIBS AND NOT flag MATCHES "^-L(/usr/lib|/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}|/lib)$")
+    list(APPEND GRANT_PC_LIBS "${flag}")
+  endif()
+endforeach()
+list(APPEND GRANT_PC_LIBS -lcrypto -pthread)
+list(JOIN GRANT_PC_LIBS " " GRANT_PC_LIBS)
 file(RELATIVE_PATH GRANT_PC_TO_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
+string(REGEX REPLACE "/$" "" GRANT_PC_TO_PREFIX "${GRANT_PC_TO_PREFIX}")
 configure_file(cmake/grant.pc.in ${CMAKE_CURRENT_BINARY_DIR}/grant.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/grant.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

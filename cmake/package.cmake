@@ -18,14 +18,14 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${CPACK_PACKAGE_CONTACT}")
 set(CPACK_DEBIAN_PACKAGE_SECTION database)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME grant)
-set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
- grant applies and rolls back migrations on every database and shard of a fleet (two-phase
- commit across shards with --atomic), resolves shard keys, checks health and replication lag,
- serves health endpoints for load balancers and runs queries on one shard or all of them.")
+# CPack puts the summary first and these lines under it.
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "grant applies and rolls back migrations on every database and shard of a fleet (two-phase
+commit across shards with --atomic), resolves shard keys, checks health and replication lag,
+serves health endpoints for load balancers and runs queries on one shard or all of them.")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME grant-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_DEV_DESCRIPTION "grant's C++ library (static), headers, CMake package and pkg-config file
- find_package(grant CONFIG REQUIRED) then target_link_libraries(app PRIVATE grant::grant).")
+set(CPACK_DEBIAN_DEV_DESCRIPTION "grant's C++ library (static), headers, CMake package and pkg-config file:
+find_package(grant CONFIG REQUIRED) then target_link_libraries(app PRIVATE grant::grant).")
 # The config file finds these with find_dependency / pkg-config on the consumer's machine.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
   "nlohmann-json3-dev (>= 3.10), libpqxx-dev, libpq-dev, libsqlite3-dev, libxxhash-dev, libcpp-httplib-dev, libssl-dev, pkg-config")

@@ -13,8 +13,9 @@ out=${2:-dist}
 if [[ ! -f $build/CPackConfig.cmake ]]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
 fi
-targets=(grant_exe grant)
-if cmake --build "$build" --target help | grep -q '\bgrant_man\b'; then targets+=(grant_man); fi
+targets=(grant_exe grant grant_completions)
+# (grep reads the whole list: with pipefail, an early exit would fail make's write.)
+if cmake --build "$build" --target help | grep '\bgrant_man\b' >/dev/null; then targets+=(grant_man); fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >&2
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

@@ -3,8 +3,10 @@
 #   1. `cmake --install` into a scratch prefix; the public headers stand alone (check_headers.sh);
 #   2. each examples/*/ project configures with find_package(grant) against that prefix only,
 #      builds and runs (routing needs the servers of tests/servers.sh, as ctest's does);
-#   3. grant.pc: a consumer compiles and links with `pkg-config --static`;
-#   4. the man pages render;
+#   3. grant.pc: a consumer compiles and links with `pkg-config --cflags --libs grant`;
+#   4. the man pages render; the installed bash completion parses (bash -n) and completes
+#      subcommands and flags in a bash session; zsh and fish scripts are installed (and parse
+#      where those shells exist);
 #   5. scripts/package.sh builds the .deb; it is listed, unpacked into a scratch root, and the
 #      unpacked grant prints --version/--help and migrates a SQLite project; its Depends resolve.
 #
@@ -29,7 +31,8 @@ step "install into $prefix"
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 for file in bin/grant lib/libgrant.a lib/cmake/grant/grantConfig.cmake lib/cmake/grant/grantConfigVersion.cmake \
   lib/cmake/grant/grantTargets.cmake lib/pkgconfig/grant.pc include/grant/migrate/runner.hpp include/grant/version.hpp \
-  share/man/man1/grant.1 share/man/man1/grant-migrate.1; do
+  share/man/man1/grant.1 share/man/man1/grant-migrate.1 share/bash-completion/completions/grant \
+  share/zsh/vendor-completions/_grant share/fish/vendor_completions.d/grant.fish; do
   [[ -f $prefix/$file ]] || fail "the install has no $file"
 done
 [[ $("$prefix/bin/grant" --version) == "grant $version (commit $commit)" ]] ||
@@ -69,13 +72,13 @@ cat >"$work/pc_consumer.cpp" <<'CPP'
 #include <cstdio>
 int main() {
   const auto key = grant::shard::Key::from_integer(42);
-  // libcrypto comes in through grant.pc's Requires.private.
+  // libcrypto comes in through grant.pc's Libs.
   std::printf("%s %zu %s\n", GRANT_VERSION, key.bytes().size(), grant::util::sha256_hex("grant").c_str());
   return 0;
 }
 CPP
 # shellcheck disable=SC2046
-c++ -std=c++20 -o "$work/pc_consumer" "$work/pc_consumer.cpp" $(pkg-config --cflags --libs --static grant)
+c++ -std=c++20 -o "$work/pc_consumer" "$work/pc_consumer.cpp" $(pkg-config --cflags --libs grant)
 [[ $("$work/pc_consumer") == "$version "* ]] || fail "the pkg-config consumer printed '$("$work/pc_consumer")'"
 
 step "man pages"
@@ -85,7 +88,7 @@ for page in "${pages[@]}"; do
   name=$(basename "$page" .1)
   text=$(MANWIDTH=80 man -l "$page" 2>"$work/man.err") || fail "man -l $page: $(cat "$work/man.err")"
   [[ ! -s $work/man.err ]] || fail "man -l $page warns: $(cat "$work/man.err")"
-  grep -q "^NAME" <<<"$text" && grep -q "^SYNOPSIS" <<<"$text" && grep -qi "^ *${name} - " <<<"$text" ||
+  grep -q "^NAME" <<<"$text" && grep -q "^SYNOPSIS" <<<"$text" && grep -qE "^ *${name} +- " <<<"$text" ||
     fail "$page lacks NAME/SYNOPSIS for $name"
 done
 man_migrate=$(MANWIDTH=80 man -l "$prefix/share/man/man1/grant-migrate.1")
@@ -94,11 +97,29 @@ for command in migrate rollback redo status validate baseline repair recover; do
 done
 grep -q -- "--atomic" <<<"$man_migrate" || fail "grant-migrate(1) lacks --atomic"
 
+step "completions"
+bash_completion=$prefix/share/bash-completion/completions/grant
+bash -n "$bash_completion" || fail "bash -n $bash_completion"
+# complete WORDS...: what the installed script offers for the last word, as bash would ask it.
+complete_bash() {
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _grant; printf "%s\n" "${COMPREPLY[@]}"' \
+    complete_bash "$bash_completion" "$@"
+}
+[[ $(complete_bash grant mig) == migrate ]] || fail "bash completes 'grant mig' to '$(complete_bash grant mig)'"
+[[ $(complete_bash grant rollback --st) == --steps ]] || fail "bash completes 'grant rollback --st' to '$(complete_bash grant rollback --st)'"
+complete_bash grant "" | grep -qx completion || fail "bash does not offer the completion command"
+bash -c 'source "$1"; complete -p grant' _ "$bash_completion" | grep -q -- "-F _grant grant" ||
+  fail "the bash completion does not register itself for grant"
+! command -v zsh >/dev/null 2>&1 || zsh -n "$prefix/share/zsh/vendor-completions/_grant" || fail "zsh -n _grant"
+! command -v fish >/dev/null 2>&1 || fish -n "$prefix/share/fish/vendor_completions.d/grant.fish" || fail "fish -n grant.fish"
+
 step "the .deb"
 deb=$(scripts/package.sh "$build" "$work/dist" | tail -n 1)
 [[ $(basename "$deb") == "grant_${version}_amd64.deb" ]] || fail "package.sh built '$deb'"
 dpkg-deb -c "$deb" >"$work/deb-contents.txt"
-for path in ./usr/bin/grant ./usr/share/man/man1/grant.1 ./usr/share/man/man1/grant-migrate.1; do
+for path in ./usr/bin/grant ./usr/share/man/man1/grant.1 ./usr/share/man/man1/grant-migrate.1 \
+  ./usr/share/bash-completion/completions/grant ./usr/share/zsh/vendor-completions/_grant \
+  ./usr/share/fish/vendor_completions.d/grant.fish; do
   grep -q " $path\$" "$work/deb-contents.txt" || fail "$deb lacks $path"
 done
 if grep -qE ' \./usr/(include|lib)/' "$work/deb-contents.txt"; then fail "$deb carries development files (they belong in grant-dev)"; fi
@@ -128,8 +149,9 @@ mkdir -p "$project"
 for page in grant grant-migrate grant-shard grant-health grant-serve grant-query grant-config grant-init; do
   MANWIDTH=80 man -l "$root/usr/share/man/man1/$page.1" >/dev/null 2>&1 || fail "the .deb's $page(1) does not render"
 done
+bash -n "$root/usr/share/bash-completion/completions/grant" || fail "bash -n on the .deb's completion"
 if command -v apt-get >/dev/null 2>&1 && ((EUID == 0)); then
   # A dry run of installing it: every Depends resolves on this Debian (nothing is changed).
   apt-get install --simulate "$deb" >"$work/apt-simulate.log" 2>&1 || { cat "$work/apt-simulate.log" >&2; fail "apt-get --simulate install $deb"; }
 fi
-step "passed: install, $(ls -d examples/*/ | wc -l) examples, headers, pkg-config, man pages, $(basename "$deb")"
+step "passed: install, $(ls -d examples/*/ | wc -l) examples, headers, pkg-config, man pages, completions, $(basename "$deb")"
