@@ -88,8 +88,9 @@ for page in "${pages[@]}"; do
   name=$(basename "$page" .1)
   text=$(MANWIDTH=80 man -l "$page" 2>"$work/man.err") || fail "man -l $page: $(cat "$work/man.err")"
   [[ ! -s $work/man.err ]] || fail "man -l $page warns: $(cat "$work/man.err")"
-  grep -q "^NAME" <<<"$text" && grep -q "^SYNOPSIS" <<<"$text" && grep -qE "^ *${name} +- " <<<"$text" ||
+  if ! grep -q "^NAME" <<<"$text" || ! grep -q "^SYNOPSIS" <<<"$text" || ! grep -qE "^ *${name} +- " <<<"$text"; then
     fail "$page lacks NAME/SYNOPSIS for $name"
+  fi
 done
 man_migrate=$(MANWIDTH=80 man -l "$prefix/share/man/man1/grant-migrate.1")
 for command in migrate rollback redo status validate baseline repair recover; do
@@ -135,7 +136,6 @@ project=$work/sqlite-project
 mkdir -p "$project"
 (
   cd "$project"
-  export GRANT_CONFIG=
   unset GRANT_CONFIG
   "$root/usr/bin/grant" init >/dev/null
   file=$("$root/usr/bin/grant" generate migration create_widgets --database primary)
@@ -154,4 +154,5 @@ if command -v apt-get >/dev/null 2>&1 && ((EUID == 0)); then
   # A dry run of installing it: every Depends resolves on this Debian (nothing is changed).
   apt-get install --simulate "$deb" >"$work/apt-simulate.log" 2>&1 || { cat "$work/apt-simulate.log" >&2; fail "apt-get --simulate install $deb"; }
 fi
-step "passed: install, $(ls -d examples/*/ | wc -l) examples, headers, pkg-config, man pages, completions, $(basename "$deb")"
+examples=(examples/*/)
+step "passed: install, ${#examples[@]} examples, headers, pkg-config, man pages, completions, $(basename "$deb")"
