@@ -15,11 +15,25 @@ for arg in "$@"; do
     *) commands="$commands $arg" ;;
   esac
 done
+# In an Examples block, a command with no two-space-separated description is followed by an
+# empty line: help2man would otherwise join consecutive lines into one paragraph.
+examples() {
+  awk '
+    /^ *Examples?( \(.*\))?:$/ { print; inex = 1; next }
+    inex && /^  / {
+      print
+      line = $0; sub(/^ +/, "", line)
+      if (line !~ /[^ ]  +[^ ]/) print ""
+      next
+    }
+    { inex = 0; print }'
+}
 # shellcheck disable=SC2086
 set -- $commands
 if [ $# -le 1 ]; then
   # shellcheck disable=SC2046
-  exec "$grant" $(echo "${1:-}" | tr : ' ') --help
+  "$grant" $(echo "${1:-}" | tr : ' ') --help | examples
+  exit 0
 fi
 prefix="Usage:"
 for command in "$@"; do
@@ -32,6 +46,6 @@ for command in "$@"; do
   words=$(echo "$command" | tr : ' ')
   echo "grant $words:"
   # shellcheck disable=SC2086
-  "$grant" $words --help | sed -e '/^Usage: /d' -e 's/^/  /'
+  "$grant" $words --help | sed -e '/^Usage: /d' -e 's/^/  /' | examples
   echo
 done
