@@ -145,7 +145,7 @@ run_phase "release tests" run_tests build || failed=1
 run_phase "package" tests/package/run.sh build || failed=1
 
 if ((sanitize)); then
-  if run_phase "sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON; then
+  if run_phase "sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON -DGRANT_BENCH=OFF; then
     run_phase "sanitizer tests" run_sanitized_tests || failed=1
   else
     failed=1

@@ -6,7 +6,6 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdio>
 #include <filesystem>
 
 using grant::test::contains;
@@ -14,26 +13,7 @@ using grant::test::TempDir;
 
 namespace {
 
-struct Shell {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs `command` with /bin/sh in `dir`, the built grant first on PATH.
-Shell run_shell(const std::string& command, const std::filesystem::path& dir) {
-  const auto bin = std::filesystem::path(GRANT_BINARY).parent_path().string();
-  const std::string full = "cd '" + dir.string() + "' && PATH='" + bin + "':\"$PATH\" " + command + " 2>&1";
-  Shell result;
-  FILE* pipe = popen(full.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (const auto n = fread(buffer, 1, sizeof buffer, pipe)) {
-    result.out.append(buffer, n);
-  }
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using grant::test::run_shell;
 
 bool has_shell(const char* name) {
   return run_shell(std::string("command -v ") + name + " >/dev/null", std::filesystem::temp_directory_path()).exit_code == 0;

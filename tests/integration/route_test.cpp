@@ -304,3 +304,52 @@ TEST_CASE("route: many threads checking out and querying while the monitor runs 
   CHECK(served["analytics/r2 (replica)"] > 0);
   CHECK(served["analytics (writer)"] == static_cast<int>(balancer.fallbacks_total() - fallbacks_before));
 }
+
+TEST_CASE("route: a replica whose server is stopped is banned, and used again once restarted") {
+  // A pair of servers of the test's own: the shared replica of tests/servers.sh must keep running.
+  static test::PgPair pair;
+  pair.ensure_running();
+  test::TempDir dir;
+  const auto config = parse_config(R"({"databases": {"app": {"url": ")" + pair.writer_url() + R"(",
+    "replicas": [{"name": "r1", "url": ")" + pair.replica_url() + R"("}],
+    "pool": {"connect_timeout_ms": 2000},
+    "health": {"timeout_ms": 2000, "max_lag_ms": 60000, "fall": 1, "rise": 1}}}})",
+                                   dir);
+  registry::Registry registry(config);
+  health::Monitor monitor(all(config), {});
+  route::Balancer balancer(registry, "app", {}, route::from_monitor(monitor));
+  const auto until = [&](bool on_replica) {
+    for (int i = 0; i < 100; ++i) {
+      monitor.check_now();
+      if (balancer.pick().is_writer() != on_replica) {
+        return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  REQUIRE(until(true));
+  CHECK(balancer.checkout()->in_recovery());
+
+  pair.stop_replica();
+  monitor.check_now();
+  const auto pick = balancer.pick();
+  CHECK(pick.is_writer());
+  CHECK(pick.fallback == Fallback::down);
+  CHECK_FALSE(balancer.checkout()->in_recovery()); // the writer serves the read
+
+  pair.start_replica();
+  REQUIRE(until(true)); // checked again: back in rotation
+  // The session pooled before the stop died with the server: its first query fails and the pool
+  // discards it; the next checkout connects afresh.
+  bool replica_read = false;
+  for (int attempt = 0; attempt < 3 && !replica_read; ++attempt) {
+    try {
+      replica_read = balancer.checkout()->in_recovery();
+    } catch (const db::DbError& error) {
+      CHECK(error.connection_lost());
+    }
+  }
+  CHECK(replica_read);
+  CHECK(balancer.fallbacks(Fallback::down) >= 1);
+}

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <thread>
 
 #include <fcntl.h>
@@ -81,6 +82,23 @@ bool kill_after(int pid, std::chrono::microseconds delay) {
   kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
   return WIFSIGNALED(status);
+}
+
+ShellResult run_shell(const std::string& command, const std::filesystem::path& cwd) {
+  const auto bin = std::filesystem::path(GRANT_BINARY).parent_path().string();
+  const std::string full = "cd '" + cwd.string() + "' && PATH='" + bin + "':\"$PATH\" " + command + " 2>&1";
+  ShellResult result;
+  FILE* pipe = popen(full.c_str(), "r");
+  if (pipe == nullptr) {
+    return result;
+  }
+  char buffer[4096];
+  while (const auto n = fread(buffer, 1, sizeof buffer, pipe)) {
+    result.out.append(buffer, n);
+  }
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 } // namespace grant::test

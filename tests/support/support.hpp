@@ -66,6 +66,15 @@ private:
   int m_pid = -1;
 };
 
+/// What a /bin/sh command printed (stdout and stderr together) and returned.
+struct ShellResult {
+  int exit_code = -1;
+  std::string out;
+};
+/// Runs `command` with /bin/sh in `cwd`, the built grant first on PATH (so that scripts calling
+/// `grant` get this build): for shell completion scripts and the CI action's scripts.
+ShellResult run_shell(const std::string& command, const std::filesystem::path& cwd);
+
 /// Sends SIGKILL to `pid` after `delay` unless it exits first, and reaps it; true when killed.
 bool kill_after(int pid, std::chrono::microseconds delay);
 

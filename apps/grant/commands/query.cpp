@@ -102,15 +102,8 @@ std::vector<std::string> shards_of(const QueryFlags& flags, const config::Databa
     return {flags.shard};
   }
   const auto resolver = shard::make_resolver(database, shard::table_loader(registry));
-  std::vector<std::string_view> parts;
-  for (std::size_t start = 0;;) {
-    const auto comma = flags.key.find(',', start);
-    parts.emplace_back(std::string_view(flags.key).substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) {
-      break;
-    }
-    start = comma + 1;
-  }
+  const auto texts = util::split(flags.key, ','); // a composite key: a,b
+  const std::vector<std::string_view> parts(texts.begin(), texts.end());
   try {
     return {resolver->resolve_name(shard::Key::from_text(parts))};
   } catch (const shard::KeyError& error) {

@@ -77,14 +77,30 @@ std::optional<double> lag_ms(const Tracked& tracked) {
   return tracked.measured_lag_ms;
 }
 
-bool takes_reads(const Tracked& tracked, std::optional<int> max_lag_ms) {
-  if (tracked.availability != Availability::up || !tracked.last_passed ||
-      tracked.target.endpoint.role != registry::Role::reading ||
-      !tracked.last_passed->probe.in_recovery.value_or(false)) {
-    return false;
+ReadVerdict read_verdict(const Tracked& tracked, std::optional<int> max_lag_ms) {
+  switch (tracked.availability) {
+  case Availability::unknown:
+    return ReadVerdict::unknown;
+  case Availability::down:
+    return ReadVerdict::down;
+  case Availability::up:
+    break;
+  }
+  if (!tracked.last_passed) {
+    return ReadVerdict::unknown;
+  }
+  if (tracked.target.endpoint.role != registry::Role::reading || !tracked.last_passed->probe.in_recovery.value_or(false)) {
+    return ReadVerdict::not_in_recovery;
   }
   const auto lag = lag_ms(tracked);
-  return lag && *lag <= max_lag_ms.value_or(tracked.target.max_lag_ms);
+  if (!lag) {
+    return ReadVerdict::lag_unknown;
+  }
+  return *lag <= max_lag_ms.value_or(tracked.target.max_lag_ms) ? ReadVerdict::takes : ReadVerdict::lagging;
+}
+
+bool takes_reads(const Tracked& tracked, std::optional<int> max_lag_ms) {
+  return read_verdict(tracked, max_lag_ms) == ReadVerdict::takes;
 }
 
 std::string_view shown_status(const Tracked& tracked) {

@@ -63,6 +63,17 @@ bool takes_writes(const Tracked& tracked);
 /// (default: the database's `health.max_lag_ms`). Unknown lag never qualifies: a lag measured
 /// once stays known for fewer than `fall` checks that could not measure it, then it is unknown.
 bool takes_reads(const Tracked& tracked, std::optional<int> max_lag_ms = std::nullopt);
+/// Whether a replica takes reads and, when not, the first reason: the one decision behind
+/// takes_reads, `grant serve`'s /replica answers and the balancer's fallback reasons.
+enum class ReadVerdict : std::uint8_t {
+  takes,
+  unknown,         ///< not checked yet, or up without a passed check to go by
+  down,            ///< the monitor took it out
+  not_in_recovery, ///< it answers but is not a replica (a writer, or promoted)
+  lag_unknown,     ///< its lag could not be measured
+  lagging,         ///< its lag is past the bound
+};
+ReadVerdict read_verdict(const Tracked& tracked, std::optional<int> max_lag_ms = std::nullopt);
 /// The lag in milliseconds routing uses (see takes_reads); empty when unknown (or not a replica).
 std::optional<double> lag_ms(const Tracked& tracked);
 

@@ -45,24 +45,21 @@ Fallback skip_reason(const health::Tracked* tracked, std::optional<int> max_lag_
   if (tracked == nullptr) {
     return Fallback::unknown;
   }
-  if (health::takes_reads(*tracked, max_lag_ms)) {
+  switch (health::read_verdict(*tracked, max_lag_ms)) {
+  case health::ReadVerdict::takes:
     return Fallback::none;
-  }
-  switch (tracked->availability) {
-  case health::Availability::unknown:
+  case health::ReadVerdict::unknown:
     return Fallback::unknown;
-  case health::Availability::down:
+  case health::ReadVerdict::down:
     return Fallback::down;
-  case health::Availability::up:
+  case health::ReadVerdict::not_in_recovery:
+    return Fallback::not_in_recovery;
+  case health::ReadVerdict::lag_unknown:
+    return Fallback::lag_unknown;
+  case health::ReadVerdict::lagging:
     break;
   }
-  if (!tracked->last_passed) {
-    return Fallback::unknown;
-  }
-  if (!tracked->last_passed->probe.in_recovery.value_or(false)) {
-    return Fallback::not_in_recovery;
-  }
-  return health::lag_ms(*tracked) ? Fallback::lagging : Fallback::lag_unknown;
+  return Fallback::lagging;
 }
 
 Balancer::Balancer(registry::Registry& registry, const std::string& database, const std::string& shard,

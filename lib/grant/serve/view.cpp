@@ -55,18 +55,20 @@ std::string why_not(const Tracked& tracked, bool writes, std::optional<int> max_
   if (writes) {
     return health::takes_writes(tracked) ? "" : "not writable (in recovery, or a read-only file)";
   }
-  if (health::takes_reads(tracked, max_lag_ms)) {
+  switch (health::read_verdict(tracked, max_lag_ms)) {
+  case health::ReadVerdict::takes:
     return "";
-  }
-  if (!tracked.last_passed || !tracked.last_passed->probe.in_recovery.value_or(false)) {
+  case health::ReadVerdict::unknown: // up, but no passed check to go by
+  case health::ReadVerdict::down:
+  case health::ReadVerdict::not_in_recovery:
     return "not in recovery: not a replica";
-  }
-  const auto lag = health::lag_ms(tracked);
-  if (!lag) {
+  case health::ReadVerdict::lag_unknown:
     return "lag unknown";
+  case health::ReadVerdict::lagging:
+    break;
   }
-  return "lag " + milliseconds_text(*lag) + " over " + std::to_string(max_lag_ms.value_or(tracked.target.max_lag_ms)) +
-         " ms";
+  return "lag " + milliseconds_text(health::lag_ms(tracked).value_or(0)) + " over " +
+         std::to_string(max_lag_ms.value_or(tracked.target.max_lag_ms)) + " ms";
 }
 
 nlohmann::json endpoint_json(const Tracked& tracked, const std::string& reason) {

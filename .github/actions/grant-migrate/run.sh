@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The grant-migrate action's second step, from its inputs (GRANT_ACTION_*): grant migrate --wait,
+# then grant status --exit-code over the same databases; `grant --json status` goes to the
+# step's output `status-json`. Exits with grant's code (CONTRACT.md): 2 config, 3 database, 1 pending.
+set -euo pipefail
+global=()
+[[ -z ${GRANT_ACTION_CONFIG:-} ]] || global+=(--config "$GRANT_ACTION_CONFIG")
+select=()
+for name in ${GRANT_ACTION_DATABASE//,/ }; do
+  select+=(--database "$name")
+done
+migrate=(migrate --wait "${GRANT_ACTION_WAIT:-30}")
+[[ ${GRANT_ACTION_ATOMIC:-false} != true ]] || migrate+=(--atomic)
+[[ -z ${GRANT_ACTION_LOCK_TIMEOUT:-} ]] || migrate+=(--lock-timeout "$GRANT_ACTION_LOCK_TIMEOUT")
+
+grant "${global[@]}" "${migrate[@]}" "${select[@]}"
+grant "${global[@]}" status --exit-code "${select[@]}"
+status=$(grant "${global[@]}" --json status "${select[@]}")
+if [[ -n ${GITHUB_OUTPUT:-} ]]; then
+  delimiter="grant_status_$RANDOM$RANDOM"
+  printf 'status-json<<%s\n%s\n%s\n' "$delimiter" "$status" "$delimiter" >>"$GITHUB_OUTPUT"
+fi
