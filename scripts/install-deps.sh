@@ -14,6 +14,7 @@ packages=(
   build-essential cmake pkg-config git
   libpqxx-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev doctest-dev
   libssl-dev libxxhash-dev libbenchmark-dev libcpp-httplib-dev
+  help2man man-db dpkg-dev
 )
 
 usage() {

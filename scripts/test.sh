@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds Release with warnings as errors, starts the
-# PostgreSQL test servers (tests/servers.sh), runs ctest, then builds and runs the tests once
+# PostgreSQL test servers (tests/servers.sh), runs ctest, tests the package (tests/package/run.sh:
+# install into a scratch prefix, build and run examples/* against it with find_package, the
+# public headers alone, pkg-config, man pages, completions, the .deb), then builds and runs the tests once
 # more under AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded ones under
 # ThreadSanitizer, against the same servers.
 #
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "$0"
+  sed -n '2,15s/^# \{0,1\}//p' "$0"
 }
 
 sanitize=1
@@ -140,6 +142,7 @@ source "$pg_dir/env"
 
 failed=0
 run_phase "release tests" run_tests build || failed=1
+run_phase "package" tests/package/run.sh build || failed=1
 
 if ((sanitize)); then
   if run_phase "sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON -DGRANT_BENCH=OFF; then

@@ -1,5 +1,6 @@
 #include <grant/cli.hpp>
 
+#include <grant/build_commit.hpp>
 #include <grant/commands.hpp>
 #include <grant/context.hpp>
 
@@ -8,6 +9,7 @@
 #include <grant/error.hpp>
 #include <grant/shard/lint.hpp>
 #include <grant/util/url.hpp>
+#include <grant/version.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -64,7 +66,7 @@ int run(int argc, char** argv) {
   CLI::App app{"grant: migrations and sharding for fleets of PostgreSQL (and SQLite) databases", "grant"};
   app.require_subcommand(1);
   app.footer(k_footer);
-  app.set_version_flag("--version", std::string("grant ") + GRANT_VERSION);
+  app.set_version_flag("--version", std::string("grant ") + GRANT_VERSION + " (commit " + GRANT_BUILD_COMMIT + ")");
   auto& global = context.global;
   app.add_option("--config", global.config_path, "Config file (default: $GRANT_CONFIG, ./grant.json, ./db/grant.json)");
   app.add_flag("--json", global.json, "Print one JSON document on stdout and nothing else there");

@@ -3,7 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <grant/version.hpp>
+
 #include <nlohmann/json.hpp>
+
+#include <regex>
 
 using grant::test::contains;
 
@@ -45,10 +49,11 @@ TEST_CASE("cli::help and version") {
     CHECK(contains(run.out, "grant config check --connect --json"));
   }
 
-  SUBCASE("--version") {
+  SUBCASE("--version names the project version and the commit it was built from") {
     const auto run = grant_in(dir.path(), {"--version"});
     CHECK(run.exit_code == 0);
-    CHECK(run.out == std::string("grant ") + GRANT_VERSION + "\n");
+    CHECK(run.out.rfind(std::string("grant ") + GRANT_VERSION + " (commit ", 0) == 0);
+    CHECK(std::regex_match(run.out, std::regex(R"(grant [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{7,}|unknown)\)\n)")));
   }
 
   SUBCASE("usage errors exit 2 with the grant prefix") {

@@ -6,6 +6,7 @@
 #include <grant/context.hpp>
 
 #include <grant/error.hpp>
+#include <grant/version.hpp>
 
 #include <algorithm>
 #include <functional>

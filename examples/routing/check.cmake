@@ -1,4 +1,4 @@
-# cmake -DPROGRAM=path -P check_example.cmake: runs the routing example and checks what it says.
+# cmake -DPROGRAM=path -P check.cmake: runs the routing example and checks what it says.
 if(NOT DEFINED ENV{GRANT_TEST_PG_WRITER_URL})
   message(FATAL_ERROR "GRANT_TEST_PG_WRITER_URL is not set: start the servers with tests/servers.sh start and source its env file")
 endif()
