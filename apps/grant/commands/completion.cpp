@@ -114,6 +114,17 @@ std::string path_patterns(const Node& root) {
   return out;
 }
 
+// The loop (bash and zsh alike) that walks the words typed before the cursor, from index `first`
+// up to `limit`, and leaves in $cmdpath the command they name ("config/check").
+std::string path_loop(const Node& root, const std::string& first, const std::string& limit, const std::string& words) {
+  return "  for ((i = " + first + "; i < " + limit + "; i++)); do\n"
+         "    word=${" + words + "[i]}\n"
+         "    case \"$cmdpath/$word\" in\n"
+         "      " + path_patterns(root) + ") cmdpath=${cmdpath:+$cmdpath/}$word ;;\n"
+         "    esac\n"
+         "  done\n";
+}
+
 std::string joined(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& word : words) {
@@ -192,12 +203,7 @@ std::string bash_script(const Node& root) {
        "}\n\n"
        "_grant() {\n"
        "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]} cmdpath= i word words\n"
-       "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
-       "    word=${COMP_WORDS[i]}\n"
-       "    case \"$cmdpath/$word\" in\n"
-       "      " + path_patterns(root) + ") cmdpath=${cmdpath:+$cmdpath/}$word ;;\n"
-       "    esac\n"
-       "  done\n"
+       + path_loop(root, "1", "COMP_CWORD", "COMP_WORDS") +
        "  case \"$cmdpath|$prev\" in\n";
   s += value_cases(root, [](const Flag& flag) {
     if (flag.is_path) {
@@ -242,12 +248,7 @@ std::string zsh_script(const Node& root) {
                   "_grant() {\n"
                   "  local prev=${words[CURRENT - 1]} cmdpath= i word\n"
                   "  local -a items\n"
-                  "  for ((i = 2; i < CURRENT; i++)); do\n"
-                  "    word=${words[i]}\n"
-                  "    case \"$cmdpath/$word\" in\n"
-                  "      " + path_patterns(root) + ") cmdpath=${cmdpath:+$cmdpath/}$word ;;\n"
-                  "    esac\n"
-                  "  done\n"
+                  + path_loop(root, "2", "CURRENT", "words") +
                   "  case \"$cmdpath|$prev\" in\n";
   s += value_cases(root, [](const Flag& flag) {
     if (flag.is_path) {

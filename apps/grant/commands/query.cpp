@@ -194,22 +194,13 @@ void run_query(const QueryFlags& flags, Context& context) {
   auto printer = RowPrinter::make(format, merged);
   if (!merged) {
     auto connection = targets.front().checkout();
-    long long affected = 0;
-    struct Counting final : db::ResultSink {
-      RowPrinter& printer;
-      long long& affected;
-      Counting(RowPrinter& p, long long& a) : printer(p), affected(a) {}
-      void columns(const std::vector<db::Column>& columns) override { printer.columns(columns); }
-      void row(const db::RowView& row) override { printer.row(row); }
-      void finished(long long count) override { affected = count; }
-    } sink(*printer, affected);
     try {
-      connection->stream_result(sql, sink, {read_only, 5000});
+      connection->stream_result(sql, *printer, {read_only, 5000});
     } catch (...) {
       printer->flush();
       throw;
     }
-    printer->end(affected);
+    printer->end(printer->affected());
     return;
   }
 

@@ -30,6 +30,9 @@ public:
   void columns(const std::vector<db::Column>& columns) override;
   void row(const std::string& shard, const db::RowView& row) override;
   void row(const db::RowView& row) override { this->row(std::string(), row); }
+  void finished(long long affected) override { m_affected = affected; }
+  /// What the streamed statement reported (ResultSink::finished): rows changed, or rows read.
+  long long affected() const { return m_affected; }
   /// Ends the output (table footer, JSON's closing bracket) and flushes it. Not called after a
   /// failure, so that a cut-short JSON document does not parse as a whole one.
   virtual void end(long long affected);
@@ -51,6 +54,7 @@ protected:
   std::vector<db::Column> m_columns;
   std::string m_buffer;
   long long m_rows = 0;
+  long long m_affected = 0;
 
 private:
   std::FILE* m_out;

@@ -26,7 +26,6 @@ struct Lane {
   const ShardTarget* target = nullptr;
   std::deque<std::unique_ptr<RowBatch>> ready;
   bool done = false;
-  std::optional<ShardFailure> failure;
   db::Connection* connection = nullptr; ///< while it streams: what interrupt() breaks
   bool waiting_on_server = false;       ///< false while it waits for room in `ready`
   Clock::time_point waiting_since{};
@@ -244,9 +243,7 @@ private:
       }
       if (error && (!m_stop || lane.timed_out)) {
         // A shard broken by the stop (another's failure, the limit reached) did not fail itself.
-        ShardFailure failure{lane.target->shard, lane.target->label, *error, lane.timed_out};
-        lane.failure = failure;
-        m_failures.push_back(std::move(failure));
+        m_failures.push_back({lane.target->shard, lane.target->label, *error, lane.timed_out});
         if (!m_options.partial) {
           m_stop = true;
         }

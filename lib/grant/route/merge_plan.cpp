@@ -220,9 +220,18 @@ int compare_integers(std::string_view a, std::string_view b) {
   return a.compare(b) < 0 ? -1 : a == b ? 0 : 1;
 }
 
+// The merge compares on every row: no allocation unless from_chars cannot read the text.
+double number_of(std::string_view text) {
+  double value = 0;
+  if (std::from_chars(text.data(), text.data() + text.size(), value).ec == std::errc{}) {
+    return value;
+  }
+  return std::strtod(std::string(text).c_str(), nullptr);
+}
+
 int compare_numbers(std::string_view a, std::string_view b) {
-  const double x = std::strtod(std::string(a).c_str(), nullptr);
-  const double y = std::strtod(std::string(b).c_str(), nullptr);
+  const double x = number_of(a);
+  const double y = number_of(b);
   if (std::isnan(x) || std::isnan(y)) {
     return std::isnan(x) == std::isnan(y) ? 0 : std::isnan(x) ? 1 : -1;
   }

@@ -65,13 +65,18 @@ public:
     const auto width = batch.width();
     m_fields.resize(width);
     m_nulls.resize(width);
-    m_types.resize(width);
     for (std::size_t c = 0; c < width; ++c) {
       m_fields[c] = batch.field(row, c);
       m_nulls[c] = batch.is_null(row, c);
+    }
+    if (!batch.typed()) {
+      return db::RowView{m_fields, m_nulls, nullptr}; // the columns' types hold (PostgreSQL)
+    }
+    m_types.resize(width);
+    for (std::size_t c = 0; c < width; ++c) {
       m_types[c] = batch.type(row, c);
     }
-    return db::RowView{m_fields, m_nulls, batch.typed() ? &m_types : nullptr};
+    return db::RowView{m_fields, m_nulls, &m_types};
   }
 
 private:
