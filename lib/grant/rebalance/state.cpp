@@ -137,7 +137,7 @@ void install_capture(db::Connection& connection, const Node& node, const Work& w
                     "pause_ms double precision);\n"
                     "CREATE TABLE IF NOT EXISTS " +
                     grant_table(s, "progress") +
-                    " (table_name text PRIMARY KEY, last_pk text[], rows_copied bigint NOT NULL DEFAULT 0, "
+                    " (table_name text PRIMARY KEY, next_block bigint, rows_copied bigint NOT NULL DEFAULT 0, "
                     "done boolean NOT NULL DEFAULT false);\n"
                     "CREATE TABLE IF NOT EXISTS " +
                     grant_table(s, "changes") +
