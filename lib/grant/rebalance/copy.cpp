@@ -47,6 +47,34 @@ void refuse_filled_new_shards(Work& work) {
   }
 }
 
+/// Queues rows for the change applier, as if an application had just written them.
+void defer_rows(const TableSql& table, db::Connection& from, const Node& node,
+                const std::vector<std::vector<db::Value>>& rows) {
+  std::string pks = "{";
+  std::string keys = "{";
+  const auto literal = [](const std::vector<std::size_t>& columns, const std::vector<db::Value>& row) {
+    std::vector<std::string_view> parts;
+    for (const auto index : columns) {
+      parts.push_back(row[index] ? std::string_view(*row[index]) : std::string_view());
+    }
+    std::string quoted = "\"";
+    for (const char c : text_array_literal(parts)) {
+      if (c == '"' || c == '\\') {
+        quoted += '\\';
+      }
+      quoted += c;
+    }
+    return quoted + "\"";
+  };
+  for (const auto& row : rows) {
+    pks += (pks.size() > 1 ? "," : "") + literal(table.pk(), row);
+    keys += (keys.size() > 1 ? "," : "") + literal(table.key(), row);
+  }
+  from.query("INSERT INTO " + grant_table(node.schema, "changes") +
+                 " (table_name, pk, key) SELECT $1, p::text[], k::text[] FROM unnest($2::text[], $3::text[]) AS u(p, k)",
+             {table.name(), pks + "}", keys + "}"});
+}
+
 /// Where a table's copy stands: the next heap block to read.
 struct Checkpoint {
   std::uint64_t next_block = 0;
@@ -133,7 +161,16 @@ std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, 
       }
     }
     for (const auto& [target, rows] : buckets) {
-      upsert_rows(table, *to.at(target), rows, true);
+      try {
+        upsert_rows(table, *to.at(target), rows, true);
+      } catch (const db::DbError& error) {
+        if (error.sqlstate() != "23503") {
+          throw;
+        }
+        // A parent row is not on the target yet: an application changed it during the copy and
+        // its change waits in the backlog. These rows join the backlog behind it.
+        defer_rows(table, from, node, rows);
+      }
     }
     checkpoint.next_block = end;
     from.query("INSERT INTO " + progress +
@@ -143,7 +180,7 @@ std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, 
                    progress + ".rows_copied + EXCLUDED.rows_copied",
                {table.name(), std::to_string(end), std::to_string(moved)});
     copied += moved;
-    work.throttle(from, node, keys.size());
+    work.throttle(from, source, to, keys.size());
     work.report("copy", table.name(), node.name, total);
   }
   from.query("INSERT INTO " + progress + " (table_name, next_block, done) VALUES ($1, $2::bigint, true) "
