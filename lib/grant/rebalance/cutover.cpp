@@ -128,8 +128,6 @@ CutoverShard cut_over(Work& work, std::size_t source) {
     set_phase(*from, node, database, Phase::cut_over, out.pause_ms);
   } catch (const Error&) {
   }
-  work.report("cutover", "", node.name, 0, "cut over in one transaction; writes paused " +
-                                                std::to_string(static_cast<long long>(out.pause_ms)) + " ms");
   return out;
 }
 
