@@ -58,7 +58,7 @@ std::string column_array(const std::vector<std::vector<db::Value>>& rows, std::s
 } // namespace
 
 void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<std::vector<db::Value>>& rows,
-                 bool replace, std::uint64_t* inserted) {
+                 bool replace, std::uint64_t* inserted, bool expect_new) {
   if (rows.empty()) {
     return;
   }
@@ -66,6 +66,20 @@ void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<st
     db::Params arrays;
     for (std::size_t c = 0; c < table.columns().size(); ++c) {
       arrays.emplace_back(column_array(rows, c));
+    }
+    if (expect_new) {
+      try {
+        const auto result = to.query(table.insert_arrays(), arrays);
+        if (inserted != nullptr) {
+          *inserted += static_cast<std::uint64_t>(result.affected);
+        }
+        return;
+      } catch (const db::DbError& error) {
+        if (error.sqlstate() != "23505") {
+          throw;
+        }
+        // Some rows are there already (a resumed page): the statement changed nothing.
+      }
     }
     const auto result = to.query(table.upsert_arrays(replace), arrays);
     if (inserted != nullptr) {

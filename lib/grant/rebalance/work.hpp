@@ -86,9 +86,11 @@ struct ApplyResult {
 /// the fence and deletes the changes. The caller owns the transactions: none is opened here.
 ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from,
                           const std::vector<db::Connection*>& to, std::size_t limit);
-/// Writes `rows` (full rows of `table`) to `to` with one upsert per statement-sized chunk.
+/// Writes `rows` (full rows of `table`) to `to` in one statement (unnest), replacing rows with the
+/// same primary key (`replace`) or leaving them. `expect_new`: try a plain insert first, which is
+/// cheaper when none of the rows is there yet (a duplicate falls back to the upsert).
 void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<std::vector<db::Value>>& rows,
-                 bool replace, std::uint64_t* inserted = nullptr);
+                 bool replace, std::uint64_t* inserted = nullptr, bool expect_new = false);
 void delete_rows(const TableSql& table, db::Connection& on, const std::vector<std::vector<db::Value>>& pks,
                  const std::string& fence = {}, std::uint64_t* deleted = nullptr);
 /// Adds moved keys (text[] literals of the shard key) to the fence of a source shard.
