@@ -100,6 +100,11 @@ std::string text_array_literal(const std::vector<std::string_view>& parts);
 /// Sets grant.rebalance = 'apply' on a session: its writes are neither captured nor fenced.
 void mark_session(db::Connection& connection);
 
+// copy_table.cpp: one table of one source shard, resumed from its checkpoint; `ledger` is a
+// second session to the source for the checkpoints. Returns the rows copied.
+std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, db::Connection& from,
+                         db::Connection& ledger, const std::vector<db::Connection*>& to, std::uint64_t total);
+
 // The phases.
 PlanReport run_plan(Work& work);
 CopyReport run_copy(Work& work);
