@@ -10,6 +10,14 @@
 
 namespace grant::rebalance {
 
+std::vector<std::string_view> value_views(const std::vector<db::Value>& values) {
+  std::vector<std::string_view> out;
+  for (const auto& value : values) {
+    out.push_back(value ? std::string_view(*value) : std::string_view());
+  }
+  return out;
+}
+
 void mark_session(db::Connection& connection) {
   connection.execute("SELECT set_config('grant.rebalance', 'apply', false)");
 }
@@ -155,14 +163,6 @@ std::string joined(const std::vector<db::Value>& values) {
   return out;
 }
 
-std::vector<std::string_view> views(const std::vector<db::Value>& values) {
-  std::vector<std::string_view> out;
-  for (const auto& value : values) {
-    out.push_back(value ? std::string_view(*value) : std::string_view());
-  }
-  return out;
-}
-
 struct Touched {
   std::vector<db::Value> pk;
   std::vector<std::vector<db::Value>> keys; ///< every shard key the row had in the changes
@@ -204,9 +204,9 @@ ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from, 
   std::vector<std::pair<std::string, std::string>> fence;
   shard::Key scratch;
   const auto moving = [&](const std::vector<db::Value>& key) {
-    const auto owners = work.fleet.owners(scratch, views(key));
+    const auto owners = work.fleet.owners(scratch, value_views(key));
     if (owners.old_node == source && owners.new_node != source && owners.new_node != k_none) {
-      fence.emplace_back(text_array_literal(views(key)), work.fleet.node(owners.new_node).name);
+      fence.emplace_back(text_array_literal(value_views(key)), work.fleet.node(owners.new_node).name);
       return owners.new_node;
     }
     return k_none;

@@ -95,6 +95,8 @@ void delete_rows(const TableSql& table, db::Connection& on, const std::vector<st
                  const std::string& fence = {}, std::uint64_t* deleted = nullptr);
 /// Adds moved keys (text[] literals of the shard key) to the fence of a source shard.
 void add_fence_keys(db::Connection& on, const Node& node, const std::vector<std::pair<std::string, std::string>>& keys);
+/// The values as views for key parsing; a NULL is a view with no data (no shard owns it).
+std::vector<std::string_view> value_views(const std::vector<db::Value>& values);
 /// A text[] literal for PostgreSQL: {"a","b"}.
 std::string text_array_literal(const std::vector<std::string_view>& parts);
 /// Sets grant.rebalance = 'apply' on a session: its writes are neither captured nor fenced.
