@@ -92,8 +92,9 @@ CutoverShard cut_over(Work& work, std::size_t source) {
   }
   std::string fence;
   for (const auto& table : work.fleet.tables()) {
-    fence += "DROP TRIGGER IF EXISTS \"" + std::string(k_prefix) + "_fence\" ON " + table.qualified() + ";\n" +
-             table.create_fence_trigger(node.schema) + ";\n";
+    // No DROP first: it would take ACCESS EXCLUSIVE and stop the readers until the commit. A
+    // fence exists only once a cutover committed, and then this shard is skipped.
+    fence += table.create_fence_trigger(node.schema) + ";\n";
   }
   // Writers queue behind the lock request as soon as it is made, so the pause counts from there.
   std::chrono::steady_clock::time_point blocked;
