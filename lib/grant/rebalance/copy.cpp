@@ -125,8 +125,13 @@ CopyReport run_copy(Work& work) {
   }
   if (!started) {
     refuse_filled_new_shards(work);
-    refuse_unowned(run_plan(work));
-    work.rows_done = 0;
+    // hash and consistent_hash give every key a shard; the others may leave some without one,
+    // which the plan's scan finds before anything is installed.
+    const auto& type = work.fleet.target().sharding->resolver.type;
+    if (type != "hash" && type != "consistent_hash") {
+      refuse_unowned(run_plan(work));
+      work.rows_done = 0;
+    }
   }
   const auto holder = holder_name();
   for (const auto index : sources) {
