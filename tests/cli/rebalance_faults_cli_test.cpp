@@ -35,13 +35,13 @@ struct KillStats {
   std::map<std::string, int> killed_per_phase;
 };
 
-/// Runs `args` up to `kills` times, each SIGKILLed at a random instant in [low, high); a run
-/// that finishes first must have succeeded. Then once more to completion. Returns how long the
-/// final run took.
+/// Runs `args` up to `kills` times, each SIGKILLed at a random instant in [low, high]; a run
+/// that finishes first must have succeeded, and ends the trials of this phase. Then once more to
+/// completion. Returns how long the last run took.
 double kill_then_finish(Rig& rig, const std::string& phase, const std::vector<std::string>& args, int kills,
                         std::chrono::microseconds low, std::chrono::microseconds high, std::mt19937& rng,
                         KillStats& stats) {
-  std::uniform_int_distribution<std::int64_t> instant(low.count(), high.count());
+  std::uniform_int_distribution<std::int64_t> instant(low.count(), std::max(low.count(), high.count()));
   for (int k = 0; k < kills; ++k) {
     const auto at = std::chrono::microseconds(instant(rng));
     const auto run = rig.rebalance(args, true, at);
@@ -52,10 +52,19 @@ double kill_then_finish(Rig& rig, const std::string& phase, const std::vector<st
       continue;
     }
     INFO(phase, " finished before its kill at ", at.count(), " us: exit ", run.exit_code, "\n", run.out, run.err);
-    CHECK(run.exit_code == 0);
+    REQUIRE(run.exit_code == 0);
+    if (phase == "cleanup") {
+      return run.seconds; // done: there is nothing left to re-run
+    }
+    break;
   }
   const auto last = rig.rebalance(args);
   INFO(phase, " after the kills: exit ", last.exit_code, "\n", last.out, last.err);
+  if (phase == "cleanup" && last.exit_code == 2 && contains(last.err, "is in progress (none was started, or it has ended)")) {
+    // The last kill landed after the cleanup had done everything: verify_final() judges.
+    MESSAGE("the cleanup killed at its very end had finished: the re-run says so (exit 2)");
+    return last.seconds;
+  }
   REQUIRE(last.exit_code == 0);
   return last.seconds;
 }

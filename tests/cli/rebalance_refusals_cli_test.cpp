@@ -50,15 +50,16 @@ TEST_CASE("rebalance: phases out of order, a changed key or version skew are ref
   rig.seed_orders(300, 100000, rng);
   const auto before = snapshot(rig);
 
-  refused(rig.rebalance({"--cutover"}), {"grant rebalance", "--target"});
-  refused(rig.rebalance({"--cleanup"}), {"--cutover"});
+  // Before any copy: each says to start with the copy.
+  refused(rig.rebalance({"--cutover"}), {"grant rebalance --database orders --target"});
+  refused(rig.rebalance({"--cleanup"}), {"grant rebalance --database orders --target"});
   rig.check_no_objects();
 
   auto other_key = target_db;
   other_key["sharding"]["key"] = "id";
   rig.write_target(other_key);
-  refused(rig.rebalance({}), {"sharding.key"});
-  refused(rig.rebalance({"--plan"}), {"sharding.key"});
+  refused(rig.rebalance({}), {"shard key", "(user_id)", "(id)"});
+  refused(rig.rebalance({"--plan"}), {"shard key", "(user_id)", "(id)"});
   rig.check_no_objects();
 
   // The new shard one migration ahead of the others.
