@@ -89,6 +89,7 @@ int run(int argc, char** argv) {
   setup_recover(app, context);
   setup_shard_resolve(app, context);
   setup_shard_check(app, context);
+  setup_rebalance(app, context);
   setup_health(app, context);
   setup_serve(app, context);
   setup_query(app, context);

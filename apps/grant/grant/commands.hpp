@@ -24,5 +24,6 @@ void setup_health(CLI::App& app, Context& context);
 void setup_serve(CLI::App& app, Context& context);
 void setup_query(CLI::App& app, Context& context);
 void setup_completion(CLI::App& app, Context& context);
+void setup_rebalance(CLI::App& app, Context& context);
 
 } // namespace grant::cli

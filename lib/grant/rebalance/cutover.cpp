@@ -1,0 +1,175 @@
+// --cutover: per source shard, one two-phase commit with every target shard. Writes to the
+// source's tables are blocked (EXCLUSIVE: reads go on) only while the last captured changes are
+// applied and the fence triggers installed.
+#include <grant/rebalance/work.hpp>
+
+#include <grant/error.hpp>
+#include <grant/twophase/decision_log.hpp>
+#include <grant/twophase/recovery.hpp>
+#include <grant/twophase/transaction.hpp>
+#include <grant/util/strings.hpp>
+
+#include <deque>
+
+namespace grant::rebalance {
+
+namespace {
+
+constexpr const char* k_label = "rebalance";
+
+double since_ms(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+CutoverShard cut_over(Work& work, std::size_t source) {
+  const auto& node = work.fleet.node(source);
+  const auto& database = work.fleet.source().name;
+  auto from = node.checkout();
+  mark_session(*from);
+  std::deque<registry::PooledConnection> sessions;
+  std::vector<db::Connection*> to(work.fleet.nodes().size(), nullptr);
+  std::vector<std::size_t> members{source};
+  for (const auto index : work.fleet.targets()) {
+    if (index != source) {
+      sessions.push_back(work.fleet.node(index).checkout());
+      mark_session(*sessions.back());
+      to[index] = &*sessions.back();
+      members.push_back(index);
+    }
+  }
+  CutoverShard out;
+  out.shard = node.name;
+  // Catch up outside the write block, so that the block only covers the last few changes.
+  const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);
+  for (;;) {
+    const auto round = apply_changes(work, source, *from, to, limit);
+    out.changes_applied += round.applied;
+    if (round.applied < work.options.backlog_target) {
+      break;
+    }
+  }
+  twophase::DecisionLog log(*from);
+  log.ensure();
+  std::vector<twophase::Participant> participants;
+  participants.push_back({node.name, &*from});
+  for (std::size_t m = 1; m < members.size(); ++m) {
+    participants.push_back({work.fleet.node(members[m]).name, to[members[m]]});
+  }
+  std::deque<registry::PooledConnection> spares;
+  twophase::Options options;
+  options.reconnect = [&](std::size_t index) -> db::Connection* {
+    const auto member = index == twophase::k_coordinator ? source : members.at(index);
+    spares.push_back(work.fleet.node(member).checkout());
+    return &*spares.back();
+  };
+  std::string tables;
+  for (const auto& table : work.fleet.tables()) {
+    tables += (tables.empty() ? "" : ", ") + table.qualified();
+  }
+  twophase::DistributedTransaction transaction(database, k_label, {node.name, &log}, std::move(participants),
+                                               std::move(options));
+  transaction.begin();
+  from->execute("SET LOCAL lock_timeout = '10s'");
+  from->execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
+  const auto blocked = std::chrono::steady_clock::now();
+  for (;;) {
+    const auto round = apply_changes(work, source, *from, to, limit);
+    out.changes_applied += round.applied;
+    if (round.applied == 0) {
+      break;
+    }
+  }
+  std::string fence;
+  for (const auto& table : work.fleet.tables()) {
+    fence += "DROP TRIGGER IF EXISTS \"" + std::string(k_prefix) + "_fence\" ON " + table.qualified() + ";\n" +
+             table.create_fence_trigger(node.schema) + ";\n";
+  }
+  from->execute(fence);
+  set_phase(*from, node, database, Phase::cut_over, since_ms(blocked));
+  transaction.commit();
+  out.pause_ms = since_ms(blocked);
+  // The pause as measured to the commit; a failure here leaves the estimate recorded above.
+  try {
+    from->reset_session();
+    set_phase(*from, node, database, Phase::cut_over, out.pause_ms);
+  } catch (const Error&) {
+  }
+  work.report("cutover", "", node.name, 0, "cut over in one transaction; writes paused " +
+                                                std::to_string(static_cast<long long>(out.pause_ms)) + " ms");
+  return out;
+}
+
+} // namespace
+
+std::uint64_t resolve_in_doubt(Work& work, bool dry_run) {
+  std::uint64_t found = 0;
+  const auto& database = work.fleet.source().name;
+  for (const auto& node : work.fleet.nodes()) {
+    auto session = node.checkout();
+    for (const auto& prepared : twophase::list_prepared(*session)) {
+      const auto gid = twophase::parse_gid(prepared.gid);
+      if (!gid || gid->scope != database || !util::starts_with(gid->txid, std::string(k_label) + "-")) {
+        continue;
+      }
+      ++found;
+      if (dry_run) {
+        continue;
+      }
+      const auto coordinator = work.fleet.find(gid->coordinator);
+      if (coordinator == k_none) {
+        throw ConfigError("prepared transaction " + prepared.gid + " on " + node.label +
+                              " names a coordinator shard in neither config",
+                          node.label, "resolve it with grant recover --config <the config that has that shard>");
+      }
+      auto coordinator_session = work.fleet.node(coordinator).checkout();
+      twophase::DecisionLog log(*coordinator_session);
+      twophase::resolve(*session, *gid, log, twophase::Mode::by_decision, false, false);
+    }
+  }
+  return found;
+}
+
+CutoverReport run_cutover(Work& work) {
+  work.fleet.prepare();
+  Lock lock(work);
+  CutoverReport report;
+  report.resolved_in_doubt = resolve_in_doubt(work, false);
+  const auto states = read_states(work);
+  const auto sources = work.fleet.sources();
+  const auto& database = work.fleet.source().name;
+  const auto copy_hint = "run the copy first: grant rebalance --database " + database + " --target <file>";
+  bool any = false;
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    const auto& node = work.fleet.node(sources[i]);
+    if (!states[i]) {
+      continue;
+    }
+    any = true;
+    if (states[i]->target != work.fleet.digest()) {
+      throw ConfigError("the rebalance of " + database + " in progress on " + node.name + " has another target",
+                        "--target", "cut over with the target file its copy was started with");
+    }
+    if (states[i]->phase == Phase::copying) {
+      throw ConfigError("the copy of " + node.name + " has not caught up yet", node.label,
+                        "run the copy again (grant rebalance --database " + database +
+                            " --target <file>); it resumes, then run --cutover");
+    }
+  }
+  if (!any) {
+    throw ConfigError("no rebalance of " + database + " is in progress: nothing to cut over", "--cutover", copy_hint);
+  }
+  if (std::any_of(states.begin(), states.end(), [](const auto& state) { return !state; })) {
+    throw ConfigError("some source shards of " + database + " have no copy state", "--cutover", copy_hint);
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (states[i]->phase == Phase::cut_over) {
+      report.shards.push_back({work.fleet.node(sources[i]).name, states[i]->pause_ms, 0, true});
+      continue;
+    }
+    report.shards.push_back(cut_over(work, sources[i]));
+    report.max_pause_ms = std::max(report.max_pause_ms, report.shards.back().pause_ms);
+  }
+  return report;
+}
+
+} // namespace grant::rebalance

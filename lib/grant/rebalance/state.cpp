@@ -1,0 +1,224 @@
+#include <grant/rebalance/work.hpp>
+
+#include <grant/error.hpp>
+#include <grant/migrate/tracking.hpp>
+#include <grant/shard/key.hpp>
+#include <grant/util/strings.hpp>
+
+#include <thread>
+
+#include <unistd.h>
+
+namespace grant::rebalance {
+
+std::string_view phase_name(Phase phase) {
+  switch (phase) {
+  case Phase::none:
+    return "none";
+  case Phase::copying:
+    return "copying";
+  case Phase::copied:
+    return "copied";
+  case Phase::cut_over:
+    return "cut_over";
+  }
+  return "none";
+}
+
+Phase parse_phase(std::string_view text) {
+  for (const auto phase : {Phase::copying, Phase::copied, Phase::cut_over}) {
+    if (phase_name(phase) == text) {
+      return phase;
+    }
+  }
+  return Phase::none;
+}
+
+std::string holder_name() { return migrate::current_user_at_host() + " pid " + std::to_string(getpid()); }
+
+void Work::report(const std::string& phase, const std::string& table, const std::string& shard, std::uint64_t total,
+                  const std::string& note) {
+  if (!options.on_progress) {
+    return;
+  }
+  std::lock_guard guard(progress_mutex);
+  options.on_progress(Progress{phase, table, shard, rows_done.load(), total, note});
+}
+
+int Work::jobs(std::size_t count) const {
+  return options.jobs > 0 ? options.jobs : static_cast<int>(std::max<std::size_t>(1, count));
+}
+
+void Work::throttle(db::Connection& connection, const Node& node, std::uint64_t rows) {
+  rows_done += rows;
+  if (options.max_rows_per_sec > 0) {
+    // Every worker sleeps until the rows done so far fit the rate since the start.
+    const auto due = started + std::chrono::microseconds(rows_done.load() * 1000000 / options.max_rows_per_sec);
+    std::this_thread::sleep_until(due);
+  }
+  const auto max_lag = fleet.source().health.max_lag_ms;
+  if (max_lag <= 0 || (fleet.source().shards.empty())) {
+    return;
+  }
+  for (;;) {
+    {
+      std::lock_guard guard(progress_mutex);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - m_last_lag_check < std::chrono::seconds(1)) {
+        return;
+      }
+      m_last_lag_check = now;
+    }
+    // The writer sees its replicas' replay lag: no session to the replica is needed.
+    const auto lag = connection.query("SELECT COALESCE(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint, "
+                                      "COALESCE(max(application_name), '') FROM pg_stat_replication")
+                         .rows.at(0);
+    const auto lag_ms = std::stoll(lag[0].value_or("0"));
+    if (lag_ms <= max_lag) {
+      return;
+    }
+    report("copy", "", node.name, 0,
+           "paused: a replica of " + node.label + " lags " + std::to_string(lag_ms) + " ms (max_lag_ms " +
+               std::to_string(max_lag) + ")");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::lock_guard guard(progress_mutex);
+    m_last_lag_check = {};
+  }
+}
+
+std::uint64_t estimate_rows(Work& work) {
+  std::uint64_t total = 0;
+  for (const auto index : work.fleet.sources()) {
+    auto session = work.fleet.node(index).checkout();
+    for (const auto& table : work.fleet.tables()) {
+      total += std::stoull(session
+                               ->query("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = "
+                                       "to_regclass($1)",
+                                       {table.qualified()})
+                               .scalar()
+                               .value_or("0"));
+    }
+  }
+  return total;
+}
+
+std::optional<StateRow> read_state(db::Connection& connection, const Node& node, const std::string& database) {
+  const auto table = grant_table(node.schema, "state");
+  const auto exists = connection.query("SELECT to_regclass($1) IS NOT NULL", {table}).scalar();
+  if (exists.value_or("f") != "t") {
+    return std::nullopt;
+  }
+  const auto rows = connection.query("SELECT target, phase, COALESCE(holder, ''), started_at::text, "
+                                     "COALESCE(pause_ms, 0) FROM " +
+                                         table + " WHERE database = $1",
+                                     {database});
+  if (rows.empty()) {
+    return std::nullopt;
+  }
+  const auto& row = rows.rows[0];
+  return StateRow{*row[0], parse_phase(*row[1]), *row[2], *row[3], std::stod(*row[4])};
+}
+
+std::vector<std::optional<StateRow>> read_states(Work& work) {
+  std::vector<std::optional<StateRow>> out;
+  for (const auto index : work.fleet.sources()) {
+    const auto& node = work.fleet.node(index);
+    auto session = node.checkout();
+    out.push_back(read_state(*session, node, work.fleet.source().name));
+  }
+  return out;
+}
+
+void install_capture(db::Connection& connection, const Node& node, const Work& work, const std::string& holder) {
+  const auto& s = node.schema;
+  std::string sql = "CREATE TABLE IF NOT EXISTS " + grant_table(s, "state") +
+                    " (database text PRIMARY KEY, target text NOT NULL, phase text NOT NULL, holder text, "
+                    "started_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), "
+                    "pause_ms double precision);\n"
+                    "CREATE TABLE IF NOT EXISTS " +
+                    grant_table(s, "progress") +
+                    " (table_name text PRIMARY KEY, last_pk text[], rows_copied bigint NOT NULL DEFAULT 0, "
+                    "done boolean NOT NULL DEFAULT false);\n"
+                    "CREATE TABLE IF NOT EXISTS " +
+                    grant_table(s, "changes") +
+                    " (seq bigserial PRIMARY KEY, table_name text NOT NULL, pk text[] NOT NULL, key text[]);\n"
+                    "CREATE TABLE IF NOT EXISTS " +
+                    grant_table(s, "fence") + " (key text[] PRIMARY KEY, shard text NOT NULL);\n";
+  for (const auto& table : work.fleet.tables()) {
+    sql += table.capture_function(s) + ";\n" + table.fence_function(s) + ";\n";
+    sql += "DROP TRIGGER IF EXISTS \"" + std::string(k_prefix) + "_capture\" ON " + table.qualified() + ";\n" +
+           table.create_capture_trigger(s) + ";\n";
+  }
+  db::Transaction transaction(connection);
+  connection.execute(sql);
+  connection.query("INSERT INTO " + grant_table(s, "state") +
+                       " (database, target, phase, holder) VALUES ($1, $2, 'copying', $3) ON CONFLICT (database) DO "
+                       "NOTHING",
+                   {work.fleet.source().name, work.fleet.digest(), holder});
+  transaction.commit();
+}
+
+void set_phase(db::Connection& connection, const Node& node, const std::string& database, Phase phase,
+               std::optional<double> pause_ms) {
+  connection.query("UPDATE " + grant_table(node.schema, "state") +
+                       " SET phase = $2, updated_at = now(), pause_ms = COALESCE($3::float8, pause_ms) "
+                       "WHERE database = $1",
+                   {database, std::string(phase_name(phase)),
+                    pause_ms ? db::Value(std::to_string(*pause_ms)) : db::Value()});
+}
+
+void drop_objects(db::Connection& connection, const Node& node, const Work& work) {
+  std::string sql;
+  for (const auto& table : work.fleet.tables()) {
+    sql += table.drop_objects(node.schema);
+  }
+  for (const auto* suffix : {"changes", "fence", "progress", "state"}) {
+    sql += "DROP TABLE IF EXISTS " + grant_table(node.schema, suffix) + ";\n";
+  }
+  db::Transaction transaction(connection);
+  connection.execute(sql);
+  transaction.commit();
+}
+
+namespace {
+
+// The advisory lock's two 32-bit halves, from the database name: stable across processes.
+std::pair<std::uint32_t, std::uint32_t> lock_key(const std::string& database) {
+  const auto id = shard::keyspace_id("grant rebalance " + database);
+  return {static_cast<std::uint32_t>(id >> 32), static_cast<std::uint32_t>(id & 0xFFFFFFFF)};
+}
+
+} // namespace
+
+Lock::Lock(Work& work) {
+  const auto& node = work.fleet.node(work.fleet.coordinator());
+  const auto& database = work.fleet.source().name;
+  m_session = node.checkout();
+  const auto [high, low] = lock_key(database);
+  const auto key = std::to_string((static_cast<std::int64_t>(high) << 32) | low);
+  m_session->execute("SET application_name = " + m_session->quote_literal("grant rebalance: " + holder_name()));
+  const auto got = m_session->query("SELECT pg_try_advisory_lock($1::bigint)", {key}).scalar();
+  if (got.value_or("f") == "t") {
+    return;
+  }
+  const auto holder =
+      m_session
+          ->query("SELECT COALESCE(a.application_name, '') || ' (since ' || a.backend_start::text || ')' "
+                  "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                  "AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1 AND l.granted "
+                  "LIMIT 1",
+                  {std::to_string(high), std::to_string(low)})
+          .rows;
+  m_session.discard();
+  const auto who = holder.empty() ? std::string("another process") : holder[0][0].value_or("another process");
+  throw ConfigError("another rebalance of " + database + " is running: " + who, node.label,
+                    "wait for it to finish, or stop it; one rebalance per database runs at a time");
+}
+
+Lock::~Lock() {
+  if (m_session) {
+    m_session.discard(); // closing the session frees the lock, whatever state it is in
+  }
+}
+
+} // namespace grant::rebalance

@@ -1,0 +1,108 @@
+#pragma once
+
+// Internal to rebalance/: what every phase shares, and the phases themselves (one file each).
+
+#include <grant/rebalance/fleet.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+
+namespace grant::rebalance {
+
+/// The row of grant_rebalance_state on a source shard.
+struct StateRow {
+  std::string target; ///< the target's digest
+  Phase phase = Phase::none;
+  std::string holder;
+  std::string started_at;
+  double pause_ms = 0;
+};
+
+/// One run of one phase over the fleet.
+struct Work {
+  Work(const config::Config& source, const config::Config& target, const std::string& database, Options opts)
+      : fleet(source, target, database), options(std::move(opts)) {}
+
+  Fleet fleet;
+  Options options;
+  std::mutex progress_mutex;
+  std::atomic<std::uint64_t> rows_done{0};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  /// Reports progress (serialised) unless no callback was given.
+  void report(const std::string& phase, const std::string& table, const std::string& shard, std::uint64_t total,
+              const std::string& note = {});
+  /// Sleeps as needed to keep under max_rows_per_sec, shared by every worker; and while a replica
+  /// of `node` lags past the database's max_lag_ms.
+  void throttle(db::Connection& connection, const Node& node, std::uint64_t rows);
+  int jobs(std::size_t count) const;
+
+private:
+  std::chrono::steady_clock::time_point m_last_lag_check{};
+};
+
+// state.cpp: grant's objects on a shard, the state rows and the lock.
+Phase parse_phase(std::string_view text);
+std::optional<StateRow> read_state(db::Connection& connection, const Node& node, const std::string& database);
+/// The state of every source shard (nullopt where none is recorded).
+std::vector<std::optional<StateRow>> read_states(Work& work);
+/// Creates grant's tables, functions and capture triggers on a source shard and its state row, in
+/// one transaction; a no-op where they exist.
+void install_capture(db::Connection& connection, const Node& node, const Work& work, const std::string& holder);
+void set_phase(db::Connection& connection, const Node& node, const std::string& database, Phase phase,
+               std::optional<double> pause_ms = {});
+/// Drops every object rebalance installed on a shard (idempotent).
+void drop_objects(db::Connection& connection, const Node& node, const Work& work);
+/// The rows of the sharded tables on every source shard, from the planner's statistics.
+std::uint64_t estimate_rows(Work& work);
+/// Who runs this process: user@host pid N.
+std::string holder_name();
+
+/// A session-level advisory lock on the coordinator shard for one database's rebalance, held
+/// while the object lives. Throws ConfigError naming the holder when another process has it.
+class Lock {
+public:
+  explicit Lock(Work& work);
+  ~Lock();
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+private:
+  registry::PooledConnection m_session;
+};
+
+// changes.cpp: applies captured changes from a source shard to the targets.
+struct ApplyResult {
+  std::uint64_t applied = 0;
+  std::uint64_t remaining = 0; ///< changes still waiting (an estimate when not `until_empty`)
+};
+/// Reads up to `limit` captured changes of `source` (its session `from`), applies them on the
+/// target sessions `to` (indexed by node; null for nodes not involved), records the moved keys in
+/// the fence and deletes the changes. The caller owns the transactions: none is opened here.
+ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from,
+                          const std::vector<db::Connection*>& to, std::size_t limit);
+/// Writes `rows` (full rows of `table`) to `to` with one upsert per statement-sized chunk.
+void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<std::vector<db::Value>>& rows,
+                 bool replace, std::uint64_t* inserted = nullptr);
+void delete_rows(const TableSql& table, db::Connection& on, const std::vector<std::vector<db::Value>>& pks,
+                 const std::string& fence = {}, std::uint64_t* deleted = nullptr);
+/// Adds moved keys (text[] literals of the shard key) to the fence of a source shard.
+void add_fence_keys(db::Connection& on, const Node& node, const std::vector<std::pair<std::string, std::string>>& keys);
+/// A text[] literal for PostgreSQL: {"a","b"}.
+std::string text_array_literal(const std::vector<std::string_view>& parts);
+/// Sets grant.rebalance = 'apply' on a session: its writes are neither captured nor fenced.
+void mark_session(db::Connection& connection);
+
+// The phases.
+PlanReport run_plan(Work& work);
+CopyReport run_copy(Work& work);
+CutoverReport run_cutover(Work& work);
+CleanupReport run_cleanup(Work& work);
+AbortReport run_abort(Work& work);
+StatusReport run_status(Work& work);
+/// Finishes the prepared transactions an interrupted cutover left, by their recorded decision.
+std::uint64_t resolve_in_doubt(Work& work, bool dry_run);
+
+} // namespace grant::rebalance
