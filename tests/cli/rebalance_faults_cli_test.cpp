@@ -118,7 +118,7 @@ TEST_CASE("rebalance: SIGKILL at random instants of copy, cutover and cleanup") 
     // Copy: throttled and in small batches so that the kills land mid-copy, a writer on the old
     // config all along.
     {
-      Writer writer(rig, rng(), layout.max_user + layout.max_user / 10);
+      Writer writer(rig, rng(), layout.max_user + layout.max_user / 10, false);
       REQUIRE(writer.wait_ops(20));
       kill_then_finish(rig, "copy", {"--batch-size", "200", "--max-rows-per-sec", "2000"}, 5,
                        std::chrono::milliseconds(20), std::chrono::milliseconds(900), rng, stats);
@@ -161,7 +161,7 @@ TEST_CASE("rebalance: the new shard's connection drops at COMMIT PREPARED during
     std::mt19937 rng(31);
     rig.seed_orders(400, 100000, rng);
     {
-      Writer writer(rig, 32, 110000);
+      Writer writer(rig, 32, 110000, false);
       REQUIRE(writer.wait_ops(20));
       CHECK(rig.rebalance_ok({"--batch-size", "200"}).at("phase") == "copied");
       writer.stop();

@@ -537,11 +537,14 @@ private:
 
 /// An application still on the old config: inserts, updates and deletes orders and items of
 /// random users, each in its own transaction on the shard the old config picks, at most
-/// `ops_per_sec` a second, and records what committed in the model.
+/// `ops_per_sec` a second, and records what committed in the model. Without `new_children`,
+/// items are only written for orders that existed when the writer started (a new order gets
+/// none): the copy then never meets an item whose order exists only in the captured changes.
 class Writer {
 public:
-  Writer(Rig& rig, unsigned seed, std::int64_t max_user, int ops_per_sec = 400)
-      : m_rig(rig), m_rng(seed), m_max_user(max_user), m_period(std::chrono::microseconds(1000000 / ops_per_sec)),
+  Writer(Rig& rig, unsigned seed, std::int64_t max_user, bool new_children = true, int ops_per_sec = 400)
+      : m_rig(rig), m_rng(seed), m_max_user(max_user), m_new_children(new_children),
+        m_first_new_id(rig.next_id.load()), m_period(std::chrono::microseconds(1000000 / ops_per_sec)),
         m_thread([this] { run(); }) {}
   ~Writer() { stop(); }
   Writer(const Writer&) = delete;
@@ -616,7 +619,7 @@ private:
       const auto id = m_rig.next_id++;
       const auto note = random_note(m_rng);
       const auto amount = static_cast<int>(m_rng() % 10000);
-      const int n_items = static_cast<int>(m_rng() % 3);
+      const int n_items = m_new_children ? static_cast<int>(m_rng() % 3) : 0;
       std::vector<int> qty;
       work.exec_params("INSERT INTO orders (user_id, id, note, amount) VALUES ($1, $2, $3, $4)", user, id,
                        note ? note->c_str() : nullptr, amount);
@@ -645,7 +648,7 @@ private:
         std::lock_guard lock(model.mutex);
         model.tables["orders"][*order] = {note, std::to_string(amount)};
       }
-    } else if (op < 8) { // update every item of the order, or add one
+    } else if (op < 8 && (m_new_children || std::stoll(id) < m_first_new_id)) { // add or update an item
       const auto qty = static_cast<int>(1 + m_rng() % 50);
       const auto n = static_cast<int>(1 + m_rng() % 3);
       work.exec_params("INSERT INTO order_items (user_id, order_id, n, qty) VALUES ($1, $2, $3, $4) "
@@ -654,7 +657,7 @@ private:
       work.commit();
       std::lock_guard lock(model.mutex);
       model.tables["order_items"][{user_text, id, std::to_string(n)}] = {std::to_string(qty)};
-    } else if (op < 9) { // delete the order, its items by cascade
+    } else if (op < 9) { // delete the order (its items go by cascade)
       work.exec_params("DELETE FROM orders WHERE user_id = $1 AND id = $2", user, std::stoll(id));
       work.commit();
       std::lock_guard lock(model.mutex);
@@ -677,6 +680,8 @@ private:
   Rig& m_rig;
   std::mt19937 m_rng;
   std::int64_t m_max_user;
+  bool m_new_children;
+  std::int64_t m_first_new_id;
   std::chrono::microseconds m_period;
   std::map<int, std::unique_ptr<pqxx::connection>> m_connections;
   std::atomic<bool> m_stop{false};
