@@ -190,16 +190,32 @@ TEST_CASE("rebalance: an unreachable shard exits 3 naming it, without the passwo
     CHECK(contains(run.err, "grant: error: "));
     CHECK(contains(run.err, "s2"));
   }
+  rig.check_no_objects(); // the copy found the target down before it installed anything
 
-  // A source shard down: old.json's s1 on the closed port.
+  // A source shard down. A shard in both configs is reached at the target's URL (the
+  // implementation's choice: where it lives on), so a shared shard is down in both files, and a
+  // drained one (in old.json only) in old.json.
+  auto shared_down = rig.database(rig.shards({0, 1, 2}), ring());
+  shared_down["shards"][1]["url"] = closed_url("orders");
   auto old_down = old_db;
   old_down["shards"][1]["url"] = closed_url("orders");
   rig.fleet.dir.write("old.json", Json{{"databases", {{"orders", old_down}}}}.dump(2));
-  rig.write_target(rig.database(rig.shards({0, 1, 2}), ring()));
-  const auto run = rig.rebalance({"--plan"}, false);
+  rig.write_target(shared_down);
+  auto run = rig.rebalance({"--plan"}, false);
+  {
+    INFO(run.out, run.err);
+    CHECK(run.exit_code == 3);
+    CHECK(contains(run.err, "s1"));
+  }
+  auto drained_down = rig.database(rig.shards({0, 1, 2}), ring());
+  drained_down["shards"][2]["url"] = closed_url("orders");
+  rig.fleet.dir.write("old.json", Json{{"databases", {{"orders", drained_down}}}}.dump(2));
+  rig.write_target(rig.database(rig.shards({0, 1}), ring()));
+  run = rig.rebalance({"--plan"}, false);
   INFO(run.out, run.err);
   CHECK(run.exit_code == 3);
-  CHECK(contains(run.err, "s1"));
+  CHECK(contains(run.err, "s2"));
+  rig.check_no_objects();
 }
 
 TEST_CASE("rebalance: --plan exits 1 when the target owns no shard for some rows") {
