@@ -545,7 +545,7 @@ public:
   Writer(Rig& rig, unsigned seed, std::int64_t max_user, bool new_children = true, int ops_per_sec = 400)
       : m_rig(rig), m_rng(seed), m_max_user(max_user), m_new_children(new_children),
         m_first_new_id(rig.next_id.load()), m_period(std::chrono::microseconds(1000000 / ops_per_sec)),
-        m_thread([this] { run(); }) {}
+        m_users(users_of(rig)), m_thread([this] { run(); }) {}
   ~Writer() { stop(); }
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -557,6 +557,8 @@ public:
     }
   }
   int ops() const { return m_ops; }
+  /// Writes the fence refused (SQLSTATE GR001).
+  int fenced() const { return m_fenced; }
   /// Waits (polling) until at least `n` writes committed, up to `timeout`.
   bool wait_ops(int n, std::chrono::seconds timeout = std::chrono::seconds(30)) const {
     const auto deadline = Clock::now() + timeout;
@@ -577,6 +579,14 @@ private:
       try {
         step();
         ++m_ops;
+      } catch (const pqxx::sql_error& error) {
+        if (error.sqlstate() == "GR001") {
+          ++m_fenced; // refused by the fence after cutover: rolled back, the model is right
+        } else {
+          std::lock_guard lock(m_errors_mutex);
+          m_errors.emplace_back(error.what());
+          m_failed = true;
+        }
       } catch (const std::exception& error) {
         std::lock_guard lock(m_errors_mutex);
         m_errors.emplace_back(error.what());
@@ -595,8 +605,23 @@ private:
     return *slot;
   }
 
+  static std::vector<std::int64_t> users_of(Rig& rig) {
+    std::set<std::int64_t> users;
+    std::lock_guard lock(rig.model.mutex);
+    for (const auto& [pk, row] : rig.model.tables["orders"]) {
+      users.insert(std::stoll(pk[0]));
+    }
+    return {users.begin(), users.end()};
+  }
+
   void step() {
-    const std::int64_t user = std::uniform_int_distribution<std::int64_t>(1, m_max_user)(m_rng);
+    // Mostly users the shards hold rows of (updates, deletes, the fence), sometimes a new one.
+    const bool known = !m_users.empty() && m_rng() % 5 != 0;
+    const std::int64_t user = known ? m_users[m_rng() % m_users.size()]
+                                    : std::uniform_int_distribution<std::int64_t>(1, m_max_user)(m_rng);
+    if (!known) {
+      m_users.push_back(user);
+    }
     const auto user_text = std::to_string(user);
     const int shard = m_rig.old_owner({user_text});
     auto& model = m_rig.model;
@@ -683,10 +708,12 @@ private:
   bool m_new_children;
   std::int64_t m_first_new_id;
   std::chrono::microseconds m_period;
+  std::vector<std::int64_t> m_users; ///< users the writer may pick again
   std::map<int, std::unique_ptr<pqxx::connection>> m_connections;
   std::atomic<bool> m_stop{false};
   std::atomic<bool> m_failed{false};
   std::atomic<int> m_ops{0};
+  std::atomic<int> m_fenced{0};
   mutable std::mutex m_errors_mutex;
   std::vector<std::string> m_errors;
   std::thread m_thread; // last: starts once the rest is built
