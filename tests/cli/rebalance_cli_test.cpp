@@ -265,19 +265,39 @@ TEST_CASE("rebalance: drain a shard (3 -> 2, every row of s2 goes elsewhere)") {
   CHECK(rig.count(2, "order_items") == 0);
 }
 
-TEST_CASE("rebalance: a composite shard key (tenant, user_id)") {
+TEST_CASE("rebalance: modulo 2 -> 3 (rows move both ways between the old shards, and to the new one)") {
+  Rig rig(3, "rb_modulo");
+  const Json modulo{{"type", "modulo"}};
+  rig.configure(rig.database(rig.shards({0, 1}), modulo), rig.database(rig.shards({0, 1, 2}), modulo));
+  std::mt19937 rng(16);
+  rig.seed_orders(1000, 100000, rng);
+  std::set<std::pair<std::string, std::string>> directions;
+  for (const auto& [where, rows] : rig.expected_moves()) {
+    directions.insert({std::get<1>(where), std::get<2>(where)});
+  }
+  CHECK(directions.count({"s0", "s1"}) == 1);
+  CHECK(directions.count({"s1", "s0"}) == 1);
+  CHECK(directions.count({"s0", "s2"}) == 1);
+  run_all_phases(rig, 100000, 16);
+}
+
+TEST_CASE("rebalance: a composite shard key (tenant, user_id), tenants with quotes, commas, braces") {
   const std::vector<rb::TableSpec> tables{{"accounts", {"tenant", "user_id", "id"}, 2, {"balance"}}};
   Rig rig(3, "rb_composite", tables,
           {{"1_accounts.sql", "-- grant:up\nCREATE TABLE accounts (tenant text, user_id bigint, id bigint, balance int, "
                               "PRIMARY KEY (tenant, user_id, id));\n-- grant:down\nDROP TABLE accounts;\n"}});
   const Json key{"tenant", "user_id"};
   rig.configure(rig.database(rig.shards({0, 1}), ring(), key), rig.database(rig.shards({0, 1, 2}), ring(), key));
+  // Tenants that an array literal or a quoted string must escape.
+  const std::vector<std::string> tenants{"acme", "o'brien", "a,b", "x\"y", "back\\slash", "{brace}", "NULL",
+                                         "caf\xc3\xa9", " spaced ", "semi;colon", "tenant-7", "tenant-8"};
+  pqxx::connection quoting(rig.fleet.url(0));
   std::map<int, std::vector<std::string>> values;
   {
     std::lock_guard lock(rig.model.mutex);
     for (int i = 0; i < 2000; ++i) {
-      const Pk pk{"tenant-" + std::to_string(i % 37), std::to_string(i % 500), std::to_string(i)};
-      values[rig.old_owner(pk, 2)].push_back("('" + pk[0] + "', " + pk[1] + ", " + pk[2] + ", " +
+      const Pk pk{tenants[static_cast<std::size_t>(i) % tenants.size()], std::to_string(i % 97), std::to_string(i)};
+      values[rig.old_owner(pk, 2)].push_back("(" + quoting.quote(pk[0]) + ", " + pk[1] + ", " + pk[2] + ", " +
                                              std::to_string(i * 3) + ")");
       rig.model.tables["accounts"][pk] = {std::to_string(i * 3)};
     }
@@ -288,27 +308,32 @@ TEST_CASE("rebalance: a composite shard key (tenant, user_id)") {
   rig.check_plan(rig.rebalance_ok({"--plan"}));
   CHECK(rig.rebalance_ok({"--batch-size", "300"}).at("phase") == "copied");
   CHECK(rig.rebalance_ok({"--cutover"}).at("phase") == "cut_over");
-  const auto expected_deleted = [&] {
-    std::uint64_t n = 0;
-    for (const auto& [where, rows] : rig.expected_moves()) {
-      n += rows;
-    }
-    return n;
-  }();
-  // A moved key is fenced on its old shard; a key that stayed is not.
-  std::optional<Pk> moved;
+  std::uint64_t expected_deleted = 0;
+  for (const auto& [where, rows] : rig.expected_moves()) {
+    expected_deleted += rows;
+  }
+  // A moved key of each tenant is fenced on its old shard; a key that stayed is not.
+  std::map<std::string, Pk> moved;
   std::optional<Pk> stayed;
   for (const auto& [pk, row] : rig.model.tables["accounts"]) {
-    (rig.moves(pk, 2) ? moved : stayed) = pk;
+    if (rig.moves(pk, 2)) {
+      moved[pk[0]] = pk;
+    } else {
+      stayed = pk;
+    }
   }
-  REQUIRE(moved);
+  CHECK(moved.size() == tenants.size());
   REQUIRE(stayed);
-  rb::expect_fenced(rig, rig.old_owner(*moved, 2),
-                    "UPDATE accounts SET balance = 0 WHERE tenant = '" + (*moved)[0] + "' AND user_id = " +
-                        (*moved)[1] + " AND id = " + (*moved)[2],
-                    "s" + std::to_string(rig.target_owner(*moved, 2)));
-  rig.fleet.execute(rig.old_owner(*stayed, 2), "UPDATE accounts SET balance = -1 WHERE tenant = '" + (*stayed)[0] +
-                                                    "' AND user_id = " + (*stayed)[1] + " AND id = " + (*stayed)[2]);
+  for (const auto& [tenant, pk] : moved) {
+    CAPTURE(tenant);
+    rb::expect_fenced(rig, rig.old_owner(pk, 2),
+                      "UPDATE accounts SET balance = 0 WHERE tenant = " + quoting.quote(pk[0]) +
+                          " AND user_id = " + pk[1] + " AND id = " + pk[2],
+                      "s" + std::to_string(rig.target_owner(pk, 2)));
+  }
+  rig.fleet.execute(rig.old_owner(*stayed, 2), "UPDATE accounts SET balance = -1 WHERE tenant = " +
+                                                    quoting.quote((*stayed)[0]) + " AND user_id = " + (*stayed)[1] +
+                                                    " AND id = " + (*stayed)[2]);
   rig.model.tables["accounts"][*stayed] = {std::string("-1")};
   const auto cleanup = rig.rebalance_ok({"--cleanup"});
   CHECK(cleanup.at("rows_deleted") == expected_deleted);
