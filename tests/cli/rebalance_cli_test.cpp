@@ -406,3 +406,38 @@ TEST_CASE("rebalance: cleanup moves an order a stale application inserted after 
   rig.seed_orders(300, 100000, rng);
   run_all_phases(rig, 100000, 15, true);
 }
+
+// After cutover, an application on the target config and a stale one on the old config insert
+// the same new order (same primary key) on the new and on the old shard: the new shard's row
+// wins, the stale one is dropped and counted; a stale order with another primary key moves.
+TEST_CASE("rebalance: a stale insert colliding with the new shard's row loses to it") {
+  Rig rig(3, "rb_conflict");
+  rig.configure(rig.database(rig.shards({0, 1}), ring()), rig.database(rig.shards({0, 1, 2}), ring()));
+  std::mt19937 rng(17);
+  rig.seed_orders(200, 100000, rng);
+  const auto copy = rig.rebalance({"--jobs", "1", "--batch-size", "50"}, false);
+  INFO(copy.out, copy.err);
+  REQUIRE(copy.exit_code == 0);
+  CHECK(contains(copy.out + copy.err, "--cutover"));
+  const auto cutover = rig.rebalance({"--cutover", "--jobs", "1"}, false);
+  REQUIRE(cutover.exit_code == 0);
+  std::int64_t user = 200000;
+  while (!rig.moves({std::to_string(user)})) {
+    ++user;
+  }
+  const auto key = std::to_string(user);
+  const int old_shard = rig.old_owner({key});
+  const int new_shard = rig.target_owner({key});
+  rig.fleet.execute(new_shard, "INSERT INTO orders VALUES (" + key + ", 1, 'target app', 1)");
+  rig.fleet.execute(old_shard, "INSERT INTO orders VALUES (" + key + ", 1, 'stale app', 2)");
+  rig.fleet.execute(old_shard, "INSERT INTO orders VALUES (" + key + ", 2, 'stale app', 3)");
+  rig.model.tables["orders"][{key, "1"}] = {std::string("target app"), std::string("1")};
+  rig.model.tables["orders"][{key, "2"}] = {std::string("stale app"), std::string("3")};
+  const auto text_status = rig.rebalance({"--status"}, false);
+  CHECK(text_status.exit_code == 0);
+  CHECK(contains(text_status.out, "cut_over"));
+  const auto cleanup = rig.rebalance_ok({"--cleanup"});
+  CHECK(cleanup.at("rows_moved_late") == 2);
+  CHECK(cleanup.at("rows_conflicting") == 1);
+  rig.verify_final();
+}
