@@ -72,11 +72,29 @@ TEST_CASE("rebalance: phases out of order, a changed key or version skew are ref
   CHECK(snapshot(rig) == before);
   REQUIRE(rig.fleet.grant({"migrate"}).exit_code == 0); // every shard at the same version again
 
+  // Other sharded tables in the target; a new shard that already holds rows.
+  auto fewer_tables = target_db;
+  fewer_tables["sharding"]["tables"] = {"orders"};
+  rig.write_target(fewer_tables);
+  refused(rig.rebalance({}), {"sharded tables"});
+  rig.write_target(target_db);
+  rig.fleet.execute(2, "INSERT INTO orders VALUES (424242, 1, 'already here', 1)");
+  refused(rig.rebalance({}), {"s2", "already holds rows"});
+  rig.fleet.execute(2, "DELETE FROM orders");
+  rig.check_no_objects();
+
   SUBCASE("--abort before cutover puts every shard back as it was") {
     const auto copy = rig.rebalance_ok({"--batch-size", "100"});
     CHECK(copy.at("phase") == "copied");
     CHECK(rig.count(2, "orders") > 0);
     refused(rig.rebalance({"--cleanup"}), {"--cutover"});
+    // Another target while this one is in progress.
+    auto other_target = target_db;
+    other_target["sharding"]["resolver"]["virtual_nodes"] = 100;
+    rig.write_target(other_target);
+    refused(rig.rebalance({}), {"another target"});
+    refused(rig.rebalance({"--cutover"}), {"another target"});
+    rig.write_target(target_db);
     const auto copied = rig.count(2, "orders") + rig.count(2, "order_items");
     std::uint64_t moving = 0;
     for (const auto& [where, rows] : rig.expected_moves()) {
@@ -97,6 +115,7 @@ TEST_CASE("rebalance: phases out of order, a changed key or version skew are ref
     rig.rebalance_ok({});
     rig.rebalance_ok({"--cutover"});
     refused(rig.rebalance({"--abort"}), {"--cleanup"});
+    refused(rig.rebalance({}), {"already cut over", "--cleanup"});
     rig.rebalance_ok({"--cleanup"});
     rig.verify_final();
   }
@@ -248,5 +267,7 @@ TEST_CASE("rebalance: --plan exits 1 when the target owns no shard for some rows
   }
   CHECK(reported == unowned_per_shard);
   CHECK(plan.at("rows_scanned") == 60);
+  // The copy refuses to start a rebalance that would lose them.
+  refused(rig.rebalance({}), {"no shard under the target"});
   rig.check_no_objects();
 }
