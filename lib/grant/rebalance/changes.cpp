@@ -29,8 +29,50 @@ std::string text_array_literal(const std::vector<std::string_view>& parts) {
   return out + "}";
 }
 
+namespace {
+
+/// One column of `rows` as a PostgreSQL array literal: {"a","b",NULL}.
+std::string column_array(const std::vector<std::vector<db::Value>>& rows, std::size_t column) {
+  std::string out = "{";
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (r > 0) {
+      out += ',';
+    }
+    const auto& value = rows[r][column];
+    if (!value) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (const char c : *value) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+} // namespace
+
 void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<std::vector<db::Value>>& rows,
                  bool replace, std::uint64_t* inserted) {
+  if (rows.empty()) {
+    return;
+  }
+  if (!table.has_array_column()) {
+    db::Params arrays;
+    for (std::size_t c = 0; c < table.columns().size(); ++c) {
+      arrays.emplace_back(column_array(rows, c));
+    }
+    const auto result = to.query(table.upsert_arrays(replace), arrays);
+    if (inserted != nullptr) {
+      *inserted += static_cast<std::uint64_t>(result.affected);
+    }
+    return;
+  }
   const auto chunk = table.max_rows_per_statement(rows.size());
   db::Params params;
   for (std::size_t first = 0; first < rows.size(); first += chunk) {
@@ -66,18 +108,19 @@ void delete_rows(const TableSql& table, db::Connection& on, const std::vector<st
 }
 
 void add_fence_keys(db::Connection& on, const Node& node, const std::vector<std::pair<std::string, std::string>>& keys) {
-  const auto fence = grant_table(node.schema, "fence");
-  for (std::size_t first = 0; first < keys.size(); first += 10000) {
-    const auto count = std::min<std::size_t>(10000, keys.size() - first);
-    std::string sql = "INSERT INTO " + fence + " (key, shard) VALUES ";
-    db::Params params;
-    for (std::size_t i = 0; i < count; ++i) {
-      sql += (i > 0 ? ", ($" : "($") + std::to_string(2 * i + 1) + "::text[], $" + std::to_string(2 * i + 2) + ")";
-      params.emplace_back(keys[first + i].first);
-      params.emplace_back(keys[first + i].second);
-    }
-    on.query(sql + " ON CONFLICT (key) DO NOTHING", params);
+  if (keys.empty()) {
+    return;
   }
+  // Two array parameters whatever the count: each key is a text[] literal inside a text[].
+  std::vector<std::vector<db::Value>> rows;
+  rows.reserve(keys.size());
+  for (const auto& [key, shard] : keys) {
+    rows.push_back({key, shard});
+  }
+  on.query("INSERT INTO " + grant_table(node.schema, "fence") +
+               " (key, shard) SELECT k::text[], s FROM unnest($1::text[], $2::text[]) AS u(k, s) "
+               "ON CONFLICT (key) DO NOTHING",
+           {column_array(rows, 0), column_array(rows, 1)});
 }
 
 namespace {

@@ -113,7 +113,7 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                       report.rows_conflicting += moving.size() - inserted;
                     }
                     add_fence_keys(from, node, keys);
-                    work.throttle(from, node, rows.size());
+                    work.throttle(from, source, sessions.to, rows.size());
                     work.report("cleanup", table.name(), node.name, 0);
                   });
   }
@@ -132,7 +132,7 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                       }
                     }
                     delete_rows(table, from, pks, fence, &report.rows_deleted);
-                    work.throttle(from, node, rows.size());
+                    work.throttle(from, source, sessions.to, rows.size());
                     work.report("cleanup", table.name(), node.name, 0);
                   });
   }

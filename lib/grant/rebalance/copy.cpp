@@ -7,10 +7,8 @@
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
-#include <nlohmann/json.hpp>
 
 #include <map>
-#include <set>
 
 namespace grant::rebalance {
 
@@ -49,28 +47,72 @@ void refuse_filled_new_shards(Work& work) {
   }
 }
 
+/// Queues rows for the change applier, as if an application had just written them.
+void defer_rows(const TableSql& table, db::Connection& from, const Node& node,
+                const std::vector<std::vector<db::Value>>& rows) {
+  std::string pks = "{";
+  std::string keys = "{";
+  const auto literal = [](const std::vector<std::size_t>& columns, const std::vector<db::Value>& row) {
+    std::vector<std::string_view> parts;
+    for (const auto index : columns) {
+      parts.push_back(row[index] ? std::string_view(*row[index]) : std::string_view());
+    }
+    std::string quoted = "\"";
+    for (const char c : text_array_literal(parts)) {
+      if (c == '"' || c == '\\') {
+        quoted += '\\';
+      }
+      quoted += c;
+    }
+    return quoted + "\"";
+  };
+  for (const auto& row : rows) {
+    pks += (pks.size() > 1 ? "," : "") + literal(table.pk(), row);
+    keys += (keys.size() > 1 ? "," : "") + literal(table.key(), row);
+  }
+  from.query("INSERT INTO " + grant_table(node.schema, "changes") +
+                 " (table_name, pk, key) SELECT $1, p::text[], k::text[] FROM unnest($2::text[], $3::text[]) AS u(p, k)",
+             {table.name(), pks + "}", keys + "}"});
+}
+
+/// Where a table's copy stands: the next heap block to read.
 struct Checkpoint {
-  std::vector<db::Value> last_pk;
+  std::uint64_t next_block = 0;
   bool done = false;
 };
 
 Checkpoint read_checkpoint(db::Connection& session, const Node& node, const TableSql& table) {
-  const auto rows = session.query("SELECT array_to_json(last_pk)::text, done FROM " + grant_table(node.schema, "progress") +
+  const auto rows = session.query("SELECT COALESCE(next_block, 0), done FROM " + grant_table(node.schema, "progress") +
                                       " WHERE table_name = $1",
                                   {table.name()});
   Checkpoint out;
-  if (rows.empty()) {
-    return out;
-  }
-  out.done = rows.rows[0][1].value_or("f") == "t";
-  if (rows.rows[0][0]) {
-    for (const auto& value : nlohmann::json::parse(*rows.rows[0][0])) {
-      out.last_pk.emplace_back(value.get<std::string>());
-    }
+  if (!rows.empty()) {
+    out.next_block = std::stoull(rows.rows[0][0].value_or("0"));
+    out.done = rows.rows[0][1].value_or("f") == "t";
   }
   return out;
 }
 
+/// The table's size in heap blocks now, and how many blocks hold about `batch` rows.
+std::pair<std::uint64_t, std::uint64_t> table_blocks(db::Connection& session, const TableSql& table, std::size_t batch) {
+  const auto row = session
+                       .query("SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
+                              "GREATEST(c.reltuples, 0)::bigint, GREATEST(c.relpages, 0) FROM pg_class c "
+                              "WHERE c.oid = to_regclass($1)",
+                              {table.qualified()})
+                       .rows.at(0);
+  const auto blocks = std::stoull(row[0].value_or("0"));
+  const auto tuples = std::stoull(row[1].value_or("0"));
+  const auto pages = std::stoull(row[2].value_or("0"));
+  const auto per_block = pages > 0 && tuples > 0 ? std::max<std::uint64_t>(1, tuples / pages) : 40;
+  return {blocks, std::max<std::uint64_t>(1, batch / per_block)};
+}
+
+// The copy reads the heap in block ranges (a TID range scan, no index, no sort): first the
+// shard keys and row ids, then the whole rows of the ones that move, by row id. A row that an
+// application updates meanwhile may move to a block already read, or change between the two
+// reads: the capture trigger (installed before the first read) has recorded it, and applying the
+// captured changes copies it then. So the copy needs no snapshot, and each page commits alone.
 std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, db::Connection& from,
                          const std::vector<db::Connection*>& to, std::uint64_t total) {
   const auto& node = work.fleet.node(source);
@@ -79,63 +121,72 @@ std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, 
     return 0;
   }
   const auto progress = grant_table(node.schema, "progress");
-  const auto batch = std::max<std::size_t>(1, work.options.batch_size);
-  const auto first_page = table.select_page(false, batch);
-  const auto next_page = table.select_page(true, batch);
+  const auto [blocks, blocks_per_page] = table_blocks(from, table, std::max<std::size_t>(1, work.options.batch_size));
+  const auto keys_sql = table.select_block_keys();
+  const auto rows_sql = table.select_by_tids();
   shard::Key scratch;
   std::vector<std::string_view> parts;
   std::uint64_t copied = 0;
-  for (;;) {
-    const auto page = from.query(checkpoint.last_pk.empty() ? first_page : next_page, checkpoint.last_pk);
-    std::map<std::size_t, std::vector<std::vector<db::Value>>> buckets;
-    std::vector<std::pair<std::string, std::string>> fence;
-    std::set<std::string> fenced;
-    std::uint64_t moved = 0;
-    for (const auto& row : page.rows) {
+  while (checkpoint.next_block < blocks) {
+    const auto end = std::min(blocks, checkpoint.next_block + blocks_per_page);
+    const auto keys = from.query(keys_sql, {"(" + std::to_string(checkpoint.next_block) + ",0)",
+                                            "(" + std::to_string(end) + ",0)"});
+    std::string tids = "{";
+    for (const auto& row : keys.rows) {
       parts.clear();
-      for (const auto index : table.key()) {
-        parts.push_back(row[index] ? std::string_view(*row[index]) : std::string_view());
+      for (std::size_t i = 1; i < row.size(); ++i) {
+        parts.push_back(row[i] ? std::string_view(*row[i]) : std::string_view());
       }
       const auto owners = work.fleet.owners(scratch, parts);
-      if (owners.old_node != source || owners.new_node == source || owners.new_node == k_none) {
-        continue;
-      }
-      buckets[owners.new_node].push_back(row);
-      ++moved;
-      if (auto literal = text_array_literal(parts); fenced.insert(literal).second) {
-        fence.emplace_back(std::move(literal), work.fleet.node(owners.new_node).name);
+      if (owners.old_node == source && owners.new_node != source && owners.new_node != k_none) {
+        tids += (tids.size() > 1 ? ",\"" : "\"") + *row[0] + "\"";
       }
     }
-    // The fence keys go first: a kill between them and the rows only re-copies the rows.
-    add_fence_keys(from, node, fence);
+    tids += "}";
+    std::map<std::size_t, std::vector<std::vector<db::Value>>> buckets;
+    std::uint64_t moved = 0;
+    if (tids.size() > 2) {
+      auto rows = from.query(rows_sql, {tids});
+      for (auto& row : rows.rows) {
+        parts.clear();
+        for (const auto index : table.key()) {
+          parts.push_back(row[index] ? std::string_view(*row[index]) : std::string_view());
+        }
+        const auto owners = work.fleet.owners(scratch, parts); // again: the row may have changed
+        if (owners.old_node != source || owners.new_node == source || owners.new_node == k_none) {
+          continue;
+        }
+        buckets[owners.new_node].push_back(std::move(row));
+        ++moved;
+      }
+    }
     for (const auto& [target, rows] : buckets) {
-      upsert_rows(table, *to.at(target), rows, true);
-    }
-    const bool done = page.size() < batch;
-    if (!page.empty()) {
-      checkpoint.last_pk.clear();
-      for (const auto index : table.pk()) {
-        checkpoint.last_pk.push_back(page.rows.back()[index]);
+      try {
+        upsert_rows(table, *to.at(target), rows, true);
+      } catch (const db::DbError& error) {
+        if (error.sqlstate() != "23503") {
+          throw;
+        }
+        // A parent row is not on the target yet: an application changed it during the copy and
+        // its change waits in the backlog. These rows join the backlog behind it.
+        defer_rows(table, from, node, rows);
       }
     }
-    std::vector<std::string_view> last;
-    for (const auto& value : checkpoint.last_pk) {
-      last.push_back(*value);
-    }
+    checkpoint.next_block = end;
     from.query("INSERT INTO " + progress +
-                   " (table_name, last_pk, rows_copied, done) VALUES ($1, $2::text[], $3::bigint, $4::boolean) "
-                   "ON CONFLICT (table_name) DO UPDATE SET last_pk = EXCLUDED.last_pk, "
+                   " (table_name, next_block, rows_copied, done) VALUES ($1, $2::bigint, $3::bigint, false) "
+                   "ON CONFLICT (table_name) DO UPDATE SET next_block = EXCLUDED.next_block, "
                    "rows_copied = " +
-                   progress + ".rows_copied + EXCLUDED.rows_copied, done = EXCLUDED.done",
-               {table.name(), last.empty() ? db::Value() : db::Value(text_array_literal(last)), std::to_string(moved),
-                done ? "true" : "false"});
+                   progress + ".rows_copied + EXCLUDED.rows_copied",
+               {table.name(), std::to_string(end), std::to_string(moved)});
     copied += moved;
-    work.throttle(from, node, page.size());
+    work.throttle(from, source, to, keys.size());
     work.report("copy", table.name(), node.name, total);
-    if (done) {
-      return copied;
-    }
   }
+  from.query("INSERT INTO " + progress + " (table_name, next_block, done) VALUES ($1, $2::bigint, true) "
+             "ON CONFLICT (table_name) DO UPDATE SET done = true",
+             {table.name(), std::to_string(blocks)});
+  return copied;
 }
 
 struct SourceCopy {

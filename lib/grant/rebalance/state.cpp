@@ -49,7 +49,8 @@ int Work::jobs(std::size_t count) const {
   return options.jobs > 0 ? options.jobs : static_cast<int>(std::max<std::size_t>(1, count));
 }
 
-void Work::throttle(db::Connection& connection, const Node& node, std::uint64_t rows) {
+void Work::throttle(db::Connection& source, std::size_t source_node, const std::vector<db::Connection*>& targets,
+                    std::uint64_t rows) {
   rows_done += rows;
   if (options.max_rows_per_sec > 0) {
     // Every worker sleeps until the rows done so far fit the rate since the start.
@@ -57,32 +58,40 @@ void Work::throttle(db::Connection& connection, const Node& node, std::uint64_t 
     std::this_thread::sleep_until(due);
   }
   const auto max_lag = fleet.source().health.max_lag_ms;
-  if (max_lag <= 0 || (fleet.source().shards.empty())) {
+  if (max_lag <= 0) {
     return;
   }
-  for (;;) {
-    {
-      std::lock_guard guard(progress_mutex);
-      const auto now = std::chrono::steady_clock::now();
-      if (now - m_last_lag_check < std::chrono::seconds(1)) {
-        return;
-      }
-      m_last_lag_check = now;
-    }
-    // The writer sees its replicas' replay lag: no session to the replica is needed.
-    const auto lag = connection.query("SELECT COALESCE(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint, "
-                                      "COALESCE(max(application_name), '') FROM pg_stat_replication")
-                         .rows.at(0);
-    const auto lag_ms = std::stoll(lag[0].value_or("0"));
-    if (lag_ms <= max_lag) {
+  {
+    std::lock_guard guard(progress_mutex);
+    auto& last = m_last_lag_check[source_node];
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::seconds(1)) {
       return;
     }
-    report("copy", "", node.name, 0,
-           "paused: a replica of " + node.label + " lags " + std::to_string(lag_ms) + " ms (max_lag_ms " +
-               std::to_string(max_lag) + ")");
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    std::lock_guard guard(progress_mutex);
-    m_last_lag_check = {};
+    last = now;
+  }
+  // A writer sees its replicas' replay lag: no session to a replica is needed.
+  std::vector<std::pair<db::Connection*, std::size_t>> writers{{&source, source_node}};
+  for (std::size_t n = 0; n < targets.size(); ++n) {
+    if (targets[n] != nullptr) {
+      writers.emplace_back(targets[n], n);
+    }
+  }
+  for (const auto& [connection, index] : writers) {
+    for (;;) {
+      const auto lag_ms = std::stoll(
+          connection
+              ->query("SELECT COALESCE(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint FROM pg_stat_replication")
+              .scalar()
+              .value_or("0"));
+      if (lag_ms <= max_lag) {
+        break;
+      }
+      report("copy", "", fleet.node(source_node).name, 0,
+             "paused: a replica of " + fleet.node(index).label + " lags " + std::to_string(lag_ms) +
+                 " ms (max_lag_ms " + std::to_string(max_lag) + ")");
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
   }
 }
 
@@ -137,7 +146,7 @@ void install_capture(db::Connection& connection, const Node& node, const Work& w
                     "pause_ms double precision);\n"
                     "CREATE TABLE IF NOT EXISTS " +
                     grant_table(s, "progress") +
-                    " (table_name text PRIMARY KEY, last_pk text[], rows_copied bigint NOT NULL DEFAULT 0, "
+                    " (table_name text PRIMARY KEY, next_block bigint, rows_copied bigint NOT NULL DEFAULT 0, "
                     "done boolean NOT NULL DEFAULT false);\n"
                     "CREATE TABLE IF NOT EXISTS " +
                     grant_table(s, "changes") +

@@ -40,6 +40,7 @@ TableSql::TableSql(db::Connection& connection, const std::string& name, const st
   std::vector<std::pair<int, std::size_t>> pk_positions;
   for (const auto& row : rows.rows) {
     m_columns.push_back({*row[0], connection.quote_identifier(*row[0]), *row[1]});
+    m_has_array_column = m_has_array_column || util::ends_with(*row[1], "]");
     if (const int position = std::stoi(row[2].value_or("0")); position > 0) {
       pk_positions.emplace_back(position, m_columns.size() - 1);
     }
@@ -106,6 +107,18 @@ std::string TableSql::select_page_fenced(bool after, std::size_t limit, const st
          pk_list() + " LIMIT " + std::to_string(limit);
 }
 
+std::string TableSql::select_block_keys() const {
+  std::string columns = "ctid::text";
+  for (const auto index : m_key) {
+    columns += ", " + m_columns[index].quoted;
+  }
+  return "SELECT " + columns + " FROM " + m_qualified + " WHERE ctid >= $1::tid AND ctid < $2::tid";
+}
+
+std::string TableSql::select_by_tids() const {
+  return "SELECT " + all_columns(m_columns) + " FROM " + m_qualified + " WHERE ctid = ANY($1::tid[])";
+}
+
 std::string TableSql::select_keys_page(bool after, std::size_t limit) const {
   std::string columns = pk_list();
   for (const auto index : m_key) {
@@ -133,14 +146,26 @@ std::string TableSql::upsert(std::size_t count, bool replace) const {
     }
     sql += ")";
   }
-  sql += " ON CONFLICT (" + pk_list() + ") DO ";
+  return sql + on_conflict(replace);
+}
+
+std::string TableSql::on_conflict(bool replace) const {
   std::string sets;
   for (std::size_t c = 0; c < m_columns.size(); ++c) {
     if (std::find(m_pk.begin(), m_pk.end(), c) == m_pk.end()) {
       sets += (sets.empty() ? "" : ", ") + m_columns[c].quoted + " = EXCLUDED." + m_columns[c].quoted;
     }
   }
-  return sql + (replace && !sets.empty() ? "UPDATE SET " + sets : "NOTHING");
+  return " ON CONFLICT (" + pk_list() + ") DO " + (replace && !sets.empty() ? "UPDATE SET " + sets : "NOTHING");
+}
+
+std::string TableSql::upsert_arrays(bool replace) const {
+  std::string arrays;
+  for (std::size_t c = 0; c < m_columns.size(); ++c) {
+    arrays += (c > 0 ? ", $" : "$") + std::to_string(c + 1) + "::" + m_columns[c].type + "[]";
+  }
+  return "INSERT INTO " + m_qualified + " (" + all_columns(m_columns) + ") OVERRIDING SYSTEM VALUE SELECT * FROM unnest(" +
+         arrays + ")" + on_conflict(replace);
 }
 
 std::string TableSql::delete_by_pk(std::size_t count) const {

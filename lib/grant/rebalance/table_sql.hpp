@@ -43,11 +43,19 @@ public:
   std::string select_page_fenced(bool after, std::size_t limit, const std::string& fence) const;
   /// Every column of the rows whose primary keys are `count` tuples of parameters.
   std::string select_by_pk(std::size_t count) const;
+  /// Row id (ctid) and shard-key columns of the rows in heap blocks [$1, $2) (tids "(n,0)").
+  std::string select_block_keys() const;
+  /// Every column of the rows whose ctid is in the tid[] literal $1.
+  std::string select_by_tids() const;
   /// The primary key and shard-key columns only, for scans that decide what to delete.
   std::string select_keys_page(bool after, std::size_t limit) const;
   /// Inserts `count` rows of every column, replacing a row with the same primary key
   /// (`replace`), or leaving it (`!replace`).
   std::string upsert(std::size_t count, bool replace) const;
+  /// The same as one statement with one array parameter per column (unnest): far cheaper to parse
+  /// than thousands of parameters. Not for tables with array columns (unnest would flatten them).
+  std::string upsert_arrays(bool replace) const;
+  bool has_array_column() const { return m_has_array_column; }
   std::string delete_by_pk(std::size_t count) const;
   /// As delete_by_pk, only rows whose shard key is in the fence table `fence`.
   std::string delete_fenced_by_pk(std::size_t count, const std::string& fence) const;
@@ -62,6 +70,7 @@ private:
   std::string pk_tuple(std::size_t first_param) const;
   std::string pk_list() const;
   std::string text_array(const char* row, const std::vector<std::size_t>& columns) const;
+  std::string on_conflict(bool replace) const;
 
   std::string m_name;
   std::string m_qualified;
@@ -69,6 +78,7 @@ private:
   std::vector<ColumnSql> m_columns;
   std::vector<std::size_t> m_pk;
   std::vector<std::size_t> m_key;
+  bool m_has_array_column = false;
 };
 
 /// The schema-qualified, quoted name of one of rebalance's tables in `schema` (quoted).

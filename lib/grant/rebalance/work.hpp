@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -34,13 +35,15 @@ struct Work {
   /// Reports progress (serialised) unless no callback was given.
   void report(const std::string& phase, const std::string& table, const std::string& shard, std::uint64_t total,
               const std::string& note = {});
-  /// Sleeps as needed to keep under max_rows_per_sec, shared by every worker; and while a replica
-  /// of `node` lags past the database's max_lag_ms.
-  void throttle(db::Connection& connection, const Node& node, std::uint64_t rows);
+  /// Counts `rows` done and sleeps as needed to keep under max_rows_per_sec (shared by every
+  /// worker), and, checking about once a second, while a replica of the source or of a target
+  /// (their writers' sessions, null where none) lags past the database's health.max_lag_ms.
+  void throttle(db::Connection& source, std::size_t source_node, const std::vector<db::Connection*>& targets,
+                std::uint64_t rows);
   int jobs(std::size_t count) const;
 
 private:
-  std::chrono::steady_clock::time_point m_last_lag_check{};
+  std::map<std::size_t, std::chrono::steady_clock::time_point> m_last_lag_check; ///< per source node
 };
 
 // state.cpp: grant's objects on a shard, the state rows and the lock.
