@@ -104,6 +104,7 @@ TEST_CASE("rebalance: SIGKILL at random instants of copy, cutover and cleanup") 
   const auto window = [](double seconds) {
     return std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1.2e6));
   };
+  int deadlocks = 0;
   for (int round = 0; round < 2 * static_cast<int>(layouts.size()); ++round) {
     const auto& layout = layouts[static_cast<std::size_t>(round) % layouts.size()];
     CAPTURE(layout.name);
@@ -125,21 +126,31 @@ TEST_CASE("rebalance: SIGKILL at random instants of copy, cutover and cleanup") 
     // old shard, the cleanup moves. It stops before the cleanup, as applications switch to the
     // target config.
     {
-      Writer writer(rig, rng(), layout.max_user + layout.max_user / 10, false);
+      Writer writer(rig, rng(), layout.max_user + layout.max_user / 10);
       REQUIRE(writer.wait_ops(20));
       kill_then_finish(rig, "copy", {"--batch-size", "200", "--max-rows-per-sec", "2000"}, 5,
                        std::chrono::milliseconds(20), std::chrono::milliseconds(900), rng, stats);
       // The writes since the last run are captured; the next run applies them.
       CHECK(rig.rebalance_ok({}).at("phase") == "copied");
       CHECK(writer.fenced() == 0);
+      // A stale application's new order with items after cutover: cleanup loses the items (see
+      // "rebalance: cleanup moves an order ... with its items"); from here on, orders only.
+      writer.stop_new_children();
       // The cutover is short: kill anywhere from start-up to a little past the last full
       // run's length.
       cutover_seconds = kill_then_finish(rig, "cutover", {"--cutover"}, 4, std::chrono::milliseconds(1),
                                          window(cutover_seconds), rng, stats);
-      REQUIRE(writer.wait_ops(writer.ops() + 40));
+      {
+        INFO("writer errors: ", Json(writer.errors()).dump());
+        REQUIRE(writer.wait_ops(writer.ops() + 40));
+      }
       writer.stop();
       CHECK(writer.errors() == std::vector<std::string>{});
-      MESSAGE(layout.name, ": writer ", writer.ops(), " writes, ", writer.fenced(), " fenced after cutover");
+      // An application transaction can be the victim of a deadlock with the cutover's table
+      // locks (it rolls back; applications retry): counted and reported, not a failure here.
+      MESSAGE(layout.name, ": writer ", writer.ops(), " writes, ", writer.fenced(), " fenced after cutover, ",
+              writer.deadlocks(), " deadlock victims");
+      deadlocks += writer.deadlocks();
     }
     const auto status = rig.rebalance_ok({"--status"});
     CHECK(status.at("phase") == "cut_over");
@@ -148,6 +159,7 @@ TEST_CASE("rebalance: SIGKILL at random instants of copy, cutover and cleanup") 
                                        window(cleanup_seconds), rng, stats);
     rig.verify_final();
   }
+  MESSAGE(deadlocks, " writer transactions were deadlock victims during cutovers");
   MESSAGE(stats.trials, " kill trials, ", stats.killed, " landed before the run ended (copy ",
           stats.killed_per_phase["copy"], ", cutover ", stats.killed_per_phase["cutover"], ", cleanup ",
           stats.killed_per_phase["cleanup"], ")");
@@ -169,7 +181,7 @@ TEST_CASE("rebalance: the new shard's connection drops at COMMIT PREPARED during
     std::mt19937 rng(31);
     rig.seed_orders(400, 100000, rng);
     {
-      Writer writer(rig, 32, 110000, false);
+      Writer writer(rig, 32, 110000);
       REQUIRE(writer.wait_ops(20));
       CHECK(rig.rebalance_ok({"--batch-size", "200"}).at("phase") == "copied");
       writer.stop();

@@ -557,8 +557,12 @@ public:
     }
   }
   int ops() const { return m_ops; }
+  /// From now on, no items for orders created after the writer started.
+  void stop_new_children() { m_new_children = false; }
   /// Writes the fence refused (SQLSTATE GR001).
   int fenced() const { return m_fenced; }
+  /// Transactions aborted as deadlock victims (SQLSTATE 40P01); an application retries them.
+  int deadlocks() const { return m_deadlocks; }
   /// Waits (polling) until at least `n` writes committed, up to `timeout`.
   bool wait_ops(int n, std::chrono::seconds timeout = std::chrono::seconds(30)) const {
     const auto deadline = Clock::now() + timeout;
@@ -587,6 +591,8 @@ private:
           m_errors.emplace_back(error.what());
           m_failed = true;
         }
+      } catch (const pqxx::deadlock_detected&) {
+        ++m_deadlocks; // a deadlock victim against the cutover's locks: rolled back, the model is right
       } catch (const std::exception& error) {
         std::lock_guard lock(m_errors_mutex);
         m_errors.emplace_back(error.what());
@@ -705,7 +711,7 @@ private:
   Rig& m_rig;
   std::mt19937 m_rng;
   std::int64_t m_max_user;
-  bool m_new_children;
+  std::atomic<bool> m_new_children;
   std::int64_t m_first_new_id;
   std::chrono::microseconds m_period;
   std::vector<std::int64_t> m_users; ///< users the writer may pick again
@@ -714,6 +720,7 @@ private:
   std::atomic<bool> m_failed{false};
   std::atomic<int> m_ops{0};
   std::atomic<int> m_fenced{0};
+  std::atomic<int> m_deadlocks{0};
   mutable std::mutex m_errors_mutex;
   std::vector<std::string> m_errors;
   std::thread m_thread; // last: starts once the rest is built
