@@ -5,7 +5,7 @@
 #   grant-init(1)     init, generate
 #   grant-migrate(1)  migrate, rollback, redo, status, validate, baseline, repair, recover
 #   grant-shard(1)    shard-resolve, shard-check
-#   grant-health(1), grant-serve(1), grant-query(1), grant-config(1)
+#   grant-health(1), grant-serve(1), grant-query(1), grant-rebalance(1), grant-config(1)
 find_program(GRANT_HELP2MAN help2man)
 if(NOT GRANT_HELP2MAN)
   message(FATAL_ERROR "help2man not found: scripts/install-deps.sh installs it (or configure with -DGRANT_MAN_PAGES=OFF)")
@@ -19,6 +19,7 @@ set(GRANT_MAN_FAMILIES
   "grant-health|probe every writer, replica and shard|health"
   "grant-serve|HTTP health endpoints for load balancers and monitoring|serve"
   "grant-query|run SQL on a database, a shard, a replica or every shard|query"
+  "grant-rebalance|move rows to the shards a new config gives them, in resumable phases|rebalance"
   "grant-config|inspect and validate the configuration|config:check")
 
 set(see_also "")

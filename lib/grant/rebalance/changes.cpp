@@ -10,6 +10,14 @@
 
 namespace grant::rebalance {
 
+std::vector<std::string_view> value_views(const std::vector<db::Value>& values) {
+  std::vector<std::string_view> out;
+  for (const auto& value : values) {
+    out.push_back(value ? std::string_view(*value) : std::string_view());
+  }
+  return out;
+}
+
 void mark_session(db::Connection& connection) {
   connection.execute("SELECT set_config('grant.rebalance', 'apply', false)");
 }
@@ -58,7 +66,7 @@ std::string column_array(const std::vector<std::vector<db::Value>>& rows, std::s
 } // namespace
 
 void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<std::vector<db::Value>>& rows,
-                 bool replace, std::uint64_t* inserted) {
+                 bool replace, std::uint64_t* inserted, bool expect_new) {
   if (rows.empty()) {
     return;
   }
@@ -66,6 +74,20 @@ void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<st
     db::Params arrays;
     for (std::size_t c = 0; c < table.columns().size(); ++c) {
       arrays.emplace_back(column_array(rows, c));
+    }
+    if (expect_new) {
+      try {
+        const auto result = to.query(table.insert_arrays(), arrays);
+        if (inserted != nullptr) {
+          *inserted += static_cast<std::uint64_t>(result.affected);
+        }
+        return;
+      } catch (const db::DbError& error) {
+        if (error.sqlstate() != "23505") {
+          throw;
+        }
+        // Some rows are there already (a resumed page): the statement changed nothing.
+      }
     }
     const auto result = to.query(table.upsert_arrays(replace), arrays);
     if (inserted != nullptr) {
@@ -141,14 +163,6 @@ std::string joined(const std::vector<db::Value>& values) {
   return out;
 }
 
-std::vector<std::string_view> views(const std::vector<db::Value>& values) {
-  std::vector<std::string_view> out;
-  for (const auto& value : values) {
-    out.push_back(value ? std::string_view(*value) : std::string_view());
-  }
-  return out;
-}
-
 struct Touched {
   std::vector<db::Value> pk;
   std::vector<std::vector<db::Value>> keys; ///< every shard key the row had in the changes
@@ -190,9 +204,9 @@ ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from, 
   std::vector<std::pair<std::string, std::string>> fence;
   shard::Key scratch;
   const auto moving = [&](const std::vector<db::Value>& key) {
-    const auto owners = work.fleet.owners(scratch, views(key));
+    const auto owners = work.fleet.owners(scratch, value_views(key));
     if (owners.old_node == source && owners.new_node != source && owners.new_node != k_none) {
-      fence.emplace_back(text_array_literal(views(key)), work.fleet.node(owners.new_node).name);
+      fence.emplace_back(text_array_literal(value_views(key)), work.fleet.node(owners.new_node).name);
       return owners.new_node;
     }
     return k_none;

@@ -69,14 +69,6 @@ std::vector<db::Value> key_of(const TableSql& table, const std::vector<db::Value
   return key;
 }
 
-std::vector<std::string_view> views(const std::vector<db::Value>& values) {
-  std::vector<std::string_view> out;
-  for (const auto& value : values) {
-    out.push_back(value ? std::string_view(*value) : std::string_view());
-  }
-  return out;
-}
-
 CleanupReport clean_source(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   auto sessions = open_sessions(work, source);
@@ -98,13 +90,13 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                       const bool fenced = row.back().value_or("f") == "t";
                       row.pop_back();
                       const auto key = key_of(table, row);
-                      const auto owners = work.fleet.owners(scratch, views(key));
+                      const auto owners = work.fleet.owners(scratch, value_views(key));
                       if (fenced || owners.old_node != source || owners.new_node == source ||
                           owners.new_node == k_none) {
                         continue;
                       }
                       late[owners.new_node].push_back(row);
-                      keys.emplace_back(text_array_literal(views(key)), work.fleet.node(owners.new_node).name);
+                      keys.emplace_back(text_array_literal(value_views(key)), work.fleet.node(owners.new_node).name);
                       ++report.rows_moved_late;
                     }
                     for (const auto& [target, moving] : late) {
@@ -126,7 +118,7 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                     std::vector<std::vector<db::Value>> pks;
                     for (const auto& row : rows.rows) {
                       const std::vector<db::Value> key(row.begin() + static_cast<long>(table.pk().size()), row.end());
-                      const auto owners = work.fleet.owners(scratch, views(key));
+                      const auto owners = work.fleet.owners(scratch, value_views(key));
                       if (owners.old_node == source && owners.new_node != source && owners.new_node != k_none) {
                         pks.emplace_back(row.begin(), row.begin() + static_cast<long>(table.pk().size()));
                       }
@@ -154,7 +146,7 @@ std::uint64_t remove_copies(Work& work, std::size_t target) {
                     std::vector<std::vector<db::Value>> pks;
                     for (const auto& row : rows.rows) {
                       const std::vector<db::Value> key(row.begin() + static_cast<long>(table.pk().size()), row.end());
-                      const auto owners = work.fleet.owners(scratch, views(key));
+                      const auto owners = work.fleet.owners(scratch, value_views(key));
                       // A copy is a row that the current config places on another shard.
                       if (owners.old_node != target && owners.old_node != k_none) {
                         pks.emplace_back(row.begin(), row.begin() + static_cast<long>(table.pk().size()));

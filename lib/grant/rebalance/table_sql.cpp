@@ -116,7 +116,9 @@ std::string TableSql::select_block_keys() const {
 }
 
 std::string TableSql::select_by_tids() const {
-  return "SELECT " + all_columns(m_columns) + " FROM " + m_qualified + " WHERE ctid = ANY($1::tid[])";
+  // The range keeps the planner on the page's blocks: with many ids it would rather scan the table.
+  return "SELECT " + all_columns(m_columns) + " FROM " + m_qualified +
+         " WHERE ctid >= $2::tid AND ctid < $3::tid AND ctid = ANY($1::tid[])";
 }
 
 std::string TableSql::select_keys_page(bool after, std::size_t limit) const {
@@ -159,14 +161,16 @@ std::string TableSql::on_conflict(bool replace) const {
   return " ON CONFLICT (" + pk_list() + ") DO " + (replace && !sets.empty() ? "UPDATE SET " + sets : "NOTHING");
 }
 
-std::string TableSql::upsert_arrays(bool replace) const {
+std::string TableSql::insert_arrays() const {
   std::string arrays;
   for (std::size_t c = 0; c < m_columns.size(); ++c) {
     arrays += (c > 0 ? ", $" : "$") + std::to_string(c + 1) + "::" + m_columns[c].type + "[]";
   }
   return "INSERT INTO " + m_qualified + " (" + all_columns(m_columns) + ") OVERRIDING SYSTEM VALUE SELECT * FROM unnest(" +
-         arrays + ")" + on_conflict(replace);
+         arrays + ")";
 }
+
+std::string TableSql::upsert_arrays(bool replace) const { return insert_arrays() + on_conflict(replace); }
 
 std::string TableSql::delete_by_pk(std::size_t count) const {
   std::string tuples;

@@ -45,7 +45,7 @@ public:
   std::string select_by_pk(std::size_t count) const;
   /// Row id (ctid) and shard-key columns of the rows in heap blocks [$1, $2) (tids "(n,0)").
   std::string select_block_keys() const;
-  /// Every column of the rows whose ctid is in the tid[] literal $1.
+  /// Every column of the rows whose ctid is in the tid[] literal $1, within blocks [$2, $3).
   std::string select_by_tids() const;
   /// The primary key and shard-key columns only, for scans that decide what to delete.
   std::string select_keys_page(bool after, std::size_t limit) const;
@@ -55,6 +55,8 @@ public:
   /// The same as one statement with one array parameter per column (unnest): far cheaper to parse
   /// than thousands of parameters. Not for tables with array columns (unnest would flatten them).
   std::string upsert_arrays(bool replace) const;
+  /// As upsert_arrays, failing on a duplicate key (a plain insert is about twice as cheap).
+  std::string insert_arrays() const;
   bool has_array_column() const { return m_has_array_column; }
   std::string delete_by_pk(std::size_t count) const;
   /// As delete_by_pk, only rows whose shard key is in the fence table `fence`.

@@ -86,17 +86,26 @@ struct ApplyResult {
 /// the fence and deletes the changes. The caller owns the transactions: none is opened here.
 ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from,
                           const std::vector<db::Connection*>& to, std::size_t limit);
-/// Writes `rows` (full rows of `table`) to `to` with one upsert per statement-sized chunk.
+/// Writes `rows` (full rows of `table`) to `to` in one statement (unnest), replacing rows with the
+/// same primary key (`replace`) or leaving them. `expect_new`: try a plain insert first, which is
+/// cheaper when none of the rows is there yet (a duplicate falls back to the upsert).
 void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<std::vector<db::Value>>& rows,
-                 bool replace, std::uint64_t* inserted = nullptr);
+                 bool replace, std::uint64_t* inserted = nullptr, bool expect_new = false);
 void delete_rows(const TableSql& table, db::Connection& on, const std::vector<std::vector<db::Value>>& pks,
                  const std::string& fence = {}, std::uint64_t* deleted = nullptr);
 /// Adds moved keys (text[] literals of the shard key) to the fence of a source shard.
 void add_fence_keys(db::Connection& on, const Node& node, const std::vector<std::pair<std::string, std::string>>& keys);
+/// The values as views for key parsing; a NULL is a view with no data (no shard owns it).
+std::vector<std::string_view> value_views(const std::vector<db::Value>& values);
 /// A text[] literal for PostgreSQL: {"a","b"}.
 std::string text_array_literal(const std::vector<std::string_view>& parts);
 /// Sets grant.rebalance = 'apply' on a session: its writes are neither captured nor fenced.
 void mark_session(db::Connection& connection);
+
+// copy_table.cpp: one table of one source shard, resumed from its checkpoint; `ledger` is a
+// second session to the source for the checkpoints. Returns the rows copied.
+std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, db::Connection& from,
+                         db::Connection& ledger, const std::vector<db::Connection*>& to, std::uint64_t total);
 
 // The phases.
 PlanReport run_plan(Work& work);
