@@ -159,7 +159,7 @@ TEST_CASE("rebalance: SIGKILL at random instants of copy, cutover and cleanup") 
                                        window(cleanup_seconds), rng, stats);
     rig.verify_final();
   }
-  MESSAGE(deadlocks, " writer transactions were deadlock victims during cutovers");
+  MESSAGE(deadlocks, " writer transactions were deadlock victims of grant's locks");
   MESSAGE(stats.trials, " kill trials, ", stats.killed, " landed before the run ended (copy ",
           stats.killed_per_phase["copy"], ", cutover ", stats.killed_per_phase["cutover"], ", cleanup ",
           stats.killed_per_phase["cleanup"], ")");

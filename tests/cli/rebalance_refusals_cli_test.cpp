@@ -271,3 +271,24 @@ TEST_CASE("rebalance: --plan exits 1 when the target owns no shard for some rows
   refused(rig.rebalance({}), {"no shard under the target"});
   rig.check_no_objects();
 }
+
+TEST_CASE("rebalance: --abort while an application writes leaves the shards as the old config has them") {
+  Rig rig(3, "rb_abort_live");
+  rig.configure(rig.database(rig.shards({0, 1}), ring()), rig.database(rig.shards({0, 1, 2}), ring()));
+  std::mt19937 rng(23);
+  rig.seed_orders(500, 100000, rng);
+  {
+    rb::Writer writer(rig, 24, 110000);
+    REQUIRE(writer.wait_ops(30));
+    CHECK(rig.rebalance_ok({"--batch-size", "100", "--max-rows-per-sec", "3000"}).at("phase") == "copied");
+    REQUIRE(writer.wait_ops(writer.ops() + 30));
+    CHECK(rig.rebalance_ok({"--abort"}).at("phase") == "aborted");
+    REQUIRE(writer.wait_ops(writer.ops() + 30));
+    writer.stop();
+    CHECK(writer.errors() == std::vector<std::string>{});
+    CHECK(writer.fenced() == 0);
+  }
+  CHECK(rig.count(2, "orders") == 0);
+  CHECK(rig.count(2, "order_items") == 0);
+  rig.verify_final(false);
+}
