@@ -1,5 +1,5 @@
 // `grant rebalance` end to end through the binary: add a shard to a consistent-hash ring, split
-// a range, drain a shard, and a composite shard key. Each runs every phase (plan, copy with an
+// a range, drain a shard, modulo 2 -> 3, and a composite shard key. Each runs every phase (plan, copy with an
 // application writing on the old config, resumed copy, cutover, the fence, cleanup) and then
 // holds every shard to the model under the target config (rebalance_rig.hpp).
 #include "rebalance_rig.hpp"
