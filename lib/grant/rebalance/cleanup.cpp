@@ -79,13 +79,14 @@ CleanupReport clean_source(Work& work, std::size_t source) {
   CleanupReport report;
   shard::Key scratch;
   // Pass 1, parents first: rows a stale application wrote after cutover (their key is not in
-  // the fence) go to their shard, unless a row with that key is already there (it wins), and
-  // only then are they fenced, so a kill in between re-sends them.
+  // the fence) go to their shard, unless a row with that key is already there (it wins). Their
+  // keys are fenced once every table is through: fenced earlier, a late parent's key would hide
+  // its late children from this pass; and a kill before then only re-sends them.
+  std::vector<std::pair<std::string, std::string>> late_keys;
   for (const auto& table : tables) {
     for_each_page(from, table.select_page_fenced(false, batch, fence), table.select_page_fenced(true, batch, fence),
                   table.pk(), batch, [&](db::Rows& rows) {
                     std::map<std::size_t, std::vector<std::vector<db::Value>>> late;
-                    std::vector<std::pair<std::string, std::string>> keys;
                     for (auto& row : rows.rows) {
                       const bool fenced = row.back().value_or("f") == "t";
                       row.pop_back();
@@ -96,7 +97,8 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                         continue;
                       }
                       late[owners.new_node].push_back(row);
-                      keys.emplace_back(text_array_literal(value_views(key)), work.fleet.node(owners.new_node).name);
+                      late_keys.emplace_back(text_array_literal(value_views(key)),
+                                             work.fleet.node(owners.new_node).name);
                       ++report.rows_moved_late;
                     }
                     for (const auto& [target, moving] : late) {
@@ -104,11 +106,11 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                       upsert_rows(table, *sessions.to.at(target), moving, false, &inserted);
                       report.rows_conflicting += moving.size() - inserted;
                     }
-                    add_fence_keys(from, node, keys);
                     work.throttle(from, source, sessions.to, rows.size());
                     work.report("cleanup", table.name(), node.name, 0);
                   });
   }
+  add_fence_keys(from, node, late_keys);
   // Pass 2, children first: delete the fenced rows.
   for (std::size_t t = tables.size(); t-- > 0;) {
     const auto& table = tables[t];

@@ -10,6 +10,7 @@
 #include <grant/util/strings.hpp>
 
 #include <deque>
+#include <thread>
 
 namespace grant::rebalance {
 
@@ -84,43 +85,61 @@ CutoverShard cut_over(Work& work, std::size_t source) {
   }
   twophase::DecisionLog log(*from);
   log.ensure();
-  std::vector<twophase::Participant> participants;
-  participants.push_back({node.name, &*from});
-  for (std::size_t m = 1; m < members.size(); ++m) {
-    participants.push_back({work.fleet.node(members[m]).name, to[members[m]]});
-  }
   std::deque<registry::PooledConnection> spares;
-  twophase::Options options;
-  options.reconnect = [&](std::size_t index) -> db::Connection* {
-    const auto member = index == twophase::k_coordinator ? source : members.at(index);
-    spares.push_back(work.fleet.node(member).checkout());
-    return &*spares.back();
-  };
   std::string tables;
   for (const auto& table : work.fleet.tables()) {
     tables += (tables.empty() ? "" : ", ") + table.qualified();
   }
-  twophase::DistributedTransaction transaction(database, k_label, {node.name, &log}, std::move(participants),
-                                               std::move(options));
-  transaction.begin();
-  from->execute("SET LOCAL lock_timeout = '10s'");
-  from->execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
-  const auto blocked = std::chrono::steady_clock::now();
-  for (;;) {
-    const auto round = apply_changes(work, source, *from, to, limit);
-    out.changes_applied += round.applied;
-    if (round.applied == 0) {
-      break;
-    }
-  }
   std::string fence;
   for (const auto& table : work.fleet.tables()) {
-    fence += "DROP TRIGGER IF EXISTS \"" + std::string(k_prefix) + "_fence\" ON " + table.qualified() + ";\n" +
-             table.create_fence_trigger(node.schema) + ";\n";
+    // No DROP first: it would take ACCESS EXCLUSIVE and stop the readers until the commit. A
+    // fence exists only once a cutover committed, and then this shard is skipped.
+    fence += table.create_fence_trigger(node.schema) + ";\n";
   }
-  from->execute(fence);
-  set_phase(*from, node, database, Phase::cut_over, since_ms(blocked));
-  transaction.commit();
+  // Writers queue behind the lock request as soon as it is made, so the pause counts from there.
+  std::chrono::steady_clock::time_point blocked;
+  for (int attempt = 1;; ++attempt) {
+    std::vector<twophase::Participant> participants;
+    participants.push_back({node.name, &*from});
+    for (std::size_t m = 1; m < members.size(); ++m) {
+      participants.push_back({work.fleet.node(members[m]).name, to[members[m]]});
+    }
+    twophase::Options options;
+    options.reconnect = [&](std::size_t index) -> db::Connection* {
+      const auto member = index == twophase::k_coordinator ? source : members.at(index);
+      spares.push_back(work.fleet.node(member).checkout());
+      return &*spares.back();
+    };
+    try {
+      twophase::DistributedTransaction transaction(database, k_label, {node.name, &log}, std::move(participants),
+                                                   std::move(options));
+      transaction.begin();
+      from->execute("SET LOCAL lock_timeout = '2s'");
+      blocked = std::chrono::steady_clock::now();
+      from->execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
+      for (;;) {
+        const auto round = apply_changes(work, source, *from, to, limit);
+        out.changes_applied += round.applied;
+        if (round.applied == 0) {
+          break;
+        }
+      }
+      from->execute(fence);
+      set_phase(*from, node, database, Phase::cut_over, since_ms(blocked));
+      transaction.commit();
+      break;
+    } catch (const db::DbError& error) {
+      // A long transaction of an application holds a lock: give the writers back their table
+      // and try again, rather than keep them queued behind the block.
+      if (error.sqlstate() != "55P03" || attempt == 3) {
+        throw;
+      }
+      work.report("cutover", "", node.name, 0,
+                  "the write block waited 2 s for a lock held by another session; trying again (" +
+                      std::to_string(attempt) + "/3)");
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
   out.pause_ms = since_ms(blocked);
   // The pause as measured to the commit; a failure here leaves the estimate recorded above.
   try {

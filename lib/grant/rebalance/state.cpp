@@ -138,7 +138,7 @@ std::vector<std::optional<StateRow>> read_states(Work& work) {
   return out;
 }
 
-void install_capture(db::Connection& connection, const Node& node, const Work& work, const std::string& holder) {
+void install_capture(db::Connection& connection, const Node& node, Work& work, const std::string& holder) {
   const auto& s = node.schema;
   std::string sql = "CREATE TABLE IF NOT EXISTS " + grant_table(s, "state") +
                     " (database text PRIMARY KEY, target text NOT NULL, phase text NOT NULL, holder text, "
@@ -155,16 +155,46 @@ void install_capture(db::Connection& connection, const Node& node, const Work& w
                     grant_table(s, "fence") + " (key text[] PRIMARY KEY, shard text NOT NULL);\n";
   for (const auto& table : work.fleet.tables()) {
     sql += table.capture_function(s) + ";\n" + table.fence_function(s) + ";\n";
-    sql += "DROP TRIGGER IF EXISTS \"" + std::string(k_prefix) + "_capture\" ON " + table.qualified() + ";\n" +
-           table.create_capture_trigger(s) + ";\n";
   }
-  db::Transaction transaction(connection);
-  connection.execute(sql);
-  connection.query("INSERT INTO " + grant_table(s, "state") +
-                       " (database, target, phase, holder) VALUES ($1, $2, 'copying', $3) ON CONFLICT (database) DO "
-                       "NOTHING",
-                   {work.fleet.source().name, work.fleet.digest(), holder});
-  transaction.commit();
+  with_short_locks(work, connection, node, "installing the capture triggers", [&] {
+    connection.execute(sql);
+    // A trigger in place stays: replacing it would take an ACCESS EXCLUSIVE lock, and readers
+    // would queue behind it while it waits for the applications' transactions.
+    for (const auto& table : work.fleet.tables()) {
+      const auto present = connection
+                               .query("SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2",
+                                      {table.qualified(), std::string(k_prefix) + "_capture"})
+                               .scalar();
+      if (present.value_or("0") == "0") {
+        connection.execute(table.create_capture_trigger(s));
+      }
+    }
+    connection.query("INSERT INTO " + grant_table(s, "state") +
+                         " (database, target, phase, holder) VALUES ($1, $2, 'copying', $3) ON CONFLICT (database) DO "
+                         "NOTHING",
+                     {work.fleet.source().name, work.fleet.digest(), holder});
+  });
+}
+
+void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
+                      const std::function<void()>& body) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      db::Transaction transaction(connection);
+      connection.execute("SET LOCAL lock_timeout = '2s'");
+      body();
+      transaction.commit();
+      return;
+    } catch (const db::DbError& error) {
+      if (error.sqlstate() != "55P03" || attempt == 3) {
+        throw;
+      }
+      work.report("lock", "", node.name, 0,
+                  what + " waited 2 s for a lock another session holds; trying again (" + std::to_string(attempt) +
+                      "/3)");
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
 }
 
 void set_phase(db::Connection& connection, const Node& node, const std::string& database, Phase phase,
@@ -176,7 +206,7 @@ void set_phase(db::Connection& connection, const Node& node, const std::string& 
                     pause_ms ? db::Value(std::to_string(*pause_ms)) : db::Value()});
 }
 
-void drop_objects(db::Connection& connection, const Node& node, const Work& work) {
+void drop_objects(db::Connection& connection, const Node& node, Work& work) {
   std::string sql;
   for (const auto& table : work.fleet.tables()) {
     sql += table.drop_objects(node.schema);
@@ -184,9 +214,7 @@ void drop_objects(db::Connection& connection, const Node& node, const Work& work
   for (const auto* suffix : {"changes", "fence", "progress", "state"}) {
     sql += "DROP TABLE IF EXISTS " + grant_table(node.schema, suffix) + ";\n";
   }
-  db::Transaction transaction(connection);
-  connection.execute(sql);
-  transaction.commit();
+  with_short_locks(work, connection, node, "dropping grant's triggers", [&] { connection.execute(sql); });
 }
 
 namespace {

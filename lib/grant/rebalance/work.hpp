@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -53,11 +54,15 @@ std::optional<StateRow> read_state(db::Connection& connection, const Node& node,
 std::vector<std::optional<StateRow>> read_states(Work& work);
 /// Creates grant's tables, functions and capture triggers on a source shard and its state row, in
 /// one transaction; a no-op where they exist.
-void install_capture(db::Connection& connection, const Node& node, const Work& work, const std::string& holder);
+void install_capture(db::Connection& connection, const Node& node, Work& work, const std::string& holder);
+/// Runs `body` in a transaction whose lock waits end after 2 s (applications' writes queue behind
+/// a waiting DDL lock); a timed-out wait is tried again, up to 3 times, saying so.
+void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
+                      const std::function<void()>& body);
 void set_phase(db::Connection& connection, const Node& node, const std::string& database, Phase phase,
                std::optional<double> pause_ms = {});
 /// Drops every object rebalance installed on a shard (idempotent).
-void drop_objects(db::Connection& connection, const Node& node, const Work& work);
+void drop_objects(db::Connection& connection, const Node& node, Work& work);
 /// The rows of the sharded tables on every source shard, from the planner's statistics.
 std::uint64_t estimate_rows(Work& work);
 /// Who runs this process: user@host pid N.
