@@ -96,6 +96,7 @@ CutoverShard cut_over(Work& work, std::size_t source) {
     // fence exists only once a cutover committed, and then this shard is skipped.
     fence += table.create_fence_trigger(node.schema) + ";\n";
   }
+  prefer_losing_deadlocks(*from);
   // Writers queue behind the lock request as soon as it is made, so the pause counts from there.
   std::chrono::steady_clock::time_point blocked;
   for (int attempt = 1;; ++attempt) {
@@ -128,15 +129,21 @@ CutoverShard cut_over(Work& work, std::size_t source) {
       set_phase(*from, node, database, Phase::cut_over, since_ms(blocked));
       transaction.commit();
       break;
+    } catch (const twophase::InDoubtError& error) {
+      throw Error(ErrorKind::database, error.what(), error.where(),
+                  "the decision is recorded: re-run grant rebalance --database " + database +
+                      " --target <file> --cutover, which finishes the prepared transactions first");
     } catch (const db::DbError& error) {
-      // A long transaction of an application holds a lock: give the writers back their table
-      // and try again, rather than keep them queued behind the block.
-      if (error.sqlstate() != "55P03" || attempt == 3) {
+      // A long transaction of an application holds a lock (or one waits for ours while holding
+      // one we need): give the writers back their table and try again, rather than keep them
+      // queued behind the block.
+      if (!is_lock_conflict(error) || attempt == 3) {
         throw;
       }
       work.report("cutover", "", node.name, 0,
-                  "the write block waited 2 s for a lock held by another session; trying again (" +
-                      std::to_string(attempt) + "/3)");
+                  std::string(error.sqlstate() == "40P01" ? "the write block met a deadlock"
+                                                          : "the write block waited 2 s for a lock held by another session") +
+                      "; trying again (" + std::to_string(attempt) + "/3)");
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   }

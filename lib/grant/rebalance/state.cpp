@@ -176,8 +176,23 @@ void install_capture(db::Connection& connection, const Node& node, Work& work, c
   });
 }
 
+bool is_lock_conflict(const db::DbError& error) {
+  return error.sqlstate() == "55P03" || error.sqlstate() == "40P01";
+}
+
+void prefer_losing_deadlocks(db::Connection& connection) {
+  // The session that detects a deadlock is the one aborted: with a shorter wait than the
+  // applications' (1 s by default) that is grant's, which tries again. Setting it needs a
+  // superuser (or the grant of the setting); without it grant keeps the server's value.
+  try {
+    connection.execute("SET deadlock_timeout = '100ms'");
+  } catch (const db::DbError&) {
+  }
+}
+
 void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
                       const std::function<void()>& body) {
+  prefer_losing_deadlocks(connection);
   for (int attempt = 1;; ++attempt) {
     try {
       db::Transaction transaction(connection);
@@ -186,12 +201,12 @@ void with_short_locks(Work& work, db::Connection& connection, const Node& node, 
       transaction.commit();
       return;
     } catch (const db::DbError& error) {
-      if (error.sqlstate() != "55P03" || attempt == 3) {
+      if (!is_lock_conflict(error) || attempt == 3) {
         throw;
       }
       work.report("lock", "", node.name, 0,
-                  what + " waited 2 s for a lock another session holds; trying again (" + std::to_string(attempt) +
-                      "/3)");
+                  what + (error.sqlstate() == "40P01" ? " met a deadlock" : " waited 2 s for a lock another session holds") +
+                      "; trying again (" + std::to_string(attempt) + "/3)");
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   }

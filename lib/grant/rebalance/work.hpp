@@ -55,6 +55,11 @@ std::vector<std::optional<StateRow>> read_states(Work& work);
 /// Creates grant's tables, functions and capture triggers on a source shard and its state row, in
 /// one transaction; a no-op where they exist.
 void install_capture(db::Connection& connection, const Node& node, Work& work, const std::string& holder);
+/// A lock wait that timed out (55P03) or a deadlock (40P01): worth another try.
+bool is_lock_conflict(const db::DbError& error);
+/// Makes the session detect deadlocks sooner than applications do, so that grant is the one
+/// aborted; a no-op where the role may not set deadlock_timeout.
+void prefer_losing_deadlocks(db::Connection& connection);
 /// Runs `body` in a transaction whose lock waits end after 2 s (applications' writes queue behind
 /// a waiting DDL lock); a timed-out wait is tried again, up to 3 times, saying so.
 void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
