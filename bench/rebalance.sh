@@ -28,7 +28,7 @@ bench_need_grant
 bench_positive BENCH_ROWS "$rows"
 bench_positive BENCH_BATCH "$batch"
 [[ -x /usr/bin/time ]] || die "GNU time (/usr/bin/time) is needed for peak RSS: apt-get install time"
-command -v pgbench >/dev/null || die "pgbench is needed for the writers (postgresql-client)"
+command -v pgbench >/dev/null || die "pgbench is needed for the writers (postgresql-15: scripts/install-deps.sh --with-postgres)"
 readonly small=$((rows / 10))
 
 bench_start
