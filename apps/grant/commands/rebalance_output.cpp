@@ -1,5 +1,6 @@
 #include <grant/rebalance_output.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace grant::cli {
@@ -182,9 +183,16 @@ void print_status(const Context& context, const std::string& database, const reb
 }
 
 std::string progress_line(const rebalance::Progress& event, double rows_per_sec) {
-  std::string line = event.phase + " " + event.shard + (event.table.empty() ? "" : " " + event.table) + ": " +
-                     std::to_string(event.rows) + (event.total > 0 ? " / ~" + std::to_string(event.total) : "") +
-                     " rows  " + fixed(rows_per_sec, 0) + " rows/s";
+  std::string line = event.phase + " " + event.shard + (event.table.empty() ? "" : " " + event.table) + " ";
+  if (event.total > 0) {
+    // The total is the planner's estimate: the bar stops at full rather than overflow.
+    const auto done = std::min<std::uint64_t>(event.rows, event.total);
+    const auto filled = static_cast<std::size_t>(done * 24 / event.total);
+    line += "[" + std::string(filled, '#') + std::string(24 - filled, ' ') + "] " +
+            std::to_string(done * 100 / event.total) + "%  ";
+  }
+  line += std::to_string(event.rows) + (event.total > 0 ? " / ~" + std::to_string(event.total) : "") + " rows  " +
+          fixed(rows_per_sec, 0) + " rows/s";
   if (event.total > event.rows && rows_per_sec > 0) {
     line += "  ETA " + fixed(static_cast<double>(event.total - event.rows) / rows_per_sec, 0) + " s";
   }

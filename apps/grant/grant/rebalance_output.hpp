@@ -24,7 +24,8 @@ void print_cleanup(const Context& context, const std::string& database, const re
 void print_abort(const Context& context, const std::string& database, const rebalance::AbortReport& report);
 void print_status(const Context& context, const std::string& database, const rebalance::StatusReport& report);
 
-/// "copy orders s1: 120000 / 300000 rows  45000 rows/s  ETA 4 s" for a terminal.
+/// "copy s1 orders [##########              ] 40%  120000 / ~300000 rows  45000 rows/s  ETA 4 s"
+/// for a terminal.
 std::string progress_line(const rebalance::Progress& event, double rows_per_sec);
 
 } // namespace grant::cli

@@ -100,12 +100,13 @@ std::uint64_t estimate_rows(Work& work) {
   for (const auto index : work.fleet.sources()) {
     auto session = work.fleet.node(index).checkout();
     for (const auto& table : work.fleet.tables()) {
-      total += std::stoull(session
-                               ->query("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = "
-                                       "to_regclass($1)",
-                                       {table.qualified()})
-                               .scalar()
-                               .value_or("0"));
+      const auto estimate = std::stoll(
+          session->query("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)", {table.qualified()})
+              .scalar()
+              .value_or("-1"));
+      // Never analyzed (-1): such a table is young, and counting it is cheap enough.
+      total += estimate >= 0 ? static_cast<std::uint64_t>(estimate)
+                             : std::stoull(session->query("SELECT count(*) FROM " + table.qualified()).scalar().value_or("0"));
     }
   }
   return total;
