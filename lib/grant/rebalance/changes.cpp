@@ -18,6 +18,49 @@ std::vector<std::string_view> value_views(const std::vector<db::Value>& values) 
   return out;
 }
 
+Sessions::~Sessions() {
+  const auto reset = [](registry::PooledConnection& session) {
+    if (session && session->is_usable()) {
+      try {
+        session->reset_session();
+      } catch (const Error&) {
+      }
+    }
+  };
+  reset(from);
+  for (auto& session : held) {
+    reset(session);
+  }
+}
+
+Sessions open_sessions(Work& work, std::size_t source) {
+  Sessions out;
+  out.from = work.fleet.node(source).checkout();
+  mark_session(*out.from);
+  out.to.assign(work.fleet.nodes().size(), nullptr);
+  for (const auto index : work.fleet.targets()) {
+    if (index != source) {
+      out.held.push_back(work.fleet.node(index).checkout());
+      mark_session(*out.held.back());
+      out.to[index] = &*out.held.back();
+    }
+  }
+  return out;
+}
+
+std::uint64_t catch_up(Work& work, std::size_t source, db::Connection& from, const std::vector<db::Connection*>& to) {
+  const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);
+  std::uint64_t applied = 0;
+  for (;;) {
+    const auto round = apply_changes(work, source, from, to, limit);
+    applied += round.applied;
+    work.report("apply", "", work.fleet.node(source).name, 0);
+    if (round.applied < work.options.backlog_target) {
+      return applied;
+    }
+  }
+}
+
 void mark_session(db::Connection& connection) {
   connection.execute("SELECT set_config('grant.rebalance', 'apply', false)");
 }

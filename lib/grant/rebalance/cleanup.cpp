@@ -40,27 +40,6 @@ std::vector<std::size_t> leading(std::size_t count) {
   return out;
 }
 
-struct Sessions {
-  registry::PooledConnection from;
-  std::vector<registry::PooledConnection> held;
-  std::vector<db::Connection*> to;
-};
-
-Sessions open_sessions(Work& work, std::size_t source) {
-  Sessions out;
-  out.from = work.fleet.node(source).checkout();
-  mark_session(*out.from);
-  out.to.assign(work.fleet.nodes().size(), nullptr);
-  for (const auto index : work.fleet.targets()) {
-    if (index != source) {
-      out.held.push_back(work.fleet.node(index).checkout());
-      mark_session(*out.held.back());
-      out.to[index] = &*out.held.back();
-    }
-  }
-  return out;
-}
-
 std::vector<db::Value> key_of(const TableSql& table, const std::vector<db::Value>& row) {
   std::vector<db::Value> key;
   for (const auto index : table.key()) {

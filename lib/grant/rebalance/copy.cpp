@@ -55,39 +55,18 @@ struct SourceCopy {
 
 SourceCopy copy_source(Work& work, std::size_t source, std::uint64_t total) {
   const auto& node = work.fleet.node(source);
-  auto from = node.checkout();
-  mark_session(*from);
-  std::vector<registry::PooledConnection> sessions;
-  std::vector<db::Connection*> to(work.fleet.nodes().size(), nullptr);
-  for (const auto index : work.fleet.targets()) {
-    if (index != source) {
-      sessions.push_back(work.fleet.node(index).checkout());
-      mark_session(*sessions.back());
-      to[index] = &*sessions.back();
-    }
-  }
+  auto sessions = open_sessions(work, source);
+  auto& from = *sessions.from;
   auto ledger = node.checkout();
   mark_session(*ledger);
   SourceCopy out;
   for (const auto& table : work.fleet.tables()) {
-    out.copied += copy_table(work, source, table, *from, *ledger, to, total);
+    out.copied += copy_table(work, source, table, from, *ledger, sessions.to, total);
   }
   // Catch up with what applications changed meanwhile, until few changes wait.
-  const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);
-  for (;;) {
-    const auto round = apply_changes(work, source, *from, to, limit);
-    out.applied += round.applied;
-    work.report("apply", "", node.name, 0);
-    if (round.applied < work.options.backlog_target) {
-      break;
-    }
-  }
+  out.applied = catch_up(work, source, from, sessions.to);
   out.backlog = std::stoull(
-      from->query("SELECT count(*) FROM " + grant_table(node.schema, "changes")).scalar().value_or("0"));
-  for (auto& session : sessions) {
-    session->reset_session();
-  }
-  from->reset_session();
+      from.query("SELECT count(*) FROM " + grant_table(node.schema, "changes")).scalar().value_or("0"));
   ledger->reset_session();
   return out;
 }

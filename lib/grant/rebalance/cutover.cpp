@@ -58,16 +58,12 @@ void fence_moving_keys(Work& work, std::size_t source, db::Connection& from) {
 CutoverShard cut_over(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   const auto& database = work.fleet.source().name;
-  auto from = node.checkout();
-  mark_session(*from);
-  std::deque<registry::PooledConnection> sessions;
-  std::vector<db::Connection*> to(work.fleet.nodes().size(), nullptr);
+  auto sessions = open_sessions(work, source);
+  auto& from = sessions.from;
+  const auto& to = sessions.to;
   std::vector<std::size_t> members{source};
-  for (const auto index : work.fleet.targets()) {
-    if (index != source) {
-      sessions.push_back(work.fleet.node(index).checkout());
-      mark_session(*sessions.back());
-      to[index] = &*sessions.back();
+  for (std::size_t index = 0; index < to.size(); ++index) {
+    if (to[index] != nullptr) {
       members.push_back(index);
     }
   }
@@ -75,14 +71,8 @@ CutoverShard cut_over(Work& work, std::size_t source) {
   out.shard = node.name;
   fence_moving_keys(work, source, *from);
   // Catch up outside the write block, so that the block only covers the last few changes.
+  out.changes_applied = catch_up(work, source, *from, to);
   const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);
-  for (;;) {
-    const auto round = apply_changes(work, source, *from, to, limit);
-    out.changes_applied += round.applied;
-    if (round.applied < work.options.backlog_target) {
-      break;
-    }
-  }
   twophase::DecisionLog log(*from);
   log.ensure();
   std::deque<registry::PooledConnection> spares;

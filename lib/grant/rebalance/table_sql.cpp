@@ -95,12 +95,6 @@ std::string all_columns(const std::vector<ColumnSql>& columns) {
 
 } // namespace
 
-std::string TableSql::select_page(bool after, std::size_t limit) const {
-  return "SELECT " + all_columns(m_columns) + " FROM " + m_qualified +
-         (after ? " WHERE (" + pk_list() + ") > " + pk_tuple(1) : "") + " ORDER BY " + pk_list() + " LIMIT " +
-         std::to_string(limit);
-}
-
 std::string TableSql::select_page_fenced(bool after, std::size_t limit, const std::string& fence) const {
   return "SELECT " + all_columns(m_columns) + ", " + text_array("", m_key) + " IN (SELECT key FROM " + fence +
          ") FROM " + m_qualified + (after ? " WHERE (" + pk_list() + ") > " + pk_tuple(1) : "") + " ORDER BY " +

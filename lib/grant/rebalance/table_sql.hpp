@@ -37,9 +37,8 @@ public:
   /// Rows per statement that stay under PostgreSQL's 65535 parameters.
   std::size_t max_rows_per_statement(std::size_t wanted) const;
 
-  /// Every column, in order, the primary key ascending, after the key `$1..` when `after`.
-  std::string select_page(bool after, std::size_t limit) const;
-  /// As select_page, plus a last boolean column: the row's shard key is in the fence table.
+  /// Every column, in order, the primary key ascending, after the key `$1..` when `after`, plus a
+  /// last boolean column: the row's shard key is in the fence table `fence`.
   std::string select_page_fenced(bool after, std::size_t limit, const std::string& fence) const;
   /// Every column of the rows whose primary keys are `count` tuples of parameters.
   std::string select_by_pk(std::size_t count) const;

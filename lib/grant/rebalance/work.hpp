@@ -96,6 +96,21 @@ struct ApplyResult {
 /// the fence and deletes the changes. The caller owns the transactions: none is opened here.
 ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from,
                           const std::vector<db::Connection*>& to, std::size_t limit);
+/// A source shard's session and one to every target shard, all marked (mark_session); the
+/// sessions go back to their pools reset.
+struct Sessions {
+  registry::PooledConnection from;
+  std::vector<registry::PooledConnection> held;
+  std::vector<db::Connection*> to; ///< by node; null for the source and for non-targets
+  Sessions() = default;
+  Sessions(Sessions&&) = default;
+  Sessions& operator=(Sessions&&) = default;
+  ~Sessions();
+};
+Sessions open_sessions(Work& work, std::size_t source);
+/// Applies captured changes of `source` in rounds until a round finds fewer than
+/// Options::backlog_target; returns the changes applied.
+std::uint64_t catch_up(Work& work, std::size_t source, db::Connection& from, const std::vector<db::Connection*>& to);
 /// Writes `rows` (full rows of `table`) to `to` in one statement (unnest), replacing rows with the
 /// same primary key (`replace`) or leaving them. `expect_new`: try a plain insert first, which is
 /// cheaper when none of the rows is there yet (a duplicate falls back to the upsert).
