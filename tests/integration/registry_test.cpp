@@ -90,6 +90,7 @@ TEST_CASE("registry::registry") {
     CHECK_THROWS_WITH_AS(registry.database("analytcs"), doctest::Contains("unknown database 'analytcs'"), ConfigError);
     try {
       registry.writer("analytcs");
+      FAIL("an unknown database was accepted");
     } catch (const ConfigError& error) {
       CHECK(error.hint() == "did you mean 'analytics'?");
     }

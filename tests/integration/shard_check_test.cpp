@@ -1,7 +1,10 @@
 // `grant shard-check` against the four shard servers (a fresh database on each): rows placed
-// where `grant shard-resolve` says give a clean report; rows planted on the wrong shard are found
-// exactly, for every resolver and a composite key. Schema skew, missing tables and columns, an
+// where an independent oracle says (tests/support/placement_oracle.hpp: the documented rules and
+// hash vectors, SQL-style arithmetic for modulo and range, the map itself for lookup; never grant's
+// own resolvers) give a clean report; rows planted on the wrong shard are found exactly, for every
+// resolver and a composite key. Schema skew, missing tables and columns, an
 // unreachable shard and the distribution report.
+#include "support/placement_oracle.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -11,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -20,6 +24,8 @@ using grant::test::RunResult;
 using grant::test::TempDir;
 using Json = nlohmann::json;
 using KeyParts = std::vector<std::string>;
+using Oracle = std::function<int(const KeyParts&)>;
+namespace oracle = grant::test::oracle;
 
 namespace {
 
@@ -57,8 +63,10 @@ class Fleet {
 public:
   // `key_columns` is the SQL column list of the key ("user_id bigint"); `shard_extra[i]` is
   // merged into shard i's config entry (key_range, weight); `extra_databases` into "databases".
-  Fleet(Json sharding, std::string key_columns, std::vector<Json> shard_extra = {}, Json extra_databases = {})
-      : m_sharding(std::move(sharding)), m_shard_extra(std::move(shard_extra)),
+  // `owner` is the oracle: the shard index a key belongs to.
+  Fleet(Oracle owner, Json sharding, std::string key_columns, std::vector<Json> shard_extra = {},
+        Json extra_databases = {})
+      : m_owner(std::move(owner)), m_sharding(std::move(sharding)), m_shard_extra(std::move(shard_extra)),
         m_extra_databases(std::move(extra_databases)) {
     for (int i = 0; i < 4; ++i) {
       m_urls.push_back(grant::test::fresh_database(grant::test::shard_url(i), "shard_check"));
@@ -105,25 +113,14 @@ public:
     return run;
   }
 
-  // The owning shard of each key by `grant shard-resolve --stdin` (parts TAB-separated).
+  // The owning shard of each key, by the oracle.
   std::vector<int> resolve(const std::vector<KeyParts>& keys) const {
-    std::string input;
-    for (const auto& key : keys) {
-      input += join(key, "\t") + "\n";
-    }
-    const auto run = grant({"shard-resolve", "--database", "orders", "--stdin"}, input);
-    INFO(run.err);
-    REQUIRE(run.exit_code == 0);
     std::vector<int> owners;
-    std::istringstream lines(run.out);
-    std::string line;
-    while (std::getline(lines, line)) {
-      const auto tab = line.rfind('\t');
-      REQUIRE(line.substr(0, tab) == join(keys.at(owners.size()), "\t"));
-      REQUIRE(line.compare(tab + 1, 1, "s") == 0);
-      owners.push_back(std::stoi(line.substr(tab + 2)));
+    for (const auto& key : keys) {
+      owners.push_back(m_owner(key));
+      REQUIRE(owners.back() >= 0);
+      REQUIRE(owners.back() < 4);
     }
-    REQUIRE(owners.size() == keys.size());
     return owners;
   }
 
@@ -198,6 +195,7 @@ private:
     }
   }
 
+  Oracle m_owner;
   Json m_sharding;
   std::vector<Json> m_shard_extra;
   Json m_extra_databases;
@@ -290,18 +288,28 @@ Json resolver(Json settings, const Json& key = "user_id") {
   return {{"key", key}, {"resolver", std::move(settings)}};
 }
 
+// The oracles of the fleets below (four shards, s0..s3).
+int modulo_of_4(const KeyParts& key) {
+  return oracle::modulo_owner(std::stoll(key.at(0)), 4);
+}
+
+// Four even hash ranges, -40, 40-80, 80-c0, c0- (both the even split and the explicit ranges).
+int hash_of_4(const KeyParts& key) {
+  return oracle::hash_owner(key, {0, 0x4000000000000000ULL, 0x8000000000000000ULL, 0xc000000000000000ULL});
+}
+
 } // namespace
 
 TEST_CASE("shard::check") {
   SUBCASE("modulo") {
-    Fleet fleet(resolver({{"type", "modulo"}}), "user_id bigint");
+    Fleet fleet(modulo_of_4, resolver({{"type", "modulo"}}), "user_id bigint");
     auto keys = integer_keys(-20, 380);
     CHECK(fleet.resolve({{"-1"}, {"0"}, {"5"}, {"7"}}) == std::vector<int>{3, 0, 1, 3});
     round_trip(fleet, keys,
                {{"accounts", {"5"}, 1}, {"accounts", {"9"}, 1}, {"accounts", {"-3"}, 2}, {"events", {"12"}, 3}});
   }
   SUBCASE("hash, even split") {
-    Fleet fleet(resolver({{"type", "hash"}}), "user_id text");
+    Fleet fleet(hash_of_4, resolver({{"type", "hash"}}), "user_id text");
     round_trip(fleet, string_keys("user-", 400),
                {{"accounts", {"user-1"}, 1}, {"accounts", {"user-2"}, 2}, {"events", {"user-3"}, 3}});
 
@@ -312,12 +320,17 @@ TEST_CASE("shard::check") {
     CHECK(misplaced_of(report).count({"accounts", "s1", Json(nullptr), 1, {"''"}}) == 1);
   }
   SUBCASE("hash, explicit key ranges") {
-    Fleet fleet(resolver({{"type", "hash"}}), "user_id bigint",
+    Fleet fleet(hash_of_4, resolver({{"type", "hash"}}), "user_id bigint",
                 {{{"key_range", "-40"}}, {{"key_range", "40-80"}}, {{"key_range", "80-c0"}}, {{"key_range", "c0-"}}});
     round_trip(fleet, integer_keys(1, 401), {{"accounts", {"10"}, 1}, {"accounts", {"11"}, 1}, {"events", {"12"}, 2}});
   }
   SUBCASE("range with a default") {
-    Fleet fleet(resolver({{"type", "range"},
+    // [, 100) s0, [100, 200) s1, [300, ) s2, anything else s3.
+    const auto range_owner = [](const KeyParts& key) {
+      const auto k = std::stoll(key.at(0));
+      return k < 100 ? 0 : k < 200 ? 1 : k >= 300 ? 2 : 3;
+    };
+    Fleet fleet(range_owner, resolver({{"type", "range"},
                           {"ranges",
                            {{{"shard", "s0"}, {"from", nullptr}, {"to", 100}},
                             {{"shard", "s1"}, {"from", 100}, {"to", 200}},
@@ -334,7 +347,8 @@ TEST_CASE("shard::check") {
     for (int i = 0; i < 40; ++i) {
       map["tenant-" + std::to_string(i)] = "s" + std::to_string(i % 4);
     }
-    Fleet fleet(resolver({{"type", "lookup"}, {"map", map}}, "tenant_id"), "tenant_id text");
+    const auto map_owner = [&map](const KeyParts& key) { return map.at(key.at(0)).get<std::string>()[1] - '0'; };
+    Fleet fleet(map_owner, resolver({{"type", "lookup"}, {"map", map}}, "tenant_id"), "tenant_id text");
     CHECK(fleet.resolve({{"tenant-0"}, {"tenant-5"}, {"tenant-39"}}) == std::vector<int>{0, 1, 3});
     round_trip(fleet, string_keys("tenant-", 40),
                {{"accounts", {"tenant-1"}, 1}, {"accounts", {"tenant-2"}, 1}, {"events", {"tenant-3"}, 2}});
@@ -364,7 +378,11 @@ TEST_CASE("shard::check") {
       work.exec("CREATE TABLE tenant_shards (tenant_id text PRIMARY KEY, shard text NOT NULL)");
       work.exec("INSERT INTO tenant_shards SELECT 'tenant-' || g, 's' || (g * 7 % 4) FROM generate_series(0, 59) g");
     }
-    Fleet fleet(resolver({{"type", "lookup"},
+    // The table's own rule: tenant-g on s(g * 7 % 4).
+    const auto table_owner = [](const KeyParts& key) {
+      return static_cast<int>(std::stoll(key.at(0).substr(std::string("tenant-").size())) * 7 % 4);
+    };
+    Fleet fleet(table_owner, resolver({{"type", "lookup"},
                           {"table",
                            {{"database", "primary"},
                             {"name", "tenant_shards"},
@@ -392,7 +410,9 @@ TEST_CASE("shard::check") {
     CHECK(report["misplaced"].empty());
   }
   SUBCASE("consistent_hash with weights") {
-    Fleet fleet(resolver({{"type", "consistent_hash"}, {"virtual_nodes", 64}}), "user_id text",
+    const oracle::Ring ring({{"s0", 1}, {"s1", 3}, {"s2", 1}, {"s3", 2}}, 64);
+    const auto ring_owner = [&ring](const KeyParts& key) { return ring.owner(key); };
+    Fleet fleet(ring_owner, resolver({{"type", "consistent_hash"}, {"virtual_nodes", 64}}), "user_id text",
                 {{{"weight", 1}}, {{"weight", 3}}, {{"weight", 1}}, {{"weight", 2}}});
     const auto keys = string_keys("u", 800);
     const auto owners = fleet.resolve(keys);
@@ -403,7 +423,7 @@ TEST_CASE("shard::check") {
     round_trip(fleet, keys, {{"accounts", {"u1"}, 1}, {"accounts", {"u2"}, 1}, {"events", {"u3"}, 2}});
   }
   SUBCASE("composite key (tenant_id, user_id), hash") {
-    Fleet fleet(resolver({{"type", "hash"}}, Json{"tenant_id", "user_id"}), "tenant_id text, user_id bigint");
+    Fleet fleet(hash_of_4, resolver({{"type", "hash"}}, Json{"tenant_id", "user_id"}), "tenant_id text, user_id bigint");
     std::vector<KeyParts> keys;
     for (int t = 0; t < 10; ++t) {
       for (int u = 0; u < 40; ++u) {
@@ -416,7 +436,7 @@ TEST_CASE("shard::check") {
 }
 
 TEST_CASE("shard::check schema agreement") {
-  Fleet fleet(resolver({{"type", "modulo"}}), "user_id bigint");
+  Fleet fleet(modulo_of_4, resolver({{"type", "modulo"}}), "user_id bigint");
   fleet.place("accounts", integer_keys(0, 40));
   fleet.place("events", integer_keys(0, 40));
 
@@ -557,7 +577,7 @@ TEST_CASE("shard::check schema agreement") {
 }
 
 TEST_CASE("shard::check distribution") {
-  Fleet fleet(resolver({{"type", "modulo"}}), "user_id bigint");
+  Fleet fleet(modulo_of_4, resolver({{"type", "modulo"}}), "user_id bigint");
   fleet.place("accounts", integer_keys(0, 400));
   // A hot key: 7 lives on s3 (7 mod 4) with 60 more rows.
   fleet.place("accounts", std::vector<KeyParts>(60, KeyParts{"7"}));

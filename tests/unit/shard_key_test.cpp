@@ -63,6 +63,7 @@ TEST_CASE("shard::key typing rule") {
     CHECK_THROWS_WITH(Key::from_text(std::span<const std::string_view>()), "empty shard key");
     try {
       Key::from_text({""});
+      FAIL("an empty key was accepted");
     } catch (const KeyError& error) {
       CHECK(error.problem() == KeyProblem::empty_part);
       CHECK(error.kind() == grant::ErrorKind::usage);

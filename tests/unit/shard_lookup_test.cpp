@@ -119,20 +119,18 @@ TEST_CASE("shard::lookup_resolver") {
       CHECK(std::string(error.what()).find("no database access") != std::string::npos);
     }
   }
-  SUBCASE("property: deterministic, every key on a configured shard") {
+  SUBCASE("property: every key on the shard its map entry names") {
     std::string map;
     for (int i = 0; i < 1000; ++i) {
       map += std::string(i > 0 ? ", " : "") + "\"t" + std::to_string(i) + "\": \"s" + std::to_string(i % 3) + "\"";
       map += ", \"" + std::to_string(i * 7919 - 3000) + "\": \"s" + std::to_string((i + 1) % 3) + "\"";
     }
     const auto first = make_resolver(lookup_db(R"({"type": "lookup", "map": {)" + map + "}}"));
-    const auto second = make_resolver(lookup_db(R"({"type": "lookup", "map": {)" + map + "}}"));
     for (int i = 0; i < 1000; ++i) {
       const auto text_key = Key::from_string("t" + std::to_string(i));
       const auto int_key = Key::from_integer(i * 7919 - 3000);
       REQUIRE(first->resolve(text_key) == static_cast<std::size_t>(i % 3));
       REQUIRE(first->resolve(int_key) == static_cast<std::size_t>((i + 1) % 3));
-      REQUIRE(second->resolve(text_key) == first->resolve(text_key));
     }
   }
 }

@@ -61,18 +61,16 @@ TEST_CASE("shard::modulo_resolver") {
                          KeyError);
     CHECK_THROWS_AS(resolver->resolve(Key()), KeyError);
   }
-  SUBCASE("property: deterministic, in range, equal to the mathematical remainder") {
+  SUBCASE("property: equal to the mathematical remainder, for integers and their text") {
     std::mt19937_64 random(7);
     for (const int shards : {1, 2, 3, 7, 64}) {
       const auto first = make_resolver(modulo_db(shards));
-      const auto second = make_resolver(modulo_db(shards));
       for (int i = 0; i < 5000; ++i) {
         const auto value = static_cast<std::int64_t>(random());
         const auto key = Key::from_integer(value);
         const auto index = first->resolve(key);
         const auto expected = ((static_cast<Wide>(value) % shards) + shards) % shards;
         REQUIRE(index == static_cast<std::size_t>(expected));
-        REQUIRE(second->resolve(key) == index);
         REQUIRE(first->resolve(Key::from_text({std::to_string(value)})) == index);
       }
     }
