@@ -2,14 +2,17 @@
 # Runs every test: installs dependencies, builds Release with warnings as errors, starts the
 # PostgreSQL test servers (tests/servers.sh), runs ctest, tests the package (tests/package/run.sh:
 # install into a scratch prefix, build and run examples/* against it with find_package, the
-# public headers alone, pkg-config, man pages, completions, the .deb), then builds and runs the tests once
-# more under AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded ones under
-# ThreadSanitizer, against the same servers.
+# public headers alone, pkg-config, man pages, completions, the .deb), runs every fuzz target
+# for a few seconds (scripts/fuzz.sh --ci: clang, libFuzzer, ASan+UBSan), then builds the
+# threaded tests under ThreadSanitizer + UBSan and runs them against the same servers.
+# docs/testing.md says what runs where and what each pass costs.
 #
-#   scripts/test.sh [--no-sanitize]
+#   scripts/test.sh [--full] [--no-sanitize]
 #
-#   --no-sanitize          skip both sanitizer builds (same as GRANT_SKIP_SANITIZE=1)
-#   GRANT_SKIP_SANITIZE=1  skip both sanitizer builds
+#   --full                 also build the whole suite under AddressSanitizer + UBSan and run it
+#                          (about 20 more minutes on 2 cores; before a release, or nightly)
+#   --no-sanitize          skip the ThreadSanitizer pass (same as GRANT_SKIP_SANITIZE=1)
+#   GRANT_SKIP_SANITIZE=1  skip the ThreadSanitizer pass (and --full's AddressSanitizer pass)
 #
 # The servers are stopped and their folder removed on exit, whether the tests pass, fail or
 # the run is interrupted. Exits non-zero if any phase fails.
@@ -18,13 +21,15 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,15s/^# \{0,1\}//p' "$0"
+  sed -n '2,18s/^# \{0,1\}//p' "$0"
 }
 
 sanitize=1
+full=0
 [[ ${GRANT_SKIP_SANITIZE:-0} == 1 ]] && sanitize=0
 for arg in "$@"; do
   case $arg in
+    --full) full=1 ;;
     --no-sanitize) sanitize=0 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "test.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
@@ -114,16 +119,19 @@ run_sanitized_tests() {
     LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0} run_tests build-asan
 }
 
-# The tests that run threads against each other: balancer, breaker, pool, monitor, serve,
-# scatter-gather, the router. Only their two test binaries are built under ThreadSanitizer.
-readonly tsan_unit='registry::pool under many threads,route*'
-readonly tsan_integration='route*,scatter*,registry::pool under contention*,serve under concurrent*,twophase::DistributedTransaction*'
+# The tests that run threads against each other: pool, registry, balancer, breaker, monitor,
+# serve, scatter-gather, the router, 2PC fan-out, migrate's per-shard fan-out (the TSan-built grant
+# binary, started by the tests), interrupting a silent session, and the chaos tests.
+# Only their two test binaries (and the binary they start) are built under ThreadSanitizer.
+readonly tsan_unit='registry::pool*,route*,serve::View*'
+readonly tsan_integration='route*,scatter*,registry::*,serve*,twophase::DistributedTransaction*,migrate::shards,db::interrupt*,health::probe*,chaos::*'
 
 run_thread_sanitized_tests() {
   # halt_on_error: a race fails the run. tests/tsan.supp: races inside uninstrumented libpq/OpenSSL.
   local options="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
-  TSAN_OPTIONS=${TSAN_OPTIONS:-$options} build-tsan/tests/grant_unit_tests -tc="$tsan_unit" &&
-    TSAN_OPTIONS=${TSAN_OPTIONS:-$options} build-tsan/tests/grant_integration_tests -tc="$tsan_integration"
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-$options} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  build-tsan/tests/grant_unit_tests -tc="$tsan_unit" &&
+    build-tsan/tests/grant_integration_tests -tc="$tsan_integration"
 }
 
 build_tsan() {
@@ -145,18 +153,23 @@ run_phase "release tests" run_tests build || failed=1
 run_phase "package" tests/package/run.sh build || failed=1
 
 if ((sanitize)); then
-  if run_phase "sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON -DGRANT_BENCH=OFF; then
-    run_phase "sanitizer tests" run_sanitized_tests || failed=1
-  else
-    failed=1
-  fi
   if run_phase "thread sanitizer build" build_tsan; then
     run_phase "thread sanitizer tests" run_thread_sanitized_tests || failed=1
   else
     failed=1
   fi
+  if ((full)); then
+    if run_phase "address sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON \
+      -DGRANT_BENCH=OFF; then
+      run_phase "address sanitizer tests" run_sanitized_tests || failed=1
+    else
+      failed=1
+    fi
+  else
+    results+=("SKIP|address sanitizer (--full)|0")
+  fi
 else
-  results+=("SKIP|sanitizer build+tests|0")
+  results+=("SKIP|sanitizer builds+tests|0")
 fi
 
 exit "$failed"
