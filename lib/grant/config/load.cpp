@@ -54,7 +54,14 @@ struct Reader {
     if (!value.is_string()) {
       fail(key_path + " must be a string, not " + std::string(value.type_name()), key_path);
     }
-    return interpolate(value.get<std::string>(), env, file + ": " + key_path);
+    auto text = interpolate(value.get<std::string>(), env, file + ": " + key_path);
+    // A NUL (\u0000 in JSON, or from the environment) would silently cut a path or URL short
+    // where it reaches the C APIs of the OS, libpq and SQLite.
+    if (const auto nul = text.find('\0'); nul != std::string::npos) {
+      fail(key_path + " holds a NUL byte (\\u0000) at character " + std::to_string(nul + 1), key_path,
+           "remove the \\u0000 from the value");
+    }
+    return text;
   }
 
   int integer(const Json& value, const std::string& key_path, int min, int max) const {

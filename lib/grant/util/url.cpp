@@ -113,6 +113,11 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
   if (url.empty()) {
     throw ConfigError("database URL is empty");
   }
+  // The C APIs below would read the URL only up to a NUL: refuse it rather than use a shorter one.
+  if (url.find('\0') != std::string_view::npos) {
+    // Not printed: cut at the NUL, a password might not be recognised as one.
+    throw ConfigError("database URL holds a NUL byte at character " + std::to_string(url.find('\0') + 1));
+  }
   if (starts_with(url, "sqlite3:") || starts_with(url, "sqlite:")) {
     parsed.scheme = UrlScheme::sqlite;
     std::string_view path = url.substr(url.find(':') + 1);
