@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -65,22 +66,24 @@ struct Reader {
   }
 
   int integer(const Json& value, const std::string& key_path, int min, int max) const {
-    long long number = 0;
+    // The number as written, so a message never shows a wrapped or clamped value.
+    std::string text;
     if (value.is_number_integer()) {
-      number = value.get<long long>();
+      text = value.dump();
     } else if (value.is_string()) {
-      const auto text = string(value, key_path);
-      char* end = nullptr;
-      number = std::strtoll(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0') {
+      text = string(value, key_path);
+      long long ignored = 0;
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ignored);
+      if (text.empty() || ptr != text.data() + text.size() || (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
         fail(key_path + " must be an integer, got " + util::in_quotes(text), key_path);
       }
     } else {
       fail(key_path + " must be an integer, not " + std::string(value.type_name()), key_path);
     }
-    if (number < min || number > max) {
-      fail(key_path + " must be between " + std::to_string(min) + " and " + std::to_string(max) +
-               ", got " + std::to_string(number),
+    long long number = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc{} || number < min || number > max) {
+      fail(key_path + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + text,
            key_path);
     }
     return static_cast<int>(number);
