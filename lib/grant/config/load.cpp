@@ -542,6 +542,10 @@ EnvLookup process_env() {
 std::filesystem::path locate(const std::optional<std::filesystem::path>& explicit_path,
                              const EnvLookup& env) {
   if (explicit_path) {
+    if (explicit_path->empty()) {
+      throw ConfigError("the config path is empty", "--config",
+                        "name the config file, or leave --config out to use $GRANT_CONFIG, ./grant.json or ./db/grant.json");
+    }
     if (!std::filesystem::exists(*explicit_path)) {
       throw ConfigError("config file " + util::in_quotes(explicit_path->string()) + " does not exist",
                         "--config", "check the path, or run `grant init` to write a starter config");
@@ -656,6 +660,10 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
 
 Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env) {
   const auto path = locate(explicit_path, env);
+  if (std::filesystem::is_directory(path)) {
+    throw ConfigError("config file " + util::in_quotes(path.string()) + " is a folder", path.string(),
+                      "name the JSON file itself, e.g. --config " + (path / "grant.json").string());
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError("cannot read config file " + util::in_quotes(path.string()), path.string(),
