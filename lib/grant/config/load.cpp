@@ -481,7 +481,9 @@ struct Reader {
 std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t byte) {
   std::size_t line = 1;
   std::size_t column = 1;
-  for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
+  // A UTF-8 byte-order mark is no column an editor shows.
+  const std::size_t start = util::starts_with(text, "\xEF\xBB\xBF") && byte >= 3 ? 3 : 0;
+  for (std::size_t i = start; i < byte && i < text.size(); ++i) {
     if (text[i] == '\n') {
       ++line;
       column = 1;
@@ -619,6 +621,13 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
     }
     return true;
   };
+  // Windows editors save "Unicode" as UTF-16 or UTF-32 with a byte-order mark; a UTF-8 one
+  // is read as is (the parser skips it).
+  if (util::starts_with(text, "\xFF\xFE") || util::starts_with(text, "\xFE\xFF") ||
+      util::starts_with(text, std::string_view("\x00\x00\xFE\xFF", 4))) {
+    throw ConfigError("config file " + util::in_quotes(file) + " is UTF-16 or UTF-32, not UTF-8", file,
+                      "save it as UTF-8 (with or without a byte-order mark)");
+  }
   try {
     document = Json::parse(text.begin(), text.end(), callback);
   } catch (const Json::parse_error& error) {
