@@ -109,10 +109,6 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
       }
       resolve_one(line, "stdin:" + std::to_string(line_number));
     }
-    if (line_number == 0) {
-      throw ConfigError("no keys on stdin (the input is empty)", "stdin",
-                        "pipe one key per line into grant shard-resolve --stdin");
-    }
   } else {
     for (std::size_t i = 0; i < flags.keys.size(); ++i) {
       resolve_one(flags.keys[i], "argument " + std::to_string(i + 1) + " (" + util::in_quotes(flags.keys[i]) + ")");
