@@ -68,7 +68,8 @@ int run(int argc, char** argv) {
   app.footer(k_footer);
   app.set_version_flag("--version", std::string("grant ") + GRANT_VERSION + " (commit " + GRANT_BUILD_COMMIT + ")");
   auto& global = context.global;
-  app.add_option("--config", global.config_path, "Config file (default: $GRANT_CONFIG, ./grant.json, ./db/grant.json)");
+  app.add_option("--config", global.config_path, "Config file (default: $GRANT_CONFIG, ./grant.json, ./db/grant.json)")
+      ->each([&global](const std::string&) { global.config_given = true; });
   app.add_flag("--json", global.json, "Print one JSON document on stdout and nothing else there");
   app.add_flag("-q,--quiet", global.quiet, "Print only errors");
   app.add_flag("-v,--verbose", global.verbose, "More detail on stderr (repeat for more)");
@@ -119,7 +120,7 @@ int run(int argc, char** argv) {
 const config::Config& Context::config() {
   if (!m_config) {
     std::optional<std::filesystem::path> path;
-    if (!global.config_path.empty()) {
+    if (global.config_given) {
       path = global.config_path;
     }
     auto loaded = config::load(path, config::process_env());

@@ -1,5 +1,6 @@
 #include <grant/commands.hpp>
 #include <grant/migrate_output.hpp>
+#include <grant/flag_checks.hpp>
 
 namespace grant::cli {
 
@@ -45,7 +46,7 @@ void setup_migrate(CLI::App& app, Context& context) {
   command
       ->add_option("--wait-replicas", flags->wait_replicas_s,
                    "After migrating a target, wait up to SECONDS until each of its replicas has replayed the change")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, 1000000));
   command->footer("Examples:\n"
                   "  grant migrate                              every database, every shard\n"
                   "  grant migrate --database analytics         one database (e.g. a CI step)\n"

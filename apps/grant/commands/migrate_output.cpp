@@ -1,5 +1,7 @@
 #include <grant/migrate_output.hpp>
 
+#include <grant/flag_checks.hpp>
+
 #include <grant/util/strings.hpp>
 #include <grant/util/url.hpp>
 
@@ -20,9 +22,9 @@ void add_run_flags(CLI::App& command, RunFlags& flags) {
   command.add_flag("--dry-run", flags.dry_run, "Print, per target, the SQL that would run; change nothing");
   command.add_option("--lock-timeout", flags.lock_timeout_s,
                      "Seconds to wait for another run's migration lock (default: forever)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds(1e6));
   command.add_option("--wait", flags.wait_s, "Wait up to SECONDS for the servers to accept connections")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, 1000000));
 }
 
 void apply_run_flags(const RunFlags& flags, migrate::RunOptions& options) {

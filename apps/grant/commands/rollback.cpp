@@ -1,5 +1,6 @@
 #include <grant/commands.hpp>
 #include <grant/migrate_output.hpp>
+#include <grant/flag_checks.hpp>
 
 namespace grant::cli {
 
@@ -49,7 +50,7 @@ void setup_rollback(CLI::App& app, Context& context) {
   auto* command = app.add_subcommand("rollback", "Revert applied migrations, newest first");
   add_run_flags(*command, flags->run);
   auto* steps = command->add_option("--steps", flags->steps, "How many to revert per target (default 1)")
-                    ->check(CLI::PositiveNumber);
+                    ->check(whole_number(1, 1000000));
   auto* to = command->add_option("--to", flags->to, "Revert everything newer than this version (it stays applied)")
       ->excludes(steps);
   command->add_flag("--all", flags->all, "Revert every applied migration")->excludes(steps)->excludes(to);

@@ -1,5 +1,6 @@
 #include <grant/commands.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 
 #include <grant/error.hpp>
 #include <grant/registry/registry.hpp>
@@ -197,7 +198,8 @@ void setup_shard_check(CLI::App& app, Context& context) {
                                      "Audit sharded databases: lint, reachability, schema skew, misplaced rows, distribution");
   command->add_option("--database", flags->databases, "Only this database (repeatable)");
   command->add_option("--table", flags->tables, "Only this sharded table (repeatable)");
-  command->add_option("--sample", flags->sample, "Sample keys shown per misplaced group (default 5)");
+  command->add_option("--sample", flags->sample, "Sample keys shown per misplaced group (default 5)")
+      ->check(whole_number(0, 10000));
   command->add_option("--jobs", flags->jobs, "Shards scanned at once (default: all)")->check(CLI::Range(1, 256));
   command->footer("Streams the shard-key columns of every sharded table from every shard (COPY; never loads a\n"
                   "table into memory), resolves each key and counts rows living on the wrong shard.\n"

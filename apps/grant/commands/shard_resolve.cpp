@@ -100,8 +100,12 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
     std::size_t line_number = 0;
     while (std::getline(std::cin, line)) {
       ++line_number;
+      // Key lists saved by Windows editors: CRLF line ends and a UTF-8 byte-order mark.
       if (!line.empty() && line.back() == '\r') {
         line.pop_back();
+      }
+      if (line_number == 1 && util::starts_with(line, "\xEF\xBB\xBF")) {
+        line.erase(0, 3);
       }
       resolve_one(line, "stdin:" + std::to_string(line_number));
     }

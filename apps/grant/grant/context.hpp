@@ -13,6 +13,7 @@ namespace grant::cli {
 /// Flags every command shares (CONTRACT.md "Commands").
 struct GlobalOptions {
   std::string config_path;
+  bool config_given = false; ///< --config was on the command line (even as --config "")
   bool json = false;
   bool quiet = false;
   int verbose = 0;

@@ -303,6 +303,12 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       auto& reach = report.reach[i];
       reach.shard = shard.name;
       const auto start = std::chrono::steady_clock::now();
+      if (endpoints[i].url.sqlite_file_missing()) {
+        // Opening would create it: shard-check writes nothing.
+        reach.ok = false;
+        reach.detail = "no such file: " + endpoints[i].url.sqlite_path.string();
+        return;
+      }
       try {
         shard.connection = registry.checkout(endpoints[i]);
         reach.detail = shard.connection->server_version();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -54,26 +55,35 @@ struct Reader {
     if (!value.is_string()) {
       fail(key_path + " must be a string, not " + std::string(value.type_name()), key_path);
     }
-    return interpolate(value.get<std::string>(), env, file + ": " + key_path);
+    auto text = interpolate(value.get<std::string>(), env, file + ": " + key_path);
+    // A NUL (\u0000 in JSON, or from the environment) would silently cut a path or URL short
+    // where it reaches the C APIs of the OS, libpq and SQLite.
+    if (const auto nul = text.find('\0'); nul != std::string::npos) {
+      fail(key_path + " holds a NUL byte (\\u0000) at character " + std::to_string(nul + 1), key_path,
+           "remove the \\u0000 from the value");
+    }
+    return text;
   }
 
   int integer(const Json& value, const std::string& key_path, int min, int max) const {
-    long long number = 0;
+    // The number as written, so a message never shows a wrapped or clamped value.
+    std::string text;
     if (value.is_number_integer()) {
-      number = value.get<long long>();
+      text = value.dump();
     } else if (value.is_string()) {
-      const auto text = string(value, key_path);
-      char* end = nullptr;
-      number = std::strtoll(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0') {
+      text = string(value, key_path);
+      long long ignored = 0;
+      const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ignored);
+      if (text.empty() || ptr != text.data() + text.size() || (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
         fail(key_path + " must be an integer, got " + util::in_quotes(text), key_path);
       }
     } else {
       fail(key_path + " must be an integer, not " + std::string(value.type_name()), key_path);
     }
-    if (number < min || number > max) {
-      fail(key_path + " must be between " + std::to_string(min) + " and " + std::to_string(max) +
-               ", got " + std::to_string(number),
+    long long number = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (ec != std::errc{} || number < min || number > max) {
+      fail(key_path + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + text,
            key_path);
     }
     return static_cast<int>(number);
@@ -471,7 +481,9 @@ struct Reader {
 std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t byte) {
   std::size_t line = 1;
   std::size_t column = 1;
-  for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
+  // A UTF-8 byte-order mark is no column an editor shows.
+  const std::size_t start = util::starts_with(text, "\xEF\xBB\xBF") && byte >= 3 ? 3 : 0;
+  for (std::size_t i = start; i < byte && i < text.size(); ++i) {
     if (text[i] == '\n') {
       ++line;
       column = 1;
@@ -532,6 +544,10 @@ EnvLookup process_env() {
 std::filesystem::path locate(const std::optional<std::filesystem::path>& explicit_path,
                              const EnvLookup& env) {
   if (explicit_path) {
+    if (explicit_path->empty()) {
+      throw ConfigError("the config path is empty", "--config",
+                        "name the config file, or leave --config out to use $GRANT_CONFIG, ./grant.json or ./db/grant.json");
+    }
     if (!std::filesystem::exists(*explicit_path)) {
       throw ConfigError("config file " + util::in_quotes(explicit_path->string()) + " does not exist",
                         "--config", "check the path, or run `grant init` to write a starter config");
@@ -605,6 +621,13 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
     }
     return true;
   };
+  // Windows editors save "Unicode" as UTF-16 or UTF-32 with a byte-order mark; a UTF-8 one
+  // is read as is (the parser skips it).
+  if (util::starts_with(text, "\xFF\xFE") || util::starts_with(text, "\xFE\xFF") ||
+      util::starts_with(text, std::string_view("\x00\x00\xFE\xFF", 4))) {
+    throw ConfigError("config file " + util::in_quotes(file) + " is UTF-16 or UTF-32, not UTF-8", file,
+                      "save it as UTF-8 (with or without a byte-order mark)");
+  }
   try {
     document = Json::parse(text.begin(), text.end(), callback);
   } catch (const Json::parse_error& error) {
@@ -646,6 +669,10 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
 
 Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env) {
   const auto path = locate(explicit_path, env);
+  if (std::filesystem::is_directory(path)) {
+    throw ConfigError("config file " + util::in_quotes(path.string()) + " is a folder", path.string(),
+                      "name the JSON file itself, e.g. --config " + (path / "grant.json").string());
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError("cannot read config file " + util::in_quotes(path.string()), path.string(),

@@ -28,6 +28,36 @@ std::string read_text(const std::filesystem::path& file) {
 
 std::string where(const std::filesystem::path& file, int line) { return file.string() + ":" + std::to_string(line); }
 
+constexpr std::string_view k_utf8_bom = "\xEF\xBB\xBF";
+
+std::string_view without_bom(std::string_view text) {
+  return util::starts_with(text, k_utf8_bom) ? text.substr(k_utf8_bom.size()) : text;
+}
+
+bool has_crlf(std::string_view text) { return text.find("\r\n") != std::string_view::npos; }
+
+std::string with_lf_line_ends(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (!(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// SQLite and libpq read statements as C strings: a NUL would silently end one early.
+void refuse_nul(const std::filesystem::path& file, std::string_view text) {
+  const auto nul = text.find('\0');
+  if (nul == std::string_view::npos) {
+    return;
+  }
+  const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
+  throw ConfigError("migration file holds a NUL byte: it is not a SQL text file", where(file, static_cast<int>(line)),
+                    "save it as plain text (UTF-8), or move a binary or compressed file out of the migrations folder");
+}
+
 } // namespace
 
 bool is_version(std::string_view text) {
@@ -77,19 +107,33 @@ void finish(Migration& migration) {
   migration.checksum = util::sha256_hex(migration.up.sql);
 }
 
-Section whole_file(const std::filesystem::path& file) { return Section{read_text(file), 1, true, file, {}, {}, {}, {}}; }
+// A whole file as one section (golang-migrate and Flyway); `legacy_checksum` gets the SHA-256 of
+// the text with its CRs when the file has CRLF line ends.
+Section whole_file(const std::filesystem::path& file, std::string* legacy_checksum = nullptr) {
+  const auto raw = read_text(file);
+  const auto text = without_bom(raw);
+  refuse_nul(file, text);
+  if (legacy_checksum != nullptr && has_crlf(text)) {
+    *legacy_checksum = util::sha256_hex(text);
+  }
+  return Section{with_lf_line_ends(text), 1, true, file, {}, {}, {}, {}};
+}
 
-// A Flyway file is its up section as a whole; a grant marker in it means a file that wants to
-// be a grant file, and reading it either way would run the wrong SQL.
-void refuse_markers(const Section& section) {
+// A golang-migrate or Flyway file is its section as a whole; a grant or dbmate marker in it
+// means a file that wants to be a file with sections, and reading it either way would run the
+// wrong SQL (the "down" part as part of the up).
+void refuse_markers(const Section& section, bool flyway) {
   int line_number = 0;
   for (const auto& line : util::split(section.sql, '\n')) {
     ++line_number;
     if (looks_like_marker(line)) {
-      throw ConfigError("a Flyway file holds a section marker " + util::in_quotes(util::trim(line)),
+      throw ConfigError(std::string(flyway ? "a Flyway" : "a golang-migrate") + " file holds a section marker " +
+                            util::in_quotes(util::trim(line)),
                         where(section.file, line_number),
-                        "a V<VERSION>__<desc>.sql file is all up section: remove the marker and put the revert in "
-                        "U<VERSION>__<desc>.sql, or rename the file <VERSION>_<name>.sql to use markers");
+                        flyway ? "a V<VERSION>__<desc>.sql file is all up section: remove the marker and put the revert "
+                                 "in U<VERSION>__<desc>.sql, or rename the file <VERSION>_<name>.sql to use markers"
+                               : "a .up.sql file is all up section: remove the marker and put the revert in the "
+                                 ".down.sql file, or rename the file <VERSION>_<name>.sql to use markers");
     }
   }
 }
@@ -103,11 +147,15 @@ struct Pair {
 
 } // namespace
 
-Migration parse_migration(const std::filesystem::path& file, std::string_view text) {
+namespace {
+
+Migration parse_sections(const std::filesystem::path& file, std::string_view text) {
   Migration migration;
   std::optional<Section> up;
   std::optional<Section> down;
   Section* current = nullptr;
+  std::string up_prefix;
+  std::string down_prefix;
   int line_number = 0;
   std::size_t start = 0;
   while (start <= text.size()) {
@@ -119,6 +167,15 @@ Migration parse_migration(const std::filesystem::path& file, std::string_view te
     ++line_number;
     if (const auto marker = parse_marker(line, file, line_number)) {
       auto& slot = marker->up ? up : down;
+      const auto* other = marker->up ? &down : &up;
+      if (*other && marker->prefix != (marker->up ? down_prefix : up_prefix)) {
+        throw ConfigError("-- " + marker->prefix + (marker->up ? "up" : "down") + " in a file that uses -- " +
+                              (marker->up ? down_prefix + "down" : up_prefix + "up"),
+                          where(file, line_number),
+                          "write both markers the same way: -- grant:up / -- grant:down, or dbmate's -- migrate:up / "
+                          "-- migrate:down");
+      }
+      (marker->up ? up_prefix : down_prefix) = marker->prefix;
       if (slot) {
         throw ConfigError("second -- " + marker->prefix + (marker->up ? "up" : "down") + " marker",
                           where(file, line_number), "a file has one up and at most one down section");
@@ -158,7 +215,24 @@ Migration parse_migration(const std::filesystem::path& file, std::string_view te
   return migration;
 }
 
+} // namespace
+
+Migration parse_migration(const std::filesystem::path& file, std::string_view text) {
+  text = without_bom(text);
+  refuse_nul(file, text);
+  if (!has_crlf(text)) {
+    return parse_sections(file, text);
+  }
+  auto migration = parse_sections(file, with_lf_line_ends(text));
+  migration.legacy_checksum = parse_sections(file, text).checksum;
+  return migration;
+}
+
 std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
+  if (std::filesystem::exists(folder) && !std::filesystem::is_directory(folder)) {
+    throw ConfigError("migrations folder " + util::in_quotes(folder.string()) + " is a file, not a folder",
+                      folder.string(), "point \"migrations\" in the config at the folder that holds the .sql files");
+  }
   if (!std::filesystem::is_directory(folder)) {
     throw ConfigError("migrations folder " + util::in_quotes(folder.string()) + " does not exist", folder.string(),
                       "create it (mkdir -p " + folder.string() + "), or set \"migrations\" in the config");
@@ -219,17 +293,17 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
     migration.version = pair.name.version;
     migration.name = pair.name.name;
     migration.format = flyway ? FileFormat::flyway : FileFormat::golang_migrate;
-    migration.up = whole_file(*pair.up);
+    std::string legacy_checksum;
+    migration.up = whole_file(*pair.up, &legacy_checksum);
     if (pair.down) {
       migration.down = whole_file(*pair.down);
     }
-    if (flyway) {
-      refuse_markers(migration.up);
-      if (migration.down) {
-        refuse_markers(*migration.down);
-      }
+    refuse_markers(migration.up, flyway);
+    if (migration.down) {
+      refuse_markers(*migration.down, flyway);
     }
     finish(migration);
+    migration.legacy_checksum = legacy_checksum;
     by_version.emplace(migration.version, std::move(migration));
   }
   std::vector<Migration> out;

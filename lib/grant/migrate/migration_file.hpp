@@ -31,17 +31,26 @@ struct Migration {
   FileFormat format = FileFormat::grant;
   Section up;
   std::optional<Section> down; ///< absent when the file has no down section (or it is empty)
-  std::string checksum;        ///< SHA-256 hex of the up section
+  std::string checksum;        ///< SHA-256 hex of the up section, read without BOM and with LF line ends
+  /// For a file saved with CRLF line ends: the SHA-256 of its up section with the CRs kept, which
+  /// grant recorded before it normalized line ends. Empty for other files.
+  std::string legacy_checksum;
   bool empty = false;          ///< the up section holds no SQL (a freshly generated file): never applied
 
   std::string display_name() const { return version + "_" + name; }
+  /// True when `recorded` (from the tracking table) is this file's checksum, or its legacy one.
+  bool matches_checksum(const std::string& recorded) const {
+    return recorded == checksum || (!legacy_checksum.empty() && recorded == legacy_checksum);
+  }
 };
 
 /// Numeric order of digit strings ("9" < "10").
 int compare_versions(std::string_view a, std::string_view b);
 bool is_version(std::string_view text);
 
-/// Parses one grant or dbmate file's text. Throws ConfigError naming file:line.
+/// Parses one grant or dbmate file's text. A UTF-8 byte-order mark is skipped and CRLF line ends
+/// read as LF (files saved by Windows editors work as they are). Throws ConfigError naming
+/// file:line, also for a NUL byte (a binary file).
 Migration parse_migration(const std::filesystem::path& file, std::string_view text);
 
 /// Reads every migration of a folder, sorted by version. Throws ConfigError (exit 2) for a

@@ -97,7 +97,7 @@ Plan make_plan(const std::vector<Migration>& files, std::vector<AppliedMigration
     const auto* file = plan.file_of(row.version);
     if (file == nullptr) {
       plan.missing_files.push_back(row);
-    } else if (row.checksum && !row.checksum->empty() && *row.checksum != file->checksum) {
+    } else if (row.checksum && !row.checksum->empty() && !file->matches_checksum(*row.checksum)) {
       plan.drifted.push_back({file, row});
     }
   }

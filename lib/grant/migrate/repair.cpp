@@ -21,7 +21,7 @@ std::vector<RepairStep> repair_target(db::Connection& connection, Tracker& track
       continue;
     }
     const bool unknown = !row.checksum || row.checksum->empty();
-    if (!unknown && *row.checksum == file->checksum) {
+    if (!unknown && file->matches_checksum(*row.checksum)) {
       continue;
     }
     RepairStep step{unknown ? Action::record_checksum : Action::update_checksum,

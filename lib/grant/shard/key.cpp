@@ -107,6 +107,12 @@ Key& Key::add_text(std::string_view part) {
                    m_parts == 0 ? "empty shard key" : "empty shard key part " + std::to_string(m_parts + 1),
                    {}, "a shard key part must be a non-empty integer or string");
   }
+  if (const auto nul = part.find('\0'); nul != std::string_view::npos) {
+    throw KeyError(KeyProblem::nul_byte,
+                   "shard key part " + std::to_string(m_parts + 1) + " holds a NUL byte at character " +
+                       std::to_string(nul + 1),
+                   {}, "a key is text without NUL bytes; check the input is the list of keys and not a binary file");
+  }
   std::int64_t value = 0;
   return parse_canonical_integer(part, value) ? add_integer(value) : add_string(part);
 }

@@ -19,6 +19,7 @@ enum class KeyProblem {
   wrong_arity, ///< the key has a different number of parts than sharding.key has columns
   no_shard,    ///< the configuration assigns the key to no shard (a lookup miss)
   too_long,    ///< a string part longer than the encoding allows (4 GiB)
+  nul_byte,    ///< a text part holds a NUL byte (no PostgreSQL text or key column can)
 };
 
 /// A key that cannot be resolved. A bad key is a usage error (exit 2); a key that the
@@ -43,7 +44,8 @@ public:
   Key() = default;
 
   /// Parses text parts with the typing rule: a canonical decimal int64 ("0", "42", "-7", not
-  /// "+7", "007", "-0") is an integer, anything else a string. Throws KeyError on an empty part.
+  /// "+7", "007", "-0") is an integer, anything else a string. Throws KeyError on an empty part
+  /// and on a NUL byte.
   static Key from_text(std::span<const std::string_view> parts);
   static Key from_text(std::initializer_list<std::string_view> parts);
   static Key from_integer(std::int64_t value);

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <vector>
 
@@ -113,6 +114,11 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
   if (url.empty()) {
     throw ConfigError("database URL is empty");
   }
+  // The C APIs below would read the URL only up to a NUL: refuse it rather than use a shorter one.
+  if (url.find('\0') != std::string_view::npos) {
+    // Not printed: cut at the NUL, a password might not be recognised as one.
+    throw ConfigError("database URL holds a NUL byte at character " + std::to_string(url.find('\0') + 1));
+  }
   if (starts_with(url, "sqlite3:") || starts_with(url, "sqlite:")) {
     parsed.scheme = UrlScheme::sqlite;
     std::string_view path = url.substr(url.find(':') + 1);
@@ -148,6 +154,23 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
       }
       throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": " +
                         redact_secrets(message));
+    }
+    // libpq checks these only when it connects; a config error must not wait for that.
+    for (const auto& port : split(conninfo_value(options.get(), "port"), ',')) {
+      int number = 0;
+      const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+      if (!port.empty() && (ec != std::errc{} || ptr != port.data() + port.size() || number < 1 || number > 65535)) {
+        throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": port " + in_quotes(port) +
+                              " is not a number from 1 to 65535",
+                          {}, "PostgreSQL listens on 5432 unless told otherwise");
+      }
+    }
+    static const std::vector<std::string> k_sslmodes{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+    if (const auto mode = conninfo_value(options.get(), "sslmode");
+        !mode.empty() && std::find(k_sslmodes.begin(), k_sslmodes.end(), mode) == k_sslmodes.end()) {
+      throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": sslmode " + in_quotes(mode) +
+                            " is not one of " + join(k_sslmodes, ", "),
+                        {}, "sslmode=require encrypts without checking the certificate; verify-full also checks it");
     }
     parsed.host = conninfo_value(options.get(), "host");
     parsed.port = conninfo_value(options.get(), "port");

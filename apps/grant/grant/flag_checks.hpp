@@ -1,0 +1,42 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+namespace grant::cli {
+
+/// A flag that takes a whole number from `min` to `max`: "abc", "1.5", "nan" and values past
+/// the type's range are refused with the bounds, before CLI11 converts them.
+inline CLI::Validator whole_number(long long min, long long max) {
+  return CLI::Validator(
+      [min, max](std::string& input) -> std::string {
+        long long value = 0;
+        const auto [ptr, ec] = std::from_chars(input.data(), input.data() + input.size(), value);
+        if (input.empty() || ptr != input.data() + input.size() || ec != std::errc{} || value < min || value > max) {
+          return "'" + input + "' is not a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+        }
+        return {};
+      },
+      "INT in [" + std::to_string(min) + " - " + std::to_string(max) + "]");
+}
+
+/// A flag that takes seconds, fractions allowed: finite, from 0 to `max` (NaN and inf would
+/// turn into undefined durations).
+inline CLI::Validator seconds(double max) {
+  return CLI::Validator(
+      [max](std::string& input) -> std::string {
+        double value = 0;
+        const auto [ptr, ec] = std::from_chars(input.data(), input.data() + input.size(), value);
+        if (input.empty() || ptr != input.data() + input.size() || ec != std::errc{} || !std::isfinite(value) ||
+            value < 0 || value > max) {
+          return "'" + input + "' is not a number of seconds from 0 to " + std::to_string(static_cast<long long>(max));
+        }
+        return {};
+      },
+      "SECONDS");
+}
+
+} // namespace grant::cli

@@ -1,0 +1,2 @@
+-- grant:up
+CREATE TABLE t (id integer);

@@ -1,0 +1,2 @@
+-- grant:up
+CREATE TABLE orders (id integer);

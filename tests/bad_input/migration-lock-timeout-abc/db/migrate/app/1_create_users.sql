@@ -1,0 +1,2 @@
+-- grant:up lock_timeout=abc
+CREATE TABLE users (id integer);

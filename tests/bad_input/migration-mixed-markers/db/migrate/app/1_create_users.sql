@@ -1,0 +1,4 @@
+-- grant:up
+CREATE TABLE users (id integer);
+-- migrate:down
+DROP TABLE users;

@@ -1,0 +1,3 @@
+-- create the users table
+-- grant:down
+DROP TABLE users;

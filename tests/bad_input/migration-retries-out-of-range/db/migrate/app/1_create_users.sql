@@ -1,0 +1,2 @@
+-- grant:up retries=1000
+CREATE TABLE users (id integer);

@@ -1,0 +1,2 @@
+-- grant:up transaction=maybe
+CREATE TABLE users (id integer);

@@ -1,0 +1,2 @@
+-- grant:up lock_timout=5s
+CREATE TABLE users (id integer);

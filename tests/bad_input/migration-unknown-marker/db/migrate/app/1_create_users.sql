@@ -1,0 +1,2 @@
+-- grant:upp
+CREATE TABLE users (id integer);
