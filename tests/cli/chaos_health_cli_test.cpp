@@ -59,7 +59,8 @@ TEST_CASE("chaos::health --watch while the replica is promoted and the old write
   grant::test::BackgroundGrant watch({"health", "--watch", "1", "--format", "json"}, dir.path(), output);
   const auto replica = [](const nlohmann::json& change) { return change["replica"] == "r1"; };
   const auto writer = [](const nlohmann::json& change) { return change["replica"].is_null(); };
-  const auto healthy = line_where(output, [&](const auto& c) { return replica(c) && c["to"] == "healthy"; }, 10s);
+  const auto healthy = line_where(
+      output, [&](const auto& c) { return replica(c) && c["to"] == "healthy"; }, 10s);
   REQUIRE_MESSAGE(healthy.has_value(), grant::test::read_file(output));
 
   // One interval (1 s) plus the round itself (timeout_ms 1000) and slack for a slow machine.
@@ -76,7 +77,8 @@ TEST_CASE("chaos::health --watch while the replica is promoted and the old write
 
   pair.stop_writer();
   const auto stopped = std::chrono::steady_clock::now();
-  const auto down = line_where(output, [&](const auto& c) { return writer(c) && c["to"] == "down"; }, k_bound + 2s);
+  const auto down = line_where(
+      output, [&](const auto& c) { return writer(c) && c["to"] == "down"; }, k_bound + 2s);
   REQUIRE_MESSAGE(down.has_value(), grant::test::read_file(output));
   CHECK(std::chrono::steady_clock::now() - stopped <= k_bound);
   CHECK((*down)["from"] == "healthy");

@@ -31,7 +31,11 @@ registry::Pool pool_on(const std::string& url, const std::string& application, s
   options.checkout_timeout = checkout_timeout;
   options.retry_attempts = 0;
   return registry::Pool(
-      "chaos", [parsed, application] { return db::connect(parsed, {"chaos", 2000, application}); }, options);
+      "chaos",
+      [parsed, application] {
+        return db::connect(parsed, {"chaos", 2000, application});
+      },
+      options);
 }
 
 int sessions_of(const std::string& url, const std::string& application) {

@@ -30,7 +30,8 @@ std::shared_ptr<const health::MonitorState> round_after(const health::Monitor& m
         return state->checked_at && *state->checked_at > after;
       },
       bound);
-  REQUIRE_MESSAGE((state->checked_at && *state->checked_at > after), "no monitor round within " << bound.count() << " ms");
+  REQUIRE_MESSAGE((state->checked_at && *state->checked_at > after),
+                  "no monitor round within " << bound.count() << " ms");
   return state;
 }
 
