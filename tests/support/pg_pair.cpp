@@ -184,6 +184,10 @@ void PgPair::start_replica() {
   start(m_replica);
 }
 
+void PgPair::promote_replica() {
+  pg("pg_ctl", {"promote", "-D", (m_dir / "replica").string(), "-w", "-t", "30", "-s"});
+}
+
 void PgPair::ensure_running() {
   if (!m_writer_running) {
     start_writer();

@@ -37,6 +37,9 @@ public:
   /// Starts a stopped server on its port and waits until it accepts connections.
   void start_writer();
   void start_replica();
+  /// Promotes the replica to a writer of its own (pg_ctl promote) and waits until it leaves
+  /// recovery. The pair cannot stream again afterwards: a test that promotes owns its pair.
+  void promote_replica();
   /// Both running and the replica streaming from the writer, starting what is stopped;
   /// fails the test after 30 s.
   void ensure_running();

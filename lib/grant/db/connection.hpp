@@ -117,6 +117,12 @@ public:
 
   /// Bounds every following statement; zero removes the bound.
   virtual void set_statement_timeout(std::chrono::milliseconds timeout) = 0;
+  /// The longest a call waits for the server's reply before it gives the session up as lost
+  /// (as interrupt() does) and throws a lost-connection DbError saying so; zero: no bound. For
+  /// a server or a network that goes silent without closing the connection, which neither
+  /// statement_timeout (the server's) nor TCP notices. SQLite: ignored.
+  void set_reply_timeout(std::chrono::milliseconds timeout) { m_reply_timeout = timeout; }
+  std::chrono::milliseconds reply_timeout() const { return m_reply_timeout; }
   /// True for a PostgreSQL server in recovery (a replica); SQLite is never one.
   virtual bool in_recovery() = 0;
   /// Server name and version, for reports.
@@ -135,6 +141,10 @@ public:
   virtual int session_pid() const noexcept { return 0; }
   /// False once the session is known to be broken; the pool then discards it.
   virtual bool is_usable() const noexcept = 0;
+  /// For an idle session, without waiting: false when it is broken or the server has written to
+  /// it meanwhile (the notice of a shutdown, the end of the connection), after which it is
+  /// unusable. The pool asks before handing out an idle connection.
+  virtual bool check_idle() noexcept { return is_usable(); }
 
   std::string quote_identifier(std::string_view name) const { return db::quote_identifier(dialect(), name); }
   std::string quote_qualified(std::string_view name) const { return db::quote_qualified(dialect(), name); }
@@ -159,6 +169,23 @@ private:
   std::string m_target;
   int m_depth = 0;
   bool m_abandoned = false;
+  std::chrono::milliseconds m_reply_timeout{0};
+};
+
+/// Sets a connection's reply timeout for a scope and puts the previous one back.
+class ReplyTimeoutScope {
+public:
+  ReplyTimeoutScope(Connection& connection, std::chrono::milliseconds timeout)
+      : m_connection(connection), m_previous(connection.reply_timeout()) {
+    connection.set_reply_timeout(timeout);
+  }
+  ~ReplyTimeoutScope() { m_connection.set_reply_timeout(m_previous); }
+  ReplyTimeoutScope(const ReplyTimeoutScope&) = delete;
+  ReplyTimeoutScope& operator=(const ReplyTimeoutScope&) = delete;
+
+private:
+  Connection& m_connection;
+  std::chrono::milliseconds m_previous;
 };
 
 /// A transaction, or a savepoint when one is already open on the connection. Rolls back in its

@@ -1,6 +1,7 @@
 // The PostgreSQL adapter: the only file that includes libpqxx.
 #include <grant/db/connection.hpp>
 
+#include <grant/db/watchdog.hpp>
 #include <grant/util/strings.hpp>
 
 #include <pqxx/pqxx>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <regex>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 namespace grant::db {
@@ -192,6 +194,20 @@ public:
     return !m_broken && !m_interrupted && m_connection && m_connection->is_open();
   }
 
+  bool check_idle() noexcept override {
+    if (!is_usable()) {
+      return false;
+    }
+    // Between statements the server has nothing to say; a readable socket is a terminated
+    // session (a restart's "terminating connection" and end of file) or one about to be.
+    pollfd fd{m_socket.load(), POLLIN, 0};
+    if (::poll(&fd, 1, 0) != 0) {
+      m_broken = true;
+      return false;
+    }
+    return true;
+  }
+
 protected:
   std::string begin_statement(const TxOptions& options) const override {
     std::string sql = "BEGIN";
@@ -299,6 +315,26 @@ private:
       throw DbError("connection to " + target() + " was lost earlier",
                     {target(), std::string(sql), {}, 0, true, 0}, "reconnect and retry");
     }
+    const auto bound = reply_timeout();
+    try {
+      const Deadline deadline(bound, [this] {
+        m_timed_out = true;
+        interrupt();
+      });
+      translate(sql, body);
+    } catch (const DbError&) {
+      if (m_timed_out) {
+        m_broken = true;
+        throw DbError("no reply from " + target() + " within " + std::to_string(bound.count()) +
+                          " ms; the session was given up (the server or the network went silent)",
+                      {target(), std::string(sql), {}, 0, true, 0},
+                      "check the server and the network path to it, then re-run");
+      }
+      throw;
+    }
+  }
+
+  template <typename Body> void translate(std::string_view sql, Body&& body) {
     try {
       pqxx::nontransaction work(*m_connection);
       body(work);
@@ -386,6 +422,7 @@ private:
   std::unique_ptr<pqxx::connection> m_connection;
   std::atomic<int> m_socket{-1}; ///< for interrupt() from another thread
   std::atomic<bool> m_interrupted{false};
+  std::atomic<bool> m_timed_out{false}; ///< the reply timeout broke the session
   bool m_broken = false;
   std::vector<std::string_view> m_fields; ///< stream_result's row buffers, reused
   std::vector<bool> m_nulls;

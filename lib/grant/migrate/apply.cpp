@@ -172,6 +172,10 @@ void with_retries(db::Connection& connection, const Target& target, const Migrat
                                            *limits.lock_timeout / 2);
   }
   std::mt19937 jitter(std::random_device{}());
+  // A server that should have cancelled the statement by now and has not answered is gone.
+  const auto grace = std::chrono::milliseconds(target.database->pool.connect_timeout_ms);
+  const bool bounded = limits.statement_timeout && limits.statement_timeout->count() > 0;
+  const db::ReplyTimeoutScope reply(connection, bounded ? *limits.statement_timeout + grace : std::chrono::milliseconds(0));
   for (int tried = 0;; ++tried) {
     SessionReset reset(connection);
     try {

@@ -70,6 +70,10 @@ std::unique_ptr<MigrationLock> acquire_advisory(db::Connection& connection, cons
     on_wait(holder);
   }
   connection.execute("SET lock_timeout = " + std::to_string(timeout.count()));
+  // The wait for the lock is as long as the caller allows (forever without a timeout).
+  const auto reply = connection.reply_timeout();
+  const db::ReplyTimeoutScope waiting(connection, timeout.count() > 0 && reply.count() > 0 ? timeout + reply
+                                                                                          : std::chrono::milliseconds(0));
   try {
     connection.query("SELECT pg_advisory_lock($1)", {key_text});
   } catch (const db::DbError& error) {

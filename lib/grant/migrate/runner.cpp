@@ -234,6 +234,9 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
     }
     db::Connection& connection_ref = scratch ? *scratch : *pooled;
     auto* connection = &connection_ref;
+    // grant's own statements answer at once; a server silent for longer is gone (sections set
+    // their own bound, see with_retries).
+    const db::ReplyTimeoutScope reply(*connection, std::chrono::milliseconds(target.database->pool.connect_timeout_ms));
     // Resolves the schema now, before any migration can change search_path.
     Tracker tracker(*connection, target.database->migrations_table);
     tracker.qualified();

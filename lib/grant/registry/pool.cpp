@@ -1,6 +1,7 @@
 #include <grant/registry/pool.hpp>
 
 #include <thread>
+#include <vector>
 
 namespace grant::registry {
 
@@ -50,6 +51,18 @@ PooledConnection Pool::checkout() {
   ++m_stats.checkouts;
   const auto deadline = std::chrono::steady_clock::now() + m_options.checkout_timeout;
   bool waited = false;
+  // An idle session that died meanwhile (a server restart, a proxy that cut it) is closed and
+  // its slot reused: the caller gets a new connection, not a first statement that fails.
+  std::vector<std::unique_ptr<db::Connection>> dead;
+  const auto drop_dead_idle = [&] {
+    while (!m_idle.empty() && !m_idle.back()->check_idle()) {
+      dead.push_back(std::move(m_idle.back()));
+      m_idle.pop_back();
+      --m_open;
+      ++m_stats.discarded;
+    }
+  };
+  drop_dead_idle();
   while (m_idle.empty() && m_open >= m_options.max_size) {
     if (!waited) {
       waited = true;
@@ -64,17 +77,21 @@ PooledConnection Pool::checkout() {
                         {m_target, {}, {}, 0, false, 0},
                         "raise pool.size or pool.checkout_timeout_ms, or run fewer jobs at once");
     }
+    drop_dead_idle();
   }
   if (!m_idle.empty()) {
     auto connection = std::move(m_idle.back());
     m_idle.pop_back();
     ++m_stats.in_use;
     m_in_use.store(m_stats.in_use, std::memory_order_relaxed);
+    lock.unlock();
+    dead.clear();
     return PooledConnection(this, std::move(connection));
   }
   // Reserve the slot, then connect without holding the lock.
   ++m_open;
   lock.unlock();
+  dead.clear(); // closing may talk to the server
   std::unique_ptr<db::Connection> connection;
   try {
     connection = connect_with_retry();
