@@ -47,8 +47,21 @@ std::optional<std::string> libpq_password(const std::string& url) {
   return std::string();
 }
 
+// The text with each mask replaced by bytes no password here holds, so that a password
+// made of '*' and its neighbours is not found in the mask itself.
+std::string unmasked(std::string_view text) {
+  std::string out(text);
+  for (auto pos = out.find("***"); pos != std::string::npos; pos = out.find("***", pos + 2)) {
+    out.replace(pos, 3, "\x01\x02");
+  }
+  return out;
+}
+
 void no_secret(std::string_view text, std::string_view secret, std::string_view what, const std::string& input) {
-  fuzz::check(text.find(secret) == std::string_view::npos, what,
+  if (secret.find_first_of("\x01\x02") != std::string_view::npos) {
+    return;
+  }
+  fuzz::check(unmasked(text).find(secret) == std::string::npos, what,
               "input: " + input + "\n*** output: " + std::string(text));
 }
 
