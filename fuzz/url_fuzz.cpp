@@ -140,7 +140,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto first = piece(rest);
   const auto password = piece(rest);
   const auto last = rest;
-  if (first.find(k_secret) != std::string_view::npos || last.find(k_secret) != std::string_view::npos) {
+  if (first.find(k_secret) != std::string_view::npos || password.find(k_secret) != std::string_view::npos ||
+      last.find(k_secret) != std::string_view::npos) {
     return 0;
   }
   if (mode == 1) {

@@ -66,6 +66,16 @@ TEST_CASE("util::parse_database_url postgres") {
     }
   }
 
+  SUBCASE("libpq's error quotes the password up to the first @, and it is hidden") {
+    // Found by fuzz/url_fuzz.cpp: only the text up to the last @ was scrubbed from the message.
+    try {
+      parse_database_url("postgres://u:hunter2%@x@h/db", "/");
+      FAIL("expected a ConfigError");
+    } catch (const ConfigError& error) {
+      CHECK(std::string(error.what()).find("hunter2") == std::string::npos);
+    }
+  }
+
   SUBCASE("user without password and no userinfo at all") {
     CHECK(redact_url("postgres://grant@h/db") == "postgres://grant@h/db");
     CHECK(redact_url("postgres://h:5432/db") == "postgres://h:5432/db");

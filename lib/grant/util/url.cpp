@@ -69,10 +69,11 @@ std::vector<std::string> secrets_of(std::string_view url) {
   if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
     const auto authority = scheme_end + 3;
     const auto end = std::min(url.find('/', authority), url.size());
-    const auto at = url.substr(0, end).rfind('@');
-    if (at != std::string_view::npos && at >= authority) {
+    // Up to the last '@' as the redaction masks it, and up to the first as libpq reads it (its
+    // errors quote that token).
+    for (const auto at : {url.substr(0, end).rfind('@'), url.substr(0, end).find('@', authority)}) {
       const auto colon = url.find(':', authority);
-      if (colon != std::string_view::npos && colon < at) {
+      if (at != std::string_view::npos && at >= authority && colon != std::string_view::npos && colon < at) {
         out.emplace_back(url.substr(colon + 1, at - colon - 1));
       }
     }
