@@ -21,7 +21,9 @@ namespace {
 
 std::string summary(const config::Config& config) {
   std::string out;
-  const auto url = [&](const util::DatabaseUrl& u) { out += u.raw + "|" + u.redacted() + "|" + u.sqlite_path.string() + ";"; };
+  const auto url = [&](const util::DatabaseUrl& u) {
+    out += u.raw + "|" + u.redacted() + "|" + u.sqlite_path.string() + ";";
+  };
   for (const auto& db : config.databases) {
     out += db.name + "{" + db.key_path + "," + db.migrations.string() + "," + db.migrations_table + ",";
     if (db.url) {
@@ -53,7 +55,7 @@ std::string summary(const config::Config& config) {
 std::optional<std::string> libpq_password(const std::string& url) {
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(url.c_str(), &error),
-                                                                      &PQconninfoFree);
+                                                                       &PQconninfoFree);
   PQfreemem(error);
   for (auto* option = options ? options.get() : nullptr; option != nullptr && option->keyword != nullptr; ++option) {
     if (std::string_view(option->keyword) == "password" && option->val != nullptr) {
@@ -133,8 +135,7 @@ void one_string(std::string_view text) {
   std::optional<std::string> out;
   fuzz::run_parser([&] { out = config::interpolate(text, env, key_path); }, fuzz::NeedsWhere::yes,
                    [&](const Error& error) {
-                     fuzz::check(error.where() == key_path, "an interpolation error names the key path",
-                                 error.where());
+                     fuzz::check(error.where() == key_path, "an interpolation error names the key path", error.where());
                    });
   if (text.find('$') == std::string_view::npos) {
     fuzz::check(out && *out == text, "text without $ is left alone");

@@ -31,8 +31,7 @@ enum class NeedsWhere { yes, no };
 
 /// Runs `body`; a grant::Error is the expected way to refuse input (with a location when
 /// `where` says so, and then handed to `on_error`), anything else fails the run.
-template <typename Body, typename OnError>
-bool run_parser(Body&& body, NeedsWhere where, OnError&& on_error) {
+template <typename Body, typename OnError> bool run_parser(Body&& body, NeedsWhere where, OnError&& on_error) {
   try {
     body();
     return true;
@@ -50,8 +49,7 @@ bool run_parser(Body&& body, NeedsWhere where, OnError&& on_error) {
   }
 }
 
-template <typename Body>
-bool run_parser(Body&& body, NeedsWhere where) {
+template <typename Body> bool run_parser(Body&& body, NeedsWhere where) {
   return run_parser(std::forward<Body>(body), where, [](const grant::Error&) {});
 }
 

@@ -36,8 +36,8 @@ inline const std::filesystem::path& config_path() {
 inline config::EnvLookup fuzz_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     static const std::map<std::string, std::string> k_env = {
-        {"HOST", "127.0.0.1"}, {"PORT", "5433"}, {"PW", std::string(k_env_secret)}, {"EMPTY", ""},
-        {"N", "5"},            {"RANGE", "-80"}, {"SHARDS", "s0"}};
+        {"HOST", "127.0.0.1"}, {"PORT", "5433"}, {"PW", std::string(k_env_secret)}, {"EMPTY", ""}, {"N", "5"},
+        {"RANGE", "-80"},      {"SHARDS", "s0"}};
     const auto found = k_env.find(name);
     return found == k_env.end() ? std::nullopt : std::optional<std::string>(found->second);
   };

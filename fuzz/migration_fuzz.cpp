@@ -69,7 +69,9 @@ void check_markers(std::string_view text, const fs::path& file) {
   }
 }
 
-int line_count(std::string_view text) { return 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+int line_count(std::string_view text) {
+  return 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
 
 void check_section(const migrate::Section& section, int file_lines) {
   fuzz::check(section.first_line >= 1 && section.first_line <= file_lines + 1, "a section starts inside its file");
@@ -98,8 +100,7 @@ void one_file(std::string_view input) {
   fuzz::run_parser(
       [&] {
         if (const auto parsed = migrate::parse_file_name(file)) {
-          fuzz::check(migrate::is_version(parsed->version), "a parsed file name has a numeric version",
-                      file.string());
+          fuzz::check(migrate::is_version(parsed->version), "a parsed file name has a numeric version", file.string());
         }
       },
       fuzz::NeedsWhere::yes);
@@ -135,7 +136,8 @@ void folder(std::string_view input) {
     if (!usable_name(name)) {
       continue;
     }
-    std::ofstream(scratch / std::string(name), std::ios::binary).write(record.data(), static_cast<std::streamsize>(record.size()));
+    std::ofstream(scratch / std::string(name), std::ios::binary)
+        .write(record.data(), static_cast<std::streamsize>(record.size()));
     max_lines = std::max(max_lines, line_count(record));
   }
   std::vector<migrate::Migration> migrations;

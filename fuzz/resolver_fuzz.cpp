@@ -17,7 +17,9 @@ using namespace grant;
 
 namespace {
 
-std::string json_string(std::string_view text) { return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string json_string(std::string_view text) {
+  return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::vector<std::string_view> split(std::string_view text, char separator) {
   std::vector<std::string_view> out;
@@ -56,13 +58,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const auto star = specs[i].find('*');
     const auto range = specs[i].substr(0, star);
-    shards += std::string(i == 0 ? "" : ",") + "{\"name\": \"s" + std::to_string(i) +
-              "\", \"url\": \"sqlite3::memory:\"";
+    shards +=
+        std::string(i == 0 ? "" : ",") + "{\"name\": \"s" + std::to_string(i) + "\", \"url\": \"sqlite3::memory:\"";
     if (range != "~") {
       shards += ", \"key_range\": " + json_string(range);
     }
     if (star != std::string_view::npos) {
-      shards += ", \"weight\": " + json_string(specs[i].substr(star + 1)) ;
+      shards += ", \"weight\": " + json_string(specs[i].substr(star + 1));
     }
     shards += "}";
   }
@@ -111,11 +113,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       continue;
     }
     std::optional<std::size_t> index;
-    fuzz::run_parser([&] { index = resolver->resolve(key); }, fuzz::NeedsWhere::yes, [](const Error& error) {
-      fuzz::check(dynamic_cast<const shard::KeyError*>(&error) != nullptr ||
-                      std::string_view(error.what()).find("lookup") != std::string_view::npos,
-                  "a key that cannot be resolved is a KeyError", error.what());
-    });
+    fuzz::run_parser([&] { index = resolver->resolve(key); }, fuzz::NeedsWhere::yes,
+                     [](const Error& error) {
+                       fuzz::check(dynamic_cast<const shard::KeyError*>(&error) != nullptr ||
+                                       std::string_view(error.what()).find("lookup") != std::string_view::npos,
+                                   "a key that cannot be resolved is a KeyError", error.what());
+                     });
     if (!index) {
       continue;
     }

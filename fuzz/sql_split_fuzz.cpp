@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Walk the lexer's tokens: outside a statement only space, comments and ';' may appear; a
   // statement starts at a token and covers the input's bytes exactly.
   util::SqlLexer lexer(script);
-  std::size_t next = 0;     // statement expected next
-  std::size_t covered = 0;  // input bytes up to here are accounted for
+  std::size_t next = 0;    // statement expected next
+  std::size_t covered = 0; // input bytes up to here are accounted for
   while (!lexer.done()) {
     const auto token = lexer.next();
     if (token.begin < covered) {
@@ -49,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     covered = token.begin + statement.text.size();
     ++next;
   }
-  fuzz::check(next == statements.size(), "no statement without code", std::to_string(statements.size() - next) + " extra");
+  fuzz::check(next == statements.size(), "no statement without code",
+              std::to_string(statements.size() - next) + " extra");
   fuzz::check(covered <= script.size(), "statements lie inside the input");
 
   for (const auto& statement : statements) {

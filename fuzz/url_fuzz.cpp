@@ -34,7 +34,7 @@ std::size_t count(std::string_view haystack, std::string_view needle) {
 std::optional<std::string> libpq_password(const std::string& url) {
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(url.c_str(), &error),
-                                                                      &PQconninfoFree);
+                                                                       &PQconninfoFree);
   PQfreemem(error);
   if (!options) {
     return std::nullopt;
@@ -68,8 +68,9 @@ void no_secret(std::string_view text, std::string_view secret, std::string_view 
 void check_url(const std::string& url, bool planted, bool planted_delimited) {
   std::optional<util::DatabaseUrl> parsed;
   std::string error_text;
-  fuzz::run_parser([&] { parsed = util::parse_database_url(url, "/fuzz/base"); }, fuzz::NeedsWhere::no,
-                   [&](const Error& error) { error_text = std::string(error.what()) + "\n" + error.where() + "\n" + error.hint(); });
+  fuzz::run_parser(
+      [&] { parsed = util::parse_database_url(url, "/fuzz/base"); }, fuzz::NeedsWhere::no,
+      [&](const Error& error) { error_text = std::string(error.what()) + "\n" + error.where() + "\n" + error.hint(); });
   // In free text a URL ends at whitespace or a quote: redact_secrets promises only such URLs.
   const bool free_text_ok = url.find_first_of(" \t\n\"'") == std::string::npos;
   const auto redacted = util::redact_url(url);
@@ -96,8 +97,8 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
     }
   }
   if (planted) {
-    const bool libpq_sees_it = parsed && parsed->scheme == util::UrlScheme::postgres &&
-                               libpq_password(url).value_or("").starts_with(k_secret);
+    const bool libpq_sees_it =
+        parsed && parsed->scheme == util::UrlScheme::postgres && libpq_password(url).value_or("").starts_with(k_secret);
     if (libpq_sees_it || planted_delimited) {
       if (parsed) {
         no_secret(parsed->redacted(), k_secret, "redacted() hides a planted password", url);
@@ -151,8 +152,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
               true, plain_user && delimited(password));
     return 0;
   }
-  const std::string text = std::string(first) + " password=" + std::string(k_secret) + std::string(password) +
-                           " " + std::string(last);
+  const std::string text =
+      std::string(first) + " password=" + std::string(k_secret) + std::string(password) + " " + std::string(last);
   const bool ok = delimited(password);
   const auto scrubbed = util::redact_secrets(text);
   if (ok) {
