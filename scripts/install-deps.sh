@@ -2,12 +2,13 @@
 # Installs the Debian 12 packages grant needs to build and test. Idempotent: when everything
 # is present it runs one dpkg-query and exits.
 #
-#   scripts/install-deps.sh [--with-postgres] [--with-shells] [--with-bench]
+#   scripts/install-deps.sh [--with-postgres] [--with-shells] [--with-bench] [--with-fuzz]
 #
 #   --with-postgres  also PostgreSQL 15 server and client (integration tests, tests/servers.sh)
 #   --with-shells    also zsh and fish, which check the completion scripts grant generates
 #   --with-bench     also what bench/*.sh compare against or measure with: the sqlite3 shell, strace,
 #                    wrk and GNU time
+#   --with-fuzz      also clang and libFuzzer, for the fuzz targets under fuzz/ (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -18,7 +19,7 @@ packages=(
 )
 
 usage() {
-  sed -n '2,11s/^# \{0,1\}//p' "$0"
+  sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
 for arg in "$@"; do
@@ -26,6 +27,7 @@ for arg in "$@"; do
     --with-postgres) packages+=(postgresql-15 postgresql-client-15) ;;
     --with-shells) packages+=(zsh fish) ;;
     --with-bench) packages+=(sqlite3 strace wrk time) ;; # libbenchmark-dev is in the base list
+    --with-fuzz) packages+=(clang libfuzzer-14-dev) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac

@@ -139,7 +139,7 @@ build_tsan() {
     cmake --build build-tsan -j"$(nproc)" --target grant_unit_tests grant_integration_tests
 }
 
-run_phase "dependencies" scripts/install-deps.sh --with-postgres --with-shells
+run_phase "dependencies" scripts/install-deps.sh --with-postgres --with-shells --with-fuzz
 run_phase "release build" build build -DCMAKE_BUILD_TYPE=Release -DGRANT_WERROR=ON
 
 # The folder exists before the servers do, so the EXIT trap can always clean it up.
@@ -151,6 +151,9 @@ source "$pg_dir/env"
 failed=0
 run_phase "release tests" run_tests build || failed=1
 run_phase "package" tests/package/run.sh build || failed=1
+
+# libFuzzer targets (fuzz/, docs/fuzzing.md): builds build-fuzz, then a bounded run of each.
+run_phase "fuzz" scripts/fuzz.sh --ci || failed=1
 
 if ((sanitize)); then
   if run_phase "thread sanitizer build" build_tsan; then

@@ -47,6 +47,35 @@ TEST_CASE("util::parse_database_url postgres") {
     CHECK(redact_url("postgres://grant:p@ss@h/db") == "postgres://grant:***@h/db");
   }
 
+  SUBCASE("a password holding ? (libpq ends the userinfo only at @ or /) is masked") {
+    // Found by fuzz/url_fuzz.cpp: the redactor stopped at '?', libpq does not.
+    const auto url = parse_database_url("postgres://grant:pa?ss@h:5432/db", "/");
+    CHECK(url.host == "h");
+    CHECK(url.redacted() == "postgres://grant:***@h:5432/db");
+    CHECK(redact_secrets("connect to postgres://grant:pa?ss@h/db failed") == "connect to postgres://grant:***@h/db failed");
+  }
+
+  SUBCASE("a URL holding a NUL byte is refused without quoting it") {
+    // Found by fuzz/url_fuzz.cpp: libpq read up to the NUL and its error quoted the password.
+    const std::string url("postgres://grant:hunter2%zz\0@h/db", 33);
+    try {
+      parse_database_url(url, "/");
+      FAIL("expected a ConfigError");
+    } catch (const ConfigError& error) {
+      CHECK(std::string(error.what()).find("hunter2") == std::string::npos);
+    }
+  }
+
+  SUBCASE("libpq's error quotes the password up to the first @, and it is hidden") {
+    // Found by fuzz/url_fuzz.cpp: only the text up to the last @ was scrubbed from the message.
+    try {
+      parse_database_url("postgres://u:hunter2%@x@h/db", "/");
+      FAIL("expected a ConfigError");
+    } catch (const ConfigError& error) {
+      CHECK(std::string(error.what()).find("hunter2") == std::string::npos);
+    }
+  }
+
   SUBCASE("user without password and no userinfo at all") {
     CHECK(redact_url("postgres://grant@h/db") == "postgres://grant@h/db");
     CHECK(redact_url("postgres://h:5432/db") == "postgres://h:5432/db");

@@ -37,14 +37,18 @@ std::string redact_password_pairs(std::string text) {
   return text;
 }
 
-// Redacts the password of every `scheme://user:password@` in the text.
-std::string redact_userinfo(std::string text) {
+// Redacts the password of every `scheme://user:password@` in the text. libpq ends the userinfo
+// only at '@' or '/' (a password may hold '?', spaces or quotes); free text also ends a URL at
+// whitespace and quotes.
+std::string redact_userinfo(std::string text, bool free_text) {
   std::size_t pos = 0;
+  const auto ends_authority = [free_text](char c) {
+    return c == '/' || (free_text && (c == ' ' || c == '\n' || c == '\t' || c == '"' || c == '\''));
+  };
   while ((pos = text.find("://", pos)) != std::string::npos) {
     const std::size_t authority = pos + 3;
     std::size_t end = authority;
-    while (end < text.size() && text[end] != '/' && text[end] != '?' && text[end] != ' ' &&
-           text[end] != '\n' && text[end] != '\t' && text[end] != '"' && text[end] != '\'') {
+    while (end < text.size() && !ends_authority(text[end])) {
       ++end;
     }
     const auto at = text.rfind('@', end);
@@ -65,11 +69,12 @@ std::vector<std::string> secrets_of(std::string_view url) {
   std::vector<std::string> out;
   if (const auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
     const auto authority = scheme_end + 3;
-    const auto end = std::min(url.find_first_of("/?", authority), url.size());
-    const auto at = url.substr(0, end).rfind('@');
-    if (at != std::string_view::npos && at >= authority) {
+    const auto end = std::min(url.find('/', authority), url.size());
+    // Up to the last '@' as the redaction masks it, and up to the first as libpq reads it (its
+    // errors quote that token).
+    for (const auto at : {url.substr(0, end).rfind('@'), url.substr(0, end).find('@', authority)}) {
       const auto colon = url.find(':', authority);
-      if (colon != std::string_view::npos && colon < at) {
+      if (at != std::string_view::npos && at >= authority && colon != std::string_view::npos && colon < at) {
         out.emplace_back(url.substr(colon + 1, at - colon - 1));
       }
     }
@@ -93,11 +98,11 @@ std::string conninfo_value(PQconninfoOption* options, std::string_view keyword) 
 } // namespace
 
 std::string redact_url(std::string_view url) {
-  return redact_password_pairs(redact_userinfo(std::string(url)));
+  return redact_password_pairs(redact_userinfo(std::string(url), false));
 }
 
 std::string redact_secrets(std::string_view text) {
-  return redact_password_pairs(redact_userinfo(std::string(text)));
+  return redact_password_pairs(redact_userinfo(std::string(text), true));
 }
 
 std::string DatabaseUrl::redacted() const {

@@ -1,0 +1,3 @@
+05_copy.sql
+-- grant:up
+COPY t FROM STDIN;

@@ -1,0 +1,6 @@
+06_fn.sql
+-- grant:up
+CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; END;
+DO $$ BEGIN RAISE NOTICE 'x;'; END $$;
+-- grant:down
+DROP FUNCTION f;
