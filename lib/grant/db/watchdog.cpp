@@ -51,8 +51,11 @@ void Watchdog::loop() {
         first = entry;
       }
     }
-    if (std::chrono::steady_clock::now() < first->second.deadline) {
-      m_wake.wait_until(lock, first->second.deadline);
+    // A copy: wait_until lets go of the mutex, and a disarm() meanwhile frees the entry (and
+    // with it a deadline passed by reference; ThreadSanitizer found that use after free).
+    const auto deadline = first->second.deadline;
+    if (std::chrono::steady_clock::now() < deadline) {
+      m_wake.wait_until(lock, deadline);
       continue;
     }
     const auto on_expiry = std::move(first->second.on_expiry);
