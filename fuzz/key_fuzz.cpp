@@ -66,11 +66,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                          fuzz::check(dynamic_cast<const shard::KeyError*>(&error) != nullptr,
                                                      "a bad key is a KeyError", error.what());
                                        });
-  bool any_empty = false;
+  // An empty part is no key, and a part holding a NUL byte is a binary file, never a key.
+  bool any_bad = false;
   for (const auto part : parts) {
-    any_empty = any_empty || part.empty();
+    any_bad = any_bad || part.empty() || part.find('\0') != std::string_view::npos;
   }
-  fuzz::check(parsed != any_empty, "from_text refuses exactly the keys with an empty part");
+  fuzz::check(parsed != any_bad, "from_text refuses exactly the keys with an empty part or a NUL byte");
   if (!parsed) {
     return 0;
   }
