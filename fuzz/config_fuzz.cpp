@@ -7,13 +7,12 @@
 // shard::validate agrees with lint; interpolate leaves text without `$` alone, and escaping
 // `${` as `$${` round-trips any text; an unset variable error names the key path.
 #include "fuzz_config.hpp"
+#include "libpq_password.hpp"
 
 #include <grant/config/interpolate.hpp>
 #include <grant/shard/lint.hpp>
 
-#include <libpq-fe.h>
 
-#include <memory>
 
 using namespace grant;
 
@@ -52,24 +51,11 @@ std::string summary(const config::Config& config) {
   return out;
 }
 
-std::optional<std::string> libpq_password(const std::string& url) {
-  char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(url.c_str(), &error),
-                                                                       &PQconninfoFree);
-  PQfreemem(error);
-  for (auto* option = options ? options.get() : nullptr; option != nullptr && option->keyword != nullptr; ++option) {
-    if (std::string_view(option->keyword) == "password" && option->val != nullptr) {
-      return std::string(option->val);
-    }
-  }
-  return std::nullopt;
-}
-
 void check_redacted(const util::DatabaseUrl& url) {
   if (url.scheme != util::UrlScheme::postgres) {
     return;
   }
-  const auto password = libpq_password(url.raw);
+  const auto password = fuzz::libpq_password(url.raw);
   if (!password || password->size() < 3 || url.raw.find(*password) != url.raw.rfind(*password)) {
     return;
   }

@@ -8,12 +8,11 @@
 // redact_secrets; a planted password never reaches a redacted text or an error message;
 // parsing is deterministic.
 #include "fuzz_common.hpp"
+#include "libpq_password.hpp"
 
 #include <grant/util/url.hpp>
 
-#include <libpq-fe.h>
 
-#include <memory>
 #include <optional>
 
 using namespace grant;
@@ -28,23 +27,6 @@ std::size_t count(std::string_view haystack, std::string_view needle) {
     ++n;
   }
   return n;
-}
-
-// The password libpq reads from `url`, when it parses.
-std::optional<std::string> libpq_password(const std::string& url) {
-  char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(url.c_str(), &error),
-                                                                       &PQconninfoFree);
-  PQfreemem(error);
-  if (!options) {
-    return std::nullopt;
-  }
-  for (auto* option = options.get(); option->keyword != nullptr; ++option) {
-    if (std::string_view(option->keyword) == "password" && option->val != nullptr) {
-      return std::string(option->val);
-    }
-  }
-  return std::string();
 }
 
 // The text with each mask replaced by bytes no password here holds, so that a password
@@ -84,7 +66,7 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
     // libpq is the oracle: whatever it takes for the password must not survive redaction,
     // unless the same bytes are also written elsewhere in the URL.
     // A password of only '*' would be found in the mask itself.
-    if (const auto password = libpq_password(url);
+    if (const auto password = fuzz::libpq_password(url);
         password && password->size() >= 3 && password->find_first_not_of('*') != std::string::npos) {
       const auto occurrences = count(url, *password);
       if (occurrences <= 1) {
@@ -98,7 +80,7 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
   }
   if (planted) {
     const bool libpq_sees_it =
-        parsed && parsed->scheme == util::UrlScheme::postgres && libpq_password(url).value_or("").starts_with(k_secret);
+        parsed && parsed->scheme == util::UrlScheme::postgres && fuzz::libpq_password(url).value_or("").starts_with(k_secret);
     if (libpq_sees_it || planted_delimited) {
       if (parsed) {
         no_secret(parsed->redacted(), k_secret, "redacted() hides a planted password", url);
