@@ -12,8 +12,6 @@
 #include <grant/config/interpolate.hpp>
 #include <grant/shard/lint.hpp>
 
-
-
 using namespace grant;
 
 namespace {

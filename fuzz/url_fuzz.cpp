@@ -12,7 +12,6 @@
 
 #include <grant/util/url.hpp>
 
-
 #include <optional>
 
 using namespace grant;
@@ -79,8 +78,8 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
     }
   }
   if (planted) {
-    const bool libpq_sees_it =
-        parsed && parsed->scheme == util::UrlScheme::postgres && fuzz::libpq_password(url).value_or("").starts_with(k_secret);
+    const bool libpq_sees_it = parsed && parsed->scheme == util::UrlScheme::postgres &&
+                               fuzz::libpq_password(url).value_or("").starts_with(k_secret);
     if (libpq_sees_it || planted_delimited) {
       if (parsed) {
         no_secret(parsed->redacted(), k_secret, "redacted() hides a planted password", url);
