@@ -56,11 +56,10 @@ int modulo_owner(std::int64_t key, int shards) {
 }
 
 int hash_owner(const KeyParts& parts, const std::vector<std::uint64_t>& starts) {
-  const auto id = keyspace_id(parts);
-  const auto after = std::upper_bound(starts.begin(), starts.end(), id);
   if (starts.empty() || starts[0] != 0) {
     throw std::invalid_argument("hash_owner: the first range must start at 0");
   }
+  const auto after = std::upper_bound(starts.begin(), starts.end(), keyspace_id(parts));
   return static_cast<int>(after - starts.begin()) - 1;
 }
 
