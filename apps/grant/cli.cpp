@@ -3,6 +3,8 @@
 #include <grant/build_commit.hpp>
 #include <grant/commands.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
+#include <grant/option_rules.hpp>
 
 #include <grant/config/load.hpp>
 #include <grant/db/error.hpp>
@@ -69,7 +71,8 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", std::string("grant ") + GRANT_VERSION + " (commit " + GRANT_BUILD_COMMIT + ")");
   auto& global = context.global;
   app.add_option("--config", global.config_path, "Config file (default: $GRANT_CONFIG, ./grant.json, ./db/grant.json)")
-      ->each([&global](const std::string&) { global.config_given = true; });
+      ->each([&global](const std::string&) { global.config_given = true; })
+      ->check(handles_empty());
   app.add_flag("--json", global.json, "Print one JSON document on stdout and nothing else there");
   app.add_flag("-q,--quiet", global.quiet, "Print only errors");
   app.add_flag("-v,--verbose", global.verbose, "More detail on stderr (repeat for more)");
@@ -95,6 +98,7 @@ int run(int argc, char** argv) {
   setup_serve(app, context);
   setup_query(app, context);
   setup_completion(app, context);
+  enforce_option_rules(app);
 
   try {
     app.parse(argc, argv);
@@ -105,7 +109,8 @@ int run(int argc, char** argv) {
     if (parse_error.get_exit_code() == 0) {
       return app.exit(parse_error);
     }
-    std::cerr << "grant: error: " << parse_error.what() << "\n  hint: run `grant --help` or `grant <command> --help`\n";
+    const auto unknown = unknown_command(app, argc, argv);
+    std::cerr << "grant: error: " << (unknown ? *unknown : std::string(parse_error.what())) << "\n  hint: run `grant --help` or `grant <command> --help`\n";
     return 2;
   } catch (const Error& error) {
     print_error(context, error);

@@ -232,3 +232,43 @@ TEST_CASE("migrate::generate") {
     CHECK(contains(run.err, "--database"));
   }
 }
+
+TEST_CASE("migrate::status of an unreachable target is unknown, not pending") {
+  TempDir dir;
+  nlohmann::json config;
+  config["databases"]["orders"] = {
+      {"shards",
+       {{{"name", "s0"}, {"url", "sqlite3:db/s0.sqlite3"}},
+        {{"name", "s1"},
+         {"url", "postgres://grant@127.0.0.1:" + std::to_string(grant::test::closed_port()) +
+                     "/orders?connect_timeout=2"}}}},
+      {"migrations", "db/migrate/orders"}};
+  dir.write("grant.json", config.dump(2));
+  dir.write("db/migrate/orders/1_a.sql", "-- grant:up\nCREATE TABLE a (id int);\n");
+  dir.write("db/migrate/orders/2_b.sql", "-- grant:up\nCREATE TABLE b (id int);\n");
+
+  const auto text = grant::test::run_grant({"-v", "status"}, dir.path());
+  INFO(text.out, text.err);
+  CHECK(text.exit_code == 3);
+  CHECK(contains(text.out, "orders/s1  UNREACHABLE  state unknown: "));
+  // s0 is reachable and has both files pending; s1's files are not listed as pending.
+  CHECK(contains(text.out, "orders/s0  0 applied, 2 pending"));
+  std::size_t listed = 0;
+  for (auto pos = text.out.find("pending  1_a"); pos != std::string::npos; pos = text.out.find("pending  1_a", pos + 1)) {
+    ++listed;
+  }
+  CHECK(listed == 1);
+
+  const auto json = grant::test::run_grant({"status", "--json"}, dir.path());
+  CHECK(json.exit_code == 3);
+  const auto document = nlohmann::json::parse(json.out);
+  CHECK(document["pending"] == 2); // s0's two; s1's are unknown, not counted
+  const auto& s1 = document["targets"][1];
+  CHECK(s1["target"] == "orders/s1");
+  CHECK(s1["reachable"] == false);
+  CHECK(s1["state"] == "unknown");
+  CHECK(s1["pending"].is_null());
+  CHECK(s1["applied"].is_null());
+  CHECK(s1["current_version"].is_null());
+  CHECK(document["targets"][0]["state"] == "known");
+}

@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
 #include <grant/health/probe.hpp>
@@ -167,7 +168,8 @@ void setup_config(CLI::App& app, Context& context) {
   auto options = std::make_shared<ConfigCheckOptions>();
   auto* check = command->add_subcommand("check", "Load and validate the config; print the resolved topology");
   check->add_flag("--connect", options->connect, "Also connect to every endpoint and report which fail");
-  check->add_option("--timeout", options->timeout_ms, "Bound per endpoint in ms, even against a server that never answers (default 5000)");
+  check->add_option("--timeout", options->timeout_ms, "Bound per endpoint in ms, even against a server that never answers (default 5000)")
+      ->check(whole_number(1, 3'600'000));
   check->add_option("--database", context.global.databases, "Only this database (repeatable)");
   check->footer("Examples:\n  grant config check\n  grant config check --connect --json\n"
                 "Exit codes: 0 valid (and reachable), 2 config error, 3 an endpoint is unreachable.");

@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
 #include <grant/error.hpp>
@@ -126,7 +127,9 @@ void setup_generate(CLI::App& app, Context& context) {
   auto flags = std::make_shared<GenerateFlags>();
   auto* command = app.add_subcommand("generate", "Create a new migration file from templates/migration.sql");
   command->add_option("kind", flags->kind, "What to generate: migration")->required();
-  command->add_option("name", flags->name, "Name of the migration, e.g. create_users")->required();
+  command->add_option("name", flags->name, "Name of the migration, e.g. create_users")
+      ->required()
+      ->check(handles_empty());
   command->add_option("--database", flags->database, "Database it belongs to (required when several exist)");
   command->footer("Example:\n  grant generate migration create_users --database primary\n"
                   "Prints the new file's path: db/migrate/primary/<UTC YYYYMMDDHHMMSS>_create_users.sql");

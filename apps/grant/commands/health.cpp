@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
 #include <grant/error.hpp>
@@ -86,13 +87,13 @@ void setup_health(CLI::App& app, Context& context) {
   command->add_option("--timeout", options->timeout_ms,
                       "Bound per endpoint in ms, even against a server that never answers (default: the "
                       "database's health.timeout_ms, 2000)")
-      ->check(CLI::Range(1, 3'600'000));
+      ->check(whole_number(1, 3'600'000));
   command->add_option("--max-lag", options->max_lag_ms,
                       "Replica lag in ms past which it is degraded (default: health.max_lag_ms, 5000)")
-      ->check(CLI::Range(0, 86'400'000));
+      ->check(whole_number(0, 86'400'000));
   command->add_option("--watch", options->watch_seconds,
                       "Re-check every SECONDS and print only changes of state, with timestamps, until Ctrl-C")
-      ->check(CLI::Range(1, 86'400));
+      ->check(whole_number(1, 86'400));
   command->add_option("--database", options->databases, "Only this database (repeatable; default: all)");
   command->add_option("--shard", options->shards, "Only this shard (repeatable; default: all)");
   command->footer("Examples:\n"

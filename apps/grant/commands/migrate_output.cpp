@@ -14,7 +14,7 @@ void add_target_flags(CLI::App& command, RunFlags& flags) {
   command.add_option("--database", flags.databases, "Only this database (repeatable; default: all)");
   command.add_option("--shard", flags.shards, "Only this shard (repeatable; default: all)");
   command.add_option("--jobs", flags.jobs, "Targets to work on at once (default: one per shard, up to 8)")
-      ->check(CLI::Range(1, 256));
+      ->check(whole_number(1, 256));
 }
 
 void add_run_flags(CLI::App& command, RunFlags& flags) {

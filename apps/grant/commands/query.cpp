@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 #include <grant/query_output.hpp>
 
@@ -239,14 +240,14 @@ void setup_query(CLI::App& app, Context& context) {
   command->add_option("--role", flags->role, "writing (the writer) or reading (a replica the balancer picks)")
       ->check(CLI::IsMember({"writing", "reading"}));
   command->add_option("--max-lag", flags->max_lag_ms, "With --role reading: replicas further behind (ms) are skipped")
-      ->check(CLI::Range(0, 86'400'000));
+      ->check(whole_number(0, 86'400'000));
   command->add_flag("--read-only", flags->read_only, "Run inside a read-only transaction: the server refuses writes");
   command->add_option("--format", flags->format, "table (default), csv (RFC 4180) or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
   command->add_option("--timeout", flags->timeout_ms,
                       "With --all-shards: a shard silent this many ms fails (default 30000; 0: no bound)")
-      ->check(CLI::Range(0, 86'400'000));
-  command->add_option("--jobs", flags->jobs, "With --all-shards: shards read at once (default 8)")->check(CLI::Range(1, 256));
+      ->check(whole_number(0, 86'400'000));
+  command->add_option("--jobs", flags->jobs, "With --all-shards: shards read at once (default 8)")->check(whole_number(1, 256));
   command->add_flag("--partial", flags->partial,
                     "With --all-shards: print every shard that answers, report the failed ones (exit 3)");
   command->add_option("sql", flags->sql, "The statement, or - to read it from standard input")->required();

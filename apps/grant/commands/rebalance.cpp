@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
 #include <grant/config/load.hpp>
@@ -159,9 +160,10 @@ void setup_rebalance(CLI::App& app, Context& context) {
   command->add_flag("--abort", flags->abort, "Before cutover: remove the copies and grant's objects, as if never started");
   command->add_flag("--status", flags->status, "Show the phase, progress and backlog of each source shard");
   command->add_option("--batch-size", flags->batch_size, "Rows per page read and per write (default 2000)")
-      ->check(CLI::Range(1, 100000));
-  command->add_option("--max-rows-per-sec", flags->max_rows_per_sec, "Throttle the copy and cleanup (default: none)");
-  command->add_option("--jobs", flags->jobs, "Source shards worked on at once (default: all)")->check(CLI::Range(1, 256));
+      ->check(whole_number(1, 100000));
+  command->add_option("--max-rows-per-sec", flags->max_rows_per_sec, "Throttle the copy and cleanup (default: none)")
+      ->check(whole_number(1, 1'000'000'000));
+  command->add_option("--jobs", flags->jobs, "Source shards worked on at once (default: all)")->check(whole_number(1, 256));
   command->footer(
       "Phases, in order (each resumes after a kill; re-run it):\n"
       "  grant rebalance --database orders --target new.json --plan      what would move\n"

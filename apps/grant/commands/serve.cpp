@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
 #include <grant/health/json.hpp>
@@ -122,14 +123,14 @@ void setup_serve(CLI::App& app, Context& context) {
   auto options = std::make_shared<ServeOptions>();
   command->add_option("--listen", options->listen, "HOST:PORT to listen on (default 127.0.0.1:8433; port 0 picks one)");
   command->add_option("--interval", options->interval_ms, "Ms from the start of one fleet check to the next (default 1000)")
-      ->check(CLI::Range(10, 3'600'000));
+      ->check(whole_number(10, 3'600'000));
   command->add_option("--timeout", options->timeout_ms,
                       "Bound per endpoint and check in ms (default: the database's health.timeout_ms, 2000)")
-      ->check(CLI::Range(1, 3'600'000));
+      ->check(whole_number(1, 3'600'000));
   command->add_option("--max-lag", options->max_lag_ms,
                       "Default lag bound in ms of /replica/... without ?lag= (default: health.max_lag_ms, 5000)")
-      ->check(CLI::Range(0, 86'400'000));
-  command->add_option("--threads", options->threads, "Requests answered at once (default 8)")->check(CLI::Range(1, 256));
+      ->check(whole_number(0, 86'400'000));
+  command->add_option("--threads", options->threads, "Requests answered at once (default 8)")->check(whole_number(1, 256));
   command->add_option("--database", options->databases, "Only this database (repeatable; default: all)");
   command->footer(
       "Endpoints (GET or HEAD; 200 = usable, 503 = not, 404 = no such database/shard/replica):\n"

@@ -200,7 +200,7 @@ void setup_shard_check(CLI::App& app, Context& context) {
   command->add_option("--table", flags->tables, "Only this sharded table (repeatable)");
   command->add_option("--sample", flags->sample, "Sample keys shown per misplaced group (default 5)")
       ->check(whole_number(0, 10000));
-  command->add_option("--jobs", flags->jobs, "Shards scanned at once (default: all)")->check(CLI::Range(1, 256));
+  command->add_option("--jobs", flags->jobs, "Shards scanned at once (default: all)")->check(whole_number(1, 256));
   command->footer("Streams the shard-key columns of every sharded table from every shard (COPY; never loads a\n"
                   "table into memory), resolves each key and counts rows living on the wrong shard.\n"
                   "Examples:\n  grant shard-check\n  grant shard-check --database orders --table orders --sample 10 --json\n"

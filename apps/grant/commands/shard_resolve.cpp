@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
 #include <grant/error.hpp>
@@ -130,7 +131,8 @@ void setup_shard_resolve(CLI::App& app, Context& context) {
   auto flags = std::make_shared<ShardResolveFlags>();
   auto* command = app.add_subcommand("shard-resolve", "Print the shard that owns each key");
   command->add_option("--database", flags->database, "The sharded database")->required();
-  command->add_option("keys", flags->keys, "Keys; a composite key's parts are separated by commas: acme,42");
+  command->add_option("keys", flags->keys, "Keys; a composite key's parts are separated by commas: acme,42")
+      ->check(handles_empty());
   command->add_flag("--stdin", flags->from_stdin, "Read keys from stdin, one per line (composite parts TAB-separated)");
   command->footer("Prints key<TAB>shard per key. A part that is a canonical decimal integer is an integer,\n"
                   "anything else a string (docs/sharding.md).\n"

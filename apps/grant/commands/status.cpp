@@ -18,7 +18,7 @@ constexpr std::size_t k_names_listed = 8; ///< a skew group of more shards print
 
 std::string describe(const migrate::TargetStatus& status, const Context& context) {
   if (!status.reachable) {
-    return context.paint(status.error_exit == 2 ? "REFUSED" : "UNREACHABLE", "31") + "  " + status.error;
+    return context.paint(status.error_exit == 2 ? "REFUSED" : "UNREACHABLE", "31") + "  state unknown: " + status.error;
   }
   return std::to_string(status.plan.applied.size()) + " applied, " + std::to_string(status.plan.pending.size()) +
          " pending, " +
@@ -104,11 +104,16 @@ nlohmann::json target_json(const migrate::TargetStatus& status) {
                        {"database", status.target.database->name},
                        {"shard", status.target.endpoint.shard},
                        {"reachable", status.reachable},
+                       {"state", status.reachable ? "known" : "unknown"},
                        {"current_version", status.plan.current_version},
                        {"applied", applied},
                        {"pending", pending_json(status.plan.pending)},
                        {"in_doubt", status.in_doubt}};
   if (!status.reachable) {
+    // Nothing could be read there: what is applied or pending is unknown, not empty.
+    for (const auto* key : {"current_version", "applied", "pending", "in_doubt"}) {
+      entry[key] = nullptr;
+    }
     entry["error"] = status.error;
   }
   return entry;
@@ -130,12 +135,18 @@ nlohmann::json database_json(const migrate::DatabaseSummary& summary) {
       {"targets", summary.targets.size()},
       {"agree", summary.all_agree()},
       {"agreeing", summary.agreeing},
-      {"common",
-       {{"reachable", common.reachable},
-        {"current_version", common.plan.current_version},
-        {"applied", common.plan.applied.size()},
-        {"pending", pending_json(common.plan.pending)},
-        {"in_doubt", common.in_doubt}}},
+      {"common", common.reachable ? nlohmann::json{{"reachable", true},
+                                                   {"state", "known"},
+                                                   {"current_version", common.plan.current_version},
+                                                   {"applied", common.plan.applied.size()},
+                                                   {"pending", pending_json(common.plan.pending)},
+                                                   {"in_doubt", common.in_doubt}}
+                                  : nlohmann::json{{"reachable", false},
+                                                   {"state", "unknown"},
+                                                   {"current_version", nullptr},
+                                                   {"applied", nullptr},
+                                                   {"pending", nullptr},
+                                                   {"in_doubt", nullptr}}},
       {"differing", differing},
       {"version_skew", summary.version_skew.empty() ? nlohmann::json(nullptr) : nlohmann::json(summary.version_skew)},
       {"empty_migrations", empty}};

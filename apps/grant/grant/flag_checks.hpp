@@ -8,6 +8,12 @@
 
 namespace grant::cli {
 
+/// The name every numeric check below carries: enforce_option_rules() (option_rules.hpp) refuses
+/// to start when a numeric option lacks one, so no command can take an unbounded number.
+inline constexpr const char* k_number_check = "grant-number";
+/// The name of handles_empty(): the option gives its own clearer error for an empty value.
+inline constexpr const char* k_handles_empty = "grant-handles-empty";
+
 /// A flag that takes a whole number from `min` to `max`: "abc", "1.5", "nan" and values past
 /// the type's range are refused with the bounds, before CLI11 converts them.
 inline CLI::Validator whole_number(long long min, long long max) {
@@ -20,7 +26,7 @@ inline CLI::Validator whole_number(long long min, long long max) {
         }
         return {};
       },
-      "INT in [" + std::to_string(min) + " - " + std::to_string(max) + "]");
+      "INT in [" + std::to_string(min) + " - " + std::to_string(max) + "]", k_number_check);
 }
 
 /// A flag that takes seconds, fractions allowed: finite, from 0 to `max` (NaN and inf would
@@ -36,7 +42,13 @@ inline CLI::Validator seconds(double max) {
         }
         return {};
       },
-      "SECONDS");
+      "SECONDS", k_number_check);
+}
+
+/// Marks an option whose command refuses an empty value itself, with a message that says more
+/// than the generic one (the config path, a migration name, a shard key).
+inline CLI::Validator handles_empty() {
+  return CLI::Validator([](std::string&) { return std::string(); }, "", k_handles_empty);
 }
 
 } // namespace grant::cli

@@ -419,7 +419,7 @@ std::vector<TargetStatus> status(registry::Registry& registry, const Workload& w
           out.error = util::redact_secrets(error.what());
           out.hint = error.hint();
           out.error_exit = error.exit_code();
-          out.plan = make_plan(files, {});
+          out.plan = {}; // what is applied there is unknown, so nothing is known to be pending
         }
         return out;
       });
