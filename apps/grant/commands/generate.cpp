@@ -78,12 +78,7 @@ void run_generate(const GenerateFlags& flags, Context& context) {
     database = registry::select_databases(config, {flags.database}).front();
   }
   const auto folder = database->migrations;
-  std::error_code error;
-  std::filesystem::create_directories(folder, error);
-  if (error) {
-    throw ConfigError("cannot create migrations folder " + util::in_quotes(folder.string()) + ": " + error.message(),
-                      folder.string(), "fix the path or its permissions, or set \"migrations\" in the config");
-  }
+  migrate::create_migrations_folder(folder);
   std::time_t now = std::time(nullptr);
   std::vector<std::string> taken;
   for (const auto& entry : migrate::list_migrations_folder(folder)) {

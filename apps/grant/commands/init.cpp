@@ -2,6 +2,7 @@
 #include <grant/context.hpp>
 
 #include <grant/error.hpp>
+#include <grant/migrate/source_file.hpp>
 #include <grant/util/strings.hpp>
 
 #include <filesystem>
@@ -52,17 +53,7 @@ void run_init(const InitOptions& options, Context& context) {
     throw ConfigError("refusing to overwrite existing " + config_file.string(), config_file.string(),
                       "edit it, or remove it first if you really want a fresh starter config");
   }
-  fs::create_directories(migrations, error);
-  if (error) {
-    // The deepest existing folder on the way is the one that refused.
-    auto refused = migrations;
-    std::error_code ignored;
-    while (refused.has_parent_path() && refused != refused.parent_path() && !fs::exists(refused, ignored)) {
-      refused = refused.parent_path();
-    }
-    throw ConfigError("cannot create " + migrations.string() + ": " + error.message(), refused.string(),
-                      "check that " + refused.string() + " is a folder you can write to");
-  }
+  migrate::create_migrations_folder(migrations);
   std::ofstream out(config_file);
   out << k_starter_config;
   out.close();

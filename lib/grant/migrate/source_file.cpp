@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <system_error>
 
 namespace grant::migrate {
@@ -73,12 +74,49 @@ std::string cannot_read(int error) {
   return "cannot be read: " + std::generic_category().message(error);
 }
 
+// The deepest part of `path` that exists, when it is no folder (a file where a folder must be).
+std::optional<fs::path> file_on_the_way(const fs::path& path) {
+  std::error_code error;
+  for (auto part = path; !part.empty(); part = part.parent_path()) {
+    const auto status = fs::status(part, error);
+    if (fs::exists(status)) {
+      return fs::is_directory(status) ? std::nullopt : std::optional<fs::path>(part);
+    }
+    if (part == part.parent_path()) {
+      break;
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace
+
+void create_migrations_folder(const fs::path& folder) {
+  std::error_code error;
+  fs::create_directories(folder, error);
+  if (!error) {
+    return;
+  }
+  const auto quoted = util::in_quotes(folder.string());
+  if (const auto file = file_on_the_way(folder)) {
+    throw ConfigError("cannot create folder " + quoted + ": " +
+                          (*file == folder ? std::string("it is") : util::in_quotes(file->string()) + " is") +
+                          " a file, not a folder",
+                      file->string(), "move the file away, or choose another path");
+  }
+  throw ConfigError("cannot create folder " + quoted + ": " + error.message(), folder.string(),
+                    "fix the path or its permissions");
+}
 
 std::vector<fs::path> list_migrations_folder(const fs::path& folder) {
   const auto quoted = util::in_quotes(folder.string());
   std::error_code error;
   const auto status = fs::status(folder, error);
+  if (const auto file = file_on_the_way(folder); file && status.type() == fs::file_type::not_found) {
+    throw ConfigError("migrations folder " + quoted + " cannot exist: " + util::in_quotes(file->string()) +
+                          " is a file, not a folder",
+                      folder.string(), "point \"migrations\" in the config at a folder");
+  }
   if (status.type() == fs::file_type::not_found) {
     throw ConfigError("migrations folder " + quoted + " does not exist", folder.string(),
                       "create it (mkdir -p " + folder.string() + "), or set \"migrations\" in the config");
