@@ -271,6 +271,25 @@ TEST_CASE("config::parse rejects bad input, naming what and where") {
     CHECK(failure.where == file + ":2:3");
   }
 
+  SUBCASE("a number beyond a double: line, column and key path, never an unexpected failure") {
+    auto failure =
+        parse_error(dir, "{\"databases\": {\"a\": {\"url\": \"sqlite3:a.db\",\n  \"pool\": {\"size\": 1e400}}}}");
+    CHECK(failure.what == "the number 1e400 at databases.a.pool.size is out of range (beyond a 64-bit float)");
+    CHECK(failure.where == file + ":2:20: databases.a.pool.size");
+    failure = parse_error(dir, "{\"databases\": {\"o\": {\"shards\": [{}, {\"weight\": -1E+999}]}}}");
+    CHECK(failure.what == "the number -1E+999 at databases.o.shards[1].weight is out of range (beyond a 64-bit float)");
+    CHECK(failure.where == file + ":1:48: databases.o.shards[1].weight");
+    failure = parse_error(dir, "[" + std::string(400, '7') + "]");
+    CHECK(failure.what ==
+          "the number 77777777777777777777... (400 characters) at [0] is out of range (beyond a 64-bit float)");
+  }
+
+  SUBCASE("an integer beyond 64 bits says the range, not 'not an integer'") {
+    const auto failure =
+        parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "pool": {"size": -99999999999999999999999}})"));
+    CHECK(failure.what == "databases.a.pool.size must be between 1 and 10000, got about -1e+23");
+  }
+
   SUBCASE("truncated JSON") {
     const auto failure = parse_error(dir, "{\"databases\": {\n");
     CHECK(failure.what.find("JSON syntax error") != std::string::npos);

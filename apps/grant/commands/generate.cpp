@@ -4,6 +4,7 @@
 
 #include <grant/error.hpp>
 #include <grant/migrate/migration_file.hpp>
+#include <grant/migrate/source_file.hpp>
 #include <grant/migration_template.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/util/strings.hpp>
@@ -55,15 +56,16 @@ std::string load_template(const config::Config& config) {
 
 void run_generate(const GenerateFlags& flags, Context& context) {
   if (flags.kind != "migration") {
-    throw ConfigError("grant generate can make a migration, not " + util::in_quotes(flags.kind), "generate " + flags.kind,
-                      "grant generate migration NAME --database DB");
+    throw ConfigError("grant generate can make a migration, not " + util::in_quotes(flags.kind),
+                      "generate " + flags.kind, "grant generate migration NAME --database DB");
   }
   if (!util::is_valid_utf8(flags.name)) {
     throw ConfigError("the migration name is not valid UTF-8", "generate migration", "use plain letters, digits and _");
   }
   const auto name = migrate::snake_case(flags.name);
   if (name.empty()) {
-    throw ConfigError("migration name " + util::in_quotes(flags.name) + " has no letters or digits", "generate migration");
+    throw ConfigError("migration name " + util::in_quotes(flags.name) + " has no letters or digits",
+                      "generate migration");
   }
   const auto& config = context.config();
   const config::Database* database = nullptr;
@@ -77,11 +79,11 @@ void run_generate(const GenerateFlags& flags, Context& context) {
     database = registry::select_databases(config, {flags.database}).front();
   }
   const auto folder = database->migrations;
-  std::filesystem::create_directories(folder);
+  migrate::create_migrations_folder(folder);
   std::time_t now = std::time(nullptr);
   std::vector<std::string> taken;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    const auto file = entry.path().filename().string();
+  for (const auto& entry : migrate::list_migrations_folder(folder)) {
+    const auto file = entry.filename().string();
     const auto underscore = file.find('_');
     if (underscore == std::string::npos) {
       continue;
@@ -112,7 +114,8 @@ void run_generate(const GenerateFlags& flags, Context& context) {
   out << text;
   out.close();
   if (!out) {
-    throw Error(ErrorKind::usage, "could not write " + path.string(), path.string(), "check that the folder is writable");
+    throw Error(ErrorKind::usage, "could not write " + path.string(), path.string(),
+                "check that the folder is writable");
   }
   if (context.global.json) {
     context.emit_json({{"path", path.string()}, {"version", version}, {"name", name}, {"database", database->name}});

@@ -2,6 +2,8 @@
 #include <grant/context.hpp>
 
 #include <grant/error.hpp>
+#include <grant/migrate/source_file.hpp>
+#include <grant/util/strings.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -24,16 +26,34 @@ constexpr const char* k_starter_config = R"({
 }
 )";
 
+// The project folder must be a folder grant can write into: a file, a symlink loop or a folder
+// without write permission is a usage error naming the path, never a filesystem_error.
+void check_project_folder(const std::filesystem::path& root) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const auto status = fs::status(root, error);
+  if (error && status.type() != fs::file_type::not_found) {
+    throw ConfigError("cannot use " + util::in_quotes(root.string()) + " as the project folder: " + error.message(),
+                      "--dir " + root.string(), "name a folder you can write to");
+  }
+  if (fs::exists(status) && !fs::is_directory(status)) {
+    throw ConfigError(util::in_quotes(root.string()) + " is a file, not a folder", "--dir " + root.string(),
+                      "name the project folder (it is created when missing)");
+  }
+}
+
 void run_init(const InitOptions& options, Context& context) {
   namespace fs = std::filesystem;
   const fs::path root(options.directory);
   const fs::path config_file = root / "db" / "grant.json";
   const fs::path migrations = root / "db" / "migrate" / "primary";
-  if (fs::exists(config_file)) {
+  check_project_folder(root);
+  std::error_code error;
+  if (fs::exists(fs::symlink_status(config_file, error))) {
     throw ConfigError("refusing to overwrite existing " + config_file.string(), config_file.string(),
                       "edit it, or remove it first if you really want a fresh starter config");
   }
-  fs::create_directories(migrations);
+  migrate::create_migrations_folder(migrations);
   std::ofstream out(config_file);
   out << k_starter_config;
   out.close();

@@ -1,12 +1,15 @@
 #include <grant/config/load.hpp>
 
 #include <grant/config/interpolate.hpp>
+#include <grant/config/number_overflow.hpp>
 #include <grant/error.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -25,13 +28,11 @@ struct Reader {
   std::filesystem::path base_dir;
   const EnvLookup& env;
 
-  [[noreturn]] void fail(const std::string& what, const std::string& key_path,
-                         const std::string& hint = {}) const {
+  [[noreturn]] void fail(const std::string& what, const std::string& key_path, const std::string& hint = {}) const {
     throw ConfigError(what, file + ": " + key_path, hint);
   }
 
-  void allow_keys(const Json& object, const std::string& key_path,
-                  const std::vector<std::string>& allowed) const {
+  void allow_keys(const Json& object, const std::string& key_path, const std::vector<std::string>& allowed) const {
     for (const auto& [key, value] : object.items()) {
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
         continue;
@@ -74,9 +75,21 @@ struct Reader {
       text = string(value, key_path);
       long long ignored = 0;
       const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ignored);
-      if (text.empty() || ptr != text.data() + text.size() || (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
+      if (text.empty() || ptr != text.data() + text.size() ||
+          (ec != std::errc{} && ec != std::errc::result_out_of_range)) {
         fail(key_path + " must be an integer, got " + util::in_quotes(text), key_path);
       }
+    } else if (value.is_number_float()) {
+      // An integer literal beyond 64 bits reads as a float: out of range, not "not an integer".
+      const double number = value.get<double>();
+      if (std::trunc(number) == number && (number < min || number > max)) {
+        char approx[32];
+        std::snprintf(approx, sizeof approx, "%.3g", number);
+        fail(key_path + " must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got about " +
+                 approx,
+             key_path);
+      }
+      fail(key_path + " must be an integer, got " + value.dump(), key_path);
     } else {
       fail(key_path + " must be an integer, not " + std::string(value.type_name()), key_path);
     }
@@ -94,12 +107,7 @@ struct Reader {
     try {
       auto parsed = util::parse_database_url(text, base_dir);
       if (parsed.scheme == util::UrlScheme::sqlite && parsed.sqlite_path != ":memory:") {
-        const auto folder = parsed.sqlite_path.parent_path();
-        if (!folder.empty() && !std::filesystem::is_directory(folder)) {
-          fail("the folder of SQLite database " + util::in_quotes(parsed.sqlite_path.string()) +
-                   " does not exist",
-               key_path, "create it (mkdir -p " + folder.string() + ") or fix the path");
-        }
+        sqlite_file(parsed.sqlite_path, key_path);
       }
       return parsed;
     } catch (const ConfigError& error) {
@@ -110,6 +118,40 @@ struct Reader {
     }
   }
 
+  // A SQLite database must be a file in an existing folder; asked without throwing, so a symlink
+  // loop or a folder without search permission is a config error naming the path.
+  void sqlite_file(const std::filesystem::path& database, const std::string& key_path) const {
+    namespace fs = std::filesystem;
+    const auto quoted = util::in_quotes(database.string());
+    std::error_code error;
+    const auto status = fs::status(database, error);
+    if (fs::is_directory(status)) {
+      fail("SQLite database " + quoted + " is a folder, not a file", key_path,
+           "name the database file, e.g. sqlite3:" + (database / "app.sqlite3").string());
+    }
+    if (error && status.type() != fs::file_type::not_found) {
+      fail("cannot use SQLite database " + quoted + ": " + error.message(), key_path,
+           "fix the path or its permissions");
+    }
+    const auto folder = database.parent_path();
+    if (folder.empty() || fs::exists(status)) {
+      return;
+    }
+    const auto folder_status = fs::status(folder, error);
+    if (folder_status.type() == fs::file_type::not_found) {
+      fail("the folder of SQLite database " + quoted + " does not exist", key_path,
+           "create it (mkdir -p " + folder.string() + ") or fix the path");
+    }
+    if (error) {
+      fail("cannot use the folder of SQLite database " + quoted + ": " + error.message(), key_path,
+           "fix the path or its permissions");
+    }
+    if (!fs::is_directory(folder_status)) {
+      fail("the folder of SQLite database " + quoted + " is not a folder", key_path,
+           "fix the path: " + folder.string() + " is a file");
+    }
+  }
+
   std::string name(const Json& value, const std::string& key_path) const {
     const auto text = string(value, key_path);
     if (text.empty()) {
@@ -117,15 +159,13 @@ struct Reader {
     }
     for (const char c : text) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
-        fail("name " + util::in_quotes(text) + " at " + key_path + " may only hold letters, digits, _ and -",
-             key_path);
+        fail("name " + util::in_quotes(text) + " at " + key_path + " may only hold letters, digits, _ and -", key_path);
       }
     }
     return text;
   }
 
-  std::vector<std::string> string_list(const Json& value, const std::string& key_path,
-                                       bool allow_single) const {
+  std::vector<std::string> string_list(const Json& value, const std::string& key_path, bool allow_single) const {
     std::vector<std::string> out;
     if (allow_single && value.is_string()) {
       out.push_back(string(value, key_path));
@@ -170,8 +210,7 @@ struct Reader {
   PoolSettings pool(const Json& value, const std::string& key_path) const {
     require_object(value, key_path);
     allow_keys(value, key_path,
-               {"size", "max_idle", "checkout_timeout_ms", "connect_timeout_ms", "retry_attempts",
-                "retry_delay_ms"});
+               {"size", "max_idle", "checkout_timeout_ms", "connect_timeout_ms", "retry_attempts", "retry_delay_ms"});
     PoolSettings out;
     if (value.contains("size")) {
       out.size = integer(value["size"], key_path + ".size", 1, 10000);
@@ -272,7 +311,8 @@ struct Reader {
       out.lock_timeout_ms = integer(value["lock_timeout_ms"], key_path + ".lock_timeout_ms", 0, k_max_ms);
     }
     if (value.contains("statement_timeout_ms")) {
-      out.statement_timeout_ms = integer(value["statement_timeout_ms"], key_path + ".statement_timeout_ms", 0, k_max_ms);
+      out.statement_timeout_ms =
+          integer(value["statement_timeout_ms"], key_path + ".statement_timeout_ms", 0, k_max_ms);
     }
     if (value.contains("retries")) {
       out.retries = integer(value["retries"], key_path + ".retries", 0, 100);
@@ -437,12 +477,11 @@ struct Reader {
     // The default db/migrate/<name> is relative to the project root, which for a config kept
     // inside db/ (the `grant init` layout) is the config folder's parent.
     const bool config_in_db_folder = base_dir.filename() == "db";
-    const std::string migrations =
-        value.contains("migrations") ? string(value["migrations"], path + ".migrations")
-                                     : (config_in_db_folder ? "migrate/" : "db/migrate/") + db_name;
-    db.migrations = std::filesystem::path(migrations).is_absolute()
-                        ? std::filesystem::path(migrations)
-                        : (base_dir / migrations).lexically_normal();
+    const std::string migrations = value.contains("migrations")
+                                       ? string(value["migrations"], path + ".migrations")
+                                       : (config_in_db_folder ? "migrate/" : "db/migrate/") + db_name;
+    db.migrations = std::filesystem::path(migrations).is_absolute() ? std::filesystem::path(migrations)
+                                                                    : (base_dir / migrations).lexically_normal();
     if (value.contains("migrations_table")) {
       db.migrations_table = string(value["migrations_table"], path + ".migrations_table");
       if (db.migrations_table.empty()) {
@@ -467,8 +506,9 @@ struct Reader {
     if (value.contains("sqlite")) {
       db.sqlite = sqlite(value["sqlite"], path + ".sqlite");
       const auto is_sqlite = [](const util::DatabaseUrl& u) { return u.scheme == util::UrlScheme::sqlite; };
-      const bool any_sqlite = (db.url && is_sqlite(*db.url)) ||
-                              std::any_of(db.shards.begin(), db.shards.end(), [&](const Shard& s) { return is_sqlite(s.url); });
+      const bool any_sqlite =
+          (db.url && is_sqlite(*db.url)) ||
+          std::any_of(db.shards.begin(), db.shards.end(), [&](const Shard& s) { return is_sqlite(s.url); });
       if (!any_sqlite) {
         fail("database " + util::in_quotes(db_name) + " has sqlite settings but no SQLite url", path + ".sqlite",
              "remove \"sqlite\": it applies to sqlite3: URLs only");
@@ -541,28 +581,44 @@ EnvLookup process_env() {
   };
 }
 
-std::filesystem::path locate(const std::optional<std::filesystem::path>& explicit_path,
-                             const EnvLookup& env) {
+namespace {
+
+// exists() without its filesystem_error: a symlink loop or a folder without search permission
+// on the way is a config error naming the path.
+bool config_exists(const std::filesystem::path& path, const std::string& given_by) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error && status.type() != std::filesystem::file_type::not_found) {
+    throw ConfigError("cannot use config file " + util::in_quotes(path.string()) + ": " + error.message(),
+                      given_by.empty() ? path.string() : given_by, "fix the path or its permissions");
+  }
+  return std::filesystem::exists(status);
+}
+
+} // namespace
+
+std::filesystem::path locate(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env) {
   if (explicit_path) {
     if (explicit_path->empty()) {
-      throw ConfigError("the config path is empty", "--config",
-                        "name the config file, or leave --config out to use $GRANT_CONFIG, ./grant.json or ./db/grant.json");
+      throw ConfigError(
+          "the config path is empty", "--config",
+          "name the config file, or leave --config out to use $GRANT_CONFIG, ./grant.json or ./db/grant.json");
     }
-    if (!std::filesystem::exists(*explicit_path)) {
-      throw ConfigError("config file " + util::in_quotes(explicit_path->string()) + " does not exist",
-                        "--config", "check the path, or run `grant init` to write a starter config");
+    if (!config_exists(*explicit_path, "--config")) {
+      throw ConfigError("config file " + util::in_quotes(explicit_path->string()) + " does not exist", "--config",
+                        "check the path, or run `grant init` to write a starter config");
     }
     return *explicit_path;
   }
   if (const auto from_env = env("GRANT_CONFIG"); from_env && !from_env->empty()) {
-    if (!std::filesystem::exists(*from_env)) {
+    if (!config_exists(*from_env, "$GRANT_CONFIG")) {
       throw ConfigError("config file " + util::in_quotes(*from_env) + " does not exist", "$GRANT_CONFIG",
                         "fix GRANT_CONFIG or unset it");
     }
     return *from_env;
   }
   for (const char* candidate : {"grant.json", "db/grant.json"}) {
-    if (std::filesystem::exists(candidate)) {
+    if (config_exists(candidate, "")) {
       return candidate;
     }
   }
@@ -636,9 +692,22 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
     if (const auto colon = detail.find(": "); colon != std::string::npos) {
       detail = detail.substr(colon + 2);
     }
-    throw ConfigError("JSON syntax error: " + detail,
-                      file + ":" + std::to_string(line) + ":" + std::to_string(column),
+    throw ConfigError("JSON syntax error: " + detail, file + ":" + std::to_string(line) + ":" + std::to_string(column),
                       "fix the JSON at that line and column");
+  } catch (const Json::exception& error) {
+    // out_of_range 406: a number beyond a double (1e400). Said with its line and key path.
+    const auto overflow = find_number_overflow(text);
+    if (!overflow) {
+      throw ConfigError(std::string("JSON error: ") + error.what(), file, "fix the JSON");
+    }
+    const auto [line, column] = line_and_column(text, error_offset(text, overflow->offset));
+    auto number = overflow->number;
+    if (number.size() > 24) {
+      number = number.substr(0, 20) + "... (" + std::to_string(number.size()) + " characters)";
+    }
+    throw ConfigError("the number " + number + " at " + overflow->key_path + " is out of range (beyond a 64-bit float)",
+                      file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + overflow->key_path,
+                      "write a whole number within the range docs/config.md gives for the key");
   }
   if (!duplicate.empty()) {
     throw ConfigError("duplicate key " + util::in_quotes(duplicate), file + ": " + duplicate_path,
@@ -651,8 +720,7 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
   }
   reader.allow_keys(document, "", {"databases"});
   if (!document.contains("databases")) {
-    reader.fail("the config has no \"databases\" key", "databases",
-                "see docs/config.md for the format");
+    reader.fail("the config has no \"databases\" key", "databases", "see docs/config.md for the format");
   }
   const auto& databases = reader.require_object(document["databases"], "databases");
   if (databases.empty()) {
@@ -669,7 +737,8 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
 
 Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env) {
   const auto path = locate(explicit_path, env);
-  if (std::filesystem::is_directory(path)) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
     throw ConfigError("config file " + util::in_quotes(path.string()) + " is a folder", path.string(),
                       "name the JSON file itself, e.g. --config " + (path / "grant.json").string());
   }

@@ -46,6 +46,18 @@ std::optional<FileName> parse_flyway(const std::string& stem, const std::filesys
   return out;
 }
 
+// The tracking table could not record a longer version: the first migrate would create the table
+// and then fail on the INSERT, naming no file.
+FileName fits_tracking(FileName name, const std::filesystem::path& file) {
+  if (name.version.size() > k_max_version_digits) {
+    throw ConfigError(
+        "migration version has " + std::to_string(name.version.size()) +
+            " digits; the tracking table's version column holds at most " + std::to_string(k_max_version_digits),
+        file.string(), "rename the file with a shorter version (grant generate writes 14 digits, a UTC timestamp)");
+  }
+  return name;
+}
+
 } // namespace
 
 std::optional<FileName> parse_file_name(const std::filesystem::path& file) {
@@ -59,7 +71,7 @@ std::optional<FileName> parse_file_name(const std::filesystem::path& file) {
   }
   std::string stem = base.substr(0, base.size() - 4);
   if (auto flyway = parse_flyway(stem, file)) {
-    return flyway;
+    return fits_tracking(std::move(*flyway), file);
   }
   FileName out;
   if (util::ends_with(stem, ".up")) {
@@ -78,7 +90,7 @@ std::optional<FileName> parse_file_name(const std::filesystem::path& file) {
                       "name it <VERSION>_<name>.sql, e.g. 20240101120000_create_users.sql "
                       "(grant generate migration NAME writes one), or V<VERSION>__<desc>.sql for Flyway");
   }
-  return out;
+  return fits_tracking(std::move(out), file);
 }
 
 } // namespace grant::migrate

@@ -1,10 +1,15 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
 
 namespace grant::migrate {
+
+/// The most digits a version may have: the width of the tracking table's version column
+/// (`varchar(128)`, tracking.cpp).
+constexpr std::size_t k_max_version_digits = 128;
 
 /// What a migration file's name says: its version, name and which tool's layout it follows.
 struct FileName {
@@ -22,7 +27,8 @@ struct FileName {
 
 /// The parsed name of a `.sql` file, nullopt for other files. Throws ConfigError naming the
 /// file for a `.sql` name grant cannot order: no numeric version, a dotted Flyway version, a
-/// repeatable Flyway migration (`R__desc.sql`), bytes that are not UTF-8.
+/// repeatable Flyway migration (`R__desc.sql`), bytes that are not UTF-8, a version longer than
+/// k_max_version_digits.
 std::optional<FileName> parse_file_name(const std::filesystem::path& file);
 
 } // namespace grant::migrate

@@ -1,32 +1,23 @@
 #include <grant/migrate/migration_file.hpp>
 
 #include <grant/error.hpp>
+#include <grant/migrate/content_check.hpp>
 #include <grant/migrate/file_name.hpp>
 #include <grant/migrate/marker.hpp>
+#include <grant/migrate/source_file.hpp>
 #include <grant/util/sha256.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 namespace grant::migrate {
 
 namespace {
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw ConfigError("cannot read migration file " + util::in_quotes(file.string()), file.string(),
-                      "check its permissions");
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+std::string where(const std::filesystem::path& file, int line) {
+  return file.string() + ":" + std::to_string(line);
 }
-
-std::string where(const std::filesystem::path& file, int line) { return file.string() + ":" + std::to_string(line); }
 
 constexpr std::string_view k_utf8_bom = "\xEF\xBB\xBF";
 
@@ -34,7 +25,9 @@ std::string_view without_bom(std::string_view text) {
   return util::starts_with(text, k_utf8_bom) ? text.substr(k_utf8_bom.size()) : text;
 }
 
-bool has_crlf(std::string_view text) { return text.find("\r\n") != std::string_view::npos; }
+bool has_crlf(std::string_view text) {
+  return text.find("\r\n") != std::string_view::npos;
+}
 
 std::string with_lf_line_ends(std::string_view text) {
   std::string out;
@@ -45,17 +38,6 @@ std::string with_lf_line_ends(std::string_view text) {
     }
   }
   return out;
-}
-
-// SQLite and libpq read statements as C strings: a NUL would silently end one early.
-void refuse_nul(const std::filesystem::path& file, std::string_view text) {
-  const auto nul = text.find('\0');
-  if (nul == std::string_view::npos) {
-    return;
-  }
-  const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n');
-  throw ConfigError("migration file holds a NUL byte: it is not a SQL text file", where(file, static_cast<int>(line)),
-                    "save it as plain text (UTF-8), or move a binary or compressed file out of the migrations folder");
 }
 
 } // namespace
@@ -110,9 +92,9 @@ void finish(Migration& migration) {
 // A whole file as one section (golang-migrate and Flyway); `legacy_checksum` gets the SHA-256 of
 // the text with its CRs when the file has CRLF line ends.
 Section whole_file(const std::filesystem::path& file, std::string* legacy_checksum = nullptr) {
-  const auto raw = read_text(file);
+  const auto raw = read_migration_source(file);
+  refuse_bad_bytes(file, raw);
   const auto text = without_bom(raw);
-  refuse_nul(file, text);
   if (legacy_checksum != nullptr && has_crlf(text)) {
     *legacy_checksum = util::sha256_hex(text);
   }
@@ -130,10 +112,11 @@ void refuse_markers(const Section& section, bool flyway) {
       throw ConfigError(std::string(flyway ? "a Flyway" : "a golang-migrate") + " file holds a section marker " +
                             util::in_quotes(util::trim(line)),
                         where(section.file, line_number),
-                        flyway ? "a V<VERSION>__<desc>.sql file is all up section: remove the marker and put the revert "
-                                 "in U<VERSION>__<desc>.sql, or rename the file <VERSION>_<name>.sql to use markers"
-                               : "a .up.sql file is all up section: remove the marker and put the revert in the "
-                                 ".down.sql file, or rename the file <VERSION>_<name>.sql to use markers");
+                        flyway
+                            ? "a V<VERSION>__<desc>.sql file is all up section: remove the marker and put the revert "
+                              "in U<VERSION>__<desc>.sql, or rename the file <VERSION>_<name>.sql to use markers"
+                            : "a .up.sql file is all up section: remove the marker and put the revert in the "
+                              ".down.sql file, or rename the file <VERSION>_<name>.sql to use markers");
     }
   }
 }
@@ -148,6 +131,13 @@ struct Pair {
 } // namespace
 
 namespace {
+
+// How a grant or dbmate section runs outside a transaction, in the marker spelling the file uses.
+std::string outside_transaction_hint(const std::string& prefix, const std::string& section) {
+  const auto option = prefix == "migrate:" ? "transaction:false" : "transaction=false";
+  return "remove it (grant commits the section with its tracking row), or run the section outside a transaction: `-- " +
+         prefix + section + " " + option + "`";
+}
 
 Migration parse_sections(const std::filesystem::path& file, std::string_view text) {
   Migration migration;
@@ -206,20 +196,25 @@ Migration parse_sections(const std::filesystem::path& file, std::string_view tex
     start = end + 1;
   }
   if (!up) {
-    throw ConfigError("migration has no -- grant:up marker", file.string(),
-                      "add a line `-- grant:up` before the SQL that applies it (and `-- grant:down` before the revert)");
+    throw ConfigError(
+        "migration has no -- grant:up marker", file.string(),
+        "add a line `-- grant:up` before the SQL that applies it (and `-- grant:down` before the revert)");
   }
   migration.up = std::move(*up);
   migration.down = std::move(down);
   finish(migration);
+  refuse_transaction_control(migration.up, outside_transaction_hint(up_prefix, "up"));
+  if (migration.down) {
+    refuse_transaction_control(*migration.down, outside_transaction_hint(down_prefix, "down"));
+  }
   return migration;
 }
 
 } // namespace
 
 Migration parse_migration(const std::filesystem::path& file, std::string_view text) {
+  refuse_bad_bytes(file, text);
   text = without_bom(text);
-  refuse_nul(file, text);
   if (!has_crlf(text)) {
     return parse_sections(file, text);
   }
@@ -229,21 +224,9 @@ Migration parse_migration(const std::filesystem::path& file, std::string_view te
 }
 
 std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
-  if (std::filesystem::exists(folder) && !std::filesystem::is_directory(folder)) {
-    throw ConfigError("migrations folder " + util::in_quotes(folder.string()) + " is a file, not a folder",
-                      folder.string(), "point \"migrations\" in the config at the folder that holds the .sql files");
-  }
-  if (!std::filesystem::is_directory(folder)) {
-    throw ConfigError("migrations folder " + util::in_quotes(folder.string()) + " does not exist", folder.string(),
-                      "create it (mkdir -p " + folder.string() + "), or set \"migrations\" in the config");
-  }
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    if (entry.is_regular_file()) {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
+  // Every entry, not only regular files: one named like a migration that cannot be read is an
+  // error (read_migration_source), never a file skipped in silence.
+  const auto files = list_migrations_folder(folder);
   std::map<std::string, Migration> by_version;
   std::map<std::string, std::filesystem::path> first_file;
   std::map<std::string, Pair> pairs;
@@ -274,7 +257,7 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
       continue;
     }
     claim(name->version, file);
-    auto migration = parse_migration(file, read_text(file));
+    auto migration = parse_migration(file, read_migration_source(file));
     migration.version = name->version;
     migration.name = name->name;
     by_version.emplace(migration.version, std::move(migration));
@@ -285,8 +268,9 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
       throw ConfigError(flyway ? "Flyway undo file without its V" + pair.name.version + "__ file"
                                : "golang-migrate down file without its .up.sql",
                         pair.down->string(),
-                        flyway ? "add the matching V" + pair.name.version + "__<desc>.sql (same desc) or remove this one"
-                               : "add the matching .up.sql file or remove this one");
+                        flyway
+                            ? "add the matching V" + pair.name.version + "__<desc>.sql (same desc) or remove this one"
+                            : "add the matching .up.sql file or remove this one");
     }
     claim(pair.name.version, *pair.up);
     Migration migration;
@@ -303,6 +287,13 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
       refuse_markers(*migration.down, flyway);
     }
     finish(migration);
+    const auto hint = std::string("remove it: grant runs each ") + (flyway ? "Flyway" : "golang-migrate") +
+                      " file in a transaction of its own; a statement that cannot run in one (CREATE INDEX "
+                      "CONCURRENTLY) needs a <VERSION>_<name>.sql file with `-- grant:up transaction=false`";
+    refuse_transaction_control(migration.up, hint);
+    if (migration.down) {
+      refuse_transaction_control(*migration.down, hint);
+    }
     migration.legacy_checksum = legacy_checksum;
     by_version.emplace(migration.version, std::move(migration));
   }

@@ -41,10 +41,13 @@ public:
   bool inside() const { return m_depth > 0; }
 
 private:
+  // Also SQLite's `CREATE [TEMP] TRIGGER ... BEGIN ...; END` (a PostgreSQL trigger has no BEGIN).
   bool is_routine() const {
     const auto routine = [](const std::string& w) { return w == "function" || w == "procedure"; };
+    const bool temp = m_first[1] == "temp" || m_first[1] == "temporary";
     return m_first[0] == "create" &&
-           (routine(m_first[1]) || (m_first[1] == "or" && m_first[2] == "replace" && routine(m_first[3])));
+           (routine(m_first[1]) || (m_first[1] == "or" && m_first[2] == "replace" && routine(m_first[3])) ||
+            m_first[1] == "trigger" || (temp && m_first[2] == "trigger"));
   }
 
   std::array<std::string, 4> m_first;
@@ -122,6 +125,39 @@ bool is_copy_from_stdin(std::string_view statement) {
     }
   }
   return false;
+}
+
+std::optional<std::string> transaction_control(std::string_view statement) {
+  SqlLexer lexer(statement);
+  std::vector<std::string> words;
+  while (!lexer.done() && words.size() < 3) {
+    const auto token = lexer.next();
+    if (token.kind == TokenKind::space || token.kind == TokenKind::comment) {
+      continue;
+    }
+    if (token.kind != TokenKind::word) {
+      break;
+    }
+    words.push_back(util::to_lower(lexer.text(token)));
+  }
+  words.resize(3);
+  const auto& first = words[0];
+  const auto& second = words[1];
+  if (first == "begin" || first == "end" || first == "abort") {
+    return first == "begin" ? "BEGIN" : (first == "end" ? "END" : "ABORT");
+  }
+  if ((first == "start" || first == "prepare") && second == "transaction") {
+    return first == "start" ? "START TRANSACTION" : "PREPARE TRANSACTION";
+  }
+  if (first == "commit" && second != "prepared") {
+    return std::string("COMMIT");
+  }
+  // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name only undoes part of the transaction.
+  const bool to_savepoint = second == "to" || ((second == "work" || second == "transaction") && words[2] == "to");
+  if (first == "rollback" && second != "prepared" && !to_savepoint) {
+    return std::string("ROLLBACK");
+  }
+  return std::nullopt;
 }
 
 } // namespace grant::migrate

@@ -1,6 +1,7 @@
 #include <grant/migrate/tracking.hpp>
 
 #include <grant/error.hpp>
+#include <grant/migrate/file_name.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -23,17 +24,17 @@ constexpr const char* k_columns = "(version, name, checksum, applied_at, executi
 
 std::string current_user_at_host() {
   static const std::string k_value = [] {
-  std::string user;
-  if (const char* from_env = std::getenv("USER"); from_env != nullptr && *from_env != '\0') {
-    user = from_env;
-  } else if (const passwd* entry = getpwuid(geteuid()); entry != nullptr) {
-    user = entry->pw_name; // CI containers often run without $USER
-  } else {
-    user = "uid " + std::to_string(geteuid());
-  }
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return user + "@" + host;
+    std::string user;
+    if (const char* from_env = std::getenv("USER"); from_env != nullptr && *from_env != '\0') {
+      user = from_env;
+    } else if (const passwd* entry = getpwuid(geteuid()); entry != nullptr) {
+      user = entry->pw_name; // CI containers often run without $USER
+    } else {
+      user = "uid " + std::to_string(geteuid());
+    }
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return user + "@" + host;
   }(); // once per process: getpwuid reads /etc/passwd
   return k_value;
 }
@@ -114,8 +115,9 @@ TableFormat Tracker::format() {
 
 std::string Tracker::create_sql() const {
   const bool postgres = m_connection.dialect() == db::Dialect::postgres;
-  return "CREATE TABLE IF NOT EXISTS " + m_quoted + " (version varchar(128) PRIMARY KEY, name text, checksum text, " +
-         "applied_at " + (postgres ? "timestamptz" : "text") + ", execution_ms bigint, applied_by text)";
+  return "CREATE TABLE IF NOT EXISTS " + m_quoted + " (version varchar(" + std::to_string(k_max_version_digits) +
+         ") PRIMARY KEY, name text, checksum text, " + "applied_at " + (postgres ? "timestamptz" : "text") +
+         ", execution_ms bigint, applied_by text)";
 }
 
 std::vector<std::string> Tracker::missing_columns_sql() {

@@ -1,0 +1,100 @@
+#include <grant/migrate/content_check.hpp>
+
+#include <grant/error.hpp>
+#include <grant/migrate/sql_split.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace grant::migrate {
+
+namespace {
+
+std::string where(const std::filesystem::path& file, std::size_t line) {
+  return file.string() + ":" + std::to_string(line);
+}
+
+// 1-based line and byte column of `offset`.
+std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t offset) {
+  const auto before = text.substr(0, offset);
+  const auto line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+  const auto newline = before.rfind('\n');
+  const auto column = newline == std::string_view::npos ? offset + 1 : offset - newline;
+  return {line, column};
+}
+
+// The length of the well-formed sequence at text[i], 0 when there is none (Unicode's table 3-7).
+std::size_t sequence_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0x100U; };
+  const auto in = [](unsigned value, unsigned low, unsigned high) { return value >= low && value <= high; };
+  const unsigned lead = byte(i);
+  if (lead < 0x80) {
+    return 1;
+  }
+  if (in(lead, 0xC2, 0xDF)) {
+    return in(byte(i + 1), 0x80, 0xBF) ? 2 : 0;
+  }
+  if (in(lead, 0xE0, 0xEF)) {
+    const unsigned low = lead == 0xE0 ? 0xA0 : 0x80;
+    const unsigned high = lead == 0xED ? 0x9F : 0xBF;
+    return in(byte(i + 1), low, high) && in(byte(i + 2), 0x80, 0xBF) ? 3 : 0;
+  }
+  if (in(lead, 0xF0, 0xF4)) {
+    const unsigned low = lead == 0xF0 ? 0x90 : 0x80;
+    const unsigned high = lead == 0xF4 ? 0x8F : 0xBF;
+    return in(byte(i + 1), low, high) && in(byte(i + 2), 0x80, 0xBF) && in(byte(i + 3), 0x80, 0xBF) ? 4 : 0;
+  }
+  return 0;
+}
+
+} // namespace
+
+std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto length = sequence_length(text, i);
+    if (length == 0) {
+      return i;
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
+void refuse_bad_bytes(const std::filesystem::path& file, std::string_view raw) {
+  // Lines and columns as an editor shows them: a leading byte-order mark is no column.
+  const std::size_t bom = raw.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+  const auto text = raw.substr(bom);
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos) {
+    throw ConfigError(
+        "migration file holds a NUL byte: it is not a SQL text file", where(file, line_and_column(text, nul).first),
+        "save it as plain text (UTF-8), or move a binary or compressed file out of the migrations folder");
+  }
+  const auto bad = first_invalid_utf8(text);
+  if (!bad) {
+    return;
+  }
+  const auto [line, column] = line_and_column(text, *bad);
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text[*bad])));
+  throw ConfigError("migration file is not valid UTF-8: byte " + std::string(hex) + " at line " + std::to_string(line) +
+                        ", column " + std::to_string(column) + " (byte offset " + std::to_string(*bad + bom) +
+                        " of the file)",
+                    where(file, line) + ":" + std::to_string(column),
+                    "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8): PostgreSQL refuses other bytes and "
+                    "SQLite would store them as they are");
+}
+
+void refuse_transaction_control(const Section& section, const std::string& hint) {
+  if (!section.transaction) {
+    return;
+  }
+  for (const auto& statement : section.statements) {
+    if (const auto command = transaction_control(statement.text)) {
+      throw ConfigError(*command + " in a section that grant runs in a transaction of its own: it would end or break "
+                                   "that transaction, and a later failure would leave the migration half applied",
+                        where(section.file, static_cast<std::size_t>(statement.first_line)), hint);
+    }
+  }
+}
+
+} // namespace grant::migrate

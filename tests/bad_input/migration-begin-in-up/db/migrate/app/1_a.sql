@@ -1,0 +1,3 @@
+-- grant:up
+BEGIN;
+CREATE TABLE t (id int);

@@ -1,0 +1,5 @@
+-- grant:up
+CREATE TABLE t (id int);
+-- grant:down
+DROP TABLE t;
+END;

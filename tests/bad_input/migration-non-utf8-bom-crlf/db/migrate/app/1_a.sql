@@ -1,0 +1,2 @@
+ï»¿-- grant:up
+SELECT 'ÿ';

@@ -1,0 +1,4 @@
+-- grant:up
+CREATE TABLE t (a int);
+-- grant:down
+DROP TABLE t; -- €

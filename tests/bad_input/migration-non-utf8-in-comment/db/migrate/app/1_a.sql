@@ -1,0 +1,3 @@
+-- grant:up
+-- résumé of the change
+SELECT 1;

@@ -1,0 +1,3 @@
+-- grant:up
+SELECT 1;
+PREPARE TRANSACTION 'x';

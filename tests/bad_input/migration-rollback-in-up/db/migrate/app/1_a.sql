@@ -1,0 +1,3 @@
+-- grant:up
+CREATE TABLE t (id int);
+  rollback work;

@@ -1,0 +1,13 @@
+-- grant:up
+CREATE TABLE t (id int, note text DEFAULT 'COMMIT;');
+-- COMMIT;
+/* BEGIN; */
+SAVEPOINT s;
+INSERT INTO t (id) VALUES (1);
+ROLLBACK TO SAVEPOINT s;
+RELEASE s;
+SAVEPOINT s2;
+ROLLBACK TRANSACTION TO s2;
+CREATE TRIGGER t_ins AFTER INSERT ON t BEGIN UPDATE t SET note = 'x' WHERE id = new.id; END;
+-- grant:down
+DROP TABLE t;
