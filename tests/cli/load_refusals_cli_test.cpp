@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,4 +185,40 @@ TEST_CASE("cli::load refuses folders and paths it cannot use") {
     }
     fs::permissions(root / "locked", fs::perms::owner_all);
   }
+}
+
+TEST_CASE("cli::load runs a golang-migrate file's own BEGIN/COMMIT wrapper inside grant's transaction") {
+  TempDir dir;
+  dir.write("grant.json", R"({"databases": {"app": {"url": "sqlite3:db/app.sqlite3"}}})");
+  dir.write("db/migrate/app/1_a.up.sql", "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n");
+  dir.write("db/migrate/app/1_a.down.sql", "BEGIN;\nDROP TABLE a;\nCOMMIT;\n");
+  // The third statement fails; in grant's transaction the CREATE before it is rolled back too.
+  dir.write("db/migrate/app/2_b.up.sql", "BEGIN;\nCREATE TABLE b (id int);\nINSERT INTO missing VALUES (1);\nCOMMIT;\n");
+
+  const auto run = run_grant({"migrate"}, dir.path());
+  INFO(run.out, run.err);
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "no such table: missing"));
+  const auto status = run_grant({"status", "--json"}, dir.path());
+  INFO(status.out, status.err);
+  const auto document = nlohmann::json::parse(status.out);
+  CHECK(document["targets"][0]["current_version"] == "1");
+  REQUIRE(document["targets"][0]["pending"].size() == 1);
+  CHECK(document["targets"][0]["pending"][0]["version"] == "2");
+  // 2's CREATE TABLE b was rolled back with the rest of it: b does not exist, a does.
+  const auto tables = run_grant({"query", "--database", "app", "--format", "csv",
+                                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('a', 'b')"},
+                                dir.path());
+  INFO(tables.out, tables.err);
+  CHECK(tables.exit_code == 0);
+  CHECK(contains(tables.out, "a"));
+  CHECK(!contains(tables.out, "\nb"));
+
+  // And its down section's wrapper is unwrapped the same way.
+  dir.write("db/migrate/app/2_b.up.sql", "CREATE TABLE b (id int);\n");
+  dir.write("db/migrate/app/2_b.down.sql", "DROP TABLE b;\n");
+  REQUIRE(run_grant({"migrate"}, dir.path()).exit_code == 0);
+  const auto back = run_grant({"rollback", "--all"}, dir.path());
+  INFO(back.out, back.err);
+  CHECK(back.exit_code == 0);
 }

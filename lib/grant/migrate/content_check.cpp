@@ -2,6 +2,7 @@
 
 #include <grant/error.hpp>
 #include <grant/migrate/sql_split.hpp>
+#include <grant/util/strings.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -82,6 +83,25 @@ void refuse_bad_bytes(const std::filesystem::path& file, std::string_view raw) {
                     where(file, line) + ":" + std::to_string(column),
                     "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8): PostgreSQL refuses other bytes and "
                     "SQLite would store them as they are");
+}
+
+bool unwrap_transaction(Section& section) {
+  auto& statements = section.statements;
+  if (!section.transaction || statements.size() < 2) {
+    return false;
+  }
+  const auto first = transaction_control(statements.front().text);
+  const auto last = transaction_control(statements.back().text);
+  if (!first || !last || (*first != "BEGIN" && *first != "START TRANSACTION") || (*last != "COMMIT" && *last != "END")) {
+    return false;
+  }
+  // COMMIT AND CHAIN would start another transaction: not a plain wrapper.
+  if (util::to_lower(statements.back().text).find("chain") != std::string::npos) {
+    return false;
+  }
+  statements.pop_back();
+  statements.erase(statements.begin());
+  return true;
 }
 
 void refuse_transaction_control(const Section& section, const std::string& hint) {

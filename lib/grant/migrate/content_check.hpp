@@ -28,4 +28,11 @@ void refuse_bad_bytes(const std::filesystem::path& file, std::string_view text);
 /// `transaction=false` may hold them.
 void refuse_transaction_control(const Section& section, const std::string& hint);
 
+/// For the formats whose tools leave transactions to the file (golang-migrate) or whose users
+/// wrap files by habit (Flyway): a section whose first statement is BEGIN / START TRANSACTION and
+/// whose last is COMMIT / END loses those two, since grant runs the section in a transaction of
+/// its own (which also holds the tracking row). The checksum is of the text and does not change.
+/// Returns whether it unwrapped; transaction control anywhere else is still refused.
+bool unwrap_transaction(Section& section);
+
 } // namespace grant::migrate

@@ -290,8 +290,10 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
     const auto hint = std::string("remove it: grant runs each ") + (flyway ? "Flyway" : "golang-migrate") +
                       " file in a transaction of its own; a statement that cannot run in one (CREATE INDEX "
                       "CONCURRENTLY) needs a <VERSION>_<name>.sql file with `-- grant:up transaction=false`";
+    unwrap_transaction(migration.up);
     refuse_transaction_control(migration.up, hint);
     if (migration.down) {
+      unwrap_transaction(*migration.down);
       refuse_transaction_control(*migration.down, hint);
     }
     migration.legacy_checksum = legacy_checksum;
