@@ -52,8 +52,8 @@ public:
 
 private:
   static std::vector<std::string> args(const test::TempDir& dir, const std::vector<std::string>& extra) {
-    std::vector<std::string> out{"--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0",
-                                 "--interval", "200"};
+    std::vector<std::string> out{
+        "--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0", "--interval", "200"};
     out.insert(out.end(), extra.begin(), extra.end());
     return out;
   }
@@ -77,7 +77,7 @@ bool answers(int port, const std::string& path, int status) {
 }
 
 // Sends `request` as it is (what `curl -X POST URL` sends: no Content-Length, no body) and
-// returns the whole answer, or what came within 3 s.
+// returns the answer (head and Content-Length bytes of body), or what came within 3 s.
 std::string raw_exchange(int port, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
@@ -91,7 +91,13 @@ std::string raw_exchange(int port, const std::string& request) {
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string answer;
   char buffer[4096];
-  for (ssize_t n = 0; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) {
+  const auto complete = [&] {
+    const auto end = answer.find("\r\n\r\n");
+    const auto length = answer.find("Content-Length: ");
+    return end != std::string::npos && length != std::string::npos &&
+           answer.size() >= end + 4 + std::stoul(answer.substr(length + 16));
+  };
+  for (ssize_t n = 0; !complete() && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) {
     answer.append(buffer, static_cast<std::size_t>(n));
   }
   ::close(fd);

@@ -135,7 +135,8 @@ TEST_CASE("serve: every method but GET and HEAD is 405 at once, with or without 
   SUBCASE("a keep-alive connection answers the next request after a refused one") {
     for (const std::string& refused : std::vector<std::string>{
              "POST /health HTTP/1.1\r\nHost: x\r\n\r\n", "PUT /health HTTP/1.1\r\nHost: x\r\n" + length + "\r\n" + body,
-             "DELETE /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "FOO /health HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+             "DELETE /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+             "FOO /health HTTP/1.1\r\nHost: x\r\n\r\n"}) {
       CAPTURE(refused);
       const auto answers = exchange(serve.port(), {refused, "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"});
       REQUIRE(answers.size() == 2);
