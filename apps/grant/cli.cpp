@@ -10,6 +10,7 @@
 #include <grant/db/error.hpp>
 #include <grant/error.hpp>
 #include <grant/shard/lint.hpp>
+#include <grant/util/text.hpp>
 #include <grant/util/url.hpp>
 #include <grant/version.hpp>
 
@@ -27,27 +28,18 @@ bool stderr_colored(const GlobalOptions& global) {
 }
 
 void print_error(const Context& context, const Error& error) {
-  const bool color = stderr_colored(context.global);
-  const std::string prefix = color ? "\033[1;31mgrant: error:\033[0m " : "grant: error: ";
-  std::string text = prefix + util::redact_secrets(error.what()) + "\n";
-  if (!error.where().empty()) {
-    text += "  at: " + util::redact_secrets(error.where()) + "\n";
-  }
+  std::string statement;
   if (const auto* db_error = dynamic_cast<const db::DbError*>(&error);
-      db_error != nullptr && !db_error->statement().empty() && context.global.verbose > 0) {
-    text += "  statement: " + util::redact_secrets(db_error->statement()) + "\n";
+      db_error != nullptr && context.global.verbose > 0) {
+    statement = db_error->statement();
   }
-  if (!error.hint().empty()) {
-    text += "  hint: " + util::redact_secrets(error.hint()) + "\n";
-  }
-  std::cerr << text << std::flush;
+  context.error(error.what(), error.where(), error.hint(), statement);
   if (context.global.json) {
-    nlohmann::json document{{"error",
-                             {{"message", util::redact_secrets(error.what())},
-                              {"where", util::redact_secrets(error.where())},
-                              {"hint", util::redact_secrets(error.hint())},
-                              {"exit_code", error.exit_code()}}}};
-    std::cout << document.dump(2) << std::endl;
+    context.emit_json({{"error",
+                        {{"message", util::redact_secrets(error.what())},
+                         {"where", util::redact_secrets(error.where())},
+                         {"hint", util::redact_secrets(error.hint())},
+                         {"exit_code", error.exit_code()}}}});
   }
 }
 
@@ -110,7 +102,8 @@ int run(int argc, char** argv) {
       return app.exit(parse_error);
     }
     const auto unknown = unknown_command(app, argc, argv);
-    std::cerr << "grant: error: " << (unknown ? *unknown : std::string(parse_error.what())) << "\n  hint: run `grant --help` or `grant <command> --help`\n";
+    std::cerr << "grant: error: " << util::printable(unknown ? *unknown : std::string(parse_error.what()), "\n")
+              << "\n  hint: run `grant --help` or `grant <command> --help`\n";
     return 2;
   } catch (const Error& error) {
     print_error(context, error);
@@ -137,21 +130,34 @@ const config::Config& Context::config() {
 
 void Context::say(const std::string& line) const {
   if (!global.quiet && !global.json) {
-    std::cout << line << '\n';
+    std::cout << util::printable(line, "\n\t", color_stdout()) << '\n';
   }
 }
 
 void Context::detail(const std::string& line) const {
   if (global.verbose > 0) {
-    std::cerr << util::redact_secrets(line) << '\n';
+    std::cerr << util::printable(util::redact_secrets(line), "\n\t") << '\n';
   }
 }
 
 void Context::warn(const std::string& line) const {
-  std::cerr << "grant: warning: " << util::redact_secrets(line) << '\n';
+  std::cerr << "grant: warning: " << util::printable(util::redact_secrets(line), "\n\t") << '\n';
 }
 
-void Context::emit_json(const nlohmann::json& document) const { std::cout << document.dump(2) << std::endl; }
+void Context::error(const std::string& what, const std::string& where, const std::string& hint,
+                    const std::string& statement) const {
+  const auto line = [](const char* label, const std::string& text) {
+    return text.empty() ? std::string() : label + util::printable(util::redact_secrets(text), "\n\t") + "\n";
+  };
+  const std::string prefix = stderr_colored(global) ? "\033[1;31mgrant: error:\033[0m " : "grant: error: ";
+  std::cerr << prefix + util::printable(util::redact_secrets(what), "\n\t") + "\n" + line("  at: ", where) +
+                   line("  statement: ", statement) + line("  hint: ", hint)
+            << std::flush;
+}
+
+void Context::emit_json(const nlohmann::json& document) const {
+  std::cout << util::json_text(document, 2) << std::endl;
+}
 
 bool Context::color_stdout() const {
   return !global.no_color && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO) != 0;

@@ -46,6 +46,7 @@ TEST_CASE("grant completion bash") {
   CHECK(complete("grant mig", 1) == "migrate\n");
   CHECK(complete("grant shard-", 1) == "shard-resolve\nshard-check\n");
   CHECK(complete("grant query --all", 2) == "--all-shards\n");
+  CHECK(complete("grant query --cr", 2) == "--crlf\n"); // a new flag completes with no change here
   CHECK(complete("grant query --format \"\"", 3) == "table\ncsv\njson\n");
   CHECK(complete("grant migrate --database \"\"", 3) == "primary\nanalytics\n");
   CHECK(complete("grant config \"\"", 2).find("check\n") == 0);
@@ -67,8 +68,9 @@ TEST_CASE("grant completion fish") {
   };
   CHECK(complete("grant que").find("query\t") == 0);
   CHECK(complete("grant query --format ") ==
-        "csv\ttable (default), csv (RFC 4180) or json\njson\ttable (default), csv (RFC 4180) or json\n"
-        "table\ttable (default), csv (RFC 4180) or json\n");
+        "csv\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n"
+        "json\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n"
+        "table\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n");
   const auto databases = complete("grant status --database ");
   CHECK(contains(databases, "primary\t"));
   CHECK(contains(databases, "analytics\t"));

@@ -60,10 +60,20 @@ TEST_CASE("grant query formats") {
                      "  4 | \n"
                      "(4 rows)\n");
   }
-  SUBCASE("csv: RFC 4180, NULL empty and the empty string quoted") {
+  SUBCASE("csv: RFC 4180 quoting, LF line ends like psql --csv, NULL empty and the empty string quoted") {
     const auto run = project.grant({"--database", "lite", "--format", "csv", "SELECT id, name, score FROM t ORDER BY id"});
     REQUIRE(run.exit_code == 0);
-    CHECK(run.out == "id,name,score\r\n1,plain,2.5\r\n2,\"a,b \"\"q\"\"\",\r\n3,\"\",-1.0\r\n4,,0.125\r\n");
+    CHECK(run.out == "id,name,score\n1,plain,2.5\n2,\"a,b \"\"q\"\"\",\n3,\"\",-1.0\n4,,0.125\n");
+  }
+  SUBCASE("csv --crlf: RFC 4180's CRLF line ends; a line break inside a value stays as it is, quoted") {
+    const auto run = project.grant({"--database", "lite", "--format", "csv", "--crlf",
+                                    "SELECT id, name, 'a' || char(10) || 'b' AS v FROM t WHERE id <= 2 ORDER BY id"});
+    REQUIRE(run.exit_code == 0);
+    CHECK(run.out == "id,name,v\r\n1,plain,\"a\nb\"\r\n2,\"a,b \"\"q\"\"\",\"a\nb\"\r\n");
+    const auto table = project.grant({"--database", "lite", "--crlf", "SELECT 1"});
+    CHECK(table.exit_code == 2);
+    CHECK(table.err == "grant: error: --crlf applies to --format csv\n  at: grant query\n");
+    CHECK(project.grant({"--database", "lite", "--json", "--format", "csv", "--crlf", "SELECT 1"}).exit_code == 2);
   }
   SUBCASE("json: typed numbers and nulls; --json means the same") {
     for (const auto& flag : {std::string("--format=json"), std::string("--json")}) {
@@ -94,7 +104,7 @@ TEST_CASE("grant query formats") {
   SUBCASE("the statement can come from standard input") {
     const auto run = project.grant({"--database", "lite", "--format", "csv", "-"}, "SELECT count(*) AS n FROM t");
     CHECK(run.exit_code == 0);
-    CHECK(run.out == "n\r\n4\r\n");
+    CHECK(run.out == "n\n4\n");
   }
 }
 
@@ -104,9 +114,9 @@ TEST_CASE("grant query targets") {
   SUBCASE("--role reading goes to the replica; writing to the writer") {
     const auto reading = project.grant({"--database", "app", "--role", "reading", "--format", "csv", "SELECT pg_is_in_recovery() AS r"});
     CHECK(reading.exit_code == 0);
-    CHECK(reading.out == "r\r\nt\r\n");
+    CHECK(reading.out == "r\nt\n");
     const auto writing = project.grant({"--database", "app", "--format", "csv", "SELECT pg_is_in_recovery() AS r"});
-    CHECK(writing.out == "r\r\nf\r\n");
+    CHECK(writing.out == "r\nf\n");
     no_secret(reading);
   }
   SUBCASE("--read-only and --role reading refuse writes: before the server (exit 2), or by it (exit 3)") {
@@ -130,7 +140,7 @@ TEST_CASE("grant query targets") {
       CHECK(contains(hidden.err, "read-only transaction"));
       no_secret(hidden);
     }
-    CHECK(project.grant({"--database", "scratch", "--format", "csv", "SELECT count(*) AS n FROM t"}).out == "n\r\n0\r\n");
+    CHECK(project.grant({"--database", "scratch", "--format", "csv", "SELECT count(*) AS n FROM t"}).out == "n\n0\n");
   }
   SUBCASE("usage errors exit 2 before touching anything") {
     CHECK(project.grant({"--database", "nope", "SELECT 1"}).exit_code == 2);
@@ -161,16 +171,16 @@ TEST_CASE("grant query on a sharded database") {
   SUBCASE("--key runs on the shard that owns the key") {
     const auto run = query({"--key", "7", "--format", "csv", "SELECT user_id, total FROM orders WHERE user_id = 7"});
     CHECK(run.exit_code == 0);
-    CHECK(run.out == "user_id,total\r\n7,70\r\n");
+    CHECK(run.out == "user_id,total\n7,70\n");
     const auto resolved = fleet.grant({"shard-resolve", "--database", "orders", "7"});
     CHECK(contains(resolved.out, "s3"));
     CHECK(query({"--shard", "s3", "--format", "csv", "SELECT count(*) AS n FROM orders WHERE user_id = 7"}).out ==
-          "n\r\n1\r\n");
+          "n\n1\n");
   }
   SUBCASE("--all-shards: a shard column first, ORDER BY and LIMIT over the merged rows") {
     const auto run = query({"--all-shards", "--format", "csv", "SELECT user_id, total FROM orders ORDER BY total DESC LIMIT 3"});
     CHECK(run.exit_code == 0);
-    CHECK(run.out == "shard,user_id,total\r\ns0,40,400\r\ns3,39,390\r\ns2,38,380\r\n");
+    CHECK(run.out == "shard,user_id,total\ns0,40,400\ns3,39,390\ns2,38,380\n");
     const auto json = query({"--all-shards", "--format", "json", "SELECT count(*) AS n FROM orders"});
     const auto document = Json::parse(json.out);
     REQUIRE(document.size() == 4);

@@ -7,6 +7,11 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <regex>
 #include <thread>
@@ -47,8 +52,8 @@ public:
 
 private:
   static std::vector<std::string> args(const test::TempDir& dir, const std::vector<std::string>& extra) {
-    std::vector<std::string> out{"--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0",
-                                 "--interval", "200"};
+    std::vector<std::string> out{
+        "--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0", "--interval", "200"};
     out.insert(out.end(), extra.begin(), extra.end());
     return out;
   }
@@ -69,6 +74,34 @@ bool answers(int port, const std::string& path, int status) {
     std::this_thread::sleep_for(50ms);
   }
   return false;
+}
+
+// Sends `request` as it is (what `curl -X POST URL` sends: no Content-Length, no body) and
+// returns the answer (head and Content-Length bytes of body), or what came within 3 s.
+std::string raw_exchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string answer;
+  char buffer[4096];
+  const auto complete = [&] {
+    const auto end = answer.find("\r\n\r\n");
+    const auto length = answer.find("Content-Length: ");
+    return end != std::string::npos && length != std::string::npos &&
+           answer.size() >= end + 4 + std::stoul(answer.substr(length + 16));
+  };
+  for (ssize_t n = 0; !complete() && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) {
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return answer;
 }
 
 void write_config(const test::TempDir& dir) {
@@ -143,4 +176,25 @@ TEST_CASE("cli::serve refuses what it cannot do with exit 2") {
   CHECK(result.exit_code == 0);
   CHECK(test::contains(result.out, "/replica/DB[/SHARD][/NAME]?lag=MS"));
   CHECK(test::contains(result.out, "Examples:"));
+}
+
+TEST_CASE("cli::serve answers 405 to every method but GET and HEAD, with a body or without") {
+  test::TempDir dir;
+  dir.write("grant.json", R"({"databases": {"app": {"url": "sqlite3:app.sqlite3"}}})");
+  ServeProcess serve(dir, {});
+  for (const std::string method : {"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "BREW"}) {
+    CAPTURE(method);
+    for (const auto& request : {method + " /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                method + " /writer/app HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                         "Content-Length: 2\r\n\r\n{}"}) {
+      const auto start = std::chrono::steady_clock::now();
+      const auto answer = raw_exchange(serve.port(), request);
+      CHECK(answer.substr(0, answer.find("\r\n")) == "HTTP/1.1 405 Method Not Allowed");
+      CHECK(test::contains(answer, "\r\nAllow: GET, HEAD\r\n"));
+      CHECK(test::contains(answer, "\r\n\r\n{\"error\":\"grant serve is read-only: GET or HEAD only\"}\n"));
+      CHECK(std::chrono::steady_clock::now() - start < 2s); // answered, not timed out
+    }
+  }
+  CHECK(answers(serve.port(), "/nowhere", 404));
+  CHECK(serve.stop(SIGTERM) == 0);
 }

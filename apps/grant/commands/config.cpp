@@ -7,6 +7,7 @@
 #include <grant/registry/registry.hpp>
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <chrono>
 
@@ -51,7 +52,7 @@ nlohmann::json resolver_json(const config::Database& db) {
   if (!db.sharding) {
     return nullptr;
   }
-  nlohmann::json resolver = nlohmann::json::parse(db.sharding->resolver.params.dump());
+  nlohmann::json resolver = nlohmann::json::parse(util::json_text(db.sharding->resolver.params));
   resolver["type"] = db.sharding->resolver.type;
   return {{"key", db.sharding->key}, {"tables", db.sharding->tables}, {"resolver", resolver}};
 }
@@ -153,7 +154,7 @@ void run_check(const ConfigCheckOptions& options, Context& context) {
   if (failures > 0) {
     for (const auto& p : probes) {
       if (!p.ok) {
-        std::cerr << "grant: error: " << p.endpoint.label() << ": " << p.detail << '\n';
+        context.error(p.endpoint.label() + ": " + p.detail);
       }
     }
     context.exit_code = 3;

@@ -8,6 +8,7 @@
 #include <grant/migration_template.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <chrono>
 #include <ctime>
@@ -120,7 +121,7 @@ void run_generate(const GenerateFlags& flags, Context& context) {
   if (context.global.json) {
     context.emit_json({{"path", path.string()}, {"version", version}, {"name", name}, {"database", database->name}});
   } else if (!context.global.quiet) {
-    std::cout << path.string() << '\n';
+    std::cout << util::printable(path.string()) << '\n';
   }
 }
 

@@ -9,6 +9,7 @@
 #include <grant/health/text.hpp>
 #include <grant/health/watch.hpp>
 #include <grant/registry/registry.hpp>
+#include <grant/util/text.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -47,7 +48,9 @@ void run_watch(const std::vector<const config::Database*>& databases, const heal
   sigaction(SIGINT, &action, nullptr);
   health::watch(databases, check, std::chrono::seconds(*options.watch_seconds), g_interrupted,
                 [&](const health::Change& change) {
-                  std::cout << (json ? health::to_json(change).dump() : health::to_text(change, context.color_stdout()))
+                  std::cout << (json ? util::json_text(health::to_json(change))
+                                     : util::printable(health::to_text(change, context.color_stdout()), "\n\t",
+                                                       context.color_stdout()))
                             << std::endl;
                 });
   context.exit_code = 0;
@@ -71,7 +74,8 @@ void run_health(const HealthOptions& options, Context& context) {
   } else if (options.format == "prometheus") {
     std::cout << health::to_prometheus(report) << std::flush;
   } else if (!context.global.quiet) {
-    std::cout << health::to_text(report, context.color_stdout()) << std::flush;
+    std::cout << util::printable(health::to_text(report, context.color_stdout()), "\n\t", context.color_stdout())
+              << std::flush;
   }
   context.exit_code = report.status == health::Status::healthy ? 0 : 1;
 }

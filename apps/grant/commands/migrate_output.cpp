@@ -3,6 +3,7 @@
 #include <grant/flag_checks.hpp>
 
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 #include <grant/util/url.hpp>
 
 #include <iostream>
@@ -50,27 +51,29 @@ migrate::EventSink event_printer(const Context& context) {
     case Kind::waiting_server:
     case Kind::waiting_lock:
       if (!context.global.quiet) {
-        std::cerr << event.target << ": " << util::redact_secrets(event.text) << std::endl;
+        std::cerr << util::printable(event.target + ": " + util::redact_secrets(event.text), "\n\t") << std::endl;
       }
       break;
     case Kind::applying:
     case Kind::reverting:
       if (show && verbose > 0) {
-        std::cout << event.target << ": " << (event.kind == Kind::applying ? "applying " : "reverting ")
-                  << event.migration << std::endl;
+        std::cout << util::printable(event.target + ": " + (event.kind == Kind::applying ? "applying " : "reverting ") +
+                                     event.migration)
+                  << std::endl;
       }
       break;
     case Kind::applied:
     case Kind::reverted:
       if (show) {
-        std::cout << event.target << ": " << (event.kind == Kind::applied ? "applied " : "reverted ") << event.migration
+        std::cout << util::printable(event.target + ": " + (event.kind == Kind::applied ? "applied " : "reverted ") +
+                                     event.migration)
                   << " (" << event.ms << " ms)" << std::endl;
       }
       break;
     case Kind::failed:
     case Kind::note:
       if (show) {
-        std::cout << event.target << ": " << event.text << std::endl;
+        std::cout << util::printable(event.target + ": " + event.text, "\n\t") << std::endl;
       }
       break;
     }
@@ -155,13 +158,7 @@ void report_results(Context& context, const std::string& command, const std::vec
   }
   for (const auto& result : results) {
     if (!result.ok) {
-      std::cerr << "grant: error: " << result.error << '\n';
-      if (!result.where.empty()) {
-        std::cerr << "  at: " << result.where << '\n';
-      }
-      if (!result.hint.empty()) {
-        std::cerr << "  hint: " << result.hint << '\n';
-      }
+      context.error(result.error, result.where, result.hint);
     }
   }
   if (code == 2 && !dry_run) {

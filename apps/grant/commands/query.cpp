@@ -31,6 +31,7 @@ struct QueryFlags {
   std::optional<int> max_lag_ms;
   bool read_only = false;
   std::string format = "table";
+  bool crlf = false;
   int timeout_ms = 30000;
   int jobs = 8;
   bool partial = false;
@@ -153,6 +154,10 @@ private:
 };
 
 void run_query(const QueryFlags& flags, Context& context) {
+  const auto format = context.global.json ? QueryFormat::json : parse_format(flags.format);
+  if (flags.crlf && format != QueryFormat::csv) {
+    throw ConfigError("--crlf applies to --format csv", "grant query");
+  }
   const auto& config = context.config();
   const auto& database = *registry::select_databases(config, {flags.database}).front();
   const auto sql = statement_of(flags.sql);
@@ -166,7 +171,6 @@ void run_query(const QueryFlags& flags, Context& context) {
   if (reading) {
     readers = std::make_unique<Readers>(registry, database, shards, flags, context);
   }
-  const auto format = context.global.json ? QueryFormat::json : parse_format(flags.format);
   // Reading is read-only (Rails' reading role): when no replica qualifies the writer serves the
   // read, and a write must not ride along. Refused here before any server sees it; the read-only
   // transaction catches what the text does not show (a function that writes).
@@ -192,7 +196,7 @@ void run_query(const QueryFlags& flags, Context& context) {
   }
 
   const bool merged = flags.all_shards;
-  auto printer = RowPrinter::make(format, merged);
+  auto printer = RowPrinter::make(format, merged, stdout, flags.crlf);
   if (!merged) {
     auto connection = targets.front().checkout();
     try {
@@ -220,8 +224,7 @@ void run_query(const QueryFlags& flags, Context& context) {
   }
   printer->end(result.affected);
   for (const auto& failure : result.failures) {
-    std::cerr << "grant: error: shard " << failure.shard << " failed: " << util::redact_secrets(failure.message)
-              << "\n  at: " << failure.label << "\n";
+    context.error("shard " + failure.shard + " failed: " + failure.message, failure.label);
   }
   if (!result.failures.empty()) {
     context.exit_code = 3;
@@ -242,8 +245,9 @@ void setup_query(CLI::App& app, Context& context) {
   command->add_option("--max-lag", flags->max_lag_ms, "With --role reading: replicas further behind (ms) are skipped")
       ->check(whole_number(0, 86'400'000));
   command->add_flag("--read-only", flags->read_only, "Run inside a read-only transaction: the server refuses writes");
-  command->add_option("--format", flags->format, "table (default), csv (RFC 4180) or json")
+  command->add_option("--format", flags->format, "table (default), csv (RFC 4180 quoting, LF line ends) or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
+  command->add_flag("--crlf", flags->crlf, "With --format csv: end rows with CRLF (RFC 4180) instead of LF");
   command->add_option("--timeout", flags->timeout_ms,
                       "With --all-shards: a shard silent this many ms fails (default 30000; 0: no bound)")
       ->check(whole_number(0, 86'400'000));

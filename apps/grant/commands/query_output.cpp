@@ -2,6 +2,7 @@
 #include <grant/query_output.hpp>
 
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -47,7 +48,7 @@ protected:
       m_right.push_back(false);
     }
     for (const auto& column : m_columns) {
-      m_names.push_back(column.name);
+      m_names.push_back(util::printable(column.name));
       m_right.push_back(is_numeric(column.type));
     }
     for (const auto& name : m_names) {
@@ -59,10 +60,12 @@ protected:
     std::vector<std::string> cells;
     cells.reserve(m_names.size());
     if (m_shard_column) {
-      cells.push_back(shard);
+      cells.push_back(util::printable(shard));
     }
+    // One line per row: tabs and newlines inside a value would break the columns, and control
+    // bytes would drive the terminal; all are shown escaped (\n, \t, \x1b).
     for (std::size_t c = 0; c < row.fields.size(); ++c) {
-      cells.push_back(row.nulls[c] ? std::string() : printable(row.fields[c]));
+      cells.push_back(row.nulls[c] ? std::string() : util::printable(row.fields[c]));
     }
     if (m_header_done) {
       print_line(cells);
@@ -84,24 +87,6 @@ protected:
   }
 
 private:
-  // One line per row: tabs and newlines inside a value would break the columns.
-  static std::string printable(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-      if (c == '\n') {
-        out += "\\n";
-      } else if (c == '\r') {
-        out += "\\r";
-      } else if (c == '\t') {
-        out += "\\t";
-      } else {
-        out += c;
-      }
-    }
-    return out;
-  }
-
   void print_sample() {
     m_header_done = true;
     if (m_names.empty()) {
@@ -147,10 +132,12 @@ private:
   bool m_header_done = false;
 };
 
-// RFC 4180: CRLF, a header line, fields with a comma, quote or line break quoted.
+// RFC 4180 quoting (a header line, fields with a comma, quote or line break quoted); rows end in
+// LF like psql --csv, or CRLF (RFC 4180's line end) when asked. Values pass byte for byte.
 class CsvPrinter final : public RowPrinter {
 public:
-  using RowPrinter::RowPrinter;
+  CsvPrinter(bool shard_column, std::FILE* out, bool crlf)
+      : RowPrinter(shard_column, out), m_line_end(crlf ? "\r\n" : "\n") {}
 
 protected:
   void on_columns() override {
@@ -169,7 +156,7 @@ protected:
       first = false;
       field(column.name);
     }
-    m_buffer += "\r\n";
+    m_buffer += m_line_end;
   }
 
   void on_row(const std::string& shard, const db::RowView& row) override {
@@ -187,7 +174,7 @@ protected:
         field(row.fields[c], true);
       }
     }
-    m_buffer += "\r\n";
+    m_buffer += m_line_end;
     maybe_flush();
   }
 
@@ -211,6 +198,8 @@ private:
     }
     m_buffer += '"';
   }
+
+  std::string_view m_line_end;
 };
 
 class JsonPrinter final : public RowPrinter {
@@ -264,7 +253,9 @@ private:
     } else if (type == db::ValueType::boolean && (text == "t" || text == "f")) {
       m_buffer += text == "t" ? "true" : "false";
     } else if (type == db::ValueType::json) {
-      m_buffer.append(text); // the server's json/jsonb output is a JSON value already
+      // The server's json/jsonb output is a JSON value already (in UTF-8 unless the database's
+      // encoding is SQL_ASCII).
+      m_buffer += util::valid_utf8(text);
     } else {
       append_json_string(m_buffer, text);
     }
@@ -275,12 +266,12 @@ private:
 
 } // namespace
 
-std::unique_ptr<RowPrinter> RowPrinter::make(QueryFormat format, bool shard_column, std::FILE* out) {
+std::unique_ptr<RowPrinter> RowPrinter::make(QueryFormat format, bool shard_column, std::FILE* out, bool crlf) {
   switch (format) {
   case QueryFormat::table:
     return std::unique_ptr<RowPrinter>(new TablePrinter(shard_column, out));
   case QueryFormat::csv:
-    return std::unique_ptr<RowPrinter>(new CsvPrinter(shard_column, out));
+    return std::unique_ptr<RowPrinter>(new CsvPrinter(shard_column, out, crlf));
   case QueryFormat::json:
     break;
   }
@@ -327,7 +318,7 @@ void append_json_string(std::string& out, std::string_view text) {
     out += '"';
     return;
   }
-  out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += util::json_text(nlohmann::json(std::string(text)));
 }
 
 bool is_json_number(std::string_view text) {

@@ -6,6 +6,7 @@
 #include <grant/error.hpp>
 #include <grant/rebalance/rebalance.hpp>
 #include <grant/rebalance_output.hpp>
+#include <grant/util/text.hpp>
 
 #include <chrono>
 #include <iostream>
@@ -39,7 +40,7 @@ std::function<void(const rebalance::Progress&)> progress_printer(const Context& 
   if (!json && isatty(STDERR_FILENO) == 0) {
     return [](const rebalance::Progress& event) {
       if (!event.note.empty()) {
-        std::cerr << "rebalance: " << event.shard << ": " << event.note << "\n";
+        std::cerr << util::printable("rebalance: " + event.shard + ": " + event.note, "\n\t") << "\n";
       }
     };
   }
@@ -63,10 +64,10 @@ std::function<void(const rebalance::Progress&)> progress_printer(const Context& 
       if (!event.note.empty()) {
         line["note"] = event.note;
       }
-      std::cerr << line.dump() << "\n";
+      std::cerr << util::json_text(line) << "\n";
       return;
     }
-    std::cerr << "\r\033[K" << progress_line(event, rate) << std::flush;
+    std::cerr << "\r\033[K" << util::printable(progress_line(event, rate)) << std::flush;
     if (!event.note.empty()) {
       std::cerr << "\n";
     }

@@ -90,13 +90,7 @@ void run_repair(const RepairFlags& flags, Context& context) {
   }
   for (const auto& result : results) {
     if (!result.ok) {
-      std::cerr << "grant: error: " << result.error << '\n';
-      if (!result.where.empty()) {
-        std::cerr << "  at: " << result.where << '\n';
-      }
-      if (!result.hint.empty()) {
-        std::cerr << "  hint: " << result.hint << '\n';
-      }
+      context.error(result.error, result.where, result.hint);
     }
   }
   context.exit_code = code;

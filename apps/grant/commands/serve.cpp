@@ -6,6 +6,7 @@
 #include <grant/health/monitor.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/serve/server.hpp>
+#include <grant/util/text.hpp>
 
 #include <pthread.h>
 
@@ -86,7 +87,8 @@ void run_serve(const ServeOptions& options, Context& context) {
   monitor_options.interval = std::chrono::milliseconds(options.interval_ms);
   monitor_options.on_transition = [json, quiet](const health::Transition& transition) {
     if (!quiet) {
-      std::cout << (json ? health::to_json(transition).dump() : transition_text(transition)) << std::endl;
+      std::cout << (json ? util::json_text(health::to_json(transition)) : util::printable(transition_text(transition)))
+                << std::endl;
     }
   };
   health::Monitor monitor(databases, check, monitor_options);
@@ -96,10 +98,9 @@ void run_serve(const ServeOptions& options, Context& context) {
   bound.port = server.bind();
   const auto endpoints = monitor.state()->endpoints.size();
   if (json) {
-    std::cout << nlohmann::json{{"listening", "http://" + bound.text()},
-                                {"endpoints", endpoints},
-                                {"interval_ms", options.interval_ms}}
-                     .dump()
+    std::cout << util::json_text(nlohmann::json{{"listening", "http://" + bound.text()},
+                                                {"endpoints", endpoints},
+                                                {"interval_ms", options.interval_ms}})
               << std::endl;
   } else if (!quiet) {
     std::cout << "grant serve: listening on http://" << bound.text() << " (" << endpoints

@@ -2,10 +2,11 @@
 #include <grant/context.hpp>
 #include <grant/flag_checks.hpp>
 
+#include <grant/check/shard_check.hpp>
 #include <grant/error.hpp>
 #include <grant/registry/registry.hpp>
-#include <grant/check/shard_check.hpp>
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -164,7 +165,7 @@ void run_shard_check(const ShardCheckFlags& flags, Context& context) {
     auto last = std::make_shared<std::chrono::steady_clock::time_point>();
     auto mutex = std::make_shared<std::mutex>();
     if (progress_line) {
-      options.on_progress = [last, mutex, name = database->name](std::uint64_t rows) {
+      options.on_progress = [last, mutex, name = util::printable(database->name)](std::uint64_t rows) {
         std::lock_guard guard(*mutex);
         const auto now = std::chrono::steady_clock::now();
         if (now - *last > std::chrono::milliseconds(200)) {

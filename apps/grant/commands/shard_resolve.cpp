@@ -2,11 +2,12 @@
 #include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
+#include <grant/check/table_loader.hpp>
 #include <grant/error.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/shard/resolver.hpp>
-#include <grant/check/table_loader.hpp>
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <iostream>
 
@@ -69,8 +70,7 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
       }
       ++misses;
       problem = error.what();
-      std::cerr << "grant: error: " << problem << "\n  at: " << where << '\n'
-                << (error.hint().empty() ? "" : "  hint: " + error.hint() + '\n');
+      context.error(problem, where, error.hint());
     }
     if (json) {
       nlohmann::json item{{"key", text}, {"shard", shard_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(shard_name)},
@@ -79,9 +79,9 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
         item["error"] = problem;
       }
       // Keys are bytes from the user; JSON needs UTF-8, so invalid sequences print as U+FFFD.
-      out += (count == 0 ? "\n  " : ",\n  ") + item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      out += (count == 0 ? "\n  " : ",\n  ") + util::json_text(item);
     } else {
-      out.append(text);
+      out += util::printable(text, "\t"); // the TABs between a composite key's parts stay
       out += '\t';
       out += shard_name;
       out += '\n';
@@ -92,8 +92,8 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
     }
   };
   if (json) {
-    out += "{\"database\": " + nlohmann::json(database.name).dump() + ", \"resolver\": " +
-           nlohmann::json(resolver->type()).dump() + ", \"keys\": [";
+    out += "{\"database\": " + util::json_text(nlohmann::json(database.name)) +
+           ", \"resolver\": " + util::json_text(nlohmann::json(resolver->type())) + ", \"keys\": [";
   }
   if (flags.from_stdin) {
     std::ios::sync_with_stdio(false);

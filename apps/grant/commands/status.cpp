@@ -192,10 +192,7 @@ void run_status(const StatusFlags& flags, Context& context) {
     int code = 0;
     for (const auto& status : statuses) {
       if (!status.reachable) {
-        std::cerr << "grant: error: " << status.target.label() << ": " << status.error << '\n';
-        if (!status.hint.empty()) {
-          std::cerr << "  hint: " << status.hint << '\n';
-        }
+        context.error(status.target.label() + ": " + status.error, {}, status.hint);
         code = std::max(code, status.error_exit == 0 ? 3 : status.error_exit);
       }
     }

@@ -32,13 +32,20 @@ public:
   /// ./db/grant.json, resolver lint included. Throws ConfigError.
   const config::Config& config();
 
+  // Every text printer escapes control bytes and invalid UTF-8 (util::printable): a name, key or
+  // message never drives the terminal. Tabs and newlines pass.
+
   /// Prints a line on stdout unless --quiet or --json.
   void say(const std::string& line) const;
   /// Prints a line on stderr when -v was given.
   void detail(const std::string& line) const;
   /// Prints a warning on stderr (kept under --json: stdout stays clean).
   void warn(const std::string& line) const;
-  /// Prints the one JSON document of a --json run.
+  /// Prints `grant: error: WHAT` and its `at:`, `statement:` and `hint:` lines on stderr,
+  /// secrets redacted; empty parts are left out.
+  void error(const std::string& what, const std::string& where = {}, const std::string& hint = {},
+             const std::string& statement = {}) const;
+  /// Prints the one JSON document of a --json run (util::json_text: always valid UTF-8).
   void emit_json(const nlohmann::json& document) const;
 
   bool color_stdout() const;

@@ -17,14 +17,15 @@ enum class QueryFormat { table, csv, json };
 /// `shard` column comes first. Output is buffered and written in blocks, never held whole:
 ///  - table: psql's aligned layout; widths come from the first rows (up to k_table_sample), a
 ///    longer value later widens its own line only;
-///  - csv: RFC 4180 (CRLF line ends, a header line, quotes doubled); NULL is an empty field and
-///    the empty string `""`;
+///  - csv: RFC 4180 quoting (a header line, quotes doubled), rows ending in LF like psql --csv or,
+///    with `crlf`, in CRLF; NULL is an empty field and the empty string `""`;
 ///  - json: an array of objects, numbers and booleans typed, NULL as null, json columns inline.
 class RowPrinter : public route::MergedSink, public db::ResultSink {
 public:
   static constexpr std::size_t k_table_sample = 1000;
 
-  static std::unique_ptr<RowPrinter> make(QueryFormat format, bool shard_column, std::FILE* out = stdout);
+  static std::unique_ptr<RowPrinter> make(QueryFormat format, bool shard_column, std::FILE* out = stdout,
+                                          bool crlf = false);
   ~RowPrinter() override;
 
   void columns(const std::vector<db::Column>& columns) override;

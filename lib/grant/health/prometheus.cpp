@@ -1,5 +1,7 @@
 #include <grant/health/prometheus.hpp>
 
+#include <grant/util/text.hpp>
+
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -8,9 +10,10 @@ namespace grant::health {
 
 namespace {
 
+// The exposition format is UTF-8: invalid bytes become U+FFFD, as in every JSON grant writes.
 std::string escape_label(const std::string& value) {
   std::string out;
-  for (const char c : value) {
+  for (const char c : util::valid_utf8(value)) {
     if (c == '\\' || c == '"') {
       out += '\\';
       out += c;

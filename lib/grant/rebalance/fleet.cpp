@@ -5,6 +5,7 @@
 #include <grant/migrate/tracking.hpp>
 #include <grant/util/sha256.hpp>
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <algorithm>
 #include <map>
@@ -40,7 +41,7 @@ const config::Database& sharded(const config::Config& config, const std::string&
 
 std::string digest_of(const config::Database& target) {
   std::string text = "key=" + util::join(target.sharding->key, ",") + ";resolver=" + target.sharding->resolver.type +
-                     target.sharding->resolver.params.dump() + ";";
+                     util::json_text(target.sharding->resolver.params) + ";";
   for (const auto& shard : target.shards) {
     text += shard.name + "/" + std::to_string(shard.weight) + "/" + shard.key_range.value_or("") + ";";
   }

@@ -2,6 +2,7 @@
 
 #include <grant/health/json.hpp>
 #include <grant/health/prometheus.hpp>
+#include <grant/util/text.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -31,7 +32,9 @@ std::vector<std::string_view> segments(std::string_view path) {
   return out;
 }
 
-Answer json_answer(int status, const nlohmann::json& body) { return {status, "application/json", body.dump() + "\n"}; }
+Answer json_answer(int status, const nlohmann::json& body) {
+  return {status, "application/json", util::json_text(body) + "\n"};
+}
 
 Answer not_found(const std::string& what) { return json_answer(404, {{"error", what}}); }
 
@@ -100,7 +103,7 @@ std::optional<int> parse_lag(std::string_view text) {
 
 View::View(std::shared_ptr<const health::MonitorState> state) : m_state(std::move(state)) {
   m_healthy = m_state->status() == "healthy";
-  m_health_body = health::to_json(*m_state).dump(2) + "\n";
+  m_health_body = util::json_text(health::to_json(*m_state), 2) + "\n";
   m_metrics_body = health::to_prometheus(*m_state);
 }
 

@@ -1,6 +1,7 @@
 #include <grant/shard/strategy.hpp>
 
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -12,7 +13,7 @@ std::string member_path(const std::string& base, std::string_view key) {
   const bool plain = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   });
-  return plain ? base + "." + std::string(key) : base + "[" + Json(std::string(key)).dump() + "]";
+  return plain ? base + "." + std::string(key) : base + "[" + util::json_text(Json(std::string(key))) + "]";
 }
 
 std::string index_path(const std::string& base, std::size_t index) {
@@ -58,7 +59,7 @@ std::optional<std::size_t> BuildContext::shard_ref(const Json& value, const std:
 std::optional<std::int64_t> BuildContext::integer(const Json& value, const std::string& key_path) const {
   if (value.is_number_unsigned() &&
       value.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    add(key_path + " is " + value.dump() + ", beyond the int64 range", key_path);
+    add(key_path + " is " + util::json_text(value) + ", beyond the int64 range", key_path);
     return std::nullopt;
   }
   // ${VAR} expands to a string, so a string holding a canonical integer counts as one.
@@ -67,7 +68,7 @@ std::optional<std::int64_t> BuildContext::integer(const Json& value, const std::
   }
   if (!value.is_number_integer()) {
     add(key_path + " must be an integer, not " +
-            (value.is_number() || value.is_string() ? value.dump() : std::string(value.type_name())),
+            (value.is_number() || value.is_string() ? util::json_text(value) : std::string(value.type_name())),
         key_path);
     return std::nullopt;
   }

@@ -1,0 +1,2 @@
+-- grant:up
+SELECT 1;

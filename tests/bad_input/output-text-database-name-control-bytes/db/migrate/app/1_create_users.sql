@@ -1,0 +1,4 @@
+-- grant:up
+CREATE TABLE users (id integer);
+-- grant:down
+DROP TABLE users;
