@@ -5,12 +5,14 @@
 #include <grant/context.hpp>
 
 #include <grant/config/load.hpp>
+#include <grant/db/cancel.hpp>
 #include <grant/db/error.hpp>
 #include <grant/error.hpp>
 #include <grant/shard/lint.hpp>
 #include <grant/util/url.hpp>
 #include <grant/version.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -49,6 +51,44 @@ void print_error(const Context& context, const Error& error) {
   }
 }
 
+// The handler only notifies db::cancel's watcher thread (async-signal-safe); a second signal
+// exits at once, leaving each server to roll back when its connection drops.
+void on_signal(int signal) {
+  if (db::cancel::notify_from_signal(signal) > 1) {
+    constexpr char k_now[] = "grant: second signal: exiting now; each server rolls back what was open when its "
+                             "connection drops\n";
+    [[maybe_unused]] const auto written = write(STDERR_FILENO, k_now, sizeof k_now - 1);
+    _exit(128 + signal);
+  }
+  constexpr char k_first[] = "grant: interrupted: cancelling what runs on the servers and rolling back "
+                             "(again to exit at once)\n";
+  [[maybe_unused]] const auto written = write(STDERR_FILENO, k_first, sizeof k_first - 1);
+}
+
+// For the commands that talk to servers: SIGINT and SIGTERM cancel instead of killing.
+void cancel_on_signal() {
+  db::cancel::start_watcher();
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// Exit 128 + the signal once a signal stopped the run, saying so last.
+int after_signal(int code) {
+  const int signal = db::cancel::requested();
+  if (signal == 0) {
+    return code;
+  }
+  std::cerr << "grant: interrupted by " << db::cancel::signal_name(signal)
+            << ": what was running was cancelled on its server and rolled back, and grant's locks were released; "
+               "the lines above say what was done\n"
+            << std::flush;
+  return 128 + signal;
+}
+
 const char* k_footer = R"(Examples:
   grant init                              write a starter db/grant.json (SQLite)
   grant config check --connect            validate the config and reach every server
@@ -56,7 +96,8 @@ const char* k_footer = R"(Examples:
   grant status --exit-code                CI gate: exit 1 when anything is pending
 
 Config: --config PATH, else $GRANT_CONFIG, else ./grant.json, else ./db/grant.json.
-Exit codes: 0 ok, 1 a check found problems, 2 usage/config error, 3 database failure.
+Exit codes: 0 ok, 1 a check found problems, 2 usage/config error, 3 database failure,
+130/143 interrupted by SIGINT/SIGTERM (what ran was cancelled and rolled back).
 Docs: docs/ in the source tree.)";
 
 } // namespace
@@ -95,6 +136,10 @@ int run(int argc, char** argv) {
   setup_serve(app, context);
   setup_query(app, context);
   setup_completion(app, context);
+  for (const char* name :
+       {"migrate", "rollback", "redo", "baseline", "repair", "recover", "query", "shard-check", "rebalance"}) {
+    app.get_subcommand(name)->preparse_callback([](std::size_t) { cancel_on_signal(); });
+  }
 
   try {
     app.parse(argc, argv);
@@ -109,12 +154,12 @@ int run(int argc, char** argv) {
     return 2;
   } catch (const Error& error) {
     print_error(context, error);
-    return error.exit_code();
+    return after_signal(error.exit_code());
   } catch (const std::exception& error) {
     print_error(context, Error(ErrorKind::database, std::string("unexpected failure: ") + error.what()));
-    return 3;
+    return after_signal(3);
   }
-  return context.exit_code;
+  return after_signal(context.exit_code);
 }
 
 const config::Config& Context::config() {
