@@ -76,15 +76,25 @@ void cancel_on_signal() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-// Exit 128 + the signal once a signal stopped the run, saying so last.
-int after_signal(int code) {
+// Exit 128 + the signal once a signal stopped the run, saying so last, with the way on.
+int after_signal(int code, const CLI::App& app) {
   const int signal = db::cancel::requested();
   if (signal == 0) {
     return code;
   }
+  std::string command;
+  for (const auto* subcommand : app.get_subcommands()) {
+    command = subcommand->get_name();
+  }
+  std::string next;
+  if (command == "rebalance") {
+    next = "; re-run the same phase to resume (the copy keeps its checkpoints)";
+  } else if (command != "query" && command != "shard-check") {
+    next = "; run the same command again to finish";
+  }
   std::cerr << "grant: interrupted by " << db::cancel::signal_name(signal)
-            << ": what was running was cancelled on its server and rolled back, and grant's locks were released; "
-               "the lines above say what was done\n"
+            << ": what was running was cancelled on its server and rolled back, and grant's locks were released" << next
+            << '\n'
             << std::flush;
   return 128 + signal;
 }
@@ -154,12 +164,12 @@ int run(int argc, char** argv) {
     return 2;
   } catch (const Error& error) {
     print_error(context, error);
-    return after_signal(error.exit_code());
+    return after_signal(error.exit_code(), app);
   } catch (const std::exception& error) {
     print_error(context, Error(ErrorKind::database, std::string("unexpected failure: ") + error.what()));
-    return after_signal(3);
+    return after_signal(3, app);
   }
-  return after_signal(context.exit_code);
+  return after_signal(context.exit_code, app);
 }
 
 const config::Config& Context::config() {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <thread>
 
 using namespace std::chrono_literals;
 using grant::test::contains;
@@ -191,4 +192,67 @@ TEST_CASE("signal::a second SIGINT exits at once while the first one's cancel ge
   proxy.release(); // the server ends the session and rolls back
   CHECK(grant::test::eventually([&] { return advisory_locks(project.url()) == 0; }, 5s));
   CHECK(project.applied().empty());
+}
+
+TEST_CASE("signal::migrate --atomic: SIGINT before the decision rolls every shard back, nothing left prepared") {
+  grant::test::ShardFleet fleet(3, "signal_atomic");
+  fleet.file("1_first.sql", grant::test::table_migration("signal_first"));
+  fleet.file("2_slow.sql", slow_migration("signal_slow", "60"));
+
+  const auto output = fleet.dir / "run.out";
+  grant::test::BackgroundGrant run({"migrate", "--atomic"}, fleet.dir.path(), output);
+  REQUIRE(grant::test::eventually(
+      [&] {
+        for (int shard = 0; shard < fleet.size(); ++shard) {
+          if (sleeping(fleet.url(shard)) != 1) {
+            return false;
+          }
+        }
+        return true;
+      },
+      15s));
+  const auto code = run.stop(SIGINT, 10s);
+  const auto text = grant::test::read_file(output);
+  REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGINT:\n" << text);
+  CHECK_MESSAGE(*code == 130, text);
+  CHECK_MESSAGE(contains(text, "grant: interrupted by SIGINT"), text);
+  for (int shard = 0; shard < fleet.size(); ++shard) {
+    CHECK(released(fleet.url(shard)));
+    CHECK(fleet.prepared(shard) == 0);
+    CHECK(fleet.applied_count(shard) == 1); // the first version committed everywhere before
+    CHECK_FALSE(fleet.has_table(shard, "signal_slow"));
+  }
+  CHECK(fleet.decisions(0) == 0);
+
+  fleet.file("2_slow.sql", slow_migration("signal_slow", "0.1"));
+  const auto again = run_bounded(fleet.dir.path(), {"migrate", "--atomic", "--lock-timeout", "2"});
+  CHECK_MESSAGE(again.exit_code == 0, again.output);
+  for (int shard = 0; shard < fleet.size(); ++shard) {
+    CHECK(fleet.applied_count(shard) == 2);
+  }
+}
+
+TEST_CASE("signal::migrate on SQLite: SIGINT interrupts the statement, rolls back and frees the lock file") {
+  grant::test::Project project(false, "signal_sqlite");
+  project.file("1_first.sql", grant::test::table_migration("signal_first"));
+  // Counts forever: only an interrupt ends it.
+  project.file("2_slow.sql", "-- grant:up\nCREATE TABLE signal_slow (id int);\n"
+                             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c;\n"
+                             "-- grant:down\nDROP TABLE signal_slow;\n");
+  const auto output = project.dir / "run.out";
+  grant::test::BackgroundGrant run({"-v", "migrate"}, project.dir.path(), output);
+  REQUIRE(grant::test::eventually([&] { return contains(grant::test::read_file(output), "applying 2_slow"); }, 15s));
+  std::this_thread::sleep_for(200ms); // into the statement
+  const auto code = run.stop(SIGINT, 10s);
+  const auto text = grant::test::read_file(output);
+  REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGINT:\n" << text);
+  CHECK_MESSAGE(*code == 130, text);
+  CHECK_MESSAGE(contains(text, "app: migration 2_slow interrupted by SIGINT: rolled back, not applied"), text);
+  CHECK(project.applied() == std::vector<std::string>{"1"});
+  CHECK_FALSE(project.has_table("signal_slow"));
+
+  project.file("2_slow.sql", grant::test::table_migration("signal_slow"));
+  const auto again = run_bounded(project.dir.path(), {"migrate", "--lock-timeout", "2"});
+  CHECK_MESSAGE(again.exit_code == 0, again.output);
+  CHECK(project.applied() == std::vector<std::string>{"1", "2"});
 }
