@@ -256,3 +256,23 @@ TEST_CASE("signal::migrate on SQLite: SIGINT interrupts the statement, rolls bac
   CHECK_MESSAGE(again.exit_code == 0, again.output);
   CHECK(project.applied() == std::vector<std::string>{"1", "2"});
 }
+
+TEST_CASE("signal::rollback: SIGTERM during a down section keeps the version applied") {
+  grant::test::Project project(true, "signal_down");
+  project.file("1_table.sql", "-- grant:up\nCREATE TABLE signal_down (id int);\n"
+                              "-- grant:down\nDROP TABLE signal_down;\nSELECT pg_sleep(60);\n");
+  const auto applied = project.grant({"migrate"});
+  REQUIRE_MESSAGE(applied.exit_code == 0, applied.err);
+
+  const auto output = project.dir / "rollback.out";
+  grant::test::BackgroundGrant run({"rollback"}, project.dir.path(), output);
+  REQUIRE(grant::test::eventually([&] { return sleeping(project.url()) == 1; }, 15s));
+  const auto code = run.stop(SIGTERM, 10s);
+  const auto text = grant::test::read_file(output);
+  REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGTERM:\n" << text);
+  CHECK_MESSAGE(*code == 143, text);
+  CHECK_MESSAGE(contains(text, "app: rollback of 1_table interrupted by SIGTERM: rolled back, still applied"), text);
+  CHECK(released(project.url()));
+  CHECK(project.applied() == std::vector<std::string>{"1"});
+  CHECK(project.has_table("signal_down"));
+}
