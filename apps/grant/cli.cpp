@@ -5,6 +5,7 @@
 #include <grant/context.hpp>
 #include <grant/flag_checks.hpp>
 #include <grant/option_rules.hpp>
+#include <grant/signals.hpp>
 
 #include <grant/config/load.hpp>
 #include <grant/db/error.hpp>
@@ -50,7 +51,8 @@ const char* k_footer = R"(Examples:
   grant status --exit-code                CI gate: exit 1 when anything is pending
 
 Config: --config PATH, else $GRANT_CONFIG, else ./grant.json, else ./db/grant.json.
-Exit codes: 0 ok, 1 a check found problems, 2 usage/config error, 3 database failure.
+Exit codes: 0 ok, 1 a check found problems, 2 usage/config error, 3 database failure,
+130/143 interrupted by SIGINT/SIGTERM (what ran was cancelled and rolled back).
 Docs: docs/ in the source tree.)";
 
 } // namespace
@@ -91,6 +93,10 @@ int run(int argc, char** argv) {
   setup_query(app, context);
   setup_completion(app, context);
   enforce_option_rules(app);
+  for (const char* name :
+       {"migrate", "rollback", "redo", "baseline", "repair", "recover", "query", "shard-check", "rebalance"}) {
+    app.get_subcommand(name)->preparse_callback([](std::size_t) { cancel_on_signal(); });
+  }
 
   try {
     app.parse(argc, argv);
@@ -107,12 +113,12 @@ int run(int argc, char** argv) {
     return 2;
   } catch (const Error& error) {
     print_error(context, error);
-    return error.exit_code();
+    return after_signal(error.exit_code(), app);
   } catch (const std::exception& error) {
     print_error(context, Error(ErrorKind::database, std::string("unexpected failure: ") + error.what()));
-    return 3;
+    return after_signal(3, app);
   }
-  return context.exit_code;
+  return after_signal(context.exit_code, app);
 }
 
 const config::Config& Context::config() {

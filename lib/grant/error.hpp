@@ -7,9 +7,10 @@ namespace grant {
 
 /// What kind of failure: picks the process exit code (CONTRACT.md "Exit codes").
 enum class ErrorKind {
-  check = 1,    ///< a check found problems
-  usage = 2,    ///< usage or configuration error: nothing was touched
-  database = 3, ///< a database operation failed during the run
+  check = 1,         ///< a check found problems
+  usage = 2,         ///< usage or configuration error: nothing was touched
+  database = 3,      ///< a database operation failed during the run
+  interrupted = 130, ///< stopped by SIGINT (the CLI exits 128 + the signal: 143 for SIGTERM)
 };
 
 /// The project's one exception type. `where` says where (file:line, key path, target);

@@ -141,6 +141,10 @@ void report_results(Context& context, const std::string& command, const std::vec
         line += context.paint("ok", "32") + "  " + std::to_string(count) + " " +
                 (dry_run ? std::string("would be ") + verb : std::string(verb));
         line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
+      } else if (result.exit_code == static_cast<int>(ErrorKind::interrupted)) {
+        line += context.paint("INTERRUPTED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb +
+                " before the signal";
+        line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
       } else if (result.exit_code == 2 && result.steps.empty()) {
         line += context.paint("REFUSED", "31") + "  nothing changed on this target";
       } else if (command == "redo" && result.steps.size() == 1) {

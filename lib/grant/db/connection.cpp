@@ -1,5 +1,7 @@
 #include <grant/db/connection.hpp>
 
+#include <grant/db/cancel.hpp>
+
 #include <grant/util/sql_lexer.hpp>
 #include <grant/util/strings.hpp>
 
@@ -23,6 +25,7 @@ Transaction::~Transaction() {
   if (!m_open) {
     return;
   }
+  const cancel::Shield cleanup; // rolls back even after Ctrl-C
   try {
     rollback();
   } catch (...) {
@@ -56,6 +59,7 @@ void Transaction::commit() {
 // A failed COMMIT may leave the transaction open (SQLite keeps it after SQLITE_BUSY, so that the
 // COMMIT can be retried): roll it back, and when even that fails, nobody may reuse the session.
 void Transaction::after_failed_commit() noexcept {
+  const cancel::Shield cleanup;
   try {
     m_connection.execute("ROLLBACK");
   } catch (...) {
@@ -72,6 +76,7 @@ void Transaction::rollback() {
   if (!m_open) {
     return;
   }
+  const cancel::Shield cleanup;
   m_open = false;
   m_connection.m_depth = m_level - 1;
   if (m_level == 1) {
@@ -89,6 +94,7 @@ void Transaction::rollback() {
 }
 
 std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options) {
+  cancel::check(options.target.empty() ? url.redacted() : options.target);
   switch (url.scheme) {
   case util::UrlScheme::postgres:
     return connect_postgres(url, options);

@@ -114,6 +114,10 @@ public:
   /// silent returns with a lost-connection DbError; the connection is unusable after it.
   /// Thread-safe and never throws. SQLite: interrupts the running statement.
   virtual void interrupt() noexcept = 0;
+  /// Asks the server to stop the statement running now, from another thread (cancel::Running
+  /// calls it on SIGINT/SIGTERM); the statement then fails and the session stays usable.
+  /// PostgreSQL: a cancel request; SQLite: sqlite3_interrupt. Never throws.
+  virtual void cancel() noexcept {}
 
   /// Bounds every following statement; zero removes the bound.
   virtual void set_statement_timeout(std::chrono::milliseconds timeout) = 0;

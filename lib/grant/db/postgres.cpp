@@ -1,6 +1,7 @@
 // The PostgreSQL adapter: the only file that includes libpqxx.
 #include <grant/db/connection.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/db/watchdog.hpp>
 #include <grant/util/strings.hpp>
 
@@ -17,6 +18,8 @@
 namespace grant::db {
 
 namespace {
+
+constexpr const char* k_query_canceled = "57014";
 
 // libpqxx prefixes nothing useful; keep the server's words, drop trailing newlines.
 std::string clean_message(const std::string& raw) {
@@ -176,6 +179,14 @@ public:
     }
   }
 
+  void cancel() noexcept override {
+    try {
+      m_connection->cancel_query(); // thread-safe in libpqxx 6.4: its own PGcancel copy
+    } catch (...) {
+      // Not sent (the server is gone): the statement ends with the session instead.
+    }
+  }
+
   void set_statement_timeout(std::chrono::milliseconds timeout) override {
     execute("SET statement_timeout = " + std::to_string(timeout.count()));
   }
@@ -316,6 +327,7 @@ private:
                     {target(), std::string(sql), {}, 0, true, 0}, "reconnect and retry");
     }
     const auto bound = reply_timeout();
+    const cancel::Running running(*this);
     try {
       const Deadline deadline(bound, [this] {
         m_timed_out = true;
@@ -340,6 +352,11 @@ private:
       body(work);
     } catch (const pqxx::sql_error& error) {
       const auto message = clean_message(error.what());
+      if (error.sqlstate() == k_query_canceled && cancel::requested() != 0) {
+        throw Interrupted(target() + ": cancelled on the server by " + cancel::signal_name(cancel::requested()) + " (" +
+                              message + ")",
+                          target());
+      }
       throw DbError(message, {target(), std::string(sql), error.sqlstate(), 0, false, line_from_message(message)});
     } catch (const pqxx::broken_connection& error) {
       m_broken = true;

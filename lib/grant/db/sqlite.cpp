@@ -1,6 +1,7 @@
 // The SQLite adapter over the sqlite3 C API.
 #include <grant/db/connection.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/util/strings.hpp>
 
 #include <sqlite3.h>
@@ -91,6 +92,7 @@ public:
         continue;
       }
       arm_deadline();
+      const cancel::Running running(*this);
       int step = SQLITE_ROW;
       while (step == SQLITE_ROW) {
         step = sqlite3_step(statement.get());
@@ -186,6 +188,8 @@ public:
 
   void interrupt() noexcept override { sqlite3_interrupt(m_db); }
 
+  void cancel() noexcept override { sqlite3_interrupt(m_db); }
+
   std::string reset_session_sql() const override { return {}; } // no session state a migration leaves
 
   void set_statement_timeout(std::chrono::milliseconds timeout) override {
@@ -253,6 +257,7 @@ private:
       }
     }
     arm_deadline();
+    const cancel::Running running(*this);
     while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
       on_row(statement.get());
     }
@@ -285,6 +290,10 @@ private:
 
   [[noreturn]] void fail(std::string_view sql, std::size_t offset, int rc) {
     std::string message = sqlite3_errmsg(m_db);
+    if (rc == SQLITE_INTERRUPT && cancel::requested() != 0 && !cancel::shielded()) {
+      throw Interrupted(target() + ": stopped by " + cancel::signal_name(cancel::requested()) + " (" + message + ")",
+                        target());
+    }
     if (rc == SQLITE_INTERRUPT) {
       message = "statement timeout: " + message;
     }

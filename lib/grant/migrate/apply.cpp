@@ -1,5 +1,6 @@
 #include <grant/migrate/apply.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/db/sqlite_foreign_keys.hpp>
 #include <grant/migrate/blockers.hpp>
 #include <grant/migrate/sql_split.hpp>
@@ -193,8 +194,25 @@ void with_retries(db::Connection& connection, const Target& target, const Migrat
               "lock timeout; retry " + std::to_string(tried + 1) + " of " + std::to_string(limits.retries) + " in " +
                   std::to_string(wait.count()) + " ms"});
     }
-    std::this_thread::sleep_for(wait);
+    db::cancel::sleep_for(wait, target.label());
   }
+}
+
+// Ctrl-C or SIGTERM stopped a section: says what that left, with the migration's name.
+[[noreturn]] void interrupted(const Target& target, const Migration& migration, const Section& section, bool up) {
+  const auto signal = db::cancel::signal_name(db::cancel::requested());
+  std::string what = target.label() + ": " + (up ? "migration " : "rollback of ") + migration.display_name() +
+                     " interrupted by " + signal;
+  std::string hint = "run grant again to " + std::string(up ? "apply" : "revert") + " it";
+  if (section.transaction) {
+    what += ": rolled back, " + std::string(up ? "not applied" : "still applied");
+  } else {
+    what += ": it runs outside a transaction (transaction=false), so its statements before the cancelled one "
+            "stay; the version is " +
+            std::string(up ? "not recorded as applied" : "still recorded as applied");
+    hint = "make its statements idempotent (IF NOT EXISTS) and " + hint;
+  }
+  throw db::Interrupted(what, section.file.string(), hint);
 }
 
 } // namespace
@@ -238,25 +256,29 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
   if (events) {
     events({Event::Kind::applying, target.label(), migration.display_name(), 0, {}});
   }
-  with_retries(connection, target, migration, migration.up, events,
-               [&](const SessionLimits& limits, BlockerWatch* watch) {
-                 const auto start = std::chrono::steady_clock::now();
-                 db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
-                 const auto context = target.label() + ": migration " + migration.display_name();
-                 if (migration.up.transaction) {
-                   db::Transaction transaction(connection);
-                   run_section(connection, target, migration, migration.up, limits, watch);
-                   step.ms = elapsed_ms(start);
-                   tracker.record(migration, step.ms, connection.reset_session_sql()); // end_section() and the row
-                   foreign_keys.check(context);
-                   transaction.commit();
-                 } else {
-                   run_section(connection, target, migration, migration.up, limits, watch);
-                   foreign_keys.check(context);
-                   step.ms = elapsed_ms(start);
-                   tracker.record(migration, step.ms, connection.reset_session_sql());
-                 }
-               });
+  try {
+    with_retries(connection, target, migration, migration.up, events,
+                 [&](const SessionLimits& limits, BlockerWatch* watch) {
+                   const auto start = std::chrono::steady_clock::now();
+                   db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
+                   const auto context = target.label() + ": migration " + migration.display_name();
+                   if (migration.up.transaction) {
+                     db::Transaction transaction(connection);
+                     run_section(connection, target, migration, migration.up, limits, watch);
+                     step.ms = elapsed_ms(start);
+                     tracker.record(migration, step.ms, connection.reset_session_sql()); // end_section() and the row
+                     foreign_keys.check(context);
+                     transaction.commit();
+                   } else {
+                     run_section(connection, target, migration, migration.up, limits, watch);
+                     foreign_keys.check(context);
+                     step.ms = elapsed_ms(start);
+                     tracker.record(migration, step.ms, connection.reset_session_sql());
+                   }
+                 });
+  } catch (const db::Interrupted&) {
+    interrupted(target, migration, migration.up, true);
+  }
   if (events) {
     events({Event::Kind::applied, target.label(), migration.display_name(), step.ms, {}});
   }
@@ -275,23 +297,27 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
     events({Event::Kind::reverting, target.label(), migration.display_name(), 0, {}});
   }
   const auto start = std::chrono::steady_clock::now();
-  with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
-    db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
-    const auto context = target.label() + ": rollback of " + migration.display_name();
-    if (down.transaction) {
-      db::Transaction transaction(connection);
-      run_section(connection, target, migration, down, limits, watch);
-      end_section(connection);
-      forget_row(tracker, target, migration);
-      foreign_keys.check(context);
-      transaction.commit();
-    } else {
-      run_section(connection, target, migration, down, limits, watch);
-      foreign_keys.check(context);
-      end_section(connection);
-      forget_row(tracker, target, migration);
-    }
-  });
+  try {
+    with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
+      db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
+      const auto context = target.label() + ": rollback of " + migration.display_name();
+      if (down.transaction) {
+        db::Transaction transaction(connection);
+        run_section(connection, target, migration, down, limits, watch);
+        end_section(connection);
+        forget_row(tracker, target, migration);
+        foreign_keys.check(context);
+        transaction.commit();
+      } else {
+        run_section(connection, target, migration, down, limits, watch);
+        foreign_keys.check(context);
+        end_section(connection);
+        forget_row(tracker, target, migration);
+      }
+    });
+  } catch (const db::Interrupted&) {
+    interrupted(target, migration, down, false);
+  }
   step.ms = elapsed_ms(start);
   if (events) {
     events({Event::Kind::reverted, target.label(), migration.display_name(), step.ms, {}});

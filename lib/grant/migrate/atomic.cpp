@@ -1,5 +1,6 @@
 #include <grant/migrate/atomic.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/migrate/apply.hpp>
 #include <grant/migrate/lock.hpp>
 #include <grant/migrate/tracking.hpp>
@@ -56,6 +57,7 @@ public:
       fail_all(error, error.where());
     }
     std::vector<TargetResult> results;
+    const db::cancel::Shield summary; // after Ctrl-C too
     for (auto& member : m_members) {
       if (member.result.ok && member.tracker && member.connection && member.connection->is_usable()) {
         try {

@@ -1,5 +1,6 @@
 #include <grant/migrate/lock.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/util/strings.hpp>
 
 #include <xxhash.h>
@@ -18,6 +19,7 @@ class AdvisoryLock final : public MigrationLock {
 public:
   AdvisoryLock(db::Connection& connection, std::string key) : m_connection(connection), m_key(std::move(key)) {}
   ~AdvisoryLock() override {
+    const db::cancel::Shield cleanup; // released even after Ctrl-C
     try {
       if (m_connection.is_usable()) {
         m_connection.query("SELECT pg_advisory_unlock($1)", {m_key});
@@ -113,7 +115,12 @@ std::unique_ptr<MigrationLock> acquire_file(db::Connection& connection, const st
                           "wait for the other run to finish, or raise --lock-timeout");
       }
       // flock has no timed wait; a short poll keeps the timeout honest.
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      try {
+        db::cancel::sleep_for(std::chrono::milliseconds(20), connection.target());
+      } catch (...) {
+        close(fd);
+        throw;
+      }
     }
   }
   char host[128] = {};

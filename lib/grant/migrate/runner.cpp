@@ -1,5 +1,6 @@
 #include <grant/migrate/runner.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/migrate/apply.hpp>
 #include <grant/migrate/atomic.hpp>
 #include <grant/migrate/lock.hpp>
@@ -111,7 +112,7 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
                       " s for the server to accept connections (" + error.what() + ")"});
           told = true;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        db::cancel::sleep_for(std::chrono::milliseconds(250), target.label());
       }
     }
   };
@@ -268,6 +269,7 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
       result.steps.front().sql = "-- the tracking table first\n" + setup_sql + result.steps.front().sql;
     }
     // Also after a failure: the migrations before it stay applied, and the summary says so.
+    const db::cancel::Shield summary; // after Ctrl-C too
     if (connection->is_usable() && tracker.exists()) {
       try {
         const auto plan = make_plan(files, tracker.applied());

@@ -1,5 +1,6 @@
 #include <grant/rebalance/work.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/error.hpp>
 #include <grant/migrate/tracking.hpp>
 #include <grant/shard/key.hpp>
@@ -55,7 +56,9 @@ void Work::throttle(db::Connection& source, std::size_t source_node, const std::
   if (options.max_rows_per_sec > 0) {
     // Every worker sleeps until the rows done so far fit the rate since the start.
     const auto due = started + std::chrono::microseconds(rows_done.load() * 1000000 / options.max_rows_per_sec);
-    std::this_thread::sleep_until(due);
+    if (const auto now = std::chrono::steady_clock::now(); due > now) {
+      db::cancel::sleep_for(std::chrono::ceil<std::chrono::milliseconds>(due - now), source.target());
+    }
   }
   const auto max_lag = fleet.source().health.max_lag_ms;
   if (max_lag <= 0) {

@@ -3,6 +3,7 @@
 // batch holds thousands of rows, so the lock is taken once per batch, not per row.
 #pragma once
 
+#include <grant/db/cancel.hpp>
 #include <grant/route/row_batch.hpp>
 #include <grant/route/scatter.hpp>
 
@@ -60,7 +61,14 @@ public:
       m_stop = true;
       if (break_sessions) {
         for (auto& lane : m_lanes) {
-          if (lane.connection != nullptr) {
+          if (lane.connection == nullptr) {
+            continue;
+          }
+          // After Ctrl-C the server must stop the statement too: a broken socket alone leaves
+          // it running there.
+          if (db::cancel::requested() != 0) {
+            lane.connection->cancel();
+          } else {
             lane.connection->interrupt();
           }
         }

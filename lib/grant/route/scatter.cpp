@@ -1,6 +1,7 @@
 // scatter_gather: the merging side. The shards' threads and their batches are in gather.hpp.
 #include <grant/route/scatter.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/route/gather.hpp>
 
 namespace grant::route {
@@ -157,10 +158,11 @@ ScatterResult scatter_gather(const std::vector<ShardTarget>& targets, const Merg
     db::DbError::Details details;
     details.target = failure.label;
     details.statement = plan.shard_sql;
+    const std::string next = db::cancel::requested() != 0 ? "re-run it" : "fix the shard and re-run";
     throw ScatterError("shard " + failure.shard + " failed: " + failure.message, details,
-                       result.rows > 0 ? "the " + std::to_string(result.rows) +
-                                             " rows already delivered are incomplete; fix the shard and re-run"
-                                       : "fix the shard and re-run",
+                       result.rows > 0
+                           ? "the " + std::to_string(result.rows) + " rows already delivered are incomplete; " + next
+                           : next,
                        failure);
   }
   return result;

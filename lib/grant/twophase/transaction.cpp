@@ -1,5 +1,6 @@
 #include <grant/twophase/transaction.hpp>
 
+#include <grant/db/cancel.hpp>
 #include <grant/twophase/gid.hpp>
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
@@ -133,6 +134,7 @@ void DistributedTransaction::commit_all(std::vector<std::string>& failures) {
     if (m_states[i] != State::prepared) {
       return;
     }
+    const db::cancel::Shield decided; // the decision is recorded: Ctrl-C must not leave it half done
     const auto statement = "COMMIT PREPARED " + connection(i).quote_literal(gid(i));
     try {
       connection(i).execute(statement);
@@ -178,6 +180,10 @@ void DistributedTransaction::commit() {
 }
 
 void DistributedTransaction::decide_and_commit() {
+  // After Ctrl-C nothing is decided: the destructor rolls every participant back. Once the
+  // decision is being recorded, it is carried through.
+  db::cancel::check(m_scope);
+  const db::cancel::Shield deciding;
   const auto decision = record_decision();
   if (decision != Decision::commit) {
     rollback();
@@ -212,6 +218,7 @@ void DistributedTransaction::decide_and_commit() {
 
 void DistributedTransaction::rollback() noexcept {
   const auto roll_back = [&](std::size_t i) {
+    const db::cancel::Shield cleanup; // rolls back after Ctrl-C too
     auto& state = m_states[i];
     if (state == State::active) {
       try {
