@@ -127,14 +127,14 @@ CutoverShard cut_over(Work& work, std::size_t source) {
       // A long transaction of an application holds a lock (or one waits for ours while holding
       // one we need): give the writers back their table and try again, rather than keep them
       // queued behind the block.
-      if (!is_lock_conflict(error) || attempt == 3) {
+      if (!is_lock_conflict(error) || attempt == k_lock_attempts) {
         throw;
       }
       work.report("cutover", "", node.name, 0,
                   std::string(error.sqlstate() == "40P01" ? "the write block met a deadlock"
                                                           : "the write block waited 2 s for a lock held by another session") +
-                      "; trying again (" + std::to_string(attempt) + "/3)");
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+                      "; trying again (" + std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
+      back_off(attempt);
     }
   }
   out.pause_ms = since_ms(blocked);

@@ -6,6 +6,8 @@
 #include <grant/shard/key.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
+#include <random>
 #include <thread>
 
 #include <unistd.h>
@@ -184,6 +186,12 @@ bool is_lock_conflict(const db::DbError& error) {
   return error.sqlstate() == "55P03" || error.sqlstate() == "40P01";
 }
 
+void back_off(int attempt) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const auto jitter = std::uniform_int_distribution<int>(0, 400)(random);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200 * std::min(attempt, 5) + jitter));
+}
+
 void prefer_losing_deadlocks(db::Connection& connection) {
   // The session that detects a deadlock is the one aborted: with a shorter wait than the
   // applications' (1 s by default) that is grant's, which tries again. Setting it needs a
@@ -205,13 +213,13 @@ void with_short_locks(Work& work, db::Connection& connection, const Node& node, 
       transaction.commit();
       return;
     } catch (const db::DbError& error) {
-      if (!is_lock_conflict(error) || attempt == 3) {
+      if (!is_lock_conflict(error) || attempt == k_lock_attempts) {
         throw;
       }
       work.report("lock", "", node.name, 0,
                   what + (error.sqlstate() == "40P01" ? " met a deadlock" : " waited 2 s for a lock another session holds") +
-                      "; trying again (" + std::to_string(attempt) + "/3)");
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+                      "; trying again (" + std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
+      back_off(attempt);
     }
   }
 }

@@ -57,11 +57,17 @@ std::vector<std::optional<StateRow>> read_states(Work& work);
 void install_capture(db::Connection& connection, const Node& node, Work& work, const std::string& holder);
 /// A lock wait that timed out (55P03) or a deadlock (40P01): worth another try.
 bool is_lock_conflict(const db::DbError& error);
+/// How often a step that met a lock conflict is tried in all: applications that write without
+/// pause meet grant's DDL lock again and again, and grant is the victim by design.
+inline constexpr int k_lock_attempts = 8;
+/// Waits before try `attempt` + 1: longer each time, with jitter so that grant and a writer that
+/// collided do not meet again in step.
+void back_off(int attempt);
 /// Makes the session detect deadlocks sooner than applications do, so that grant is the one
 /// aborted; a no-op where the role may not set deadlock_timeout.
 void prefer_losing_deadlocks(db::Connection& connection);
 /// Runs `body` in a transaction whose lock waits end after 2 s (applications' writes queue behind
-/// a waiting DDL lock); a timed-out wait is tried again, up to 3 times, saying so.
+/// a waiting DDL lock); a timed-out wait or a deadlock is tried again, up to k_lock_attempts times, saying so.
 void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
                       const std::function<void()>& body);
 void set_phase(db::Connection& connection, const Node& node, const std::string& database, Phase phase,
