@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 
 #include <unistd.h>
 
@@ -110,8 +111,13 @@ int run(int argc, char** argv) {
       return app.exit(parse_error);
     }
     const auto unknown = unknown_command(app, argc, argv);
-    std::cerr << "grant: error: " << util::printable(unknown ? *unknown : std::string(parse_error.what()), "\n")
-              << "\n  hint: run `grant --help` or `grant <command> --help`\n";
+    // --json promises one JSON document on stdout, a usage error's included; the flag may sit
+    // after the word CLI11 stopped at, so look for it in the arguments themselves.
+    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+      context.global.json = context.global.json || std::string_view(argv[i]) == "--json";
+    }
+    print_error(context, ConfigError(unknown ? *unknown : std::string(parse_error.what()), "",
+                                     "run `grant --help` or `grant <command> --help`"));
     return 2;
   } catch (const Error& error) {
     print_error(context, error);
