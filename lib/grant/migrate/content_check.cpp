@@ -3,6 +3,7 @@
 #include <grant/error.hpp>
 #include <grant/migrate/sql_split.hpp>
 #include <grant/util/strings.hpp>
+#include <grant/util/text.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -24,35 +25,11 @@ std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::
   return {line, column};
 }
 
-// The length of the well-formed sequence at text[i], 0 when there is none (Unicode's table 3-7).
-std::size_t sequence_length(std::string_view text, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return k < text.size() ? static_cast<unsigned char>(text[k]) : 0x100U; };
-  const auto in = [](unsigned value, unsigned low, unsigned high) { return value >= low && value <= high; };
-  const unsigned lead = byte(i);
-  if (lead < 0x80) {
-    return 1;
-  }
-  if (in(lead, 0xC2, 0xDF)) {
-    return in(byte(i + 1), 0x80, 0xBF) ? 2 : 0;
-  }
-  if (in(lead, 0xE0, 0xEF)) {
-    const unsigned low = lead == 0xE0 ? 0xA0 : 0x80;
-    const unsigned high = lead == 0xED ? 0x9F : 0xBF;
-    return in(byte(i + 1), low, high) && in(byte(i + 2), 0x80, 0xBF) ? 3 : 0;
-  }
-  if (in(lead, 0xF0, 0xF4)) {
-    const unsigned low = lead == 0xF0 ? 0x90 : 0x80;
-    const unsigned high = lead == 0xF4 ? 0x8F : 0xBF;
-    return in(byte(i + 1), low, high) && in(byte(i + 2), 0x80, 0xBF) && in(byte(i + 3), 0x80, 0xBF) ? 4 : 0;
-  }
-  return 0;
-}
-
 } // namespace
 
 std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    const auto length = sequence_length(text, i);
+    const auto length = util::utf8_sequence_length(text, i);
     if (length == 0) {
       return i;
     }
