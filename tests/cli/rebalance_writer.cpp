@@ -6,9 +6,8 @@
 namespace rb {
 
 Writer::Writer(Rig& rig, unsigned seed, std::int64_t max_user, bool new_children, int ops_per_sec)
-    : m_rig(rig), m_rng(seed), m_max_user(max_user), m_new_children(new_children),
-      m_first_new_id(rig.next_id.load()), m_period(std::chrono::microseconds(1000000 / ops_per_sec)),
-      m_users(users_of(rig)), m_thread([this] { run(); }) {}
+    : m_rig(rig), m_rng(seed), m_max_user(max_user), m_new_children(new_children), m_first_new_id(rig.next_id.load()),
+      m_period(std::chrono::microseconds(1000000 / ops_per_sec)), m_users(users_of(rig)), m_thread([this] { run(); }) {}
 
 void Writer::stop() {
   m_stop = true;
@@ -33,10 +32,17 @@ std::vector<std::string> Writer::errors() const {
 void Writer::run() {
   auto next = Clock::now();
   while (!m_stop && !m_failed) {
+    const auto started = Clock::now();
+    const auto timed = [&] {
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+      m_longest_ms = std::max(m_longest_ms.load(), ms);
+    };
     try {
       step();
+      timed();
       ++m_ops;
     } catch (const pqxx::sql_error& error) {
+      timed();
       if (error.sqlstate() == "GR001") {
         ++m_fenced; // refused by the fence after cutover: rolled back, the model is right
       } else {
@@ -45,6 +51,7 @@ void Writer::run() {
         m_failed = true;
       }
     } catch (const pqxx::deadlock_detected&) {
+      timed();
       ++m_deadlocks; // a deadlock victim against the cutover's locks: rolled back, the model is right
     } catch (const std::exception& error) {
       std::lock_guard lock(m_errors_mutex);
@@ -76,8 +83,8 @@ std::vector<std::int64_t> Writer::users_of(Rig& rig) {
 void Writer::step() {
   // Mostly users the shards hold rows of (updates, deletes, the fence), sometimes a new one.
   const bool known = !m_users.empty() && m_rng() % 5 != 0;
-  const std::int64_t user = known ? m_users[m_rng() % m_users.size()]
-                                  : std::uniform_int_distribution<std::int64_t>(1, m_max_user)(m_rng);
+  const std::int64_t user =
+      known ? m_users[m_rng() % m_users.size()] : std::uniform_int_distribution<std::int64_t>(1, m_max_user)(m_rng);
   if (!known) {
     m_users.push_back(user);
   }
@@ -147,14 +154,14 @@ void Writer::step() {
     std::lock_guard lock(model.mutex);
     model.tables["orders"].erase(*order);
     auto& items = model.tables["order_items"];
-    for (auto at = items.lower_bound({user_text, id}); at != items.end() && at->first[0] == user_text &&
-                                                       at->first[1] == id;) {
+    for (auto at = items.lower_bound({user_text, id});
+         at != items.end() && at->first[0] == user_text && at->first[1] == id;) {
       at = items.erase(at);
     }
   } else { // delete one item
     const auto n = static_cast<int>(1 + m_rng() % 3);
-    work.exec_params("DELETE FROM order_items WHERE user_id = $1 AND order_id = $2 AND n = $3", user,
-                     std::stoll(id), n);
+    work.exec_params("DELETE FROM order_items WHERE user_id = $1 AND order_id = $2 AND n = $3", user, std::stoll(id),
+                     n);
     work.commit();
     std::lock_guard lock(model.mutex);
     model.tables["order_items"].erase({user_text, id, std::to_string(n)});

@@ -42,6 +42,8 @@ public:
   /// Waits (polling) until at least `n` writes committed, up to `timeout`.
   bool wait_ops(int n, std::chrono::seconds timeout = std::chrono::seconds(30)) const;
   std::vector<std::string> errors() const;
+  /// The longest a write (one transaction, committed or refused) took: how long grant blocked it.
+  double longest_ms() const { return m_longest_ms; }
 
 private:
   void run();
@@ -62,6 +64,7 @@ private:
   std::atomic<int> m_ops{0};
   std::atomic<int> m_fenced{0};
   std::atomic<int> m_deadlocks{0};
+  std::atomic<double> m_longest_ms{0};
   mutable std::mutex m_errors_mutex;
   std::vector<std::string> m_errors;
   std::thread m_thread; // last: starts once the rest is built

@@ -98,9 +98,9 @@ std::string FaultProxy::url() const {
                             std::regex_constants::format_first_only);
 }
 
-void FaultProxy::add_rule(const std::string& match, Action action, int times) {
+void FaultProxy::add_rule(const std::string& match, Action action, int times, const std::string& after) {
   std::lock_guard guard(m_mutex);
-  m_rules.push_back({lower(match), action, times});
+  m_rules.push_back({lower(match), action, times, lower(after), after.empty()});
 }
 
 void FaultProxy::clear_rules() {
@@ -108,12 +108,18 @@ void FaultProxy::clear_rules() {
   m_rules.clear();
 }
 
-void FaultProxy::release() { ++m_release_generation; }
+void FaultProxy::release() {
+  ++m_release_generation;
+}
 
 bool FaultProxy::match(const std::string& statement, Action& action) {
   const auto text = lower(statement);
   std::lock_guard guard(m_mutex);
   for (auto& rule : m_rules) {
+    if (!rule.armed) {
+      rule.armed = text.find(rule.after) != std::string::npos;
+      continue;
+    }
     if (rule.times != 0 && text.find(rule.match) != std::string::npos) {
       if (rule.times > 0) {
         --rule.times;
@@ -152,9 +158,9 @@ void FaultProxy::serve(int client) {
   setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   enum class Mode { forward, discard_reply, stalled, closed };
   Mode mode = Mode::forward;
-  bool startup = true;        // messages without a type byte until the StartupMessage
-  bool drop_at_sync = false;  // drop_after matched a Parse: cut once its Sync is through
-  std::string pending;        // client bytes not yet a whole message
+  bool startup = true;       // messages without a type byte until the StartupMessage
+  bool drop_at_sync = false; // drop_after matched a Parse: cut once its Sync is through
+  std::string pending;       // client bytes not yet a whole message
   const int release_seen = m_release_generation;
   const auto cut = [&] {
     ::shutdown(client, SHUT_RDWR);

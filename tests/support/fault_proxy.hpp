@@ -32,8 +32,9 @@ public:
   /// `url` with its host:port replaced by the proxy's.
   std::string url() const;
 
-  /// Fires `action` on the next `times` statements containing `match` (-1: every one).
-  void add_rule(const std::string& match, Action action, int times = 1);
+  /// Fires `action` on the next `times` statements containing `match` (-1: every one); with
+  /// `after`, only once a statement containing that text has gone through (on any connection).
+  void add_rule(const std::string& match, Action action, int times = 1, const std::string& after = "");
   void clear_rules();
   /// Closes every stalled connection.
   void release();
@@ -46,6 +47,8 @@ private:
     std::string match; ///< lower case
     Action action;
     int times;
+    std::string after; ///< lower case
+    bool armed;
   };
   struct Link;
 

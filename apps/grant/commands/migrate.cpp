@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/migrate_output.hpp>
 #include <grant/flag_checks.hpp>
+#include <grant/migrate_output.hpp>
 
 namespace grant::cli {
 
@@ -22,6 +22,9 @@ void run_migrate(const MigrateFlags& flags, Context& context) {
     options.to = flags.to;
   }
   options.atomic = flags.atomic;
+  if (flags.run.lock_timeout_s >= 0) {
+    options.commit_timeout = options.lock_timeout;
+  }
   options.allow_out_of_order = flags.allow_out_of_order;
   if (flags.wait_replicas_s >= 0) {
     options.wait_replicas = std::chrono::seconds(flags.wait_replicas_s);
@@ -47,15 +50,16 @@ void setup_migrate(CLI::App& app, Context& context) {
       ->add_option("--wait-replicas", flags->wait_replicas_s,
                    "After migrating a target, wait up to SECONDS until each of its replicas has replayed the change")
       ->check(whole_number(0, 1000000));
-  command->footer("Examples:\n"
-                  "  grant migrate                              every database, every shard\n"
-                  "  grant migrate --database analytics         one database (e.g. a CI step)\n"
-                  "  grant migrate --database orders --atomic   all shards or none, per version\n"
-                  "  grant migrate --dry-run                    print the SQL, change nothing\n"
-                  "  grant migrate --wait 30                    wait for the servers to come up first\n"
-                  "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
-                  "Exit codes: 0 done, 2 usage/config/migration-file error or a refused target (nothing applied there;\n"
-                  "other targets may have been migrated: the summary lists each), 3 a database failed.");
+  command->footer(
+      "Examples:\n"
+      "  grant migrate                              every database, every shard\n"
+      "  grant migrate --database analytics         one database (e.g. a CI step)\n"
+      "  grant migrate --database orders --atomic   all shards or none, per version\n"
+      "  grant migrate --dry-run                    print the SQL, change nothing\n"
+      "  grant migrate --wait 30                    wait for the servers to come up first\n"
+      "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
+      "Exit codes: 0 done, 2 usage/config/migration-file error or a refused target (nothing applied there;\n"
+      "other targets may have been migrated: the summary lists each), 3 a database failed.");
   command->callback([flags, &context] { run_migrate(*flags, context); });
 }
 

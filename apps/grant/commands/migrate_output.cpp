@@ -6,6 +6,7 @@
 #include <grant/util/text.hpp>
 #include <grant/util/url.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <mutex>
 
@@ -21,8 +22,11 @@ void add_target_flags(CLI::App& command, RunFlags& flags) {
 void add_run_flags(CLI::App& command, RunFlags& flags) {
   add_target_flags(command, flags);
   command.add_flag("--dry-run", flags.dry_run, "Print, per target, the SQL that would run; change nothing");
-  command.add_option("--lock-timeout", flags.lock_timeout_s,
-                     "Seconds to wait for another run's migration lock (default: forever)")
+  command
+      .add_option("--lock-timeout", flags.lock_timeout_s,
+                  "Seconds to wait for another run's migration lock (default: forever); with --atomic, also "
+                  "the most each shard's locks wait on a silent shard's PREPARE, decision or COMMIT PREPARED "
+                  "(default 5)")
       ->check(seconds(1e6));
   command.add_option("--wait", flags.wait_s, "Wait up to SECONDS for the servers to accept connections")
       ->check(whole_number(0, 1000000));
@@ -31,7 +35,7 @@ void add_run_flags(CLI::App& command, RunFlags& flags) {
 void apply_run_flags(const RunFlags& flags, migrate::RunOptions& options) {
   options.dry_run = flags.dry_run;
   options.jobs = flags.jobs;
-  options.lock_timeout = std::chrono::milliseconds(static_cast<long long>(flags.lock_timeout_s * 1000));
+  options.lock_timeout = std::chrono::milliseconds(static_cast<long long>(std::max(0.0, flags.lock_timeout_s) * 1000));
   options.wait = std::chrono::seconds(flags.wait_s);
 }
 
@@ -104,8 +108,11 @@ void report_results(Context& context, const std::string& command, const std::vec
       if (!result.replicas.empty()) {
         nlohmann::json replicas = nlohmann::json::array();
         for (const auto& replica : result.replicas) {
-          replicas.push_back({{"replica", replica.replica}, {"caught_up", replica.ok}, {"ms", replica.ms},
-                              {"error", replica.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(replica.error)}});
+          replicas.push_back(
+              {{"replica", replica.replica},
+               {"caught_up", replica.ok},
+               {"ms", replica.ms},
+               {"error", replica.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(replica.error)}});
         }
         entry["replicas"] = replicas;
       }
@@ -151,7 +158,8 @@ void report_results(Context& context, const std::string& command, const std::vec
         line += context.paint("FAILED", "31") + "  " + result.steps.front().version + "_" + result.steps.front().name +
                 " reverted, not applied again";
       } else {
-        line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb + " before the failure";
+        line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb +
+                " before the failure";
       }
       context.say(line);
       for (const auto& replica : result.replicas) {

@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 
 #include <grant/config/load.hpp>
 #include <grant/error.hpp>
@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ struct RebalanceFlags {
   std::size_t batch_size = 2000;
   std::uint64_t max_rows_per_sec = 0;
   int jobs = 0;
+  double cutover_timeout_s = 5;
 };
 
 /// Progress on stderr: a line redrawn in place on a terminal, JSON lines with --json, nothing
@@ -58,8 +60,12 @@ std::function<void(const rebalance::Progress&)> progress_printer(const Context& 
     const double seconds = std::chrono::duration<double>(now - state->start).count();
     const double rate = seconds > 0 ? static_cast<double>(event.rows) / seconds : 0;
     if (json) {
-      nlohmann::json line{{"event", "progress"}, {"phase", event.phase}, {"table", event.table},
-                          {"shard", event.shard},  {"rows", event.rows},   {"total", event.total},
+      nlohmann::json line{{"event", "progress"},
+                          {"phase", event.phase},
+                          {"table", event.table},
+                          {"shard", event.shard},
+                          {"rows", event.rows},
+                          {"total", event.total},
                           {"rows_per_sec", static_cast<std::uint64_t>(rate)}};
       if (!event.note.empty()) {
         line["note"] = event.note;
@@ -82,7 +88,14 @@ void run_rebalance(const RebalanceFlags& flags, Context& context) {
   }
   const auto& source = context.config();
   const auto target = config::load(std::filesystem::path(flags.target), config::process_env());
+  if (flags.cutover_timeout_s < 0.1) {
+    std::ostringstream given;
+    given << flags.cutover_timeout_s;
+    throw ConfigError("--cutover-timeout " + given.str() + " is too short: the write block needs at least 0.1 s",
+                      "--cutover-timeout", "give the longest pause of writes you accept, e.g. --cutover-timeout 5");
+  }
   rebalance::Options options;
+  options.cutover_timeout = std::chrono::milliseconds(static_cast<long long>(flags.cutover_timeout_s * 1000));
   options.batch_size = flags.batch_size;
   options.max_rows_per_sec = flags.max_rows_per_sec;
   options.jobs = flags.jobs;
@@ -153,18 +166,26 @@ void setup_rebalance(CLI::App& app, Context& context) {
   command->add_option("--target", flags->target, "The config file with the database's new shards")
       ->required()
       ->check(CLI::ExistingFile);
-  command->add_flag("--plan", flags->plan, "Show what would move (rows and bytes per table and shard pair); writes nothing");
+  command->add_flag("--plan", flags->plan,
+                    "Show what would move (rows and bytes per table and shard pair); writes nothing");
   command->add_flag("--cutover", flags->cutover,
                     "Make the target authoritative: writes of moved keys on their old shards are refused from now on");
   command->add_flag("--cleanup", flags->cleanup,
                     "Once every application uses the target: delete moved rows from old shards, drop grant's objects");
-  command->add_flag("--abort", flags->abort, "Before cutover: remove the copies and grant's objects, as if never started");
+  command->add_flag("--abort", flags->abort,
+                    "Before cutover: remove the copies and grant's objects, as if never started");
   command->add_flag("--status", flags->status, "Show the phase, progress and backlog of each source shard");
   command->add_option("--batch-size", flags->batch_size, "Rows per page read and per write (default 2000)")
       ->check(whole_number(1, 100000));
   command->add_option("--max-rows-per-sec", flags->max_rows_per_sec, "Throttle the copy and cleanup (default: none)")
       ->check(whole_number(1, 1'000'000'000));
-  command->add_option("--jobs", flags->jobs, "Source shards worked on at once (default: all)")->check(whole_number(1, 256));
+  command->add_option("--jobs", flags->jobs, "Source shards worked on at once (default: all)")
+      ->check(whole_number(1, 256));
+  command
+      ->add_option("--cutover-timeout", flags->cutover_timeout_s,
+                   "Cutover: the longest SECONDS a source shard's writes stay blocked, a silent server "
+                   "included; past it the cutover of that shard is rolled back (default 5)")
+      ->check(seconds(3600));
   command->footer(
       "Phases, in order (each resumes after a kill; re-run it):\n"
       "  grant rebalance --database orders --target new.json --plan      what would move\n"

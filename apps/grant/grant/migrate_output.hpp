@@ -15,7 +15,7 @@ namespace grant::cli {
 struct RunFlags {
   bool dry_run = false;
   int jobs = 0;
-  double lock_timeout_s = 0;
+  double lock_timeout_s = -1; ///< -1: not given
   int wait_s = 0;
   std::vector<std::string> databases;
   std::vector<std::string> shards;

@@ -75,8 +75,9 @@ private:
   int jobs() const { return effective_jobs(m_options.jobs, m_members.size()); }
 
   void open() {
-    util::parallel_for(m_members.size(), jobs(),
-                       [&](std::size_t i) { m_members[i].connection = m_registry.checkout(m_members[i].target.endpoint); });
+    util::parallel_for(m_members.size(), jobs(), [&](std::size_t i) {
+      m_members[i].connection = m_registry.checkout(m_members[i].target.endpoint);
+    });
     // Locks in shard order, so two atomic runs cannot deadlock on each other.
     for (auto& member : m_members) {
       if (!m_options.dry_run) {
@@ -84,7 +85,10 @@ private:
                                              member.target.database->migrations_table, m_options.lock_timeout,
                                              [&](const std::string& holder) {
                                                if (m_events) {
-                                                 m_events({Event::Kind::waiting_lock, member.target.label(), {}, 0,
+                                                 m_events({Event::Kind::waiting_lock,
+                                                           member.target.label(),
+                                                           {},
+                                                           0,
                                                            "waiting for the migration lock held by " + holder});
                                                }
                                              });
@@ -142,6 +146,7 @@ private:
     }
     twophase::Options options;
     options.jobs = jobs();
+    options.reply_timeout = m_options.commit_timeout;
     std::vector<registry::Endpoint> endpoints;
     for (const auto i : pending) {
       endpoints.push_back(m_members[i].target.endpoint);
@@ -184,7 +189,8 @@ private:
       auto& member = m_members[i];
       member.result.steps.push_back({migration.version, migration.name, ms, {}});
       if (m_events) {
-        m_events({Event::Kind::applied, member.target.label(), migration.display_name(), ms, "committed on all shards"});
+        m_events(
+            {Event::Kind::applied, member.target.label(), migration.display_name(), ms, "committed on all shards"});
       }
     }
     return sessions_intact(migration);
@@ -196,7 +202,8 @@ private:
       if (!member.connection->is_usable()) {
         const Error error(ErrorKind::database,
                           member.target.label() + ": the connection (and the migration lock it held) was lost; " +
-                              migration.display_name() + " is committed on every shard, later versions were not applied",
+                              migration.display_name() +
+                              " is committed on every shard, later versions were not applied",
                           member.target.label(), "run grant migrate --atomic again for the rest");
         record_failure(member.result, error);
         return false;

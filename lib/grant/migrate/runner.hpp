@@ -43,11 +43,17 @@ struct RunOptions {
   std::chrono::seconds wait{0}; ///< wait for servers to accept connections
 };
 
+/// --atomic's bound on a silent shard when --lock-timeout is not given.
+inline constexpr std::chrono::milliseconds k_default_commit_timeout{5000};
+
 struct MigrateOptions : RunOptions {
   std::optional<std::chrono::seconds> wait_replicas; ///< wait for replicas to replay the run
   std::optional<std::string> to;
   bool allow_out_of_order = false;
   bool atomic = false;
+  /// --atomic: the most each reply to BEGIN, PREPARE, the decision and COMMIT / ROLLBACK
+  /// PREPARED may take, so that a silent shard holds the others' locks no longer; 0: no bound.
+  std::chrono::milliseconds commit_timeout{k_default_commit_timeout};
 };
 
 struct RollbackOptions : RunOptions {
@@ -68,7 +74,7 @@ struct Step {
 struct ReplicaCatchUp {
   std::string replica; ///< endpoint label, e.g. orders/s0/r1
   bool ok = false;
-  long long ms = 0;    ///< how long it took (or how long grant waited)
+  long long ms = 0; ///< how long it took (or how long grant waited)
   std::string error;
 };
 
@@ -76,10 +82,10 @@ struct TargetResult {
   Target target;
   bool ok = true;
   std::vector<Step> steps;
-  std::string current_version; ///< after the run
+  std::string current_version;          ///< after the run
   std::vector<ReplicaCatchUp> replicas; ///< --wait-replicas
-  std::string error;           ///< what went wrong (redacted)
-  std::string where;           ///< file:line or target
+  std::string error;                    ///< what went wrong (redacted)
+  std::string where;                    ///< file:line or target
   std::string hint;
   int exit_code = 0;
 };

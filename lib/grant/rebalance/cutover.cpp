@@ -9,6 +9,8 @@
 #include <grant/twophase/transaction.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
 #include <thread>
 
@@ -17,6 +19,42 @@ namespace grant::rebalance {
 namespace {
 
 constexpr const char* k_label = "rebalance";
+
+/// The write block's bound on its sessions: before each step, every session's reply timeout
+/// becomes the time left (at most `reply`); the previous timeouts come back at the end.
+class BlockBound {
+public:
+  BlockBound(std::vector<db::Connection*> sessions, std::chrono::milliseconds reply,
+             std::chrono::steady_clock::time_point deadline)
+      : m_sessions(std::move(sessions)), m_reply(reply), m_deadline(deadline) {
+    for (auto* session : m_sessions) {
+      m_previous.push_back(session->reply_timeout());
+    }
+    refresh();
+  }
+  ~BlockBound() {
+    for (std::size_t i = 0; i < m_sessions.size(); ++i) {
+      m_sessions[i]->set_reply_timeout(m_previous[i]);
+    }
+  }
+  BlockBound(const BlockBound&) = delete;
+  BlockBound& operator=(const BlockBound&) = delete;
+
+  void refresh() {
+    const auto left =
+        std::max(std::chrono::milliseconds(1),
+                 std::chrono::ceil<std::chrono::milliseconds>(m_deadline - std::chrono::steady_clock::now()));
+    for (auto* session : m_sessions) {
+      session->set_reply_timeout(std::min(m_reply, left));
+    }
+  }
+
+private:
+  std::vector<db::Connection*> m_sessions;
+  std::chrono::milliseconds m_reply;
+  std::chrono::steady_clock::time_point m_deadline;
+  std::vector<std::chrono::milliseconds> m_previous;
+};
 
 double since_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -87,6 +125,13 @@ CutoverShard cut_over(Work& work, std::size_t source) {
     fence += table.create_fence_trigger(node.schema) + ";\n";
   }
   prefer_losing_deadlocks(*from);
+  // The lock wait gives up (and is tried again) well within the write pause's bound.
+  const auto lock_wait = std::min(std::chrono::milliseconds(2000), work.options.cutover_timeout / 2);
+  const auto reply = std::chrono::milliseconds(work.fleet.source().pool.connect_timeout_ms);
+  std::vector<db::Connection*> block_sessions{&*from};
+  for (std::size_t m = 1; m < members.size(); ++m) {
+    block_sessions.push_back(to[members[m]]);
+  }
   // Writers queue behind the lock request as soon as it is made, so the pause counts from there.
   std::chrono::steady_clock::time_point blocked;
   for (int attempt = 1;; ++attempt) {
@@ -96,6 +141,7 @@ CutoverShard cut_over(Work& work, std::size_t source) {
       participants.push_back({work.fleet.node(members[m]).name, to[members[m]]});
     }
     twophase::Options options;
+    options.reply_timeout = reply;
     options.reconnect = [&](std::size_t index) -> db::Connection* {
       const auto member = index == twophase::k_coordinator ? source : members.at(index);
       spares.push_back(work.fleet.node(member).checkout());
@@ -105,17 +151,24 @@ CutoverShard cut_over(Work& work, std::size_t source) {
       twophase::DistributedTransaction transaction(database, k_label, {node.name, &log}, std::move(participants),
                                                    std::move(options));
       transaction.begin();
-      from->execute("SET LOCAL lock_timeout = '2s'");
+      from->execute("SET LOCAL lock_timeout = " + std::to_string(lock_wait.count()));
       blocked = std::chrono::steady_clock::now();
+      // From the LOCK request on, every statement on every session waits at most the time left.
+      const auto deadline = blocked + work.options.cutover_timeout;
+      transaction.set_deadline(deadline);
+      BlockBound bound(block_sessions, reply, deadline);
       from->execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
       for (;;) {
+        bound.refresh();
         const auto round = apply_changes(work, source, *from, to, limit);
         out.changes_applied += round.applied;
         if (round.applied == 0) {
           break;
         }
       }
+      bound.refresh();
       from->execute(fence);
+      bound.refresh();
       set_phase(*from, node, database, Phase::cut_over, since_ms(blocked));
       transaction.commit();
       break;
@@ -124,6 +177,16 @@ CutoverShard cut_over(Work& work, std::size_t source) {
                   "the decision is recorded: re-run grant rebalance --database " + database +
                       " --target <file> --cutover, which finishes the prepared transactions first");
     } catch (const db::DbError& error) {
+      if (error.connection_lost()) {
+        // The transaction's end rolled back what was not decided, on every session at once.
+        throw Error(ErrorKind::database,
+                    database + ": the cutover of " + node.name + " was given up: " + error.what() +
+                        "; its write block was released and nothing was cut over",
+                    error.where(),
+                    "re-run grant rebalance --database " + database +
+                        " --target <file> --cutover once it answers (it rolls back what was left prepared); "
+                        "--cutover-timeout sets the bound");
+      }
       // A long transaction of an application holds a lock (or one waits for ours while holding
       // one we need): give the writers back their table and try again, rather than keep them
       // queued behind the block.
@@ -131,8 +194,10 @@ CutoverShard cut_over(Work& work, std::size_t source) {
         throw;
       }
       work.report("cutover", "", node.name, 0,
-                  std::string(error.sqlstate() == "40P01" ? "the write block met a deadlock"
-                                                          : "the write block waited 2 s for a lock held by another session") +
+                  std::string(error.sqlstate() == "40P01"
+                                  ? "the write block met a deadlock"
+                                  : "the write block waited " + std::to_string(lock_wait.count()) +
+                                        " ms for a lock held by another session") +
                       "; trying again (" + std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
       back_off(attempt);
     }

@@ -2,6 +2,7 @@
 
 #include <grant/config/config.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,15 +45,15 @@ std::string_view phase_name(Phase phase);
 struct ShardStatus {
   std::string shard;
   Phase phase = Phase::none;
-  std::uint64_t backlog = 0;      ///< captured changes not yet applied
-  std::uint64_t rows_copied = 0;  ///< by the copy so far, towards every target
-  double pause_ms = 0;            ///< the cutover's write pause, once cut over
+  std::uint64_t backlog = 0;     ///< captured changes not yet applied
+  std::uint64_t rows_copied = 0; ///< by the copy so far, towards every target
+  double pause_ms = 0;           ///< the cutover's write pause, once cut over
 };
 
 struct StatusReport {
   Phase phase = Phase::none; ///< the least advanced source shard's phase
   bool started = false;
-  std::string holder;        ///< who started it: user@host pid N
+  std::string holder; ///< who started it: user@host pid N
   std::string started_at;
   std::vector<ShardStatus> shards; ///< the source shards whose rows move
   std::uint64_t prepared_in_doubt = 0;
@@ -79,8 +80,8 @@ struct CutoverReport {
 };
 
 struct CleanupReport {
-  std::uint64_t rows_deleted = 0;    ///< moved rows removed from their old shards
-  std::uint64_t rows_moved_late = 0; ///< rows a stale application wrote on an old shard after cutover
+  std::uint64_t rows_deleted = 0;     ///< moved rows removed from their old shards
+  std::uint64_t rows_moved_late = 0;  ///< rows a stale application wrote on an old shard after cutover
   std::uint64_t rows_conflicting = 0; ///< of those, rows whose key already held a newer row on the new shard
 };
 
@@ -99,11 +100,16 @@ struct Progress {
 };
 
 struct Options {
-  std::size_t batch_size = 2000;     ///< rows per read page and per write statement
+  std::size_t batch_size = 2000;      ///< rows per read page and per write statement
   std::uint64_t max_rows_per_sec = 0; ///< 0: unthrottled
-  int jobs = 0;                      ///< source shards worked on at once; 0: all
+  int jobs = 0;                       ///< source shards worked on at once; 0: all
   /// Copy: stop applying captured changes once fewer than this many are waiting.
   std::uint64_t backlog_target = 1000;
+  /// Cutover: the longest a source shard's writes stay blocked, from the LOCK request to the
+  /// release, stall or not. Every statement in that window waits at most the time left (and at
+  /// most the pool's connect timeout); a participant silent for longer is given up, and what is
+  /// not decided is rolled back at once.
+  std::chrono::milliseconds cutover_timeout{5000};
   /// Called from worker threads (serialised by the caller's lock if it needs one).
   std::function<void(const Progress&)> on_progress;
 };

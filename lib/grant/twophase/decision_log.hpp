@@ -38,6 +38,7 @@ public:
   void forget(const std::string& key);
 
   const std::string& table() const { return m_table; }
+  db::Connection& connection() const { return *m_connection; }
 
 private:
   DecisionLog(db::Connection& connection, std::string table) : m_connection(&connection), m_table(std::move(table)) {}

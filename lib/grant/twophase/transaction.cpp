@@ -5,6 +5,8 @@
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 
 namespace grant::twophase {
@@ -18,7 +20,48 @@ bool lost(const Error& error) {
   return db_error != nullptr && db_error->connection_lost();
 }
 
-bool no_such_prepared(const db::DbError& error) { return error.sqlstate() == k_no_such_prepared; }
+bool no_such_prepared(const db::DbError& error) {
+  return error.sqlstate() == k_no_such_prepared;
+}
+
+/// How far a statement of the protocol is bound by Options::deadline.
+enum class Until {
+  deadline, ///< before the decision: the whole bound
+  first,    ///< the first COMMIT PREPARED: the deadline, but never less than k_commit_floor
+  reply,    ///< what releases locks (rollback, settling, a retry): Options::reply_timeout alone
+};
+constexpr std::chrono::milliseconds k_commit_floor{250};
+
+std::optional<std::chrono::steady_clock::time_point> limit(const Options& options, Until until) {
+  if (until == Until::reply || !options.deadline) {
+    return std::nullopt;
+  }
+  return until == Until::first ? std::max(*options.deadline, std::chrono::steady_clock::now() + k_commit_floor)
+                               : *options.deadline;
+}
+
+/// The bound of one statement of the protocol on `session`: Options::reply_timeout (else the
+/// session's own), cut to the time left before the limit.
+class Bounded {
+public:
+  Bounded(db::Connection& session, const Options& options, Until until)
+      : m_timeout(session, bound(session, options, until)) {}
+
+private:
+  static std::chrono::milliseconds bound(const db::Connection& session, const Options& options, Until until) {
+    const auto reply = options.reply_timeout.count() > 0 ? options.reply_timeout : session.reply_timeout();
+    const auto until_time = limit(options, until);
+    if (!until_time) {
+      return reply;
+    }
+    const auto left =
+        std::max(std::chrono::milliseconds(1),
+                 std::chrono::ceil<std::chrono::milliseconds>(*until_time - std::chrono::steady_clock::now()));
+    return reply.count() > 0 ? std::min(reply, left) : left;
+  }
+
+  db::ReplyTimeoutScope m_timeout;
+};
 
 } // namespace
 
@@ -27,17 +70,23 @@ DistributedTransaction::DistributedTransaction(std::string scope, std::string la
     : m_scope(std::move(scope)), m_coordinator(std::move(coordinator)), m_participants(std::move(participants)),
       m_options(std::move(options)), m_txid(new_txid(label)),
       m_key(Gid{m_scope, m_txid, m_coordinator.name, {}, false}.decision_key()),
-      m_states(m_participants.size(), State::idle) {
+      m_states(m_participants.size(), State::idle), m_pids(m_participants.size(), 0) {
   for (const auto& participant : m_participants) {
     m_current.push_back(participant.connection);
   }
 }
 
-DistributedTransaction::~DistributedTransaction() { rollback(); }
+DistributedTransaction::~DistributedTransaction() {
+  rollback();
+}
 
-std::string DistributedTransaction::gid(std::size_t index) const { return m_key + ":" + m_participants.at(index).name; }
+std::string DistributedTransaction::gid(std::size_t index) const {
+  return m_key + ":" + m_participants.at(index).name;
+}
 
-db::Connection& DistributedTransaction::connection(std::size_t index) { return *m_current.at(index); }
+db::Connection& DistributedTransaction::connection(std::size_t index) {
+  return *m_current.at(index);
+}
 
 int DistributedTransaction::jobs() const {
   return m_options.jobs > 0 ? m_options.jobs : static_cast<int>(m_participants.size());
@@ -46,6 +95,8 @@ int DistributedTransaction::jobs() const {
 void DistributedTransaction::begin() {
   try {
     util::parallel_for(m_participants.size(), jobs(), [&](std::size_t i) {
+      const Bounded bound(connection(i), m_options, Until::deadline);
+      m_pids[i] = connection(i).session_pid();
       connection(i).execute("BEGIN");
       m_states[i] = State::active;
     });
@@ -67,6 +118,7 @@ void DistributedTransaction::run(const std::function<void(std::size_t, db::Conne
 void DistributedTransaction::prepare(std::size_t index) {
   auto& session = connection(index);
   try {
+    const Bounded bound(session, m_options, Until::deadline);
     session.execute("PREPARE TRANSACTION " + session.quote_literal(gid(index)));
     m_states[index] = State::prepared;
   } catch (const Error& error) {
@@ -83,7 +135,11 @@ void DistributedTransaction::prepare_all() {
 void DistributedTransaction::execute(const std::function<void(std::size_t, db::Connection&)>& work) {
   try {
     util::parallel_for(m_participants.size(), jobs(), [&](std::size_t i) {
-      connection(i).execute("BEGIN");
+      {
+        const Bounded bound(connection(i), m_options, Until::deadline);
+        m_pids[i] = connection(i).session_pid();
+        connection(i).execute("BEGIN");
+      }
       m_states[i] = State::active;
       work(i, connection(i));
       prepare(i);
@@ -97,6 +153,7 @@ void DistributedTransaction::execute(const std::function<void(std::size_t, db::C
 
 Decision DistributedTransaction::record_decision() {
   try {
+    const Bounded bound(m_coordinator.log->connection(), m_options, Until::deadline);
     m_coordinator.log->record_commit(m_key);
     return Decision::commit;
   } catch (const db::DbError& error) {
@@ -109,6 +166,7 @@ Decision DistributedTransaction::record_decision() {
   if (m_options.reconnect) {
     try {
       if (auto* fresh = m_options.reconnect(k_coordinator)) {
+        const Bounded bound(*fresh, m_options, Until::reply);
         return m_coordinator.log->on(*fresh).settle(m_key, Decision::commit);
       }
     } catch (const Error&) {
@@ -137,6 +195,7 @@ void DistributedTransaction::commit_all(std::vector<std::string>& failures) {
     const db::cancel::Shield decided; // the decision is recorded: Ctrl-C must not leave it half done
     const auto statement = "COMMIT PREPARED " + connection(i).quote_literal(gid(i));
     try {
+      const Bounded bound(connection(i), m_options, Until::first);
       connection(i).execute(statement);
       m_states[i] = State::committed;
       return;
@@ -148,6 +207,7 @@ void DistributedTransaction::commit_all(std::vector<std::string>& failures) {
         try {
           if (auto* fresh = m_options.reconnect(i)) {
             m_current[i] = fresh;
+            const Bounded bound(*fresh, m_options, Until::reply);
             try {
               fresh->execute(statement);
             } catch (const db::DbError& again) {
@@ -183,6 +243,13 @@ void DistributedTransaction::decide_and_commit() {
   // After Ctrl-C nothing is decided: the destructor rolls every participant back. Once the
   // decision is being recorded, it is carried through.
   db::cancel::check(m_scope);
+  if (const auto until = limit(m_options, Until::deadline); until && std::chrono::steady_clock::now() >= *until) {
+    rollback();
+    throw Error(ErrorKind::database,
+                m_scope + ": the time bound of the transaction passed before the commit decision; every "
+                          "participant was rolled back",
+                m_scope + "/" + m_coordinator.name, "allow more time (a longer bound) and run grant again");
+  }
   const db::cancel::Shield deciding;
   const auto decision = record_decision();
   if (decision != Decision::commit) {
@@ -197,6 +264,7 @@ void DistributedTransaction::decide_and_commit() {
   commit_all(failures);
   if (failures.empty()) {
     try {
+      const Bounded bound(m_coordinator.log->connection(), m_options, Until::reply);
       m_coordinator.log->forget(m_key);
     } catch (const Error&) {
       // A leftover row is harmless: no prepared transaction refers to it any more.
@@ -220,53 +288,73 @@ void DistributedTransaction::rollback() noexcept {
   const auto roll_back = [&](std::size_t i) {
     const db::cancel::Shield cleanup; // rolls back after Ctrl-C too
     auto& state = m_states[i];
-    if (state == State::active) {
-      try {
-        connection(i).execute("ROLLBACK");
-      } catch (const Error&) {
-        // A lost session rolls back on the server by itself.
-      }
-      state = State::rolled_back;
+    if (state != State::active && state != State::prepared) {
       return;
     }
-    if (state != State::prepared) {
-      return;
-    }
-    const auto statement = "ROLLBACK PREPARED " + connection(i).quote_literal(gid(i));
-    const auto attempt = [&](db::Connection& session) {
+    const bool active = state == State::active;
+    auto& session = connection(i);
+    if (session.is_usable()) {
       try {
-        session.execute(statement);
-      } catch (const db::DbError& error) {
-        if (!no_such_prepared(error)) {
-          throw;
+        const Bounded bound(session, m_options, Until::reply);
+        if (active) {
+          session.execute("ROLLBACK");
+        } else {
+          rollback_prepared(session, i);
+        }
+        state = State::rolled_back;
+        return;
+      } catch (const Error& error) {
+        if (!lost(error)) {
+          state = active ? State::rolled_back : State::in_doubt;
+          return;
         }
       }
-      state = State::rolled_back;
-    };
-    try {
-      attempt(connection(i));
-      return;
-    } catch (const Error& error) {
-      if (!lost(error) || !m_options.reconnect) {
-        state = State::in_doubt;
-        return;
-      }
     }
+    // The session is lost (given up on a silent server, or cut). Its backend may still hold the
+    // transaction's locks, and does until it notices, which behind a silent network is never:
+    // end it through a fresh session, then roll back what it may have prepared.
     try {
-      if (auto* fresh = m_options.reconnect(i)) {
-        m_current[i] = fresh;
-        attempt(*fresh);
-        return;
+      if (m_options.reconnect) {
+        if (auto* fresh = m_options.reconnect(i)) {
+          m_current[i] = fresh;
+          const Bounded bound(*fresh, m_options, Until::reply);
+          end_backend(*fresh, m_pids.at(i));
+          rollback_prepared(*fresh, i);
+          state = State::rolled_back;
+          return;
+        }
       }
     } catch (const Error&) {
     }
-    // No decision was recorded, so `grant recover` rolls it back.
-    state = State::in_doubt;
+    // A transaction that never prepared ends with its backend; a prepared one has no decision
+    // recorded, so `grant recover` (or the caller's re-run) rolls it back.
+    state = active ? State::rolled_back : State::in_doubt;
   };
   try {
     util::parallel_for(m_participants.size(), jobs(), roll_back);
   } catch (...) {
   }
+}
+
+void DistributedTransaction::rollback_prepared(db::Connection& session, std::size_t index) {
+  try {
+    session.execute("ROLLBACK PREPARED " + session.quote_literal(gid(index)));
+  } catch (const db::DbError& error) {
+    if (!no_such_prepared(error)) {
+      throw;
+    }
+  }
+}
+
+void DistributedTransaction::end_backend(db::Connection& session, int pid) const {
+  if (pid <= 0) {
+    return;
+  }
+  // Waits until the backend is gone, so that a PREPARE it was running has happened or never will.
+  const auto wait = m_options.reply_timeout.count() > 0 ? m_options.reply_timeout / 2 : std::chrono::milliseconds(2000);
+  session.query("SELECT pg_terminate_backend(pid, $2::bigint) FROM pg_stat_activity WHERE pid = $1::int "
+                "AND pid <> pg_backend_pid()",
+                {std::to_string(pid), std::to_string(wait.count())});
 }
 
 } // namespace grant::twophase

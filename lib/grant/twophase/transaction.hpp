@@ -4,7 +4,9 @@
 #include <grant/error.hpp>
 #include <grant/twophase/decision_log.hpp>
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,14 @@ inline constexpr std::size_t k_coordinator = static_cast<std::size_t>(-1);
 struct Options {
   int jobs = 0; ///< participants worked on at once; 0: all
   Reconnect reconnect;
+  /// Bounds the reply to every statement the transaction sends (BEGIN, PREPARE, the decision,
+  /// COMMIT / ROLLBACK PREPARED): a participant silent for longer is given up as lost, and what
+  /// is not decided is rolled back on the others at once. Zero: each session's own bound.
+  std::chrono::milliseconds reply_timeout{0};
+  /// Until the decision is recorded, no statement waits past this instant (a write pause's
+  /// bound), and the decision is not recorded after it; rolling back, settling and retrying get
+  /// reply_timeout whole, since they are what releases the locks. nullopt: no such bound.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 enum class State { idle, active, prepared, committed, rolled_back, in_doubt };
@@ -55,7 +65,10 @@ private:
 ///  - before the decision is recorded, any failure rolls back every participant;
 ///  - once it is recorded, or its outcome is unknown, nothing is rolled back: the others are
 ///    committed and the ones that failed are left prepared (InDoubtError);
-///  - the decision row is deleted once every participant has committed.
+///  - the decision row is deleted once every participant has committed;
+///  - with Options::reply_timeout, a silent participant costs at most that bound per statement:
+///    rolling back and committing run on all participants in parallel, a lost session's work is
+///    finished through a fresh one (Reconnect, itself bounded by the connect timeout).
 /// The destructor rolls back what was not decided, and never throws.
 class DistributedTransaction {
 public:
@@ -80,6 +93,8 @@ public:
   void execute(const std::function<void(std::size_t, db::Connection&)>& work);
   /// Rolls back every participant not yet decided.
   void rollback() noexcept;
+  /// Sets Options::deadline once it is known (when the caller's locks are taken).
+  void set_deadline(std::chrono::steady_clock::time_point deadline) { m_options.deadline = deadline; }
 
   const std::vector<State>& states() const { return m_states; }
   /// The prepared transaction id of participant `index`.
@@ -93,6 +108,9 @@ private:
   Decision record_decision();
   void commit_all(std::vector<std::string>& failures);
   db::Connection& connection(std::size_t index);
+  void rollback_prepared(db::Connection& session, std::size_t index);
+  /// Ends the server process of a lost session (it may hold locks until it notices the loss).
+  void end_backend(db::Connection& session, int pid) const;
   int jobs() const;
 
   std::string m_scope;
@@ -103,6 +121,7 @@ private:
   std::string m_key;
   std::vector<State> m_states;
   std::vector<db::Connection*> m_current; ///< the session in use per participant (after reconnects)
+  std::vector<int> m_pids;                ///< each participant's server process at BEGIN
 };
 
 } // namespace grant::twophase
