@@ -108,7 +108,13 @@ for target in "${targets[@]}"; do
     echo "fuzz.sh: $target failed (exit $rc); log: $root/$dir/fuzz.log" >&2
     grep -E '^\*\*\* |^==[0-9]+==ERROR|runtime error|^SUMMARY' "$dir/fuzz.log" | head -8 >&2 || true
     for artifact in "$dir"/artifacts/*; do
-      [[ -f $artifact ]] && echo "fuzz.sh: $target: crashing input: $root/$artifact" >&2
+      [[ -f $artifact ]] || continue
+      echo "fuzz.sh: $target: crashing input: $root/$artifact" >&2
+      # A CI log is often all there is of the run: the input itself, to replay it elsewhere with
+      # base64 -d > input && build-fuzz/fuzz/${target}_fuzz input
+      if (($(stat -c %s "$artifact") <= 4096)); then
+        echo "fuzz.sh: $target: the input as base64: $(base64 -w0 "$artifact")" >&2
+      fi
     done
   fi
   ((crashes == 0)) || failed=1

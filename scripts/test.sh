@@ -41,20 +41,27 @@ cd "$(dirname "$0")/.."
 started=$SECONDS
 results=() # "STATUS|phase|seconds"
 pg_dir=
+# Each phase's output is also kept here, so the summary can repeat the end of a failed phase's
+# output where a CI log that shows only its tail will show it.
+log_dir=$(mktemp -d /tmp/grant-test-logs.XXXXXX)
 
 say() { printf '\n==> test.sh: %s\n' "$*" >&2; }
 
 phase=
 phase_started=0
 
-# run_phase NAME COMMAND...: runs COMMAND, records PASS/FAIL and its duration.
+# run_phase NAME COMMAND...: runs COMMAND, records PASS/FAIL and its duration. The command's
+# output (stdout and stderr, together) goes to the terminal and to the phase's log.
 run_phase() {
   local name=$1 rc=0
   shift
   phase=$name
   phase_started=$SECONDS
   say "$name"
-  if "$@"; then rc=0; else rc=$?; fi
+  set +e
+  "$@" 2>&1 | tee "$log_dir/${name// /-}.log"
+  rc=${PIPESTATUS[0]}
+  set -e
   local t0=$phase_started
   phase=
   if ((rc == 0)); then
@@ -74,6 +81,12 @@ summary() {
     printf '  %-4s  %-22s %5ss\n' "$status" "$name" "$secs" >&2
     [[ $status == PASS || $status == SKIP ]] || any_fail=1
   done
+  for line in "${results[@]}"; do
+    IFS='|' read -r status name secs <<<"$line"
+    [[ $status == FAIL && -f $log_dir/${name// /-}.log ]] || continue
+    printf '\ntest.sh: the last lines of the failed phase "%s":\n' "$name" >&2
+    grep -v '^\[ *[0-9]*%\]\|^\[[0-9]*/[0-9]*\]' "$log_dir/${name// /-}.log" | tail -n 25 | sed 's/^/  | /' >&2
+  done
   if ((any_fail)) || (($1 != 0)); then
     printf 'test.sh: FAILED after %ss\n' "$((SECONDS - started))" >&2
   else
@@ -88,6 +101,7 @@ on_exit() {
     tests/servers.sh stop "$pg_dir" || true
   fi
   summary "$rc"
+  rm -rf "$log_dir"
   exit "$rc"
 }
 # Ctrl-C reaches the running command too; bash runs this once that command has exited.
