@@ -24,10 +24,10 @@ void add_run_flags(CLI::App& command, RunFlags& flags) {
   command.add_flag("--dry-run", flags.dry_run, "Print, per target, the SQL that would run; change nothing");
   command
       .add_option("--lock-timeout", flags.lock_timeout_s,
-                  "Seconds to wait for another run's migration lock (default: forever); with --atomic, also "
-                  "the most each shard's locks wait on a silent shard's PREPARE, decision or COMMIT PREPARED "
-                  "(default 5)")
-      ->check(seconds(1e6));
+                  "How long to wait for another run's migration lock (seconds, or 500ms, 2min...; default: "
+                  "forever); with --atomic, also the most each shard's locks wait on a silent shard's PREPARE, "
+                  "decision or COMMIT PREPARED (default 5s)")
+      ->transform(duration_seconds(1e6));
   command.add_option("--wait", flags.wait_s, "Wait up to SECONDS for the servers to accept connections")
       ->check(whole_number(0, 1000000));
 }

@@ -183,9 +183,9 @@ void setup_rebalance(CLI::App& app, Context& context) {
       ->check(whole_number(1, 256));
   command
       ->add_option("--cutover-timeout", flags->cutover_timeout_s,
-                   "Cutover: the longest SECONDS a source shard's writes stay blocked, a silent server "
-                   "included; past it the cutover of that shard is rolled back (default 5)")
-      ->check(seconds(3600));
+                   "Cutover: the longest a source shard's writes stay blocked, a silent server included "
+                   "(seconds, or 500ms, 2s...); past it the cutover of that shard is rolled back (default 5s)")
+      ->transform(duration_seconds(3600));
   command->footer(
       "Phases, in order (each resumes after a kill; re-run it):\n"
       "  grant rebalance --database orders --target new.json --plan      what would move\n"

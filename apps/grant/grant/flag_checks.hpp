@@ -1,5 +1,7 @@
 #pragma once
 
+#include <grant/util/duration.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <charconv>
@@ -43,6 +45,30 @@ inline CLI::Validator seconds(double max) {
         return {};
       },
       "SECONDS", k_number_check);
+}
+
+/// A flag that takes a DURATION: a bare number is seconds (fractions allowed, as seconds() takes),
+/// or a number with a unit as in a migration's `lock_timeout=` (`500ms`, `5s`, `2min`, `1h`).
+/// The value reaches the command as seconds: the validator rewrites "250ms" to "0.25".
+inline CLI::Validator duration_seconds(double max) {
+  return CLI::Validator(
+      [max](std::string& input) -> std::string {
+        double value = 0;
+        const auto [ptr, ec] = std::from_chars(input.data(), input.data() + input.size(), value);
+        if (input.empty() || ptr != input.data() + input.size() || ec != std::errc{}) {
+          const auto parsed = util::parse_duration(input);
+          if (!parsed || std::isdigit(static_cast<unsigned char>(input.back())) != 0) {
+            return "'" + input + "' is not a duration: give seconds (5, 0.5) or a unit (500ms, 5s, 2min)";
+          }
+          value = static_cast<double>(parsed->count()) / 1000.0;
+        }
+        if (!std::isfinite(value) || value < 0 || value > max) {
+          return "'" + input + "' is not a duration from 0 to " + std::to_string(static_cast<long long>(max)) + " s";
+        }
+        input = std::to_string(value);
+        return {};
+      },
+      "DURATION", k_number_check);
 }
 
 /// Marks an option whose command refuses an empty value itself, with a message that says more
