@@ -347,7 +347,7 @@ TEST_CASE("rebalance: a composite shard key (tenant, user_id), tenants with quot
 // the shard the old config picks (the fence knows only keys that existed). Cleanup must move
 // both (it once fenced the key after moving the order, then took the item for moved already
 // and deleted it).
-TEST_CASE("rebalance: cleanup moves an order a stale application inserted after cutover, with its items") {
+TEST_CASE("rebalance: a stale application's new order and its items are refused on the old shard after cutover") {
   Rig rig(3, "rb_late");
   rig.configure(rig.database(rig.shards({0, 1}), ring()), rig.database(rig.shards({0, 1, 2}), ring()));
   std::mt19937 rng(15);

@@ -64,8 +64,9 @@ std::string shards(int count, const std::vector<std::string>& ranges = {}) {
 }
 
 // Runs `function` over the keys, one statement per batch of 10000: the results in order.
+// `integer`: one bigint argument per key (place_int) rather than a text[].
 std::vector<std::optional<std::string>> evaluate(db::Connection& connection, const std::string& function,
-                                                 const std::vector<Parts>& keys) {
+                                                 const std::vector<Parts>& keys, bool integer = false) {
   std::vector<std::optional<std::string>> out;
   const std::size_t width = keys.empty() ? 0 : keys.front().size();
   for (std::size_t first = 0; first < keys.size(); first += 10000) {
@@ -79,14 +80,15 @@ std::vector<std::optional<std::string>> evaluate(db::Connection& connection, con
         column.emplace_back(keys[k][c]);
       }
       params.emplace_back(array_literal(column));
-      columns += (c > 0 ? ", $" : "$") + std::to_string(c + 1) + "::text[]";
+      columns += (c > 0 ? ", $" : "$") + std::to_string(c + 1) + (integer ? "::bigint[]" : "::text[]");
       parts += (c > 0 ? ", c" : "c") + std::to_string(c);
     }
     std::string names;
     for (std::size_t c = 0; c < width; ++c) {
       names += "c" + std::to_string(c) + ", ";
     }
-    const auto rows = connection.query("SELECT " + function + "(ARRAY[" + parts + "]) FROM unnest(" + columns +
+    const auto argument = integer ? parts : "ARRAY[" + parts + "]";
+    const auto rows = connection.query("SELECT " + function + "(" + argument + ") FROM unnest(" + columns +
                                            ") WITH ORDINALITY AS u(" + names + "o) ORDER BY o",
                                        params);
     for (const auto& row : rows.rows) {
@@ -170,6 +172,9 @@ void check_against_resolver(db::Connection& connection, const config::Database& 
     }
   }
   CHECK(mismatches == 0);
+  if (type == "integer") {
+    CHECK(evaluate(connection, placement::place_int_function("public"), keys, true) == placed);
+  }
 }
 
 } // namespace

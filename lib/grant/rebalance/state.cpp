@@ -185,9 +185,10 @@ void install_fence(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   auto session = node.checkout();
   const auto place = placement::place_function(node.schema);
+  const auto place_int = placement::place_int_function(node.schema);
   std::string sql;
   for (const auto& table : work.fleet.tables()) {
-    sql += table.fence_function(node.schema, place, node.name) + ";\n";
+    sql += table.fence_function(node.schema, place, place_int, node.name) + ";\n";
   }
   // Functions only: no lock on the applications' tables. A re-run replaces them (the lookup
   // table is read again), which is why the trigger attaches only in the cutover's transaction.

@@ -213,7 +213,7 @@ std::string TableSql::capture_function(const std::string& schema) const {
          ");\n  END IF;\n  RETURN NULL;\nEND\n$grant$";
 }
 
-std::string TableSql::fence_function(const std::string& schema, const std::string& place,
+std::string TableSql::fence_function(const std::string& schema, const std::string& place, const std::string& place_int,
                                      const std::string& shard) const {
   std::string key_names;
   for (const auto index : m_key) {
@@ -222,22 +222,32 @@ std::string TableSql::fence_function(const std::string& schema, const std::strin
   const auto label = db::quote_literal(db::Dialect::postgres, "(" + key_names + ")=(");
   const auto table = db::quote_literal(db::Dialect::postgres, m_name);
   const auto self = db::quote_literal(db::Dialect::postgres, shard);
+  // An integer column's text is always a canonical integer: its placement skips the text.
+  const auto& first = m_columns[m_key.front()];
+  const bool integer =
+      m_key.size() == 1 && (first.type == "bigint" || first.type == "integer" || first.type == "smallint");
+  const auto placed = [&](const char* row) {
+    return integer ? place_int + "(" + row + first.quoted + ")" : place + "(" + text_array(row, m_key) + ")";
+  };
+  std::string key_changed;
+  for (const auto index : m_key) {
+    key_changed += (key_changed.empty() ? "" : " OR ") + std::string("NEW.") + m_columns[index].quoted +
+                   " IS DISTINCT FROM OLD." + m_columns[index].quoted;
+  }
   // The target's placement of the old key (UPDATE, DELETE) and of the new one (INSERT, and an
   // UPDATE that changes the key): a key placed elsewhere is refused, whether it existed or not.
   return "CREATE OR REPLACE FUNCTION " + schema + ".\"" + k_prefix + "_fence_" + m_slug +
          "\"() RETURNS trigger LANGUAGE plpgsql AS $grant$\nDECLARE\n  moved_to text;\n  moved_key text[];\nBEGIN\n"
          "  IF current_setting('grant.rebalance', true) = 'apply' THEN\n"
          "    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;\n    RETURN NEW;\n  END IF;\n"
-         "  IF TG_OP <> 'INSERT' THEN\n    moved_key := " +
-         text_array("OLD.", m_key) + ";\n    moved_to := " + place +
-         "(moved_key);\n  END IF;\n"
-         "  IF (moved_to IS NULL OR moved_to = " +
-         self + ") AND TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR " + text_array("NEW.", m_key) +
-         " IS DISTINCT FROM moved_key) THEN\n    moved_key := " + text_array("NEW.", m_key) + ";\n    moved_to := " +
-         place + "(moved_key);\n  END IF;\n"
-         "  IF moved_to IS NOT NULL AND moved_to <> " +
-         self +
-         " THEN\n"
+         "  IF TG_OP <> 'INSERT' THEN\n    moved_to := " +
+         placed("OLD.") + ";\n    IF moved_to <> " + self + " THEN\n      moved_key := " + text_array("OLD.", m_key) +
+         ";\n    ELSE\n      moved_to := NULL;\n    END IF;\n  END IF;\n"
+         "  IF moved_to IS NULL AND (TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (" +
+         key_changed + "))) THEN\n    moved_to := " + placed("NEW.") + ";\n    IF moved_to <> " + self +
+         " THEN\n      moved_key := " + text_array("NEW.", m_key) +
+         ";\n    ELSE\n      moved_to := NULL;\n    END IF;\n  END IF;\n"
+         "  IF moved_to IS NOT NULL THEN\n"
          "    RAISE EXCEPTION 'grant rebalance: key % of table % moved to shard %: reload the grant config', " +
          label + " || array_to_string(moved_key, ', ') || ')', " + table +
          ", moved_to\n"

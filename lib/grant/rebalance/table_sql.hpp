@@ -62,9 +62,11 @@ public:
   std::string fenced(const std::string& place, const std::string& shard) const;
 
   std::string capture_function(const std::string& schema) const;
-  /// The fence of source shard `shard`: refuses (GR001) a write of a key that `place` (the target
-  /// config's placement function) puts on another shard.
-  std::string fence_function(const std::string& schema, const std::string& place, const std::string& shard) const;
+  /// The fence of source shard `shard`: refuses (GR001) a write of a key that the target config's
+  /// placement function puts on another shard: `place_int` (bigint) for one smallint, integer or
+  /// bigint key column, else `place` (text[]).
+  std::string fence_function(const std::string& schema, const std::string& place, const std::string& place_int,
+                             const std::string& shard) const;
   std::string create_capture_trigger(const std::string& schema) const;
   std::string create_fence_trigger(const std::string& schema) const;
   std::string drop_objects(const std::string& schema) const;

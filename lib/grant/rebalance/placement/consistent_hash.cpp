@@ -51,9 +51,9 @@ Placement consistent_hash(const Context& context) {
   } else if (bounds.size() == points.size()) {
     owners.push_back(owners.front());
   }
-  return {function(context.schema, "place", "text", declarations(),
-                   canonical_statements() + xxh64_statements() + "  h := h # " + literal(ordered(0)) + ";\n  RETURN " +
-                       search_tree("h", bounds, owners) + ";\n"),
+  const auto place = "  h := h # " + literal(ordered(0)) + ";\n  RETURN " + search_tree("h", bounds, owners) + ";\n";
+  return {place_functions(context.schema, xxh64_integer_statements() + place,
+                          canonical_statements() + xxh64_statements() + place),
           {}};
 }
 

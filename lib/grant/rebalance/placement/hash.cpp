@@ -38,9 +38,9 @@ Placement hash(const Context& context) {
   if (owners.empty()) {
     owners.push_back("NULL");
   }
-  return {function(context.schema, "place", "text", declarations(),
-                   canonical_statements() + xxh64_statements() + "  h := h # " + literal(ordered(0)) + ";\n  RETURN " +
-                       search_tree("h", bounds, owners) + ";\n"),
+  const auto place = "  h := h # " + literal(ordered(0)) + ";\n  RETURN " + search_tree("h", bounds, owners) + ";\n";
+  return {place_functions(context.schema, xxh64_integer_statements() + place,
+                          canonical_statements() + xxh64_statements() + place),
           {}};
 }
 

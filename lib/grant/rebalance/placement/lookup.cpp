@@ -41,12 +41,11 @@ Placement lookup(const Context& context) {
     miss = db::quote_literal(db::Dialect::postgres, params["default"].get<std::string>());
   }
   const auto table = grant_table(context.schema, "lookup");
+  const auto find = "  RETURN COALESCE((SELECT l.shard FROM " + table + " l WHERE l.key = b), " + miss + ");\n";
   out.sql = "CREATE TABLE IF NOT EXISTS " + table + " (key bytea PRIMARY KEY, shard text NOT NULL);\nDELETE FROM " +
             table + ";\n" +
-            function(context.schema, "place", "text", declarations() + "  found text;\n",
-                     canonical_statements() + "  SELECT l.shard INTO found FROM " + table +
-                         " l WHERE l.key = b;\n  RETURN COALESCE(found, " + miss + ");\n",
-                     "STABLE");
+            place_functions(context.schema, "  b := '\\x01'::bytea || int8send(v);\n" + find,
+                            canonical_statements() + find, "STABLE");
   return out;
 }
 

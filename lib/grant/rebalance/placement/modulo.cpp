@@ -10,9 +10,9 @@ Placement modulo(const Context& context) {
     names += (i > 0 ? ", " : "") + shard_literal(context.db, i);
   }
   const auto n = std::to_string(count);
-  return {function(context.schema, "place", "text", "  p text;\n  v bigint;\n",
-                   integer_key_statements() + "  RETURN (ARRAY[" + names + "]::text[])[((v % " + n + ") + " + n +
-                       ") % " + n + " + 1];\n"),
+  return {place_functions(context.schema,
+                          "  RETURN (ARRAY[" + names + "]::text[])[((v % " + n + ") + " + n + ") % " + n + " + 1];\n",
+                          "  RETURN NULL;\n"),
           {}};
 }
 

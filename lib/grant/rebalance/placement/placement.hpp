@@ -20,6 +20,9 @@ namespace grant::rebalance::placement {
 /// key whose parts (as text, in sharding.key order) are given, or NULL when no shard owns it (a
 /// NULL or empty part, a non-integer for modulo and range, a lookup miss without default).
 std::string place_function(const std::string& schema);
+/// `<schema>."grant_rebalance_place_int"`: (v bigint) -> text, the same for a key of one integer
+/// part, without the text: what the fence calls for a smallint, integer or bigint key column.
+std::string place_int_function(const std::string& schema);
 /// `<schema>."grant_rebalance_keyspace_id"`: (parts text[]) -> bigint, XXH64 of the canonical
 /// bytes as a two's complement bigint (the same 64 bits), NULL for a NULL or empty part.
 std::string keyspace_id_function(const std::string& schema);
@@ -57,9 +60,14 @@ Placement consistent_hash(const Context& context);
 /// A PL/pgSQL function `<schema>."grant_rebalance_<name>"(parts text[]) RETURNS <returns>`.
 std::string function(const std::string& schema, const std::string& name, const std::string& returns,
                      const std::string& declare, const std::string& body, const char* volatility = "IMMUTABLE");
-/// Statements setting `v` (bigint) to the key's one integer part, or returning NULL when the key
-/// is not one canonical decimal int64.
-std::string integer_key_statements();
+/// The two place functions: `place_int(v bigint)` runs `integer_body` (v is not NULL there), and
+/// `place(parts text[])` runs it too when the key is one canonical integer, else `text_body`. Both
+/// bodies end in RETURN.
+std::string place_functions(const std::string& schema, const std::string& integer_body, const std::string& text_body,
+                            const char* volatility = "IMMUTABLE");
+/// Statements setting `h` (bigint) to XXH64 (seed 0) of the canonical bytes of the integer `v`
+/// (nine bytes: 0x01 and v big-endian), without building them.
+std::string xxh64_integer_statements();
 /// Statements setting `b` (bytea) to the canonical bytes of `parts`; NULL for a NULL or empty part.
 std::string canonical_statements();
 /// Statements setting `h` (bigint) to XXH64 (seed 0) of `b`.

@@ -83,8 +83,7 @@ Placement range(const Context& context) {
   }
   // The segment holding v is the last start <= v; starts[0] is INT64_MIN.
   const std::vector<std::int64_t> bounds(starts.begin() + 1, starts.end());
-  return {function(context.schema, "place", "text", "  p text;\n  v bigint;\n",
-                   integer_key_statements() + "  RETURN " + search_tree("v", bounds, owners) + ";\n"),
+  return {place_functions(context.schema, "  RETURN " + search_tree("v", bounds, owners) + ";\n", "  RETURN NULL;\n"),
           {}};
 }
 

@@ -78,6 +78,11 @@ std::string lane32() {
          "(get_byte(b, i + 3)::bigint << 24))";
 }
 
+std::string avalanche() {
+  return set("h", "(h # " + shr("h", 33) + ")") + set("h", mul("h", k_p2)) + set("h", "(h # " + shr("h", 29) + ")") +
+         set("h", mul("h", k_p3)) + set("h", "(h # " + shr("h", 32) + ")");
+}
+
 // acc = rotl(acc + lane * P2, 31) * P1
 std::string round(const std::string& acc, const std::string& lane) {
   return set("k", lane) + set("k", mul("k", k_p2)) + set(acc, add(acc, "k")) + set(acc, rotl(acc, 31)) +
@@ -109,7 +114,7 @@ std::string function(const std::string& schema, const std::string& name, const s
 }
 
 std::string declarations() {
-  return "  b bytea := '\\x'::bytea;\n  p text;\n  e bytea;\n  v bigint;\n  n integer;\n  i integer := 0;\n"
+  return "  b bytea := '\\x'::bytea;\n  p text;\n  e bytea;\n  n integer;\n  i integer := 0;\n"
          "  h bigint;\n  k bigint;\n  v1 bigint;\n  v2 bigint;\n  v3 bigint;\n  v4 bigint;\n";
 }
 
@@ -120,10 +125,30 @@ const char* k_is_integer = "p ~ '^(0|-?[1-9][0-9]{0,18})$' AND (length(p) < 19 O
                            "-9223372036854775808 AND 9223372036854775807)";
 }
 
-std::string integer_key_statements() {
-  return std::string("  IF cardinality(parts) <> 1 THEN RETURN NULL; END IF;\n  p := parts[1];\n"
-                     "  IF p IS NULL OR NOT (") +
-         k_is_integer + ") THEN RETURN NULL; END IF;\n  v := p::bigint;\n";
+std::string place_functions(const std::string& schema, const std::string& integer_body, const std::string& text_body,
+                            const char* volatility) {
+  const auto header = [&](const std::string& name, const std::string& args) {
+    return "CREATE OR REPLACE FUNCTION " + schema + ".\"" + k_prefix + "_" + name + "\"(" + args +
+           ") RETURNS text LANGUAGE plpgsql " + volatility + " PARALLEL SAFE AS $grant$\nDECLARE\n";
+  };
+  return header("place_int", "v bigint") + declarations() + "BEGIN\n  IF v IS NULL THEN RETURN NULL; END IF;\n" +
+         integer_body + "END\n$grant$;\n" + header("place", "parts text[]") + declarations() + "  v bigint;\n" +
+         "BEGIN\n  p := parts[1];\n  IF cardinality(parts) = 1 AND p IS NOT NULL AND " + k_is_integer +
+         " THEN\n  v := p::bigint;\n" + integer_body + "  END IF;\n" + text_body + "END\n$grant$;\n";
+}
+
+std::string xxh64_integer_statements() {
+  // The lane is bytes 0..7 little-endian: 0x01, then v's bytes from the most significant; the
+  // ninth byte is v's least significant.
+  std::string lane = "1";
+  for (int j = 0; j < 7; ++j) {
+    lane =
+        "(" + lane + " | (((v >> " + std::to_string(56 - 8 * j) + ") & 255) << " + std::to_string(8 * (j + 1)) + "))";
+  }
+  return set("k", lane) + set("k", mul("k", k_p2)) + set("k", rotl("k", 31)) + set("k", mul("k", k_p1)) +
+         set("h", "(" + u(k_p5 + 9) + " # k)") + set("h", rotl("h", 27)) + set("h", mul("h", k_p1)) +
+         set("h", add("h", u(k_p4))) + set("k", "(v & 255)") + set("k", mul("k", k_p5)) + set("h", "(h # k)") +
+         set("h", rotl("h", 11)) + set("h", mul("h", k_p1)) + avalanche();
 }
 
 std::string canonical_statements() {
@@ -157,9 +182,7 @@ std::string xxh64_statements() {
          "  i := i + 4;\n  END IF;\n";
   out += "  WHILE i < n LOOP\n" + set("k", "get_byte(b, i)::bigint") + set("k", mul("k", k_p5)) + set("h", "(h # k)") +
          set("h", rotl("h", 11)) + set("h", mul("h", k_p1)) + "  i := i + 1;\n  END LOOP;\n";
-  out += set("h", "(h # " + shr("h", 33) + ")") + set("h", mul("h", k_p2)) + set("h", "(h # " + shr("h", 29) + ")") +
-         set("h", mul("h", k_p3)) + set("h", "(h # " + shr("h", 32) + ")");
-  return out;
+  return out + avalanche();
 }
 
 std::string search_tree(const std::string& x, std::vector<std::int64_t> bounds, std::vector<std::string> outcomes) {
@@ -221,6 +244,10 @@ std::string place_function(const std::string& schema) {
   return schema + ".\"" + k_prefix + "_place\"";
 }
 
+std::string place_int_function(const std::string& schema) {
+  return schema + ".\"" + k_prefix + "_place_int\"";
+}
+
 std::string keyspace_id_function(const std::string& schema) {
   return schema + ".\"" + k_prefix + "_keyspace_id\"";
 }
@@ -258,7 +285,8 @@ void install(db::Connection& connection, const std::string& schema, const config
 
 std::string drop_sql(const std::string& schema) {
   return "DROP FUNCTION IF EXISTS " + place_function(schema) + "(text[]);\nDROP FUNCTION IF EXISTS " +
-         keyspace_id_function(schema) + "(text[]);\nDROP TABLE IF EXISTS " + grant_table(schema, "lookup") + ";\n";
+         place_int_function(schema) + "(bigint);\nDROP FUNCTION IF EXISTS " + keyspace_id_function(schema) +
+         "(text[]);\nDROP TABLE IF EXISTS " + grant_table(schema, "lookup") + ";\n";
 }
 
 } // namespace grant::rebalance::placement
