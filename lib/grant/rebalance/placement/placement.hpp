@@ -80,8 +80,8 @@ std::string literal(std::int64_t value);
 std::string shard_literal(const config::Database& db, std::size_t shard);
 /// The unsigned keyspace id `id` as the bigint that orders like it: the top bit flipped.
 std::int64_t ordered(std::uint64_t id);
-/// outcomes[j] where j is how many of the sorted `bounds` are <= `x`: a balanced tree of CASE,
-/// a comparison per level. outcomes has one more entry than bounds.
+/// outcomes[j] where j is how many of the sorted `bounds` are <= `x` (width_bucket's binary
+/// search over a constant array). outcomes has one more entry than bounds.
 std::string search_tree(const std::string& x, std::vector<std::int64_t> bounds, std::vector<std::string> outcomes);
 
 } // namespace detail

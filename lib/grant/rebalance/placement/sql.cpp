@@ -199,16 +199,21 @@ std::string search_tree(const std::string& x, std::vector<std::int64_t> bounds, 
     kept_bounds.push_back(bounds[i]);
     kept.push_back(outcomes[i + 1]);
   }
-  const auto build = [&](const auto& self, std::size_t first, std::size_t count) -> std::string {
-    // bounds [first, first + count), outcomes [first, first + count]
-    if (count == 0) {
-      return kept[first];
-    }
-    const auto mid = first + count / 2;
-    return "CASE WHEN " + x + " < " + literal(kept_bounds[mid]) + " THEN " + self(self, first, mid - first) + " ELSE " +
-           self(self, mid + 1, first + count - mid - 1) + " END";
-  };
-  return build(build, 0, kept_bounds.size());
+  if (kept_bounds.empty()) {
+    return kept.front();
+  }
+  // width_bucket() is a binary search in C returning how many bounds are <= x; the arrays are
+  // constants, which PL/pgSQL sets up once per session (a CASE tree would be set up again in every
+  // transaction: 0.5 ms for a ring of 960 points).
+  std::string bounds_literal = "'{";
+  std::string outcomes_list = "ARRAY[";
+  for (std::size_t i = 0; i < kept_bounds.size(); ++i) {
+    bounds_literal += (i > 0 ? "," : "") + std::to_string(kept_bounds[i]);
+  }
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    outcomes_list += (i > 0 ? ", " : "") + kept[i];
+  }
+  return "(" + outcomes_list + "]::text[])[width_bucket(" + x + ", " + bounds_literal + "}'::bigint[]) + 1]";
 }
 
 } // namespace detail
