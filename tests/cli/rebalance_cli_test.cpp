@@ -72,6 +72,13 @@ std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bo
                       "s" + std::to_string(rig.target_owner(*moved_item)));
   }
 
+  // An update changing a staying row's key to one placed elsewhere is refused too.
+  if (rig.target_owner(*moved) != rig.old_owner(*stayed)) {
+    rb::expect_fenced(rig, rig.old_owner(*stayed),
+                      "UPDATE orders SET user_id = " + user + " WHERE user_id = " + (*stayed)[0] + " AND id = " +
+                          (*stayed)[1],
+                      new_shard);
+  }
   // A key that did not move keeps working on its shard.
   {
     pqxx::connection connection(rig.fleet.url(rig.old_owner(*stayed)));
