@@ -34,9 +34,9 @@ std::uint64_t moving_rows(Rig& rig) {
   return n;
 }
 
-/// After cutover: writes to moved keys on their old shards are fenced; the others work, and so
-/// do writes on the new shards. Returns how many rows a stale application managed to insert on
-/// an old shard for a key that belongs elsewhere (cleanup has to move them).
+/// After cutover: writes to moved keys on their old shards are fenced, new keys included; the
+/// others work, and so do writes on the new shards. Returns how many rows a stale application
+/// managed to insert on an old shard for a key that belongs elsewhere: none.
 std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bool late_item = false) {
   std::optional<Pk> moved;
   std::optional<Pk> stayed;
@@ -72,6 +72,13 @@ std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bo
                       "s" + std::to_string(rig.target_owner(*moved_item)));
   }
 
+  // An update changing a staying row's key to one placed elsewhere is refused too.
+  if (rig.target_owner(*moved) != rig.old_owner(*stayed)) {
+    rb::expect_fenced(rig, rig.old_owner(*stayed),
+                      "UPDATE orders SET user_id = " + user + " WHERE user_id = " + (*stayed)[0] + " AND id = " +
+                          (*stayed)[1],
+                      new_shard);
+  }
   // A key that did not move keeps working on its shard.
   {
     pqxx::connection connection(rig.fleet.url(rig.old_owner(*stayed)));
@@ -97,43 +104,46 @@ std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bo
     rig.model.tables["orders"][*moved] = {std::string("on the new shard"), std::string("777")};
     rig.model.tables["orders"][{user, id}] = {std::string("new"), std::string("5")};
   }
-  // A stale application inserts a key nobody had yet, on the shard the old config picks. The
-  // fence may refuse it (GR001) or let it in; then cleanup must move it.
-  std::uint64_t late = 0;
-  for (int tries = 0; tries < 10000; ++tries) {
+  // A stale application inserts keys nobody had yet, on the shard the old config picks: refused
+  // (GR001) where the target config places the key elsewhere, whether or not it ever existed;
+  // a new key that stays on its shard goes in.
+  bool refused_new = false;
+  bool stayed_new = false;
+  for (int tries = 0; tries < 10000 && !(refused_new && stayed_new); ++tries) {
     const auto candidate = std::to_string(1 + static_cast<std::int64_t>(rng() % static_cast<unsigned>(max_user)));
+    const bool moves = rig.moves({candidate});
     {
       std::lock_guard lock(rig.model.mutex);
       const auto& orders = rig.model.tables["orders"];
       const auto at = orders.lower_bound({candidate});
-      if (!rig.moves({candidate}) || (at != orders.end() && at->first[0] == candidate)) {
+      if ((moves ? refused_new : stayed_new) || (at != orders.end() && at->first[0] == candidate)) {
         continue;
       }
     }
     const auto id = std::to_string(rig.next_id++);
+    const auto insert = "INSERT INTO orders (user_id, id, note, amount) VALUES (" + candidate + ", " + id + ", 'late', 9)";
+    if (moves) {
+      rb::expect_fenced(rig, rig.old_owner({candidate}), insert, "s" + std::to_string(rig.target_owner({candidate})));
+      if (late_item) {
+        rb::expect_fenced(rig, rig.old_owner({candidate}),
+                          "INSERT INTO order_items (user_id, order_id, n, qty) VALUES (" + candidate + ", " + id +
+                              ", 1, 3)",
+                          "s" + std::to_string(rig.target_owner({candidate})));
+      }
+      refused_new = true;
+      continue;
+    }
     pqxx::connection connection(rig.fleet.url(rig.old_owner({candidate})));
     pqxx::work work(connection);
-    try {
-      work.exec("INSERT INTO orders (user_id, id, note, amount) VALUES (" + candidate + ", " + id + ", 'late', 9)");
-      if (late_item) {
-        work.exec("INSERT INTO order_items (user_id, order_id, n, qty) VALUES (" + candidate + ", " + id + ", 1, 3)");
-      }
-      work.commit();
-      MESSAGE("a stale insert of a new key on its old shard went through (cleanup must move it)");
-      std::lock_guard lock(rig.model.mutex);
-      rig.model.tables["orders"][{candidate, id}] = {std::string("late"), std::string("9")};
-      late = 1;
-      if (late_item) {
-        rig.model.tables["order_items"][{candidate, id, "1"}] = {std::string("3")};
-        late = 2;
-      }
-    } catch (const pqxx::sql_error& error) {
-      INFO(error.what());
-      CHECK(error.sqlstate() == "GR001");
-    }
-    break;
+    work.exec(insert);
+    work.commit();
+    std::lock_guard lock(rig.model.mutex);
+    rig.model.tables["orders"][{candidate, id}] = {std::string("late"), std::string("9")};
+    stayed_new = true;
   }
-  return late;
+  CHECK(refused_new);
+  CHECK(stayed_new);
+  return 0;
 }
 
 /// Every phase in order, with a writer on the old config during the first copy. The stale insert
@@ -344,7 +354,7 @@ TEST_CASE("rebalance: a composite shard key (tenant, user_id), tenants with quot
 // the shard the old config picks (the fence knows only keys that existed). Cleanup must move
 // both (it once fenced the key after moving the order, then took the item for moved already
 // and deleted it).
-TEST_CASE("rebalance: cleanup moves an order a stale application inserted after cutover, with its items") {
+TEST_CASE("rebalance: a stale application's new order and its items are refused on the old shard after cutover") {
   Rig rig(3, "rb_late");
   rig.configure(rig.database(rig.shards({0, 1}), ring()), rig.database(rig.shards({0, 1, 2}), ring()));
   std::mt19937 rng(15);

@@ -155,7 +155,7 @@ void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<st
 }
 
 void delete_rows(const TableSql& table, db::Connection& on, const std::vector<std::vector<db::Value>>& pks,
-                 const std::string& fence, std::uint64_t* deleted) {
+                 const std::string& condition, std::uint64_t* deleted) {
   const auto chunk = std::max<std::size_t>(1, std::min<std::size_t>(pks.size(), 65535 / table.pk().size()));
   db::Params params;
   for (std::size_t first = 0; first < pks.size(); first += chunk) {
@@ -164,28 +164,12 @@ void delete_rows(const TableSql& table, db::Connection& on, const std::vector<st
     for (std::size_t r = first; r < first + count; ++r) {
       params.insert(params.end(), pks[r].begin(), pks[r].end());
     }
-    const auto sql = fence.empty() ? table.delete_by_pk(count) : table.delete_fenced_by_pk(count, fence);
+    const auto sql = condition.empty() ? table.delete_by_pk(count) : table.delete_fenced_by_pk(count, condition);
     const auto result = on.query(sql, params);
     if (deleted != nullptr) {
       *deleted += static_cast<std::uint64_t>(result.affected);
     }
   }
-}
-
-void add_fence_keys(db::Connection& on, const Node& node, const std::vector<std::pair<std::string, std::string>>& keys) {
-  if (keys.empty()) {
-    return;
-  }
-  // Two array parameters whatever the count: each key is a text[] literal inside a text[].
-  std::vector<std::vector<db::Value>> rows;
-  rows.reserve(keys.size());
-  for (const auto& [key, shard] : keys) {
-    rows.push_back({key, shard});
-  }
-  on.query("INSERT INTO " + grant_table(node.schema, "fence") +
-               " (key, shard) SELECT k::text[], s FROM unnest($1::text[], $2::text[]) AS u(k, s) "
-               "ON CONFLICT (key) DO NOTHING",
-           {column_array(rows, 0), column_array(rows, 1)});
 }
 
 namespace {
@@ -244,12 +228,10 @@ ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from, 
   }
   seqs += "}";
 
-  std::vector<std::pair<std::string, std::string>> fence;
   shard::Key scratch;
   const auto moving = [&](const std::vector<db::Value>& key) {
     const auto owners = work.fleet.owners(scratch, value_views(key));
     if (owners.old_node == source && owners.new_node != source && owners.new_node != k_none) {
-      fence.emplace_back(text_array_literal(value_views(key)), work.fleet.node(owners.new_node).name);
       return owners.new_node;
     }
     return k_none;
@@ -305,9 +287,6 @@ ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from, 
         table_work.deletes[target].push_back(touched.pk);
       }
     }
-  }
-  if (!fence.empty()) {
-    add_fence_keys(from, node, fence);
   }
   // Children before parents when deleting, parents before children when writing.
   for (std::size_t t = tables.size(); t-- > 0;) {

@@ -2,9 +2,9 @@
 #include <grant/rebalance/work.hpp>
 
 #include <grant/error.hpp>
+#include <grant/rebalance/placement/placement.hpp>
 #include <grant/util/parallel_for.hpp>
 
-#include <map>
 #include <numeric>
 
 namespace grant::rebalance {
@@ -40,60 +40,23 @@ std::vector<std::size_t> leading(std::size_t count) {
   return out;
 }
 
-std::vector<db::Value> key_of(const TableSql& table, const std::vector<db::Value>& row) {
-  std::vector<db::Value> key;
-  for (const auto index : table.key()) {
-    key.push_back(row[index]);
-  }
-  return key;
-}
-
 CleanupReport clean_source(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   auto sessions = open_sessions(work, source);
   auto& from = *sessions.from;
-  const auto fence = grant_table(node.schema, "fence");
+  const auto place = placement::place_function(node.schema);
   const auto batch = std::max<std::size_t>(1, work.options.batch_size);
   const auto& tables = work.fleet.tables();
   CleanupReport report;
   shard::Key scratch;
-  // Pass 1, parents first: rows a stale application wrote after cutover (their key is not in
-  // the fence) go to their shard, unless a row with that key is already there (it wins). Their
-  // keys are fenced once every table is through: fenced earlier, a late parent's key would hide
-  // its late children from this pass; and a kill before then only re-sends them.
-  std::vector<std::pair<std::string, std::string>> late_keys;
-  for (const auto& table : tables) {
-    for_each_page(from, table.select_page_fenced(false, batch, fence), table.select_page_fenced(true, batch, fence),
-                  table.pk(), batch, [&](db::Rows& rows) {
-                    std::map<std::size_t, std::vector<std::vector<db::Value>>> late;
-                    for (auto& row : rows.rows) {
-                      const bool fenced = row.back().value_or("f") == "t";
-                      row.pop_back();
-                      const auto key = key_of(table, row);
-                      const auto owners = work.fleet.owners(scratch, value_views(key));
-                      if (fenced || owners.old_node != source || owners.new_node == source ||
-                          owners.new_node == k_none) {
-                        continue;
-                      }
-                      late[owners.new_node].push_back(row);
-                      late_keys.emplace_back(text_array_literal(value_views(key)),
-                                             work.fleet.node(owners.new_node).name);
-                      ++report.rows_moved_late;
-                    }
-                    for (const auto& [target, moving] : late) {
-                      std::uint64_t inserted = 0;
-                      upsert_rows(table, *sessions.to.at(target), moving, false, &inserted);
-                      report.rows_conflicting += moving.size() - inserted;
-                    }
-                    work.throttle(from, source, sessions.to, rows.size());
-                    work.report("cleanup", table.name(), node.name, 0);
-                  });
-  }
-  add_fence_keys(from, node, late_keys);
-  // Pass 2, children first: delete the fenced rows.
+  // Children first: delete the moved rows. Since cutover the fence has refused every write of a
+  // key placed elsewhere, so each of them was copied and has not changed since. A row is deleted
+  // only when the fence (the placement function in the database) agrees that it moved: a row the
+  // fence let through may have been written after cutover, and stays.
   for (std::size_t t = tables.size(); t-- > 0;) {
     const auto& table = tables[t];
     const auto pk_columns = leading(table.pk().size());
+    const auto fenced = table.fenced(place, node.name);
     for_each_page(from, table.select_keys_page(false, batch), table.select_keys_page(true, batch), pk_columns, batch,
                   [&](db::Rows& rows) {
                     std::vector<std::vector<db::Value>> pks;
@@ -104,7 +67,7 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                         pks.emplace_back(row.begin(), row.begin() + static_cast<long>(table.pk().size()));
                       }
                     }
-                    delete_rows(table, from, pks, fence, &report.rows_deleted);
+                    delete_rows(table, from, pks, fenced, &report.rows_deleted);
                     work.throttle(from, source, sessions.to, rows.size());
                     work.report("cleanup", table.name(), node.name, 0);
                   });

@@ -60,39 +60,6 @@ double since_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// Records in the fence every shard key of the source that moves, from a streamed scan (COPY):
-/// outside the write block. Keys written from then on are captured and fenced by the final apply.
-void fence_moving_keys(Work& work, std::size_t source, db::Connection& from) {
-  const auto& node = work.fleet.node(source);
-  // The scan's session is busy with COPY until its end: the fence is written through another.
-  auto writer = node.checkout();
-  shard::Key scratch;
-  std::vector<std::string_view> parts;
-  std::vector<std::pair<std::string, std::string>> keys;
-  for (const auto& table : work.fleet.tables()) {
-    std::string select = "SELECT DISTINCT ";
-    for (std::size_t i = 0; i < table.key().size(); ++i) {
-      select += (i > 0 ? ", " : "") + table.columns()[table.key()[i]].quoted;
-    }
-    from.stream(select + " FROM " + table.qualified(), [&](const db::RowView& row) {
-      parts.clear();
-      for (std::size_t i = 0; i < row.fields.size(); ++i) {
-        parts.push_back(row.nulls[i] ? std::string_view() : row.fields[i]);
-      }
-      const auto owners = work.fleet.owners(scratch, parts);
-      if (owners.old_node == source && owners.new_node != source && owners.new_node != k_none) {
-        keys.emplace_back(text_array_literal(parts), work.fleet.node(owners.new_node).name);
-      }
-      if (keys.size() == 10000) {
-        add_fence_keys(*writer, node, keys);
-        keys.clear();
-      }
-    });
-    add_fence_keys(*writer, node, keys);
-    keys.clear();
-  }
-}
-
 CutoverShard cut_over(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   const auto& database = work.fleet.source().name;
@@ -107,7 +74,7 @@ CutoverShard cut_over(Work& work, std::size_t source) {
   }
   CutoverShard out;
   out.shard = node.name;
-  fence_moving_keys(work, source, *from);
+  install_fence(work, source);
   // Catch up outside the write block, so that the block only covers the last few changes.
   out.changes_applied = catch_up(work, source, *from, to);
   const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);

@@ -106,6 +106,8 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
   m_digest = digest_of(*m_target);
 }
 
+shard::LookupLoader Fleet::target_loader() const { return shard::table_loader(*m_target_registry); }
+
 std::size_t Fleet::find(const std::string& name) const {
   for (std::size_t n = 0; n < m_nodes.size(); ++n) {
     if (m_nodes[n].name == name) {

@@ -59,6 +59,8 @@ public:
   /// Throws ConfigError (nothing touched) or DbError naming the shard.
   void prepare();
   const std::vector<TableSql>& tables() const { return m_tables; }
+  /// Reads the target's lookup table (a lookup resolver with a table), as its resolver does.
+  shard::LookupLoader target_loader() const;
   /// A digest of the target's shards and sharding: a second target is a different rebalance.
   const std::string& digest() const { return m_digest; }
 

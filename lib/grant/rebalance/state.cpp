@@ -3,6 +3,7 @@
 #include <grant/db/cancel.hpp>
 #include <grant/error.hpp>
 #include <grant/migrate/tracking.hpp>
+#include <grant/rebalance/placement/placement.hpp>
 #include <grant/shard/key.hpp>
 #include <grant/util/strings.hpp>
 
@@ -156,11 +157,9 @@ void install_capture(db::Connection& connection, const Node& node, Work& work, c
                     "done boolean NOT NULL DEFAULT false);\n"
                     "CREATE TABLE IF NOT EXISTS " +
                     grant_table(s, "changes") +
-                    " (seq bigserial PRIMARY KEY, table_name text NOT NULL, pk text[] NOT NULL, key text[]);\n"
-                    "CREATE TABLE IF NOT EXISTS " +
-                    grant_table(s, "fence") + " (key text[] PRIMARY KEY, shard text NOT NULL);\n";
+                    " (seq bigserial PRIMARY KEY, table_name text NOT NULL, pk text[] NOT NULL, key text[]);\n";
   for (const auto& table : work.fleet.tables()) {
-    sql += table.capture_function(s) + ";\n" + table.fence_function(s) + ";\n";
+    sql += table.capture_function(s) + ";\n";
   }
   with_short_locks(work, connection, node, "installing the capture triggers", [&] {
     connection.execute(sql);
@@ -179,6 +178,23 @@ void install_capture(db::Connection& connection, const Node& node, Work& work, c
                          " (database, target, phase, holder) VALUES ($1, $2, 'copying', $3) ON CONFLICT (database) DO "
                          "NOTHING",
                      {work.fleet.source().name, work.fleet.digest(), holder});
+  });
+}
+
+void install_fence(Work& work, std::size_t source) {
+  const auto& node = work.fleet.node(source);
+  auto session = node.checkout();
+  const auto place = placement::place_function(node.schema);
+  const auto place_int = placement::place_int_function(node.schema);
+  std::string sql;
+  for (const auto& table : work.fleet.tables()) {
+    sql += table.fence_function(node.schema, place, place_int, node.name) + ";\n";
+  }
+  // Functions only: no lock on the applications' tables. A re-run replaces them (the lookup
+  // table is read again), which is why the trigger attaches only in the cutover's transaction.
+  with_short_locks(work, *session, node, "installing the fence's placement functions", [&] {
+    placement::install(*session, node.schema, work.fleet.target(), work.fleet.target_loader());
+    session->execute(sql);
   });
 }
 
@@ -238,6 +254,8 @@ void drop_objects(db::Connection& connection, const Node& node, Work& work) {
   for (const auto& table : work.fleet.tables()) {
     sql += table.drop_objects(node.schema);
   }
+  sql += placement::drop_sql(node.schema);
+  // "fence": the keys table of grant before the fence followed the resolver.
   for (const auto* suffix : {"changes", "fence", "progress", "state"}) {
     sql += "DROP TABLE IF EXISTS " + grant_table(node.schema, suffix) + ";\n";
   }

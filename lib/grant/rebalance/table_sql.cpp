@@ -95,12 +95,6 @@ std::string all_columns(const std::vector<ColumnSql>& columns) {
 
 } // namespace
 
-std::string TableSql::select_page_fenced(bool after, std::size_t limit, const std::string& fence) const {
-  return "SELECT " + all_columns(m_columns) + ", " + text_array("", m_key) + " IN (SELECT key FROM " + fence +
-         ") FROM " + m_qualified + (after ? " WHERE (" + pk_list() + ") > " + pk_tuple(1) : "") + " ORDER BY " +
-         pk_list() + " LIMIT " + std::to_string(limit);
-}
-
 std::string TableSql::select_block_keys() const {
   std::string columns = "ctid::text";
   for (const auto index : m_key) {
@@ -174,8 +168,13 @@ std::string TableSql::delete_by_pk(std::size_t count) const {
   return "DELETE FROM " + m_qualified + " WHERE (" + pk_list() + ") IN (" + tuples + ")";
 }
 
-std::string TableSql::delete_fenced_by_pk(std::size_t count, const std::string& fence) const {
-  return delete_by_pk(count) + " AND " + text_array("", m_key) + " IN (SELECT key FROM " + fence + ")";
+std::string TableSql::delete_fenced_by_pk(std::size_t count, const std::string& condition) const {
+  return delete_by_pk(count) + " AND " + condition;
+}
+
+std::string TableSql::fenced(const std::string& place, const std::string& shard) const {
+  return "COALESCE(" + place + "(" + text_array("", m_key) + ") <> " + db::quote_literal(db::Dialect::postgres, shard) +
+         ", false)";
 }
 
 std::string TableSql::text_array(const char* row, const std::vector<std::size_t>& columns) const {
@@ -214,24 +213,40 @@ std::string TableSql::capture_function(const std::string& schema) const {
          ");\n  END IF;\n  RETURN NULL;\nEND\n$grant$";
 }
 
-std::string TableSql::fence_function(const std::string& schema) const {
-  const auto fence = grant_table(schema, "fence");
+std::string TableSql::fence_function(const std::string& schema, const std::string& place, const std::string& place_int,
+                                     const std::string& shard) const {
   std::string key_names;
   for (const auto index : m_key) {
     key_names += (key_names.empty() ? "" : ", ") + m_columns[index].name;
   }
   const auto label = db::quote_literal(db::Dialect::postgres, "(" + key_names + ")=(");
   const auto table = db::quote_literal(db::Dialect::postgres, m_name);
+  const auto self = db::quote_literal(db::Dialect::postgres, shard);
+  // An integer column's text is always a canonical integer: its placement skips the text.
+  const auto& first = m_columns[m_key.front()];
+  const bool integer =
+      m_key.size() == 1 && (first.type == "bigint" || first.type == "integer" || first.type == "smallint");
+  const auto placed = [&](const char* row) {
+    return integer ? place_int + "(" + row + first.quoted + ")" : place + "(" + text_array(row, m_key) + ")";
+  };
+  std::string key_changed;
+  for (const auto index : m_key) {
+    key_changed += (key_changed.empty() ? "" : " OR ") + std::string("NEW.") + m_columns[index].quoted +
+                   " IS DISTINCT FROM OLD." + m_columns[index].quoted;
+  }
+  // The target's placement of the old key (UPDATE, DELETE) and of the new one (INSERT, and an
+  // UPDATE that changes the key): a key placed elsewhere is refused, whether it existed or not.
   return "CREATE OR REPLACE FUNCTION " + schema + ".\"" + k_prefix + "_fence_" + m_slug +
          "\"() RETURNS trigger LANGUAGE plpgsql AS $grant$\nDECLARE\n  moved_to text;\n  moved_key text[];\nBEGIN\n"
          "  IF current_setting('grant.rebalance', true) = 'apply' THEN\n"
          "    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;\n    RETURN NEW;\n  END IF;\n"
-         "  IF TG_OP <> 'INSERT' THEN\n    moved_key := " +
-         text_array("OLD.", m_key) + ";\n    SELECT shard INTO moved_to FROM " + fence +
-         " WHERE key = moved_key;\n  END IF;\n"
-         "  IF moved_to IS NULL AND TG_OP <> 'DELETE' THEN\n    moved_key := " +
-         text_array("NEW.", m_key) + ";\n    SELECT shard INTO moved_to FROM " + fence +
-         " WHERE key = moved_key;\n  END IF;\n"
+         "  IF TG_OP <> 'INSERT' THEN\n    moved_to := " +
+         placed("OLD.") + ";\n    IF moved_to <> " + self + " THEN\n      moved_key := " + text_array("OLD.", m_key) +
+         ";\n    ELSE\n      moved_to := NULL;\n    END IF;\n  END IF;\n"
+         "  IF moved_to IS NULL AND (TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (" +
+         key_changed + "))) THEN\n    moved_to := " + placed("NEW.") + ";\n    IF moved_to <> " + self +
+         " THEN\n      moved_key := " + text_array("NEW.", m_key) +
+         ";\n    ELSE\n      moved_to := NULL;\n    END IF;\n  END IF;\n"
          "  IF moved_to IS NOT NULL THEN\n"
          "    RAISE EXCEPTION 'grant rebalance: key % of table % moved to shard %: reload the grant config', " +
          label + " || array_to_string(moved_key, ', ') || ')', " + table +

@@ -37,9 +37,6 @@ public:
   /// Rows per statement that stay under PostgreSQL's 65535 parameters.
   std::size_t max_rows_per_statement(std::size_t wanted) const;
 
-  /// Every column, in order, the primary key ascending, after the key `$1..` when `after`, plus a
-  /// last boolean column: the row's shard key is in the fence table `fence`.
-  std::string select_page_fenced(bool after, std::size_t limit, const std::string& fence) const;
   /// Every column of the rows whose primary keys are `count` tuples of parameters.
   std::string select_by_pk(std::size_t count) const;
   /// Row id (ctid) and shard-key columns of the rows in heap blocks [$1, $2) (tids "(n,0)").
@@ -58,11 +55,18 @@ public:
   std::string insert_arrays() const;
   bool has_array_column() const { return m_has_array_column; }
   std::string delete_by_pk(std::size_t count) const;
-  /// As delete_by_pk, only rows whose shard key is in the fence table `fence`.
-  std::string delete_fenced_by_pk(std::size_t count, const std::string& fence) const;
+  /// As delete_by_pk, only rows that also meet `condition` (a fenced() predicate).
+  std::string delete_fenced_by_pk(std::size_t count, const std::string& condition) const;
+  /// True for a row whose shard key the placement function `place` puts on a shard other than
+  /// `shard`: the rows the fence of `shard` refuses to write.
+  std::string fenced(const std::string& place, const std::string& shard) const;
 
   std::string capture_function(const std::string& schema) const;
-  std::string fence_function(const std::string& schema) const;
+  /// The fence of source shard `shard`: refuses (GR001) a write of a key that the target config's
+  /// placement function puts on another shard: `place_int` (bigint) for one smallint, integer or
+  /// bigint key column, else `place` (text[]).
+  std::string fence_function(const std::string& schema, const std::string& place, const std::string& place_int,
+                             const std::string& shard) const;
   std::string create_capture_trigger(const std::string& schema) const;
   std::string create_fence_trigger(const std::string& schema) const;
   std::string drop_objects(const std::string& schema) const;

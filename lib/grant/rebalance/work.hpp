@@ -55,6 +55,9 @@ std::vector<std::optional<StateRow>> read_states(Work& work);
 /// Creates grant's tables, functions and capture triggers on a source shard and its state row, in
 /// one transaction; a no-op where they exist.
 void install_capture(db::Connection& connection, const Node& node, Work& work, const std::string& holder);
+/// Creates (or replaces) on a source shard the target config's placement functions and the fence
+/// functions that call them, outside any write block; the cutover attaches the fence triggers.
+void install_fence(Work& work, std::size_t source);
 /// A lock wait that timed out (55P03) or a deadlock (40P01): worth another try.
 bool is_lock_conflict(const db::DbError& error);
 /// How often a step that met a lock conflict is tried in all: applications that write without
@@ -98,8 +101,7 @@ struct ApplyResult {
   std::uint64_t remaining = 0; ///< changes still waiting (an estimate when not `until_empty`)
 };
 /// Reads up to `limit` captured changes of `source` (its session `from`), applies them on the
-/// target sessions `to` (indexed by node; null for nodes not involved), records the moved keys in
-/// the fence and deletes the changes. The caller owns the transactions: none is opened here.
+/// target sessions `to` (indexed by node; null for nodes not involved) and deletes the changes. The caller owns the transactions: none is opened here.
 ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from,
                           const std::vector<db::Connection*>& to, std::size_t limit);
 /// A source shard's session and one to every target shard, all marked (mark_session); the
@@ -122,10 +124,9 @@ std::uint64_t catch_up(Work& work, std::size_t source, db::Connection& from, con
 /// cheaper when none of the rows is there yet (a duplicate falls back to the upsert).
 void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<std::vector<db::Value>>& rows,
                  bool replace, std::uint64_t* inserted = nullptr, bool expect_new = false);
+/// Deletes the rows of `pks` from `on`, only those meeting `condition` when given (TableSql::fenced).
 void delete_rows(const TableSql& table, db::Connection& on, const std::vector<std::vector<db::Value>>& pks,
-                 const std::string& fence = {}, std::uint64_t* deleted = nullptr);
-/// Adds moved keys (text[] literals of the shard key) to the fence of a source shard.
-void add_fence_keys(db::Connection& on, const Node& node, const std::vector<std::pair<std::string, std::string>>& keys);
+                 const std::string& condition = {}, std::uint64_t* deleted = nullptr);
 /// The values as views for key parsing; a NULL is a view with no data (no shard owns it).
 std::vector<std::string_view> value_views(const std::vector<db::Value>& values);
 /// A text[] literal for PostgreSQL: {"a","b"}.
