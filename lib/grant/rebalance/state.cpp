@@ -287,6 +287,7 @@ Lock::Lock(Work& work) {
       m_session
           ->query("SELECT COALESCE(a.application_name, '') || ' (since ' || a.backend_start::text || ')' "
                   "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                  "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                   "AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1 AND l.granted "
                   "LIMIT 1",
                   {std::to_string(high), std::to_string(low)})
