@@ -7,6 +7,7 @@
 #include <grant/twophase/decision_log.hpp>
 #include <grant/twophase/recovery.hpp>
 #include <grant/twophase/transaction.hpp>
+#include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -151,12 +152,18 @@ CutoverShard cut_over(Work& work, std::size_t source) {
       twophase::DistributedTransaction transaction(database, k_label, {node.name, &log}, std::move(participants),
                                                    std::move(options));
       transaction.begin();
+      // Every participant's lock waits end too: the cutovers of two sources that exchange rows
+      // run at once, and each may wait on a table the other has locked (a deadlock between
+      // servers that neither detects); the loser backs off and tries again.
       from->execute("SET LOCAL lock_timeout = " + std::to_string(lock_wait.count()));
       blocked = std::chrono::steady_clock::now();
       // From the LOCK request on, every statement on every session waits at most the time left.
       const auto deadline = blocked + work.options.cutover_timeout;
       transaction.set_deadline(deadline);
       BlockBound bound(block_sessions, reply, deadline);
+      for (std::size_t m = 1; m < block_sessions.size(); ++m) {
+        block_sessions[m]->execute("SET LOCAL lock_timeout = " + std::to_string(lock_wait.count()));
+      }
       from->execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
       for (;;) {
         bound.refresh();
@@ -269,18 +276,65 @@ CutoverReport run_cutover(Work& work) {
     }
   }
   if (!any) {
+    if (auto already = nothing_to_do(work); already && already->outcome != "aborted") {
+      report.already = *already;
+      return report;
+    } else if (already) {
+      throw ConfigError("no rebalance of " + database + " is in progress: the last one towards this target was "
+                        "aborted (" + already->finished_at + ")",
+                        "--cutover", copy_hint);
+    }
     throw ConfigError("no rebalance of " + database + " is in progress: nothing to cut over", "--cutover", copy_hint);
   }
   if (std::any_of(states.begin(), states.end(), [](const auto& state) { return !state; })) {
     throw ConfigError("some source shards of " + database + " have no copy state", "--cutover", copy_hint);
   }
-  for (std::size_t i = 0; i < sources.size(); ++i) {
+  // Each source shard is its own two-phase commit with its own write block and bound: they run
+  // at once (up to --jobs), and one that fails leaves the others cut over or untouched.
+  report.shards.resize(sources.size());
+  std::vector<std::exception_ptr> failures(sources.size());
+  util::parallel_for(sources.size(), work.jobs(sources.size()), [&](std::size_t i) {
+    const auto& name = work.fleet.node(sources[i]).name;
     if (states[i]->phase == Phase::cut_over) {
-      report.shards.push_back({work.fleet.node(sources[i]).name, states[i]->pause_ms, 0, true});
+      report.shards[i] = {name, states[i]->pause_ms, 0, true, {}};
+      return;
+    }
+    try {
+      report.shards[i] = cut_over(work, sources[i]);
+    } catch (const std::exception& error) {
+      failures[i] = std::current_exception();
+      report.shards[i] = {name, 0, 0, false, error.what()};
+    }
+  });
+  std::string failed;
+  std::string done;
+  std::size_t first = k_none;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const auto& shard = report.shards[i];
+    report.max_pause_ms = std::max(report.max_pause_ms, shard.pause_ms);
+    if (!failures[i]) {
+      done += (done.empty() ? "" : ", ") + shard.shard;
       continue;
     }
-    report.shards.push_back(cut_over(work, sources[i]));
-    report.max_pause_ms = std::max(report.max_pause_ms, report.shards.back().pause_ms);
+    first = first == k_none ? i : first;
+    failed += (failed.empty() ? "" : "; ") + std::string("the cutover of ") + database + "/" + shard.shard +
+              " failed: " + shard.error;
+  }
+  if (first == k_none) {
+    return report;
+  }
+  if (sources.size() == 1) {
+    std::rethrow_exception(failures[first]);
+  }
+  const auto message = failed + (done.empty() ? "" : " (cut over: " + done + ")");
+  try {
+    std::rethrow_exception(failures[first]);
+  } catch (const Error& error) {
+    throw Error(error.kind(), message, error.where(), error.hint());
+  } catch (...) {
+    throw Error(ErrorKind::database, message, {},
+                "re-run grant rebalance --database " + database +
+                    " --target <file> --cutover: it finishes the shards not cut over yet");
   }
   return report;
 }

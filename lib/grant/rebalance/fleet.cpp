@@ -104,6 +104,7 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
     }
   }
   m_digest = digest_of(*m_target);
+  m_source_digest = digest_of(*m_source);
 }
 
 std::size_t Fleet::find(const std::string& name) const {
