@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <random>
 #include <thread>
 
 namespace grant::rebalance {
@@ -94,6 +95,32 @@ void fence_moving_keys(Work& work, std::size_t source, db::Connection& from) {
   }
 }
 
+/// Locks the tables (EXCLUSIVE: reads go on). First without waiting, in short tries: a wait
+/// queues the applications' writes behind it, and while it holds one table and waits for the
+/// next, an application transaction that holds the second and wants the first (an item insert
+/// checking its order) deadlocks with it. Past half of `lock_wait`, a waiting LOCK (bounded by
+/// the transaction's lock_timeout), so that a stream of overlapping transactions cannot starve
+/// the cutover; a deadlock there is tried again by the caller.
+void lock_tables(db::Connection& from, const std::string& tables, std::chrono::milliseconds lock_wait) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const auto until = std::chrono::steady_clock::now() + lock_wait / 2;
+  while (std::chrono::steady_clock::now() < until) {
+    from.execute("SAVEPOINT grant_rebalance_lock");
+    try {
+      from.execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE NOWAIT");
+      from.execute("RELEASE SAVEPOINT grant_rebalance_lock");
+      return;
+    } catch (const db::DbError& error) {
+      if (error.sqlstate() != "55P03") {
+        throw;
+      }
+    }
+    from.execute("ROLLBACK TO SAVEPOINT grant_rebalance_lock");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 + std::uniform_int_distribution<int>(0, 8)(random)));
+  }
+  from.execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
+}
+
 CutoverShard cut_over(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   const auto& database = work.fleet.source().name;
@@ -164,7 +191,7 @@ CutoverShard cut_over(Work& work, std::size_t source) {
       for (std::size_t m = 1; m < block_sessions.size(); ++m) {
         block_sessions[m]->execute("SET LOCAL lock_timeout = " + std::to_string(lock_wait.count()));
       }
-      from->execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
+      lock_tables(*from, tables, lock_wait);
       for (;;) {
         bound.refresh();
         const auto round = apply_changes(work, source, *from, to, limit);
@@ -306,6 +333,30 @@ CutoverReport run_cutover(Work& work) {
       report.shards[i] = {name, 0, 0, false, error.what()};
     }
   });
+  // Cutovers that lost to lock conflicts every time may have met each other (one writes the rows
+  // moving to a shard whose own cutover holds its tables): once more, one at a time.
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (!failures[i]) {
+      continue;
+    }
+    try {
+      std::rethrow_exception(failures[i]);
+    } catch (const db::DbError& error) {
+      if (error.connection_lost() || !is_lock_conflict(error)) {
+        continue;
+      }
+    } catch (...) {
+      continue;
+    }
+    work.report("cutover", "", report.shards[i].shard, 0, "lock conflicts every time; trying once more on its own");
+    try {
+      report.shards[i] = cut_over(work, sources[i]);
+      failures[i] = nullptr;
+    } catch (const std::exception& error) {
+      failures[i] = std::current_exception();
+      report.shards[i].error = error.what();
+    }
+  }
   std::string failed;
   std::string done;
   std::size_t first = k_none;
