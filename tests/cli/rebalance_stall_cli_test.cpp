@@ -136,7 +136,8 @@ TEST_CASE("rebalance: a silent new shard at the cutover's catch-up under the loc
   proxy.add_rule("INSERT INTO", FaultProxy::Action::stall, 1, "lock_timeout");
   rb::Outcome run;
   std::thread cutover(
-      [&] { run = rig.rebalance({"--cutover", "--cutover-timeout", std::to_string(k_bound_s)}, false); });
+      // One source at a time: s1's cutover (after s0's) sends nothing that matches first.
+      [&] { run = rig.rebalance({"--cutover", "--jobs", "1", "--cutover-timeout", std::to_string(k_bound_s)}, false); });
   bool waiting = false;
   for (int i = 0; i < 3000 && !waiting; ++i) {
     waiting = rig.fleet.scalar(0, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
