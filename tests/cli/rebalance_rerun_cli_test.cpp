@@ -13,7 +13,9 @@ using rb::Rig;
 
 namespace {
 
-Json ring() { return {{"type", "consistent_hash"}, {"virtual_nodes", 160}}; }
+Json ring() {
+  return {{"type", "consistent_hash"}, {"virtual_nodes", 160}};
+}
 
 int fence_triggers(const Rig& rig, int db) {
   return std::stoi(rig.fleet.scalar(db, "SELECT count(*) FROM pg_trigger WHERE tgname = 'grant_rebalance_fence'"));
