@@ -132,8 +132,10 @@ TEST_CASE("rebalance: a silent new shard at the cutover's catch-up under the loc
     std::lock_guard lock(rig.model.mutex);
     rig.model.tables["orders"][{user, id}] = {std::string("held"), std::string("7")};
   }
-  // Only statements inside the write block: its sessions' SET LOCAL lock_timeout comes first.
-  proxy.add_rule("INSERT INTO", FaultProxy::Action::stall, 1, "lock_timeout");
+  // Only statements inside the write block, whose transaction starts with BEGIN (the catch-up
+  // before the block writes to the new shard outside any transaction, unbounded: a stall there
+  // keeps the run waiting but holds no lock of the applications').
+  proxy.add_rule("INSERT INTO", FaultProxy::Action::stall, 1, "BEGIN");
   rb::Outcome run;
   std::thread cutover(
       // One source at a time: s1's cutover (after s0's) sends nothing that matches first.
