@@ -67,8 +67,11 @@ void back_off(int attempt);
 /// Makes the session detect deadlocks sooner than applications do, so that grant is the one
 /// aborted; a no-op where the role may not set deadlock_timeout.
 void prefer_losing_deadlocks(db::Connection& connection);
-/// Runs `body` in a transaction whose lock waits end after 2 s (applications' writes queue behind
-/// a waiting DDL lock); a timed-out wait or a deadlock is tried again, up to k_lock_attempts times, saying so.
+/// Runs `body` in a transaction whose lock waits end after min(2 s, half of
+/// Options::cutover_timeout) (applications' writes queue behind a waiting DDL lock); a timed-out
+/// wait or a deadlock is tried again, up to k_lock_attempts times, saying so. Each statement waits
+/// for its reply at most Options::cutover_timeout: a silent server is given up, its session ended
+/// on the server through a fresh one (which frees the lock), and a database Error names the shard.
 void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
                       const std::function<void()>& body);
 /// Runs one batch of the copy, the change applier or the cleanup: statements outside any
