@@ -35,11 +35,11 @@ struct KillStats {
   std::map<std::string, int> killed_per_phase;
 };
 
-/// A cleanup killed after its last commit has finished: the re-run says there is no rebalance
-/// in progress (exit 2); verify_final() judges whether it really is over.
+/// A cleanup killed after its last commit has finished: the re-run says it was done (exit 0,
+/// "already_done"); verify_final() judges whether it really is over.
 bool ended(const std::string& phase, const Outcome& run) {
-  if (phase == "cleanup" && run.exit_code == 2 && contains(run.err, "none was started, or it has ended")) {
-    MESSAGE("a cleanup killed at its very end had finished: the re-run says so (exit 2)");
+  if (phase == "cleanup" && run.exit_code == 0 && contains(run.out, "\"already_done\":true")) {
+    MESSAGE("a cleanup killed at its very end had finished: the re-run says so (exit 0, already done)");
     return true;
   }
   return false;

@@ -214,6 +214,8 @@ std::vector<std::string> Rig::grant_objects(int db) const {
   std::vector<std::string> out;
   const auto rows = work.exec(
       "SELECT 'relation ' || relname FROM pg_class WHERE relname LIKE 'grant\\_rebalance%' "
+      // The record of how the last rebalance ended stays (docs/commands/rebalance.md).
+      "AND relname NOT LIKE 'grant\\_rebalance\\_finished%' "
       "UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname LIKE 'grant\\_rebalance%' "
       "UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgname LIKE 'grant\\_rebalance%'");
   for (const auto& row : rows) {

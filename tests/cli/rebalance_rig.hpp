@@ -150,7 +150,8 @@ public:
   /// Checks a --plan document against the model.
   void check_plan(const Json& plan);
 
-  /// Objects grant installed (named grant_rebalance*) in one database, as "kind name" lines.
+  /// Objects grant installed (named grant_rebalance*) in one database, as "kind name" lines;
+  /// not the record of the last rebalance's end (grant_rebalance_finished), which stays.
   std::vector<std::string> grant_objects(int db) const;
   int prepared_xacts(int db) const;
   std::uint64_t count(int db, const std::string& table) const;

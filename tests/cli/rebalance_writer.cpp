@@ -85,6 +85,9 @@ void Writer::step() {
   const bool known = !m_users.empty() && m_rng() % 5 != 0;
   const std::int64_t user =
       known ? m_users[m_rng() % m_users.size()] : std::uniform_int_distribution<std::int64_t>(1, m_max_user)(m_rng);
+  if (m_staying && m_rig.moves({std::to_string(user)})) {
+    return;
+  }
   if (!known) {
     m_users.push_back(user);
   }

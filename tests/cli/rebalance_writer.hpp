@@ -35,6 +35,9 @@ public:
   int ops() const { return m_ops; }
   /// From now on, no items for orders created after the writer started.
   void stop_new_children() { m_new_children = false; }
+  /// From now on, only users whose shard is the same under both configs: writes that an
+  /// application on either config makes alike, as applications do during cleanup.
+  void only_staying_users() { m_staying = true; }
   /// Writes the fence refused (SQLSTATE GR001).
   int fenced() const { return m_fenced; }
   /// Transactions aborted as deadlock victims (SQLSTATE 40P01); an application retries them.
@@ -55,6 +58,7 @@ private:
   std::mt19937 m_rng;
   std::int64_t m_max_user;
   std::atomic<bool> m_new_children;
+  std::atomic<bool> m_staying{false};
   std::int64_t m_first_new_id;
   std::chrono::microseconds m_period;
   std::vector<std::int64_t> m_users; ///< users the writer may pick again

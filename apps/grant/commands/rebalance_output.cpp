@@ -28,6 +28,30 @@ std::string bytes_text(std::uint64_t bytes) {
 
 std::string phase_text(rebalance::Phase phase) { return std::string(rebalance::phase_name(phase)); }
 
+nlohmann::json with_already(nlohmann::json document, const rebalance::AlreadyDone& already) {
+  document["already_done"] = already.any();
+  document["nothing_moves"] = already.nothing_moves;
+  document["finished"] = already.finished ? nlohmann::json({{"outcome", already.outcome}, {"at", already.finished_at}})
+                                          : nlohmann::json(nullptr);
+  return document;
+}
+
+/// One line for a phase that had nothing to do; false when it did something.
+bool say_already(const Context& context, const std::string& database, const std::string& phase,
+                 const rebalance::AlreadyDone& already) {
+  if (already.nothing_moves) {
+    context.say(context.paint(database, "1") + ": nothing to " + phase +
+                ": the target has the same shards and sharding, so no key changes shard; nothing was installed");
+    return true;
+  }
+  if (already.finished) {
+    context.say(context.paint(database, "1") + ": nothing to " + phase + ": the rebalance towards this target was " +
+                (already.outcome == "aborted" ? "aborted" : "finished and cleaned up") + " at " + already.finished_at);
+    return true;
+  }
+  return false;
+}
+
 } // namespace
 
 nlohmann::json plan_json(const std::string& database, const rebalance::PlanReport& report) {
@@ -46,12 +70,13 @@ nlohmann::json plan_json(const std::string& database, const rebalance::PlanRepor
 }
 
 nlohmann::json copy_json(const std::string& database, const rebalance::CopyReport& report) {
-  return {{"database", database},
-          {"phase", "copied"},
-          {"rows_copied", report.rows_copied},
-          {"changes_applied", report.changes_applied},
-          {"backlog", report.backlog},
-          {"seconds", report.seconds}};
+  return with_already({{"database", database},
+                       {"phase", report.already.any() ? "done" : "copied"},
+                       {"rows_copied", report.rows_copied},
+                       {"changes_applied", report.changes_applied},
+                       {"backlog", report.backlog},
+                       {"seconds", report.seconds}},
+                      report.already);
 }
 
 nlohmann::json cutover_json(const std::string& database, const rebalance::CutoverReport& report) {
@@ -62,23 +87,28 @@ nlohmann::json cutover_json(const std::string& database, const rebalance::Cutove
                       {"changes_applied", shard.changes_applied},
                       {"already", shard.already}});
   }
-  return {{"database", database},
-          {"phase", "cut_over"},
-          {"shards", shards},
-          {"max_pause_ms", report.max_pause_ms},
-          {"resolved_in_doubt", report.resolved_in_doubt}};
+  return with_already({{"database", database},
+                       {"phase", report.already.any() ? "done" : "cut_over"},
+                       {"shards", shards},
+                       {"max_pause_ms", report.max_pause_ms},
+                       {"resolved_in_doubt", report.resolved_in_doubt}},
+                      report.already);
 }
 
 nlohmann::json cleanup_json(const std::string& database, const rebalance::CleanupReport& report) {
-  return {{"database", database},
-          {"phase", "done"},
-          {"rows_deleted", report.rows_deleted},
-          {"rows_moved_late", report.rows_moved_late},
-          {"rows_conflicting", report.rows_conflicting}};
+  return with_already({{"database", database},
+                       {"phase", "done"},
+                       {"rows_deleted", report.rows_deleted},
+                       {"rows_moved_late", report.rows_moved_late},
+                       {"rows_conflicting", report.rows_conflicting}},
+                      report.already);
 }
 
 nlohmann::json abort_json(const std::string& database, const rebalance::AbortReport& report) {
-  return {{"database", database}, {"phase", "aborted"}, {"rows_deleted", report.rows_deleted}};
+  return with_already({{"database", database},
+                       {"phase", report.already.nothing_moves ? "done" : "aborted"},
+                       {"rows_deleted", report.rows_deleted}},
+                      report.already);
 }
 
 nlohmann::json status_json(const std::string& database, const rebalance::StatusReport& report) {
@@ -121,6 +151,9 @@ void print_plan(const Context& context, const std::string& database, const rebal
 }
 
 void print_copy(const Context& context, const std::string& database, const rebalance::CopyReport& report) {
+  if (say_already(context, database, "copy", report.already)) {
+    return;
+  }
   const double rate = report.seconds > 0 ? static_cast<double>(report.rows_copied) / report.seconds : 0;
   context.say(context.paint(database, "1") + ": copied " + std::to_string(report.rows_copied) + " rows in " +
               fixed(report.seconds, 1) + " s (" + fixed(rate, 0) + " rows/s), applied " +
@@ -130,6 +163,9 @@ void print_copy(const Context& context, const std::string& database, const rebal
 }
 
 void print_cutover(const Context& context, const std::string& database, const rebalance::CutoverReport& report) {
+  if (say_already(context, database, "cut over", report.already)) {
+    return;
+  }
   if (report.resolved_in_doubt > 0) {
     context.say("  finished " + std::to_string(report.resolved_in_doubt) +
                 " prepared transactions an interrupted cutover left");
@@ -147,6 +183,9 @@ void print_cutover(const Context& context, const std::string& database, const re
 }
 
 void print_cleanup(const Context& context, const std::string& database, const rebalance::CleanupReport& report) {
+  if (say_already(context, database, "clean up", report.already)) {
+    return;
+  }
   context.say(context.paint(database, "1") + ": deleted " + std::to_string(report.rows_deleted) +
               " moved rows from their old shards; moved " + std::to_string(report.rows_moved_late) +
               " rows written there after cutover" +
@@ -157,6 +196,9 @@ void print_cleanup(const Context& context, const std::string& database, const re
 }
 
 void print_abort(const Context& context, const std::string& database, const rebalance::AbortReport& report) {
+  if (say_already(context, database, "abort", report.already)) {
+    return;
+  }
   context.say(context.paint(database, "1") + ": aborted: removed " + std::to_string(report.rows_deleted) +
               " copied rows from the target shards and grant's triggers and tables");
 }

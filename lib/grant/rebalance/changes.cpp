@@ -52,7 +52,9 @@ std::uint64_t catch_up(Work& work, std::size_t source, db::Connection& from, con
   const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);
   std::uint64_t applied = 0;
   for (;;) {
-    const auto round = apply_changes(work, source, from, to, limit);
+    ApplyResult round;
+    retry_batch(work, work.fleet.node(source), "applying captured changes",
+                [&] { round = apply_changes(work, source, from, to, limit); });
     applied += round.applied;
     work.report("apply", "", work.fleet.node(source).name, 0);
     if (round.applied < work.options.backlog_target) {

@@ -67,7 +67,8 @@ CleanupReport clean_source(Work& work, std::size_t source) {
                         pks.emplace_back(row.begin(), row.begin() + static_cast<long>(table.pk().size()));
                       }
                     }
-                    delete_rows(table, from, pks, fenced, &report.rows_deleted);
+                    retry_batch(work, node, "deleting moved rows of " + table.name(),
+                                [&] { delete_rows(table, from, pks, fenced, &report.rows_deleted); });
                     work.throttle(from, source, sessions.to, rows.size());
                     work.report("cleanup", table.name(), node.name, 0);
                   });
@@ -96,7 +97,8 @@ std::uint64_t remove_copies(Work& work, std::size_t target) {
                         pks.emplace_back(row.begin(), row.begin() + static_cast<long>(table.pk().size()));
                       }
                     }
-                    delete_rows(table, *session, pks, {}, &deleted);
+                    retry_batch(work, node, "removing copies from " + table.name(),
+                                [&] { delete_rows(table, *session, pks, {}, &deleted); });
                     work.report("abort", table.name(), node.name, 0);
                   });
   }
@@ -104,11 +106,27 @@ std::uint64_t remove_copies(Work& work, std::size_t target) {
   return deleted;
 }
 
-/// The source shards' states, refusing a rebalance towards another target.
-std::vector<std::optional<StateRow>> started_states(Work& work, const std::string& phase_flag) {
+/// The source shards' states, refusing a rebalance towards another target. Empty when the
+/// phase has nothing to do: `already` says why (`done_outcome` is the outcome that means "this
+/// phase has finished"; the other one is refused).
+std::vector<std::optional<StateRow>> started_states(Work& work, const std::string& phase_flag,
+                                                    const std::string& done_outcome, AlreadyDone& already) {
   auto states = read_states(work);
   const auto& database = work.fleet.source().name;
   if (std::none_of(states.begin(), states.end(), [](const auto& state) { return state.has_value(); })) {
+    if (const auto found = nothing_to_do(work); found && (found->nothing_moves || found->outcome == done_outcome)) {
+      already = *found;
+      return {};
+    } else if (found) {
+      throw ConfigError("no rebalance of " + database + " is in progress: the last one towards this target was " +
+                            (found->outcome == "aborted" ? "aborted" : "cleaned up") + " (" + found->finished_at +
+                            ")",
+                        phase_flag,
+                        found->outcome == "aborted"
+                            ? "start it again with the copy: grant rebalance --database " + database + " --target <file>"
+                            : "a rebalance cannot be undone after cutover: rebalance back with the old config as the "
+                              "target if needed");
+    }
     throw ConfigError("no rebalance of " + database + " is in progress (none was started, or it has ended)",
                       phase_flag,
                       "start one with the copy: grant rebalance --database " + database + " --target <file>");
@@ -128,7 +146,11 @@ CleanupReport run_cleanup(Work& work) {
   work.fleet.prepare();
   Lock lock(work);
   resolve_in_doubt(work, false);
-  const auto states = started_states(work, "--cleanup");
+  CleanupReport report;
+  const auto states = started_states(work, "--cleanup", "cleaned_up", report.already);
+  if (report.already.any()) {
+    return report;
+  }
   const auto sources = work.fleet.sources();
   for (std::size_t i = 0; i < states.size(); ++i) {
     if (states[i] && states[i]->phase != Phase::cut_over) {
@@ -145,11 +167,13 @@ CleanupReport run_cleanup(Work& work) {
       results[i] = clean_source(work, sources[i]);
     }
   });
-  CleanupReport report;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     report.rows_deleted += results[i].rows_deleted;
     report.rows_moved_late += results[i].rows_moved_late;
     report.rows_conflicting += results[i].rows_conflicting;
+  }
+  record_finished(work, "cleaned_up");
+  for (std::size_t i = 0; i < sources.size(); ++i) {
     auto session = work.fleet.node(sources[i]).checkout();
     drop_objects(*session, work.fleet.node(sources[i]), work);
   }
@@ -160,7 +184,11 @@ AbortReport run_abort(Work& work) {
   work.fleet.prepare();
   Lock lock(work);
   resolve_in_doubt(work, false);
-  const auto states = started_states(work, "--abort");
+  AbortReport report;
+  const auto states = started_states(work, "--abort", "aborted", report.already);
+  if (report.already.any()) {
+    return report;
+  }
   const auto sources = work.fleet.sources();
   for (std::size_t i = 0; i < states.size(); ++i) {
     if (states[i] && states[i]->phase == Phase::cut_over) {
@@ -171,12 +199,12 @@ AbortReport run_abort(Work& work) {
                         "rebalance back with the old config as the target if needed)");
     }
   }
-  AbortReport report;
   const auto targets = work.fleet.targets();
   std::vector<std::uint64_t> deleted(targets.size());
   util::parallel_for(targets.size(), work.jobs(targets.size()),
                      [&](std::size_t i) { deleted[i] = remove_copies(work, targets[i]); });
   report.rows_deleted = std::accumulate(deleted.begin(), deleted.end(), std::uint64_t{0});
+  record_finished(work, "aborted");
   for (const auto index : sources) {
     auto session = work.fleet.node(index).checkout();
     drop_objects(*session, work.fleet.node(index), work);

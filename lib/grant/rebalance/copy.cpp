@@ -103,6 +103,12 @@ CopyReport run_copy(Work& work) {
                                             "use a server that allows them");
   }
   if (!started) {
+    // Nothing to install when no key changes shard, nor once this very rebalance has ended.
+    if (auto already = nothing_to_do(work); already && (already->nothing_moves || already->outcome == "cleaned_up")) {
+      CopyReport report;
+      report.already = *already;
+      return report;
+    }
     refuse_filled_new_shards(work);
     // hash and consistent_hash give every key a shard; the others may leave some without one,
     // which the plan's scan finds before anything is installed.

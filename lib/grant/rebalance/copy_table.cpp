@@ -179,7 +179,8 @@ std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, 
   std::thread writer([&] {
     try {
       while (auto page = queue.pop()) {
-        write_page(work, source, table, ledger, to, *page, total);
+        retry_batch(work, node, "a page of " + table.name(),
+                    [&] { write_page(work, source, table, ledger, to, *page, total); });
         copied += page->moved;
       }
     } catch (...) {

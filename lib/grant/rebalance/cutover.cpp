@@ -7,11 +7,13 @@
 #include <grant/twophase/decision_log.hpp>
 #include <grant/twophase/recovery.hpp>
 #include <grant/twophase/transaction.hpp>
+#include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <random>
 #include <thread>
 
 namespace grant::rebalance {
@@ -58,6 +60,32 @@ private:
 
 double since_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Locks the tables (EXCLUSIVE: reads go on). First without waiting, in short tries: a wait
+/// queues the applications' writes behind it, and while it holds one table and waits for the
+/// next, an application transaction that holds the second and wants the first (an item insert
+/// checking its order) deadlocks with it. Past half of `lock_wait`, a waiting LOCK (bounded by
+/// the transaction's lock_timeout), so that a stream of overlapping transactions cannot starve
+/// the cutover; a deadlock there is tried again by the caller.
+void lock_tables(db::Connection& from, const std::string& tables, std::chrono::milliseconds lock_wait) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const auto until = std::chrono::steady_clock::now() + lock_wait / 2;
+  while (std::chrono::steady_clock::now() < until) {
+    from.execute("SAVEPOINT grant_rebalance_lock");
+    try {
+      from.execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE NOWAIT");
+      from.execute("RELEASE SAVEPOINT grant_rebalance_lock");
+      return;
+    } catch (const db::DbError& error) {
+      if (error.sqlstate() != "55P03") {
+        throw;
+      }
+    }
+    from.execute("ROLLBACK TO SAVEPOINT grant_rebalance_lock");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 + std::uniform_int_distribution<int>(0, 8)(random)));
+  }
+  from.execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
 }
 
 CutoverShard cut_over(Work& work, std::size_t source) {
@@ -118,13 +146,19 @@ CutoverShard cut_over(Work& work, std::size_t source) {
       twophase::DistributedTransaction transaction(database, k_label, {node.name, &log}, std::move(participants),
                                                    std::move(options));
       transaction.begin();
+      // Every participant's lock waits end too: the cutovers of two sources that exchange rows
+      // run at once, and each may wait on a table the other has locked (a deadlock between
+      // servers that neither detects); the loser backs off and tries again.
       from->execute("SET LOCAL lock_timeout = " + std::to_string(lock_wait.count()));
       blocked = std::chrono::steady_clock::now();
       // From the LOCK request on, every statement on every session waits at most the time left.
       const auto deadline = blocked + work.options.cutover_timeout;
       transaction.set_deadline(deadline);
       BlockBound bound(block_sessions, reply, deadline);
-      from->execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
+      for (std::size_t m = 1; m < block_sessions.size(); ++m) {
+        block_sessions[m]->execute("SET LOCAL lock_timeout = " + std::to_string(lock_wait.count()));
+      }
+      lock_tables(*from, tables, lock_wait);
       for (;;) {
         bound.refresh();
         const auto round = apply_changes(work, source, *from, to, limit);
@@ -236,18 +270,89 @@ CutoverReport run_cutover(Work& work) {
     }
   }
   if (!any) {
+    if (auto already = nothing_to_do(work); already && already->outcome != "aborted") {
+      report.already = *already;
+      return report;
+    } else if (already) {
+      throw ConfigError("no rebalance of " + database + " is in progress: the last one towards this target was "
+                        "aborted (" + already->finished_at + ")",
+                        "--cutover", copy_hint);
+    }
     throw ConfigError("no rebalance of " + database + " is in progress: nothing to cut over", "--cutover", copy_hint);
   }
   if (std::any_of(states.begin(), states.end(), [](const auto& state) { return !state; })) {
     throw ConfigError("some source shards of " + database + " have no copy state", "--cutover", copy_hint);
   }
-  for (std::size_t i = 0; i < sources.size(); ++i) {
+  // Each source shard is its own two-phase commit with its own write block and bound: they run
+  // at once (up to --jobs), and one that fails leaves the others cut over or untouched.
+  report.shards.resize(sources.size());
+  std::vector<std::exception_ptr> failures(sources.size());
+  util::parallel_for(sources.size(), work.jobs(sources.size()), [&](std::size_t i) {
+    const auto& name = work.fleet.node(sources[i]).name;
     if (states[i]->phase == Phase::cut_over) {
-      report.shards.push_back({work.fleet.node(sources[i]).name, states[i]->pause_ms, 0, true});
+      report.shards[i] = {name, states[i]->pause_ms, 0, true, {}};
+      return;
+    }
+    try {
+      report.shards[i] = cut_over(work, sources[i]);
+    } catch (const std::exception& error) {
+      failures[i] = std::current_exception();
+      report.shards[i] = {name, 0, 0, false, error.what()};
+    }
+  });
+  // Cutovers that lost to lock conflicts every time may have met each other (one writes the rows
+  // moving to a shard whose own cutover holds its tables): once more, one at a time.
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (!failures[i]) {
       continue;
     }
-    report.shards.push_back(cut_over(work, sources[i]));
-    report.max_pause_ms = std::max(report.max_pause_ms, report.shards.back().pause_ms);
+    try {
+      std::rethrow_exception(failures[i]);
+    } catch (const db::DbError& error) {
+      if (error.connection_lost() || !is_lock_conflict(error)) {
+        continue;
+      }
+    } catch (...) {
+      continue;
+    }
+    work.report("cutover", "", report.shards[i].shard, 0, "lock conflicts every time; trying once more on its own");
+    try {
+      report.shards[i] = cut_over(work, sources[i]);
+      failures[i] = nullptr;
+    } catch (const std::exception& error) {
+      failures[i] = std::current_exception();
+      report.shards[i].error = error.what();
+    }
+  }
+  std::string failed;
+  std::string done;
+  std::size_t first = k_none;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const auto& shard = report.shards[i];
+    report.max_pause_ms = std::max(report.max_pause_ms, shard.pause_ms);
+    if (!failures[i]) {
+      done += (done.empty() ? "" : ", ") + shard.shard;
+      continue;
+    }
+    first = first == k_none ? i : first;
+    failed += (failed.empty() ? "" : "; ") + std::string("the cutover of ") + database + "/" + shard.shard +
+              " failed: " + shard.error;
+  }
+  if (first == k_none) {
+    return report;
+  }
+  if (sources.size() == 1) {
+    std::rethrow_exception(failures[first]);
+  }
+  const auto message = failed + (done.empty() ? "" : " (cut over: " + done + ")");
+  try {
+    std::rethrow_exception(failures[first]);
+  } catch (const Error& error) {
+    throw Error(error.kind(), message, error.where(), error.hint());
+  } catch (...) {
+    throw Error(ErrorKind::database, message, {},
+                "re-run grant rebalance --database " + database +
+                    " --target <file> --cutover: it finishes the shards not cut over yet");
   }
   return report;
 }

@@ -104,6 +104,7 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
     }
   }
   m_digest = digest_of(*m_target);
+  m_source_digest = digest_of(*m_source);
 }
 
 shard::LookupLoader Fleet::target_loader() const { return shard::table_loader(*m_target_registry); }

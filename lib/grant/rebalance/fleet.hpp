@@ -63,6 +63,10 @@ public:
   shard::LookupLoader target_loader() const;
   /// A digest of the target's shards and sharding: a second target is a different rebalance.
   const std::string& digest() const { return m_digest; }
+  /// The same digest of the current config's layout.
+  const std::string& source_digest() const { return m_source_digest; }
+  /// True when the target's shards and sharding are the current config's: no key changes shard.
+  bool moves_nothing() const { return m_digest == m_source_digest; }
 
 private:
   void check_versions();
@@ -80,6 +84,7 @@ private:
   std::size_t m_coordinator = 0;
   std::vector<TableSql> m_tables;
   std::string m_digest;
+  std::string m_source_digest;
   bool m_prepared = false;
 };
 

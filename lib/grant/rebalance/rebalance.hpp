@@ -59,7 +59,17 @@ struct StatusReport {
   std::uint64_t prepared_in_doubt = 0;
 };
 
+/// Set when a phase found nothing to do, so that automation may re-run any phase blindly.
+struct AlreadyDone {
+  bool finished = false;      ///< the rebalance towards this target has ended (see `outcome`)
+  bool nothing_moves = false; ///< the target's shards and sharding are the current config's
+  std::string outcome;        ///< "cleaned_up" or "aborted", when `finished`
+  std::string finished_at;    ///< when it ended
+  bool any() const { return finished || nothing_moves; }
+};
+
 struct CopyReport {
+  AlreadyDone already;
   std::uint64_t rows_copied = 0;
   std::uint64_t changes_applied = 0;
   std::uint64_t backlog = 0;
@@ -71,21 +81,25 @@ struct CutoverShard {
   double pause_ms = 0; ///< writes to the shard's tables were blocked this long
   std::uint64_t changes_applied = 0;
   bool already = false; ///< cut over by an earlier run
+  std::string error;    ///< why this shard's cutover failed (the others' went on); empty: done
 };
 
 struct CutoverReport {
+  AlreadyDone already;
   std::vector<CutoverShard> shards;
   double max_pause_ms = 0;
   std::uint64_t resolved_in_doubt = 0; ///< prepared transactions of an earlier run finished first
 };
 
 struct CleanupReport {
+  AlreadyDone already;
   std::uint64_t rows_deleted = 0;     ///< moved rows removed from their old shards
   std::uint64_t rows_moved_late = 0;  ///< rows a stale application wrote on an old shard after cutover
   std::uint64_t rows_conflicting = 0; ///< of those, rows whose key already held a newer row on the new shard
 };
 
 struct AbortReport {
+  AlreadyDone already;
   std::uint64_t rows_deleted = 0; ///< copies removed from the new shards
 };
 

@@ -199,7 +199,34 @@ void install_fence(Work& work, std::size_t source) {
 }
 
 bool is_lock_conflict(const db::DbError& error) {
-  return error.sqlstate() == "55P03" || error.sqlstate() == "40P01";
+  return error.sqlstate() == "55P03" || error.sqlstate() == "40P01" || error.sqlstate() == "40001";
+}
+
+void retry_batch(Work& work, const Node& node, const std::string& what, const std::function<void()>& body) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      body();
+      return;
+    } catch (const db::DbError& error) {
+      const bool transient = error.sqlstate() == "40P01" || error.sqlstate() == "40001";
+      if (!transient) {
+        throw;
+      }
+      const auto kind = std::string(error.sqlstate() == "40P01" ? "a deadlock" : "a serialization failure");
+      if (attempt == k_lock_attempts) {
+        throw Error(ErrorKind::database,
+                    node.label + ": " + what + " met " + kind + " " + std::to_string(attempt) +
+                        " times in a row, giving up: " + error.what(),
+                    error.where(),
+                    "applications keep locking these rows in another order; re-run the phase (it resumes), "
+                    "perhaps with a smaller --batch-size");
+      }
+      work.report("retry", "", node.name, 0,
+                  what + " met " + kind + " (grant yields to applications); trying again (" +
+                      std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
+      back_off(attempt);
+    }
+  }
 }
 
 void back_off(int attempt) {
@@ -218,22 +245,63 @@ void prefer_losing_deadlocks(db::Connection& connection) {
   }
 }
 
+namespace {
+
+/// Ends the server process of a session given up on, through a fresh session, so that the locks
+/// its transaction holds go now rather than when TCP notices, minutes later. Waits until it is
+/// gone; a server that does not answer that either is left to TCP.
+void end_backend(const Node& node, int pid, std::chrono::milliseconds bound) {
+  if (pid <= 0) {
+    return;
+  }
+  try {
+    auto fresh = node.checkout();
+    const db::ReplyTimeoutScope scope(*fresh, bound);
+    fresh->query("SELECT pg_terminate_backend(pid, $2::bigint) FROM pg_stat_activity WHERE pid = $1::int "
+                 "AND pid <> pg_backend_pid()",
+                 {std::to_string(pid), std::to_string(std::max<long long>(1, bound.count() / 2))});
+  } catch (const Error&) {
+  }
+}
+
+} // namespace
+
 void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
                       const std::function<void()>& body) {
   prefer_losing_deadlocks(connection);
+  // The DDL's lock queues the applications' writes behind it from its request to the commit: the
+  // wait for it gives up well within the bound, and a server that goes silent meanwhile is given
+  // up once the bound has passed, its session ended on the server so that the lock goes too.
+  const auto bound = std::max(std::chrono::milliseconds(100), work.options.cutover_timeout);
+  const auto lock_wait = std::min(std::chrono::milliseconds(2000), bound / 2);
+  const auto pid = connection.session_pid();
   for (int attempt = 1;; ++attempt) {
     try {
+      const db::ReplyTimeoutScope scope(connection, bound);
       db::Transaction transaction(connection);
-      connection.execute("SET LOCAL lock_timeout = '2s'");
+      connection.execute("SET LOCAL lock_timeout = " + std::to_string(lock_wait.count()));
       body();
       transaction.commit();
       return;
     } catch (const db::DbError& error) {
+      if (error.connection_lost()) {
+        end_backend(node, pid, bound);
+        throw Error(ErrorKind::database,
+                    node.label + ": " + what + " was given up: " + error.what() +
+                        "; its session was ended on the server, which released its locks",
+                    error.where(),
+                    "re-run the same command once " + node.label +
+                        " answers: it resumes; --cutover-timeout bounds how long grant holds a lock applications "
+                        "need");
+      }
       if (!is_lock_conflict(error) || attempt == k_lock_attempts) {
         throw;
       }
       work.report("lock", "", node.name, 0,
-                  what + (error.sqlstate() == "40P01" ? " met a deadlock" : " waited 2 s for a lock another session holds") +
+                  what +
+                      (error.sqlstate() == "55P03"
+                           ? " waited " + std::to_string(lock_wait.count()) + " ms for a lock another session holds"
+                           : error.sqlstate() == "40P01" ? " met a deadlock" : " met a serialization failure") +
                       "; trying again (" + std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
       back_off(attempt);
     }

@@ -58,7 +58,8 @@ void install_capture(db::Connection& connection, const Node& node, Work& work, c
 /// Creates (or replaces) on a source shard the target config's placement functions and the fence
 /// functions that call them, outside any write block; the cutover attaches the fence triggers.
 void install_fence(Work& work, std::size_t source);
-/// A lock wait that timed out (55P03) or a deadlock (40P01): worth another try.
+/// A lock wait that timed out (55P03), a deadlock (40P01) or a serialization failure (40001):
+/// the statement was rolled back, and another try may well succeed.
 bool is_lock_conflict(const db::DbError& error);
 /// How often a step that met a lock conflict is tried in all: applications that write without
 /// pause meet grant's DDL lock again and again, and grant is the victim by design.
@@ -69,10 +70,18 @@ void back_off(int attempt);
 /// Makes the session detect deadlocks sooner than applications do, so that grant is the one
 /// aborted; a no-op where the role may not set deadlock_timeout.
 void prefer_losing_deadlocks(db::Connection& connection);
-/// Runs `body` in a transaction whose lock waits end after 2 s (applications' writes queue behind
-/// a waiting DDL lock); a timed-out wait or a deadlock is tried again, up to k_lock_attempts times, saying so.
+/// Runs `body` in a transaction whose lock waits end after min(2 s, half of
+/// Options::cutover_timeout) (applications' writes queue behind a waiting DDL lock); a timed-out
+/// wait or a deadlock is tried again, up to k_lock_attempts times, saying so. Each statement waits
+/// for its reply at most Options::cutover_timeout: a silent server is given up, its session ended
+/// on the server through a fresh one (which frees the lock), and a database Error names the shard.
 void with_short_locks(Work& work, db::Connection& connection, const Node& node, const std::string& what,
                       const std::function<void()>& body);
+/// Runs one batch of the copy, the change applier or the cleanup: statements outside any
+/// transaction of the caller, each idempotent, so a batch that met a row-level deadlock or a
+/// serialization failure (grant is the victim by design) is simply sent again, up to
+/// k_lock_attempts times with back_off(); then a database Error names the shard and the batch.
+void retry_batch(Work& work, const Node& node, const std::string& what, const std::function<void()>& body);
 void set_phase(db::Connection& connection, const Node& node, const std::string& database, Phase phase,
                std::optional<double> pause_ms = {});
 /// Drops every object rebalance installed on a shard (idempotent).
@@ -94,6 +103,20 @@ public:
 private:
   registry::PooledConnection m_session;
 };
+
+// finished.cpp: the record of how the last rebalance of a database ended, kept on every shard of
+// both configs, so that re-running a phase that has finished can say so.
+struct FinishedRow {
+  std::string outcome; ///< "cleaned_up" or "aborted"
+  std::string finished_at;
+};
+/// The coordinator's record, when it is about this source and this target.
+std::optional<FinishedRow> read_finished(Work& work);
+/// Records `outcome` for this source and target on every shard (replacing an older record).
+void record_finished(Work& work, const std::string& outcome);
+/// For a phase that finds no state row on any source shard: why there is nothing to do (the
+/// target moves nothing, or the rebalance towards it has ended), or nullopt (none ever ran).
+std::optional<AlreadyDone> nothing_to_do(Work& work);
 
 // changes.cpp: applies captured changes from a source shard to the targets.
 struct ApplyResult {
