@@ -6,7 +6,7 @@
 # BENCH_ROWS rows. 4 pgbench writers (2 clients on each old shard, `pgbench -n -c 2 -T SECONDS -l`)
 # run a mix of 3 updates of random rows to 1 insert of a new row, all of keys that stay on their
 # shard under the target config (a moved key is refused after cutover, which would stop a
-# pgbench client). After the copy phase, each run times:
+# pgbench client), BENCH_RATE transactions per second on each shard. After the copy phase, each run times:
 #  - baseline: the writers for BENCH_SECONDS, no rebalance statement running;
 #  - cutover: the same writers for BENCH_SECONDS, `grant rebalance --cutover` started a fifth of
 #    the way in (the copy is re-run just before, untimed, so both start from the same backlog).
@@ -24,7 +24,12 @@
 #   GRANT_BIN=PATH              the grant binary (default: build/grant)
 #   PROXY_BIN=PATH              grant-fault-proxy (default: build/tests/grant-fault-proxy)
 #   BENCH_ROWS=N                rows of t (default 200000, about 200 bytes each)
-#   BENCH_SECONDS=N             writer run length, both runs of a case (default 15); the cutover
+#   BENCH_RATE=N                transactions per second on each old shard (default 100, pgbench -R;
+#                               the latency pgbench logs then counts from the scheduled start, so a
+#                               blocked write delays the ones queued behind it too). At full speed
+#                               the cutover's catch-up outside the write block does not converge
+#                               while the writers run (it stops below 1000 changes per round)
+#   BENCH_SECONDS=N             writer run length, both runs of a case (default 10); the cutover
 #                               (its catch-up outside the write block included) must end within it
 #   BENCH_RUNS=N                runs per case (default 3), each on fresh databases
 #   BENCH_CUTOVER_TIMEOUT=S     --cutover-timeout of the stalled case (default 2)
@@ -40,7 +45,8 @@ source "$(dirname "$0")/lib.sh"
 bench_args "$@"
 
 readonly rows=${BENCH_ROWS:-200000}
-readonly seconds=${BENCH_SECONDS:-15}
+readonly seconds=${BENCH_SECONDS:-10}
+readonly rate=${BENCH_RATE:-100}
 readonly runs=${BENCH_RUNS:-3}
 readonly stall_timeout=${BENCH_CUTOVER_TIMEOUT:-2}
 readonly cases=${BENCH_CASES:-plain stalled}
@@ -48,6 +54,7 @@ proxy_bin=${PROXY_BIN:-$repo/build/tests/grant-fault-proxy}
 bench_need_grant
 bench_positive BENCH_ROWS "$rows"
 bench_positive BENCH_SECONDS "$seconds"
+bench_positive BENCH_RATE "$rate"
 bench_positive BENCH_RUNS "$runs"
 bench_positive BENCH_CUTOVER_TIMEOUT "$stall_timeout"
 for name in $cases; do
@@ -144,7 +151,7 @@ writers() {
   local dir=$1 tag=$2 i
   writer_pids=()
   for i in 0 1; do
-    (cd "$dir" && exec "$pgbench" -n -c 2 -T "$seconds" -l --log-prefix="$tag-log$i" \
+    (cd "$dir" && exec "$pgbench" -n -c 2 -R "$rate" -T "$seconds" -l --log-prefix="$tag-log$i" \
       -f "$dir/update$i.sql@3" -f "$dir/insert$i.sql@1" "${urls[$i]}" >"$dir/$tag$i.out" 2>&1) &
     writer_pids+=($!)
   done
@@ -160,7 +167,7 @@ wait_writers() { # DIR TAG
   cat "$1/$2-log"[01].* >"$1/$2.tx" 2>/dev/null || die "pgbench wrote no transaction log: $(cat "$1/$2"*.out)"
 }
 
-# pgbench -l lines: "client tx latency_us script end_epoch end_us". Prints the longest latency in
+# pgbench -l lines: "client tx latency_us script end_epoch end_us lag_us". Prints the longest latency in
 # ms and the transaction count; with FROM TO (epoch seconds) only the transactions that overlap.
 longest() { # FILE [FROM TO]
   awk -v from="${2:-}" -v to="${3:-}" '{
@@ -220,7 +227,7 @@ one_run() { # CASE RUN
 }
 
 say "grant: $grant_bin ($("$grant_bin" --version)); $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-say "$rows rows, 4 writers for $seconds s per case, $runs runs; cases: $cases"
+say "$rows rows, 4 writers ($rate tx/s per old shard) for $seconds s per case, $runs runs; cases: $cases"
 for ((run = 1; run <= runs; run++)); do
   for name in $cases; do
     one_run "$name" "$run"
@@ -245,8 +252,8 @@ diffs() { # CASE: cutover-run longest minus baseline longest, per run
   printf '%s' "$out"
 }
 
-printf '\ncutover with 4 pgbench writers (3 updates : 1 insert, keys that stay), %s rows, %s s per case, %s runs\n' \
-  "$rows" "$seconds" "$runs"
+printf '\ncutover with 4 pgbench writers (3 updates : 1 insert, keys that stay, %s tx/s per old shard), %s rows, %s s per case, %s runs\n' \
+  "$rate" "$rows" "$seconds" "$runs"
 printf 'load average at the end: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 row() { printf '%-58s %9s %9s   %s\n' "$@"; }
 row "longest writer transaction, ms" "median" "best" "per run"
