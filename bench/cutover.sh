@@ -100,6 +100,7 @@ setup() {
   s2=${urls[2]}
   if ((stalled)); then
     coproc proxy_out { exec "$proxy_bin" "${urls[2]}" --stall 'PREPARE TRANSACTION' --times 1 2>"$dir/proxy.err"; }
+    # shellcheck disable=SC2154 # set by coproc
     proxy_pid=$proxy_out_PID
     read -r s2 <&"${proxy_out[0]}" || die "grant-fault-proxy did not start: $(cat "$dir/proxy.err")"
   fi
