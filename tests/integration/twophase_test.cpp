@@ -94,6 +94,47 @@ TEST_CASE("twophase::DistributedTransaction") {
     CHECK(fleet.prepared(1) == 0);
   }
 
+  SUBCASE("a run of transactions: each decision insert deletes the rows of those that finished before") {
+    std::vector<std::string> finished;
+    std::vector<std::string> keys;
+    for (int round = 0; round < 3; ++round) {
+      twophase::Options options;
+      options.finished = &finished;
+      twophase::DistributedTransaction transaction("ledger", "v" + std::to_string(round), {"s0", &log}, participants,
+                                                   std::move(options));
+      transaction.execute([&](std::size_t i, db::Connection& connection) {
+        connection.query("INSERT INTO ledger VALUES ($1, 1)", {std::to_string(10 * round + static_cast<int>(i))});
+        transaction.prepare_with(i, "UPDATE ledger SET amount = amount + 1;");
+      });
+      keys.push_back(transaction.decision_key());
+      CHECK(finished == std::vector<std::string>{keys.back()});
+      CHECK(fleet.decisions(0) == 1); // this round's row; the one before went with its insert
+      CHECK(log.read(keys.back()) == twophase::Decision::commit);
+    }
+    log.forget(finished);
+    CHECK(fleet.decisions(0) == 0);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(fleet.scalar(i, "SELECT count(*) || ' ' || sum(amount) FROM ledger") ==
+            "3 9"); // 4 + 3 + 2: each round adds a row and 1 to every row
+      CHECK(fleet.prepared(i) == 0);
+    }
+  }
+
+  SUBCASE("a failure in what rides with PREPARE rolls every participant back") {
+    twophase::DistributedTransaction transaction("ledger", "bad", {"s0", &log}, participants);
+    CHECK_THROWS_AS(transaction.execute([&](std::size_t i, db::Connection& connection) {
+      connection.query("INSERT INTO ledger VALUES ($1, 1)", {std::to_string(i)});
+      transaction.prepare_with(i, i == 1 ? "UPDATE ledger SET amount = -1;" : "SELECT 1;"); // s1 breaks the CHECK
+    }),
+                    db::DbError);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(fleet.scalar(i, "SELECT count(*) FROM ledger") == "0");
+      CHECK(fleet.prepared(i) == 0);
+      CHECK(sessions[static_cast<std::size_t>(i)]->query("SELECT 1").scalar() == db::Value{"1"}); // usable again
+    }
+    CHECK(fleet.decisions(0) == 0);
+  }
+
   SUBCASE("settle fences off a late commit decision") {
     CHECK(log.settle("grant:ledger:x@s0", twophase::Decision::abort) == twophase::Decision::abort);
     CHECK_THROWS(log.record_commit("grant:ledger:x@s0"));

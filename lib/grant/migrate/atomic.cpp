@@ -58,6 +58,7 @@ public:
     }
     std::vector<TargetResult> results;
     const db::cancel::Shield summary; // after Ctrl-C too
+    forget_finished();
     for (auto& member : m_members) {
       if (member.result.ok && member.tracker && member.connection && member.connection->is_usable()) {
         try {
@@ -147,6 +148,7 @@ private:
     twophase::Options options;
     options.jobs = jobs();
     options.reply_timeout = m_options.commit_timeout;
+    options.finished = &m_finished;
     std::vector<registry::Endpoint> endpoints;
     for (const auto i : pending) {
       endpoints.push_back(m_members[i].target.endpoint);
@@ -169,8 +171,10 @@ private:
           const auto section_start = std::chrono::steady_clock::now();
           run_section(connection, member.target, migration, migration.up,
                       effective_limits(migration.up, member.target.database->migrate));
-          // The session reset (end_section) rides with the row, inside the prepared transaction.
-          member.tracker->record(migration, elapsed_ms(section_start), connection.reset_session_sql());
+          // The session reset (end_section) and the row ride with PREPARE TRANSACTION: one round
+          // trip, inside the prepared transaction.
+          transaction.prepare_with(index, connection.reset_session_sql() + " " +
+                                              member.tracker->record_sql(migration, elapsed_ms(section_start)));
         } catch (const Error&) {
           std::size_t none = pending.size();
           culprit.compare_exchange_strong(none, index);
@@ -194,6 +198,21 @@ private:
       }
     }
     return sessions_intact(migration);
+  }
+
+  // The decision rows of versions committed on every shard that no later decision insert
+  // deleted: the last one, or all after a failure. A row left behind (coordinator lost) is
+  // harmless: no prepared transaction refers to it.
+  void forget_finished() {
+    if (!m_log || m_finished.empty() || !m_log->connection().is_usable()) {
+      return;
+    }
+    try {
+      const db::ReplyTimeoutScope bound(m_log->connection(), m_options.commit_timeout);
+      m_log->forget(m_finished);
+      m_finished.clear();
+    } catch (const Error&) {
+    }
   }
 
   // A lost session took its migration lock with it: going on could race another run.
@@ -255,6 +274,7 @@ private:
   std::vector<Plan> m_plans;
   std::unique_ptr<twophase::DecisionLog> m_log;
   std::deque<registry::PooledConnection> m_spares; ///< fresh sessions after a lost one (twophase reconnect)
+  std::vector<std::string> m_finished;             ///< decision keys of committed versions not yet deleted
 };
 
 } // namespace

@@ -37,16 +37,37 @@ DecisionLog::DecisionLog(db::Connection& connection) : m_connection(&connection)
 }
 
 void DecisionLog::ensure() {
-  m_connection->execute("CREATE TABLE IF NOT EXISTS " + m_table +
-                       " (gid text PRIMARY KEY, decision text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now())");
+  m_connection->execute(
+      "CREATE TABLE IF NOT EXISTS " + m_table +
+      " (gid text PRIMARY KEY, decision text NOT NULL, decided_at timestamptz NOT NULL DEFAULT now())");
 }
 
 bool DecisionLog::exists() {
   return m_connection->query("SELECT to_regclass($1) IS NOT NULL", {m_table}).scalar() == db::Value{"t"};
 }
 
-void DecisionLog::record_commit(const std::string& key) {
-  m_connection->query("INSERT INTO " + m_table + " (gid, decision) VALUES ($1, 'commit')", {key});
+namespace {
+
+/// "$first, $first+1, ..." for `count` parameters.
+std::string placeholders(std::size_t first, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) {
+    out += (i == 0 ? "$" : ", $") + std::to_string(first + i);
+  }
+  return out;
+}
+
+} // namespace
+
+void DecisionLog::record_commit(const std::string& key, const std::vector<std::string>& finished) {
+  db::Params params{key};
+  std::string sql;
+  if (!finished.empty()) {
+    // One statement, so one transaction: the insert and the deletes stand or fall together.
+    sql = "WITH finished AS (DELETE FROM " + m_table + " WHERE gid IN (" + placeholders(2, finished.size()) + ")) ";
+    params.insert(params.end(), finished.begin(), finished.end());
+  }
+  m_connection->query(sql + "INSERT INTO " + m_table + " (gid, decision) VALUES ($1, 'commit')", params);
 }
 
 Decision DecisionLog::read(const std::string& key) {
@@ -62,13 +83,21 @@ Decision DecisionLog::settle(const std::string& key, Decision wanted) {
   // The primary key serialises this against a commit decision still in flight: whichever insert
   // commits first stands, and the other does nothing.
   m_connection->query("INSERT INTO " + m_table + " (gid, decision) VALUES ($1, $2) ON CONFLICT (gid) DO NOTHING",
-                     {key, to_string(wanted)});
+                      {key, to_string(wanted)});
   const auto rows = m_connection->query("SELECT decision FROM " + m_table + " WHERE gid = $1", {key});
   return rows.empty() ? Decision::none : parse(rows.at(0, 0));
 }
 
 void DecisionLog::forget(const std::string& key) {
   m_connection->query("DELETE FROM " + m_table + " WHERE gid = $1", {key});
+}
+
+void DecisionLog::forget(const std::vector<std::string>& keys) {
+  if (keys.empty()) {
+    return;
+  }
+  m_connection->query("DELETE FROM " + m_table + " WHERE gid IN (" + placeholders(1, keys.size()) + ")",
+                      db::Params(keys.begin(), keys.end()));
 }
 
 } // namespace grant::twophase

@@ -3,6 +3,7 @@
 #include <grant/db/connection.hpp>
 
 #include <string>
+#include <vector>
 
 namespace grant::twophase {
 
@@ -28,7 +29,9 @@ public:
   /// True when the table exists (read-only callers).
   bool exists();
   /// Records a commit decision; throws DbError (the caller decides what a lost reply means).
-  void record_commit(const std::string& key);
+  /// `finished`: decisions of earlier transactions whose participants all committed, deleted in
+  /// the same statement (one round trip instead of one each).
+  void record_commit(const std::string& key, const std::vector<std::string>& finished = {});
   /// What is recorded for `key`, without writing.
   Decision read(const std::string& key);
   /// Records `wanted` unless a decision exists, and returns the decision that now stands. After
@@ -36,6 +39,8 @@ public:
   Decision settle(const std::string& key, Decision wanted);
   /// Deletes the row once every participant has finished.
   void forget(const std::string& key);
+  /// forget() for several keys at once; nothing for none.
+  void forget(const std::vector<std::string>& keys);
 
   const std::string& table() const { return m_table; }
   db::Connection& connection() const { return *m_connection; }

@@ -70,7 +70,8 @@ DistributedTransaction::DistributedTransaction(std::string scope, std::string la
     : m_scope(std::move(scope)), m_coordinator(std::move(coordinator)), m_participants(std::move(participants)),
       m_options(std::move(options)), m_txid(new_txid(label)),
       m_key(Gid{m_scope, m_txid, m_coordinator.name, {}, false}.decision_key()),
-      m_states(m_participants.size(), State::idle), m_pids(m_participants.size(), 0) {
+      m_states(m_participants.size(), State::idle), m_pids(m_participants.size(), 0),
+      m_before_prepare(m_participants.size()) {
   for (const auto& participant : m_participants) {
     m_current.push_back(participant.connection);
   }
@@ -117,13 +118,16 @@ void DistributedTransaction::run(const std::function<void(std::size_t, db::Conne
 
 void DistributedTransaction::prepare(std::size_t index) {
   auto& session = connection(index);
+  auto& before = m_before_prepare[index];
   try {
     const Bounded bound(session, m_options, Until::deadline);
-    session.execute("PREPARE TRANSACTION " + session.quote_literal(gid(index)));
+    // One round trip: a failure before PREPARE skips it and leaves the transaction open (aborted).
+    session.execute(before + (before.empty() ? "" : "\n") + "PREPARE TRANSACTION " + session.quote_literal(gid(index)));
     m_states[index] = State::prepared;
   } catch (const Error& error) {
     // A lost reply leaves it unknown whether the server prepared: rollback() then looks for it.
-    m_states[index] = lost(error) ? State::prepared : State::rolled_back;
+    // A failed PREPARE has rolled back on the server; a failure before it needs a ROLLBACK.
+    m_states[index] = lost(error) ? State::prepared : before.empty() ? State::rolled_back : State::active;
     throw;
   }
 }
@@ -154,7 +158,12 @@ void DistributedTransaction::execute(const std::function<void(std::size_t, db::C
 Decision DistributedTransaction::record_decision() {
   try {
     const Bounded bound(m_coordinator.log->connection(), m_options, Until::deadline);
-    m_coordinator.log->record_commit(m_key);
+    if (m_options.finished != nullptr) {
+      m_coordinator.log->record_commit(m_key, *m_options.finished);
+      m_options.finished->clear();
+    } else {
+      m_coordinator.log->record_commit(m_key);
+    }
     return Decision::commit;
   } catch (const db::DbError& error) {
     if (!error.connection_lost()) {
@@ -263,6 +272,10 @@ void DistributedTransaction::decide_and_commit() {
   std::vector<std::string> failures;
   commit_all(failures);
   if (failures.empty()) {
+    if (m_options.finished != nullptr) {
+      m_options.finished->push_back(m_key); // deleted with the next decision, or by the caller
+      return;
+    }
     try {
       const Bounded bound(m_coordinator.log->connection(), m_options, Until::reply);
       m_coordinator.log->forget(m_key);

@@ -42,6 +42,12 @@ struct Options {
   /// bound), and the decision is not recorded after it; rolling back, settling and retrying get
   /// reply_timeout whole, since they are what releases the locks. nullopt: no such bound.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// A run of transactions in a row on one coordinator (migrate --atomic, one per version) can
+  /// keep their decision rows here instead of deleting each on its own: the keys of finished
+  /// transactions (every participant committed) are deleted by the next decision insert, in its
+  /// statement, and this transaction's key is appended once it finishes. The caller deletes what
+  /// is left at the end (DecisionLog::forget). nullptr: each transaction deletes its own row.
+  std::vector<std::string>* finished = nullptr;
 };
 
 enum class State { idle, active, prepared, committed, rolled_back, in_doubt };
@@ -91,6 +97,10 @@ public:
   /// begin(), run(work) and commit() in one go, each participant's BEGIN, work and PREPARE in
   /// one task: one wait for the slowest participant before the decision instead of three.
   void execute(const std::function<void(std::size_t, db::Connection&)>& work);
+  /// From execute's work: SQL that participant `index` sends in the round trip of its PREPARE
+  /// TRANSACTION, just before it (bookkeeping that is part of the work). A failure there rolls
+  /// everything back like a failed PREPARE.
+  void prepare_with(std::size_t index, std::string sql) { m_before_prepare.at(index) = std::move(sql); }
   /// Rolls back every participant not yet decided.
   void rollback() noexcept;
   /// Sets Options::deadline once it is known (when the caller's locks are taken).
@@ -120,8 +130,9 @@ private:
   std::string m_txid;
   std::string m_key;
   std::vector<State> m_states;
-  std::vector<db::Connection*> m_current; ///< the session in use per participant (after reconnects)
-  std::vector<int> m_pids;                ///< each participant's server process at BEGIN
+  std::vector<db::Connection*> m_current;    ///< the session in use per participant (after reconnects)
+  std::vector<int> m_pids;                   ///< each participant's server process at BEGIN
+  std::vector<std::string> m_before_prepare; ///< prepare_with()
 };
 
 } // namespace grant::twophase
