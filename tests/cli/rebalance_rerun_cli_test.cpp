@@ -53,6 +53,14 @@ TEST_CASE("rebalance: re-running a phase that has finished exits 0 and says so")
     CHECK(text.exit_code == 0);
     CHECK(contains(text.out, "orders: nothing to clean up: the rebalance towards this target was finished and "
                              "cleaned up at "));
+    const auto status = rig.rebalance_ok({"--status"});
+    CHECK(status.at("phase") == "none");
+    CHECK(status.at("started") == false);
+    CHECK(status.at("finished").at("outcome") == "cleaned_up");
+    const auto status_text = rig.rebalance({"--status"}, false);
+    CHECK(status_text.exit_code == 0);
+    CHECK(contains(status_text.out, "orders: no rebalance in progress; the one towards this target finished and "
+                                    "was cleaned up at "));
     const auto undo = rig.rebalance({"--abort"});
     CHECK(undo.exit_code == 2);
     CHECK(contains(undo.err, "the last one towards this target was cleaned up"));
@@ -76,6 +84,7 @@ TEST_CASE("rebalance: re-running an abort that has finished exits 0; a cutover a
   const auto again = rig.rebalance_ok({"--abort"});
   CHECK(again.at("already_done") == true);
   CHECK(again.at("finished").at("outcome") == "aborted");
+  CHECK(rig.rebalance_ok({"--status"}).at("finished").at("outcome") == "aborted");
   const auto cutover = rig.rebalance({"--cutover"});
   CHECK(cutover.exit_code == 2);
   CHECK(contains(cutover.err, "the last one towards this target was aborted"));
@@ -103,6 +112,8 @@ TEST_CASE("rebalance: a target that moves nothing says so and installs nothing")
   const auto text = rig.rebalance({}, false);
   CHECK(text.exit_code == 0);
   CHECK(contains(text.out, "nothing to copy: the target has the same shards and sharding"));
+  CHECK(rig.rebalance_ok({"--status"}).at("nothing_moves") == true);
+  CHECK(contains(rig.rebalance({"--status"}, false).out, "no rebalance in progress; the target config moves no row"));
   rig.verify_final();
 }
 

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 using grant::test::closed_port;
 
@@ -390,6 +391,51 @@ TEST_CASE("db::adapter statement timeout") {
     CHECK(c.query("SELECT 1").scalar() == "1");
     CHECK(c.is_usable());
   });
+}
+
+// libpqxx 6 raises deadlocks and serialization failures as pqxx::failure, not sql_error: their
+// SQLSTATE must still reach DbError, since the retries of rebalance and migrate key on it.
+TEST_CASE("db::adapter a deadlock and a serialization failure carry their SQLSTATE") {
+  const auto url = util::parse_database_url(test::fresh_database(test::writer_url(), "adapter_retry"), "/");
+  auto a = db::connect(url, {"pg/a", 5000, "grant"});
+  auto b = db::connect(url, {"pg/b", 5000, "grant"});
+  a->execute("CREATE TABLE r (id int PRIMARY KEY, v int); INSERT INTO r VALUES (1, 0), (2, 0)");
+
+  SUBCASE("deadlock: 40P01") {
+    a->execute("BEGIN; UPDATE r SET v = 1 WHERE id = 1");
+    b->execute("BEGIN; UPDATE r SET v = 2 WHERE id = 2; SET LOCAL deadlock_timeout = '50ms'");
+    // a waits for b's row; b then asks for a's row and, detecting first, is the one aborted.
+    std::thread waiter([&] {
+      try {
+        a->execute("UPDATE r SET v = 1 WHERE id = 2");
+      } catch (const db::DbError&) {
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::string sqlstate;
+    try {
+      b->execute("UPDATE r SET v = 2 WHERE id = 1");
+    } catch (const db::DbError& error) {
+      sqlstate = error.sqlstate();
+      CHECK_FALSE(error.connection_lost());
+    }
+    b->execute("ROLLBACK");
+    waiter.join();
+    a->execute("ROLLBACK");
+    CHECK(sqlstate == "40P01");
+  }
+  SUBCASE("serialization failure: 40001") {
+    a->execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT * FROM r");
+    b->execute("UPDATE r SET v = 5 WHERE id = 1");
+    std::string sqlstate;
+    try {
+      a->execute("UPDATE r SET v = 6 WHERE id = 1");
+    } catch (const db::DbError& error) {
+      sqlstate = error.sqlstate();
+    }
+    a->execute("ROLLBACK");
+    CHECK(sqlstate == "40001");
+  }
 }
 
 TEST_CASE("db::adapter replica is read-only") {

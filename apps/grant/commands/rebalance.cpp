@@ -183,8 +183,9 @@ void setup_rebalance(CLI::App& app, Context& context) {
       ->check(whole_number(1, 256));
   command
       ->add_option("--cutover-timeout", flags->cutover_timeout_s,
-                   "Cutover: the longest a source shard's writes stay blocked, a silent server included "
-                   "(seconds, or 500ms, 2s...); past it the cutover of that shard is rolled back (default 5s)")
+                   "The longest a source shard's writes stay blocked, a silent server included (seconds, "
+                   "or 500ms, 2s...; default 5s): the cutover's write block (past it that shard's cutover is "
+                   "rolled back) and cleanup's trigger drop (given up, its lock released)")
       ->transform(duration_seconds(3600));
   command->footer(
       "Phases, in order (each resumes after a kill; re-run it):\n"

@@ -120,13 +120,15 @@ nlohmann::json status_json(const std::string& database, const rebalance::StatusR
                       {"rows_copied", shard.rows_copied},
                       {"pause_ms", shard.pause_ms}});
   }
-  return {{"database", database},
-          {"phase", phase_text(report.phase)},
-          {"started", report.started},
-          {"holder", report.holder.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.holder)},
-          {"started_at", report.started_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.started_at)},
-          {"shards", shards},
-          {"prepared_in_doubt", report.prepared_in_doubt}};
+  return with_already(
+      {{"database", database},
+       {"phase", phase_text(report.phase)},
+       {"started", report.started},
+       {"holder", report.holder.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.holder)},
+       {"started_at", report.started_at.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.started_at)},
+       {"shards", shards},
+       {"prepared_in_doubt", report.prepared_in_doubt}},
+      report.already);
 }
 
 void print_plan(const Context& context, const std::string& database, const rebalance::PlanReport& report) {
@@ -205,7 +207,15 @@ void print_abort(const Context& context, const std::string& database, const reba
 
 void print_status(const Context& context, const std::string& database, const rebalance::StatusReport& report) {
   if (!report.started) {
-    context.say(context.paint(database, "1") + ": no rebalance in progress");
+    std::string ended;
+    if (report.already.nothing_moves) {
+      ended = "; the target config moves no row";
+    } else if (report.already.finished) {
+      ended = "; the one towards this target " +
+              std::string(report.already.outcome == "aborted" ? "was aborted" : "finished and was cleaned up") +
+              " at " + report.already.finished_at;
+    }
+    context.say(context.paint(database, "1") + ": no rebalance in progress" + ended);
   } else {
     context.say(context.paint(database, "1") + ": " + phase_text(report.phase) + " (started " + report.started_at +
                 " by " + report.holder + ")");

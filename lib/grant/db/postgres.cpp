@@ -365,6 +365,15 @@ private:
     } catch (const pqxx::in_doubt_error& error) {
       m_broken = true;
       throw DbError(clean_message(error.what()), {target(), std::string(sql), {}, 0, true, 0});
+    } catch (const pqxx::transaction_rollback& error) {
+      // libpqxx 6 derives these from pqxx::failure, not sql_error: the SQLSTATE is known only
+      // by the type. Without it a deadlock or a serialization failure would not be retried.
+      const char* sqlstate = dynamic_cast<const pqxx::deadlock_detected*>(&error) != nullptr       ? "40P01"
+                             : dynamic_cast<const pqxx::serialization_failure*>(&error) != nullptr ? "40001"
+                             : dynamic_cast<const pqxx::statement_completion_unknown*>(&error) != nullptr
+                                 ? "40003"
+                                 : "40000";
+      throw DbError(clean_message(error.what()), {target(), std::string(sql), sqlstate, 0, false, 0});
     } catch (const pqxx::failure& error) {
       throw DbError(clean_message(error.what()), {target(), std::string(sql), {}, 0, false, 0});
     } catch (const pqxx::usage_error& error) {

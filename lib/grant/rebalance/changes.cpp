@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -48,17 +50,34 @@ Sessions open_sessions(Work& work, std::size_t source) {
   return out;
 }
 
-std::uint64_t catch_up(Work& work, std::size_t source, db::Connection& from, const std::vector<db::Connection*>& to) {
+CatchUp catch_up(Work& work, std::size_t source, db::Connection& from, const std::vector<db::Connection*>& to) {
   const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);
-  std::uint64_t applied = 0;
+  const auto start = std::chrono::steady_clock::now();
+  CatchUp out;
+  auto lowest = std::numeric_limits<std::uint64_t>::max();
+  int without_progress = 0;
   for (;;) {
     ApplyResult round;
     retry_batch(work, work.fleet.node(source), "applying captured changes",
                 [&] { round = apply_changes(work, source, from, to, limit); });
-    applied += round.applied;
+    out.applied += round.applied;
+    out.remaining = round.remaining;
+    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.per_second = seconds > 0 ? static_cast<double>(out.applied) / seconds : 0;
     work.report("apply", "", work.fleet.node(source).name, 0);
-    if (round.applied < work.options.backlog_target) {
-      return applied;
+    if (round.applied < work.options.backlog_target || round.remaining < work.options.backlog_target) {
+      return out;
+    }
+    if (round.remaining < lowest) {
+      lowest = round.remaining;
+      without_progress = 0;
+    } else if (++without_progress >= k_catch_up_patience) {
+      out.converged = false;
+      work.report("apply", "", work.fleet.node(source).name, 0,
+                  std::to_string(round.remaining) + " captured changes wait and the backlog stopped shrinking: "
+                                                     "the applications add changes as fast as grant applies them (" +
+                      std::to_string(static_cast<std::uint64_t>(out.per_second)) + "/s)");
+      return out;
     }
   }
 }

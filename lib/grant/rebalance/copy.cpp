@@ -64,7 +64,7 @@ SourceCopy copy_source(Work& work, std::size_t source, std::uint64_t total) {
     out.copied += copy_table(work, source, table, from, *ledger, sessions.to, total);
   }
   // Catch up with what applications changed meanwhile, until few changes wait.
-  out.applied = catch_up(work, source, from, sessions.to);
+  out.applied = catch_up(work, source, from, sessions.to).applied;
   out.backlog = std::stoull(
       from.query("SELECT count(*) FROM " + grant_table(node.schema, "changes")).scalar().value_or("0"));
   ledger->reset_session();

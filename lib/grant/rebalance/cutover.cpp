@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -88,6 +89,33 @@ void lock_tables(db::Connection& from, const std::string& tables, std::chrono::m
   from.execute("LOCK TABLE " + tables + " IN EXCLUSIVE MODE");
 }
 
+/// When the catch-up could not bring the backlog down (writers as fast as the apply), blocking
+/// writes to apply the rest would pause them for about remaining / rate: refused, before any
+/// lock, when that passes half of --cutover-timeout.
+void refuse_long_block(const Work& work, const Node& node, const CatchUp& caught) {
+  if (caught.converged) {
+    return;
+  }
+  const auto bound_ms = static_cast<double>(work.options.cutover_timeout.count());
+  const auto drain_ms = caught.per_second > 0 ? 1000.0 * static_cast<double>(caught.remaining) / caught.per_second
+                                              : std::numeric_limits<double>::infinity();
+  if (drain_ms <= bound_ms / 2) {
+    return;
+  }
+  const auto& database = work.fleet.source().name;
+  throw Error(ErrorKind::database,
+              database + ": the applications on " + node.name + " add changes as fast as grant applies them (" +
+                  std::to_string(caught.remaining) + " waiting, applied at " +
+                  std::to_string(static_cast<std::uint64_t>(caught.per_second)) +
+                  "/s): applying them under the write block would pause writes for about " +
+                  std::to_string(static_cast<std::uint64_t>(std::min(drain_ms, 1e12))) +
+                  " ms, more than half of --cutover-timeout (" + std::to_string(work.options.cutover_timeout.count()) +
+                  " ms); no write was blocked and nothing was cut over",
+              node.label,
+              "cut over when the write rate is lower, or allow a longer pause with --cutover-timeout; "
+              "re-running --cutover carries on from here");
+}
+
 CutoverShard cut_over(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   const auto& database = work.fleet.source().name;
@@ -102,9 +130,18 @@ CutoverShard cut_over(Work& work, std::size_t source) {
   }
   CutoverShard out;
   out.shard = node.name;
+  std::deque<db::ReplyTimeoutScope> outside_block; // BlockBound sets shorter ones inside
+  outside_block.emplace_back(*from, k_outside_block_reply);
+  for (auto* session : to) {
+    if (session != nullptr) {
+      outside_block.emplace_back(*session, k_outside_block_reply);
+    }
+  }
   install_fence(work, source);
   // Catch up outside the write block, so that the block only covers the last few changes.
-  out.changes_applied = catch_up(work, source, *from, to);
+  const auto caught = catch_up(work, source, *from, to);
+  out.changes_applied = caught.applied;
+  refuse_long_block(work, node, caught);
   const auto limit = std::max<std::size_t>(work.options.batch_size, work.options.backlog_target);
   twophase::DecisionLog log(*from);
   log.ensure();

@@ -50,14 +50,6 @@ struct ShardStatus {
   double pause_ms = 0;           ///< the cutover's write pause, once cut over
 };
 
-struct StatusReport {
-  Phase phase = Phase::none; ///< the least advanced source shard's phase
-  bool started = false;
-  std::string holder; ///< who started it: user@host pid N
-  std::string started_at;
-  std::vector<ShardStatus> shards; ///< the source shards whose rows move
-  std::uint64_t prepared_in_doubt = 0;
-};
 
 /// Set when a phase found nothing to do, so that automation may re-run any phase blindly.
 struct AlreadyDone {
@@ -66,6 +58,17 @@ struct AlreadyDone {
   std::string outcome;        ///< "cleaned_up" or "aborted", when `finished`
   std::string finished_at;    ///< when it ended
   bool any() const { return finished || nothing_moves; }
+};
+
+struct StatusReport {
+  Phase phase = Phase::none; ///< the least advanced source shard's phase
+  bool started = false;
+  std::string holder; ///< who started it: user@host pid N
+  std::string started_at;
+  std::vector<ShardStatus> shards; ///< the source shards whose rows move
+  std::uint64_t prepared_in_doubt = 0;
+  /// When none is in progress: whether one towards this target has ended, or it moves nothing.
+  AlreadyDone already;
 };
 
 struct CopyReport {

@@ -83,6 +83,9 @@ StatusReport run_status(Work& work) {
   }
   if (!report.started) {
     report.phase = Phase::none;
+    if (const auto done = nothing_to_do(work)) {
+      report.already = *done;
+    }
   }
   return report;
 }

@@ -184,6 +184,7 @@ void install_capture(db::Connection& connection, const Node& node, Work& work, c
 void install_fence(Work& work, std::size_t source) {
   const auto& node = work.fleet.node(source);
   auto session = node.checkout();
+  const db::ReplyTimeoutScope bound(*session, k_outside_block_reply);
   const auto place = placement::place_function(node.schema);
   const auto place_int = placement::place_int_function(node.schema);
   std::string sql;

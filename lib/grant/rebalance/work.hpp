@@ -139,9 +139,24 @@ struct Sessions {
   ~Sessions();
 };
 Sessions open_sessions(Work& work, std::size_t source);
-/// Applies captured changes of `source` in rounds until a round finds fewer than
-/// Options::backlog_target; returns the changes applied.
-std::uint64_t catch_up(Work& work, std::size_t source, db::Connection& from, const std::vector<db::Connection*>& to);
+/// What a catch-up did: the changes applied, those still waiting at its end, its apply rate,
+/// and whether it ended because few changes wait (`converged`) or because the backlog stopped
+/// shrinking (the applications add changes as fast as grant applies them, or faster).
+struct CatchUp {
+  std::uint64_t applied = 0;
+  std::uint64_t remaining = 0;
+  double per_second = 0;
+  bool converged = true;
+};
+/// Applies captured changes of `source` in rounds until a round leaves fewer than
+/// Options::backlog_target waiting, or until the backlog has not reached a new low for
+/// k_catch_up_patience rounds in a row (it never ends otherwise under a writer faster than the
+/// apply).
+CatchUp catch_up(Work& work, std::size_t source, db::Connection& from, const std::vector<db::Connection*>& to);
+constexpr int k_catch_up_patience = 8;
+/// The cutover's statements outside its write block hold no lock the applications need, but a
+/// server silent there would keep the run waiting until TCP gives up: each waits at most this.
+constexpr std::chrono::milliseconds k_outside_block_reply{30000};
 /// Writes `rows` (full rows of `table`) to `to` in one statement (unnest), replacing rows with the
 /// same primary key (`replace`) or leaving them. `expect_new`: try a plain insert first, which is
 /// cheaper when none of the rows is there yet (a duplicate falls back to the upsert).
