@@ -61,6 +61,7 @@ TEST_CASE("rebalance: re-running a phase that has finished exits 0 and says so")
     CHECK(status_text.exit_code == 0);
     CHECK(contains(status_text.out, "orders: no rebalance in progress; the one towards this target finished and "
                                     "was cleaned up at "));
+    MESSAGE("--status after the end: ", status_text.out);
     const auto undo = rig.rebalance({"--abort"});
     CHECK(undo.exit_code == 2);
     CHECK(contains(undo.err, "the last one towards this target was cleaned up"));
