@@ -2,6 +2,7 @@
 #include <grant/db/connection.hpp>
 
 #include <grant/db/cancel.hpp>
+#include <grant/db/sqlstate.hpp>
 #include <grant/db/watchdog.hpp>
 #include <grant/util/strings.hpp>
 
@@ -19,7 +20,6 @@ namespace grant::db {
 
 namespace {
 
-constexpr const char* k_query_canceled = "57014";
 
 // libpqxx prefixes nothing useful; keep the server's words, drop trailing newlines.
 std::string clean_message(const std::string& raw) {
@@ -257,7 +257,7 @@ private:
     try {
       run_declare(sql, declare);
     } catch (const DbError& error) {
-      if (error.sqlstate() == "0A000") { // feature_not_supported: data-modifying WITH
+      if (error.sqlstate() == sqlstate::k_feature_not_supported) { // a data-modifying WITH
         return false;
       }
       throw;
@@ -352,7 +352,7 @@ private:
       body(work);
     } catch (const pqxx::sql_error& error) {
       const auto message = clean_message(error.what());
-      if (error.sqlstate() == k_query_canceled && cancel::requested() != 0) {
+      if (error.sqlstate() == sqlstate::k_query_canceled && cancel::requested() != 0) {
         throw Interrupted(target() + ": cancelled on the server by " + cancel::signal_name(cancel::requested()) + " (" +
                               message + ")",
                           target());
@@ -368,12 +368,15 @@ private:
     } catch (const pqxx::transaction_rollback& error) {
       // libpqxx 6 derives these from pqxx::failure, not sql_error: the SQLSTATE is known only
       // by the type. Without it a deadlock or a serialization failure would not be retried.
-      const char* sqlstate = dynamic_cast<const pqxx::deadlock_detected*>(&error) != nullptr       ? "40P01"
-                             : dynamic_cast<const pqxx::serialization_failure*>(&error) != nullptr ? "40001"
-                             : dynamic_cast<const pqxx::statement_completion_unknown*>(&error) != nullptr
-                                 ? "40003"
-                                 : "40000";
-      throw DbError(clean_message(error.what()), {target(), std::string(sql), sqlstate, 0, false, 0});
+      const char* state = sqlstate::k_transaction_rollback;
+      if (dynamic_cast<const pqxx::deadlock_detected*>(&error) != nullptr) {
+        state = sqlstate::k_deadlock_detected;
+      } else if (dynamic_cast<const pqxx::serialization_failure*>(&error) != nullptr) {
+        state = sqlstate::k_serialization_failure;
+      } else if (dynamic_cast<const pqxx::statement_completion_unknown*>(&error) != nullptr) {
+        state = sqlstate::k_statement_completion_unknown;
+      }
+      throw DbError(clean_message(error.what()), {target(), std::string(sql), state, 0, false, 0});
     } catch (const pqxx::failure& error) {
       throw DbError(clean_message(error.what()), {target(), std::string(sql), {}, 0, false, 0});
     } catch (const pqxx::usage_error& error) {

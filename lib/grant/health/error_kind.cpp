@@ -1,5 +1,6 @@
 #include <grant/health/error_kind.hpp>
 
+#include <grant/db/sqlstate.hpp>
 #include <grant/util/strings.hpp>
 
 #include <array>
@@ -33,7 +34,7 @@ ErrorKind classify_error(std::string_view message, std::string_view sqlstate) {
   if (sqlstate.starts_with("28")) {
     return ErrorKind::auth;
   }
-  if (sqlstate == "57014") {
+  if (sqlstate == db::sqlstate::k_query_canceled) {
     return ErrorKind::timeout;
   }
   const auto lower = util::to_lower(message);

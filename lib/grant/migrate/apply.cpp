@@ -2,6 +2,7 @@
 
 #include <grant/db/cancel.hpp>
 #include <grant/db/sqlite_foreign_keys.hpp>
+#include <grant/db/sqlstate.hpp>
 #include <grant/migrate/blockers.hpp>
 #include <grant/migrate/sql_split.hpp>
 #include <grant/util/strings.hpp>
@@ -15,7 +16,6 @@ namespace grant::migrate {
 
 namespace {
 
-constexpr const char* k_lock_not_available = "55P03";
 
 long long elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
@@ -32,7 +32,7 @@ public:
   StatementFailed(std::string what, std::string where, std::string hint, std::string sqlstate)
       : Error(ErrorKind::database, std::move(what), std::move(where), std::move(hint)),
         m_sqlstate(std::move(sqlstate)) {}
-  bool lock_timeout() const { return m_sqlstate == k_lock_not_available; }
+  bool lock_timeout() const { return m_sqlstate == db::sqlstate::k_lock_not_available; }
 
 private:
   std::string m_sqlstate;
@@ -75,7 +75,7 @@ struct Failure {
     message += "\n  sqlstate: " + error.sqlstate();
   }
   std::string hint = "fix the migration and run grant again: migrations before it stay applied and recorded";
-  if (error.sqlstate() == k_lock_not_available && failure.limits.lock_timeout && failure.limits.lock_timeout->count() > 0) {
+  if (error.sqlstate() == db::sqlstate::k_lock_not_available && failure.limits.lock_timeout && failure.limits.lock_timeout->count() > 0) {
     message += "\n  waited: lock_timeout=" + duration_text(*failure.limits.lock_timeout) + ", " +
                std::to_string(failure.limits.retries + 1) + " attempt(s)";
     const auto blocker = failure.watch ? failure.watch->last() : std::nullopt;

@@ -1,6 +1,7 @@
 #include <grant/migrate/lock.hpp>
 
 #include <grant/db/cancel.hpp>
+#include <grant/db/sqlstate.hpp>
 #include <grant/util/strings.hpp>
 
 #include <xxhash.h>
@@ -79,7 +80,7 @@ std::unique_ptr<MigrationLock> acquire_advisory(db::Connection& connection, cons
   try {
     connection.query("SELECT pg_advisory_lock($1)", {key_text});
   } catch (const db::DbError& error) {
-    if (error.sqlstate() == "55P03") {
+    if (error.sqlstate() == db::sqlstate::k_lock_not_available) {
       throw db::DbError("timed out after " + std::to_string(timeout.count()) + " ms waiting for the migration lock of " +
                             connection.target() + ", held by " + holder,
                         error.details(), "wait for the other run to finish, or raise --lock-timeout");

@@ -1,5 +1,6 @@
 #include <grant/migrate/atomic.hpp>
 
+#include <grant/db/sqlstate.hpp>
 #include <grant/migrate/lock.hpp>
 #include <grant/twophase/recovery.hpp>
 #include <grant/util/strings.hpp>
@@ -37,7 +38,7 @@ void refuse_live_run(db::Connection& connection, const Target& target) {
     MigrationLock::acquire(connection, target.endpoint.url, target.database->migrations_table,
                            std::chrono::milliseconds(2000), {}); // a killed run's sessions take a moment to end
   } catch (const db::DbError& error) {
-    if (error.sqlstate() != "55P03") {
+    if (error.sqlstate() != db::sqlstate::k_lock_not_available) {
       throw;
     }
     throw Error(ErrorKind::database,

@@ -3,6 +3,8 @@
 // a change twice, or after a newer one, converges on the source's state.
 #include <grant/rebalance/work.hpp>
 
+#include <grant/db/sqlstate.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -147,7 +149,7 @@ void upsert_rows(const TableSql& table, db::Connection& to, const std::vector<st
         }
         return;
       } catch (const db::DbError& error) {
-        if (error.sqlstate() != "23505") {
+        if (error.sqlstate() != db::sqlstate::k_unique_violation) {
           throw;
         }
         // Some rows are there already (a resumed page): the statement changed nothing.

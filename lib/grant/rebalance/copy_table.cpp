@@ -2,6 +2,8 @@
 // their targets with their checkpoint on another.
 #include <grant/rebalance/work.hpp>
 
+#include <grant/db/sqlstate.hpp>
+
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -136,7 +138,7 @@ void write_page(Work& work, std::size_t source, const TableSql& table, db::Conne
     try {
       upsert_rows(table, *to.at(target), rows, true, nullptr, true);
     } catch (const db::DbError& error) {
-      if (error.sqlstate() != "23503") {
+      if (error.sqlstate() != db::sqlstate::k_foreign_key_violation) {
         throw;
       }
       // A parent row is not on the target yet: an application changed it during the copy and

@@ -3,6 +3,7 @@
 // applied and the fence triggers installed.
 #include <grant/rebalance/work.hpp>
 
+#include <grant/db/sqlstate.hpp>
 #include <grant/error.hpp>
 #include <grant/twophase/decision_log.hpp>
 #include <grant/twophase/recovery.hpp>
@@ -79,7 +80,7 @@ void lock_tables(db::Connection& from, const std::string& tables, std::chrono::m
       from.execute("RELEASE SAVEPOINT grant_rebalance_lock");
       return;
     } catch (const db::DbError& error) {
-      if (error.sqlstate() != "55P03") {
+      if (error.sqlstate() != db::sqlstate::k_lock_not_available) {
         throw;
       }
     }
@@ -232,7 +233,7 @@ CutoverShard cut_over(Work& work, std::size_t source) {
         throw;
       }
       work.report("cutover", "", node.name, 0,
-                  std::string(error.sqlstate() == "40P01"
+                  std::string(error.sqlstate() == db::sqlstate::k_deadlock_detected
                                   ? "the write block met a deadlock"
                                   : "the write block waited " + std::to_string(lock_wait.count()) +
                                         " ms for a lock held by another session") +

@@ -1,6 +1,7 @@
 #include <grant/rebalance/work.hpp>
 
 #include <grant/db/cancel.hpp>
+#include <grant/db/sqlstate.hpp>
 #include <grant/error.hpp>
 #include <grant/migrate/tracking.hpp>
 #include <grant/rebalance/placement/placement.hpp>
@@ -200,7 +201,9 @@ void install_fence(Work& work, std::size_t source) {
 }
 
 bool is_lock_conflict(const db::DbError& error) {
-  return error.sqlstate() == "55P03" || error.sqlstate() == "40P01" || error.sqlstate() == "40001";
+  using namespace db::sqlstate;
+  return error.sqlstate() == k_lock_not_available || error.sqlstate() == k_deadlock_detected ||
+         error.sqlstate() == k_serialization_failure;
 }
 
 void retry_batch(Work& work, const Node& node, const std::string& what, const std::function<void()>& body) {
@@ -209,11 +212,11 @@ void retry_batch(Work& work, const Node& node, const std::string& what, const st
       body();
       return;
     } catch (const db::DbError& error) {
-      const bool transient = error.sqlstate() == "40P01" || error.sqlstate() == "40001";
+      const bool transient = error.sqlstate() == db::sqlstate::k_deadlock_detected || error.sqlstate() == db::sqlstate::k_serialization_failure;
       if (!transient) {
         throw;
       }
-      const auto kind = std::string(error.sqlstate() == "40P01" ? "a deadlock" : "a serialization failure");
+      const auto kind = std::string(error.sqlstate() == db::sqlstate::k_deadlock_detected ? "a deadlock" : "a serialization failure");
       if (attempt == k_lock_attempts) {
         throw Error(ErrorKind::database,
                     node.label + ": " + what + " met " + kind + " " + std::to_string(attempt) +
@@ -300,9 +303,9 @@ void with_short_locks(Work& work, db::Connection& connection, const Node& node, 
       }
       work.report("lock", "", node.name, 0,
                   what +
-                      (error.sqlstate() == "55P03"
+                      (error.sqlstate() == db::sqlstate::k_lock_not_available
                            ? " waited " + std::to_string(lock_wait.count()) + " ms for a lock another session holds"
-                           : error.sqlstate() == "40P01" ? " met a deadlock" : " met a serialization failure") +
+                           : error.sqlstate() == db::sqlstate::k_deadlock_detected ? " met a deadlock" : " met a serialization failure") +
                       "; trying again (" + std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
       back_off(attempt);
     }

@@ -1,6 +1,7 @@
 #include <grant/twophase/transaction.hpp>
 
 #include <grant/db/cancel.hpp>
+#include <grant/db/sqlstate.hpp>
 #include <grant/twophase/gid.hpp>
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
@@ -13,7 +14,6 @@ namespace grant::twophase {
 
 namespace {
 
-constexpr const char* k_no_such_prepared = "42704"; // undefined_object: no prepared transaction by that id
 
 bool lost(const Error& error) {
   const auto* db_error = dynamic_cast<const db::DbError*>(&error);
@@ -21,7 +21,7 @@ bool lost(const Error& error) {
 }
 
 bool no_such_prepared(const db::DbError& error) {
-  return error.sqlstate() == k_no_such_prepared;
+  return error.sqlstate() == db::sqlstate::k_undefined_object;
 }
 
 /// How far a statement of the protocol is bound by Options::deadline.
