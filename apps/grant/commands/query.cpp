@@ -3,9 +3,9 @@
 #include <grant/context.hpp>
 #include <grant/query_output.hpp>
 
-#include <grant/check/table_loader.hpp>
 #include <grant/error.hpp>
 #include <grant/health/monitor.hpp>
+#include <grant/lookup/table_loader.hpp>
 #include <grant/migrate/sql_split.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/route/balancer.hpp>
@@ -103,7 +103,7 @@ std::vector<std::string> shards_of(const QueryFlags& flags, const config::Databa
     }
     return {flags.shard};
   }
-  const auto resolver = shard::make_resolver(database, shard::table_loader(registry));
+  const auto resolver = shard::make_resolver(database, lookup::table_loader(registry));
   const auto texts = util::split(flags.key, ','); // a composite key: a,b
   const std::vector<std::string_view> parts(texts.begin(), texts.end());
   try {

@@ -26,7 +26,7 @@ struct ShardCheckFlags {
   int jobs = 0;
 };
 
-nlohmann::json to_json(const shard::DatabaseCheck& check) {
+nlohmann::json to_json(const check::DatabaseCheck& check) {
   nlohmann::json out{{"database", check.database}, {"resolver", check.resolver}, {"healthy", check.healthy()},
                      {"rows_scanned", check.rows_scanned}, {"scan_seconds", check.scan_seconds}};
   out["lint"] = nlohmann::json::array();
@@ -65,7 +65,7 @@ nlohmann::json to_json(const shard::DatabaseCheck& check) {
   return out;
 }
 
-void print_text(Context& context, const shard::DatabaseCheck& check) {
+void print_text(Context& context, const check::DatabaseCheck& check) {
   const auto ok = [&](bool good) { return good ? context.paint("ok", "32") : context.paint("PROBLEM", "31"); };
   context.say(context.paint(check.database, "1") + "  resolver " + (check.resolver.empty() ? "-" : check.resolver) + "  " +
               ok(check.healthy()));
@@ -158,7 +158,7 @@ void run_shard_check(const ShardCheckFlags& flags, Context& context) {
   nlohmann::json reports = nlohmann::json::array();
   bool healthy = true;
   for (const auto* database : databases) {
-    shard::CheckOptions options;
+    check::CheckOptions options;
     options.tables = flags.tables;
     options.samples = flags.sample;
     options.jobs = flags.jobs;
@@ -174,7 +174,7 @@ void run_shard_check(const ShardCheckFlags& flags, Context& context) {
         }
       };
     }
-    const auto check = shard::check_database(registry, config, *database, options);
+    const auto check = check::check_database(registry, config, *database, options);
     if (progress_line) {
       std::cerr << "\r\033[K" << std::flush;
     }

@@ -2,8 +2,8 @@
 #include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
-#include <grant/check/table_loader.hpp>
 #include <grant/error.hpp>
+#include <grant/lookup/table_loader.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/shard/resolver.hpp>
 #include <grant/util/strings.hpp>
@@ -43,7 +43,7 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
   const auto& config = context.config();
   const auto& database = *registry::select_databases(config, {flags.database}).front();
   registry::Registry registry(config);
-  const auto resolver = shard::make_resolver(database, shard::table_loader(registry));
+  const auto resolver = shard::make_resolver(database, lookup::table_loader(registry));
   const bool json = context.global.json;
   const char separator = flags.from_stdin ? '\t' : ',';
 

@@ -1,8 +1,8 @@
 #include <grant/check/shard_check.hpp>
 
+#include <grant/lookup/table_loader.hpp>
 #include <grant/migrate/tracking.hpp>
 #include <grant/shard/heavy_hitters.hpp>
-#include <grant/check/table_loader.hpp>
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
@@ -14,7 +14,13 @@
 #include <mutex>
 #include <set>
 
-namespace grant::shard {
+namespace grant::check {
+
+using shard::HeavyHitters;
+using shard::Key;
+using shard::KeyError;
+using shard::LintIssue;
+using shard::Resolver;
 
 namespace {
 
@@ -264,7 +270,7 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
                              const config::Database& database, const CheckOptions& options) {
   DatabaseCheck report;
   report.database = database.name;
-  report.lint = lint(config);
+  report.lint = shard::lint(config);
   report.lint.erase(std::remove_if(report.lint.begin(), report.lint.end(),
                                    [&](const LintIssue& issue) {
                                      return !util::starts_with(issue.key_path, database.key_path + ".") &&
@@ -288,7 +294,7 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
   }
   std::unique_ptr<Resolver> resolver;
   if (report.lint.empty() && database.sharding) {
-    resolver = make_resolver(database, table_loader(registry));
+    resolver = shard::make_resolver(database, lookup::table_loader(registry));
     report.resolver = resolver->type();
   }
 
@@ -400,11 +406,11 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       if (entry.count < 2) {
         break; // a key seen once is not heavy; with all keys distinct there are none
       }
-      distribution.heaviest.push_back({describe_canonical(entry.bytes), entry.count, entry.undercount});
+      distribution.heaviest.push_back({shard::describe_canonical(entry.bytes), entry.count, entry.undercount});
     }
     report.distribution.push_back(std::move(distribution));
   }
   return report;
 }
 
-} // namespace grant::shard
+} // namespace grant::check

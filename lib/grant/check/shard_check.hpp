@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace grant::shard {
+namespace grant::check {
 
 struct CheckOptions {
   std::vector<std::string> tables; ///< empty: every table in sharding.tables
@@ -60,7 +60,7 @@ struct Distribution {
 struct DatabaseCheck {
   std::string database;
   std::string resolver;
-  std::vector<LintIssue> lint;
+  std::vector<shard::LintIssue> lint;
   std::vector<ShardReach> reach;
   std::vector<SchemaDifference> schema;
   std::vector<Misplaced> misplaced;
@@ -78,4 +78,4 @@ struct DatabaseCheck {
 DatabaseCheck check_database(registry::Registry& registry, const config::Config& config,
                              const config::Database& database, const CheckOptions& options);
 
-} // namespace grant::shard
+} // namespace grant::check

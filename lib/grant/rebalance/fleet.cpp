@@ -1,7 +1,7 @@
 #include <grant/rebalance/fleet.hpp>
 
-#include <grant/check/table_loader.hpp>
 #include <grant/error.hpp>
+#include <grant/lookup/table_loader.hpp>
 #include <grant/migrate/tracking.hpp>
 #include <grant/util/sha256.hpp>
 #include <grant/util/strings.hpp>
@@ -67,8 +67,8 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
   }
   m_source_registry = std::make_unique<registry::Registry>(source);
   m_target_registry = std::make_unique<registry::Registry>(target);
-  m_old = shard::make_resolver(*m_source, shard::table_loader(*m_source_registry));
-  m_new = shard::make_resolver(*m_target, shard::table_loader(*m_target_registry));
+  m_old = shard::make_resolver(*m_source, lookup::table_loader(*m_source_registry));
+  m_new = shard::make_resolver(*m_target, lookup::table_loader(*m_target_registry));
   const auto old_writers = registry::writers_of(*m_source);
   const auto new_writers = registry::writers_of(*m_target);
   for (std::size_t i = 0; i < m_source->shards.size(); ++i) {
@@ -107,7 +107,7 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
   m_source_digest = digest_of(*m_source);
 }
 
-shard::LookupLoader Fleet::target_loader() const { return shard::table_loader(*m_target_registry); }
+shard::LookupLoader Fleet::target_loader() const { return lookup::table_loader(*m_target_registry); }
 
 std::size_t Fleet::find(const std::string& name) const {
   for (std::size_t n = 0; n < m_nodes.size(); ++n) {

@@ -1,8 +1,8 @@
 #include <grant/route/router.hpp>
 
-#include <grant/check/table_loader.hpp>
 #include <grant/db/error.hpp>
 #include <grant/health/lsn.hpp>
+#include <grant/lookup/table_loader.hpp>
 #include <grant/util/strings.hpp>
 
 namespace grant::route {
@@ -30,7 +30,7 @@ bool lost(const std::exception_ptr& failure) {
 Router::Router(registry::Registry& registry, RouterOptions options)
     : m_registry(registry), m_options(std::move(options)) {
   if (!m_options.lookup_loader) {
-    m_options.lookup_loader = shard::table_loader(registry);
+    m_options.lookup_loader = lookup::table_loader(registry);
   }
 }
 
