@@ -6,12 +6,12 @@
 #include <grant/error.hpp>
 #include <grant/health/monitor.hpp>
 #include <grant/lookup/table_loader.hpp>
-#include <grant/migrate/sql_split.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/route/balancer.hpp>
 #include <grant/route/scatter.hpp>
 #include <grant/route/statement.hpp>
 #include <grant/shard/resolver.hpp>
+#include <grant/util/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
 #include <iostream>
@@ -56,7 +56,7 @@ std::string statement_of(const std::string& argument) {
     text << std::cin.rdbuf();
     sql = text.str();
   }
-  const auto statements = migrate::split_statements(sql);
+  const auto statements = util::split_statements(sql);
   if (statements.empty()) {
     throw ConfigError("no SQL statement given", "grant query", "grant query --database app \"SELECT count(*) FROM users\"");
   }
