@@ -16,6 +16,7 @@
 #include <grant/migrate/marker.hpp>
 #include <grant/migrate/migration_file.hpp>
 #include <grant/util/sha256.hpp>
+#include <grant/util/sql_split.hpp>
 
 #include <unistd.h>
 
@@ -75,7 +76,7 @@ int line_count(std::string_view text) {
 
 void check_section(const migrate::Section& section, int file_lines) {
   fuzz::check(section.first_line >= 1 && section.first_line <= file_lines + 1, "a section starts inside its file");
-  const auto split = migrate::split_statements(section.sql);
+  const auto split = util::split_statements(section.sql);
   fuzz::check(split.size() == section.statements.size(), "a section's statements are its SQL split");
   for (std::size_t i = 0; i < split.size(); ++i) {
     fuzz::check(split[i].text == section.statements[i].text &&

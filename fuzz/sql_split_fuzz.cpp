@@ -1,11 +1,12 @@
-// migrate::split_statements. Properties: the statements are the input's code, byte for byte and
+// util::split_statements. Properties: the statements are the input's code, byte for byte and
 // in order, and what lies between them is only whitespace, comments and semicolons (checked
 // against util::SqlLexer's tokens of the whole input); each first_line is the line the statement
 // starts on; a statement split again on its own is that one statement; splitting is deterministic.
 #include "fuzz_common.hpp"
 
-#include <grant/migrate/sql_split.hpp>
+#include <grant/migrate/statement_kind.hpp>
 #include <grant/util/sql_lexer.hpp>
+#include <grant/util/sql_split.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -14,8 +15,8 @@ using namespace grant;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto script = fuzz::as_text(data, size);
-  std::vector<migrate::SqlStatement> statements;
-  fuzz::run_parser([&] { statements = migrate::split_statements(script); }, fuzz::NeedsWhere::no);
+  std::vector<util::SqlStatement> statements;
+  fuzz::run_parser([&] { statements = util::split_statements(script); }, fuzz::NeedsWhere::no);
 
   // Walk the lexer's tokens: outside a statement only space, comments and ';' may appear; a
   // statement starts at a token and covers the input's bytes exactly.
@@ -54,11 +55,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::check(covered <= script.size(), "statements lie inside the input");
 
   for (const auto& statement : statements) {
-    const auto again = migrate::split_statements(statement.text);
+    const auto again = util::split_statements(statement.text);
     fuzz::check(again.size() == 1 && again[0].text == statement.text && again[0].first_line == 1,
                 "a statement split on its own is itself", statement.text);
   }
-  const auto twice = migrate::split_statements(script);
+  const auto twice = util::split_statements(script);
   fuzz::check(twice.size() == statements.size(), "splitting is deterministic");
   (void)migrate::is_copy_from_stdin(script);
   return 0;

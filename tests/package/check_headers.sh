@@ -18,7 +18,7 @@ if grep -rEn "$forbidden" "$include"; then
   echo "check_headers: an installed header includes a private dependency's header (above)" >&2
   exit 1
 fi
-for internal in route/gather.hpp route/row_batch.hpp rebalance/fleet.hpp rebalance/table_sql.hpp rebalance/work.hpp; do
+for internal in config/reader.hpp route/gather.hpp route/row_batch.hpp rebalance/fleet.hpp rebalance/table_sql.hpp rebalance/work.hpp; do
   if [[ -e $include/grant/$internal ]]; then
     echo "check_headers: the internal header grant/$internal was installed" >&2
     exit 1

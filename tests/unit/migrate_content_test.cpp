@@ -4,9 +4,10 @@
 #include <grant/migrate/content_check.hpp>
 #include <grant/migrate/file_name.hpp>
 #include <grant/migrate/migration_file.hpp>
-#include <grant/migrate/sql_split.hpp>
+#include <grant/migrate/statement_kind.hpp>
 
 #include <grant/error.hpp>
+#include <grant/util/sql_split.hpp>
 
 #include "support/support.hpp"
 
@@ -32,7 +33,7 @@ grant::ConfigError parse_error(std::string_view text, const std::filesystem::pat
 // The transaction-control command of each statement of `script`, "-" for the others.
 std::vector<std::string> commands(std::string_view script) {
   std::vector<std::string> out;
-  for (const auto& statement : split_statements(script)) {
+  for (const auto& statement : grant::util::split_statements(script)) {
     out.push_back(transaction_control(statement.text).value_or("-"));
   }
   return out;
@@ -224,4 +225,15 @@ TEST_CASE("migrate::parse_file_name refuses a version longer than the tracking c
       CHECK(error.where() == name);
     }
   }
+}
+
+TEST_CASE("migrate::is_copy_from_stdin") {
+  CHECK(is_copy_from_stdin("COPY users (id, email) FROM STDIN;"));
+  CHECK(is_copy_from_stdin("copy public.users from stdin with (format csv);"));
+  CHECK(is_copy_from_stdin("COPY t FROM\n  STDIN"));
+  CHECK_FALSE(is_copy_from_stdin("COPY t FROM '/tmp/data.csv';"));
+  CHECK_FALSE(is_copy_from_stdin("COPY t TO STDOUT;"));
+  CHECK_FALSE(is_copy_from_stdin("COPY (SELECT * FROM stdin) TO STDOUT;"));
+  CHECK_FALSE(is_copy_from_stdin("SELECT 'COPY t FROM STDIN';"));
+  CHECK_FALSE(is_copy_from_stdin("INSERT INTO copy VALUES (1); -- from stdin"));
 }

@@ -1,3 +1,4 @@
+#include <grant/route/prevent_writes.hpp>
 #include <grant/route/statement.hpp>
 
 #include <doctest/doctest.h>
@@ -184,4 +185,46 @@ TEST_CASE("route::statements_of and ends_transaction") {
   CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("COMMIT PREPARED 'x'")));
   CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SET TRANSACTION READ WRITE")));
   CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SELECT 1")));
+}
+
+TEST_CASE("route::statements_of splits as util::split_statements does: a BEGIN ATOMIC body stays whole") {
+  const auto statements = grant::route::statements_of(
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END; SELECT 3");
+  REQUIRE(statements.size() == 2);
+  CHECK(statements[0] == "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END");
+  CHECK(statements[1] == "SELECT 3");
+  CHECK(refused("CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END") == "CREATE");
+}
+
+TEST_CASE("route::PreventWrites::check: the one write rule, with transaction ends restarting or refused") {
+  using grant::route::PreventWrites;
+  using grant::route::TransactionEnds;
+  const auto writes = PreventWrites::check("SELECT 1; DELETE FROM t");
+  CHECK(writes.refused());
+  CHECK(writes.keyword == "DELETE");
+  CHECK(writes.statement == "DELETE FROM t");
+  CHECK_FALSE(writes.leaves);
+
+  const auto reads = PreventWrites::check("SELECT 1");
+  CHECK_FALSE(reads.refused());
+  CHECK_FALSE(reads.ends_transaction);
+
+  // A scope restarts its read-only transaction at COMMIT; one statement alone has none to restart.
+  const auto commit = PreventWrites::check("SELECT 1; COMMIT");
+  CHECK_FALSE(commit.refused());
+  CHECK(commit.ends_transaction);
+  const auto strict = PreventWrites::check("SELECT 1; COMMIT", TransactionEnds::refuse);
+  CHECK(strict.refused());
+  CHECK(strict.keyword == "COMMIT");
+  CHECK(strict.statement == "COMMIT");
+  CHECK(strict.leaves);
+  CHECK(PreventWrites::check("rollback", TransactionEnds::refuse).keyword == "ROLLBACK");
+
+  // Leaving read-only any other way is refused either way; a write is named before a COMMIT.
+  for (const auto ends : {TransactionEnds::restart, TransactionEnds::refuse}) {
+    const auto verdict = PreventWrites::check("COMMIT; SET TRANSACTION READ WRITE", ends);
+    CHECK(verdict.keyword == (ends == TransactionEnds::refuse ? "COMMIT" : "SET TRANSACTION READ WRITE"));
+    CHECK(PreventWrites::check("COMMIT; INSERT INTO t VALUES (1)", ends).keyword == "INSERT");
+    CHECK(PreventWrites::check("PREPARE TRANSACTION 'x'", ends).keyword == "PREPARE TRANSACTION");
+  }
 }

@@ -2,14 +2,11 @@
 #include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
 
-#include <grant/health/probe.hpp>
+#include <grant/health/report.hpp>
 #include <grant/registry/endpoint.hpp>
 #include <grant/registry/registry.hpp>
-#include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 #include <grant/util/text.hpp>
-
-#include <chrono>
 
 namespace grant::cli {
 
@@ -29,23 +26,33 @@ struct Probe {
   bool skipped = false;
 };
 
-Probe probe(const registry::Endpoint& endpoint, int timeout_ms) {
-  Probe result;
-  result.endpoint = endpoint;
-  if (endpoint.url.sqlite_file_missing()) {
-    // Connecting would create the file; a check must not write anything.
-    result.ok = true;
-    result.skipped = true;
-    result.detail = "file not created yet (the first migrate creates it)";
-    return result;
+// Every endpoint at once through health's probes, each bounded by `timeout_ms` as in `grant
+// health`; a SQLite file that does not exist yet is not probed: connecting would create it, and
+// a check must not write anything.
+std::vector<Probe> probe_all(const std::vector<registry::Endpoint>& endpoints, int timeout_ms) {
+  std::vector<Probe> out(endpoints.size());
+  std::vector<health::Target> targets;
+  std::vector<std::size_t> probed;
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    out[i].endpoint = endpoints[i];
+    if (endpoints[i].url.sqlite_file_missing()) {
+      out[i].ok = true;
+      out[i].skipped = true;
+      out[i].detail = "file not created yet (the first migrate creates it)";
+    } else {
+      targets.push_back({endpoints[i], timeout_ms, 0});
+      probed.push_back(i);
+    }
   }
-  // The same probe as `grant health`, bounded the same way.
-  const auto found = health::probe_within(endpoint, std::chrono::milliseconds(timeout_ms));
-  result.ok = found.reachable;
-  result.detail = found.error ? found.error->message : found.server_version;
-  result.in_recovery = found.in_recovery.value_or(false);
-  result.latency_ms = found.latency_ms();
-  return result;
+  const auto found = health::probe_all(targets, static_cast<int>(targets.size()));
+  for (std::size_t k = 0; k < found.size(); ++k) {
+    auto& result = out[probed[k]];
+    result.ok = found[k].reachable;
+    result.detail = found[k].error ? found[k].error->message : found[k].server_version;
+    result.in_recovery = found[k].in_recovery.value_or(false);
+    result.latency_ms = found[k].latency_ms();
+  }
+  return out;
 }
 
 nlohmann::json resolver_json(const config::Database& db) {
@@ -69,8 +76,7 @@ void run_check(const ConfigCheckOptions& options, Context& context) {
   }
   std::vector<Probe> probes;
   if (options.connect) {
-    probes = util::parallel_map(endpoints, static_cast<int>(endpoints.size()),
-                                [&](const registry::Endpoint& endpoint) { return probe(endpoint, options.timeout_ms); });
+    probes = probe_all(endpoints, options.timeout_ms);
   }
   const auto probe_of = [&](const registry::Endpoint& endpoint) -> const Probe* {
     for (const auto& p : probes) {

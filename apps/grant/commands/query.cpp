@@ -4,18 +4,17 @@
 #include <grant/query_output.hpp>
 
 #include <grant/error.hpp>
-#include <grant/health/monitor.hpp>
-#include <grant/lookup/table_loader.hpp>
-#include <grant/migrate/sql_split.hpp>
 #include <grant/registry/registry.hpp>
-#include <grant/route/balancer.hpp>
+#include <grant/route/merge_plan.hpp>
+#include <grant/route/prevent_writes.hpp>
 #include <grant/route/scatter.hpp>
-#include <grant/route/statement.hpp>
-#include <grant/shard/resolver.hpp>
+#include <grant/route/shard_choice.hpp>
+#include <grant/route/shard_targets.hpp>
+#include <grant/shard/key.hpp>
+#include <grant/util/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
 #include <iostream>
-#include <map>
 #include <sstream>
 
 namespace grant::cli {
@@ -56,7 +55,7 @@ std::string statement_of(const std::string& argument) {
     text << std::cin.rdbuf();
     sql = text.str();
   }
-  const auto statements = migrate::split_statements(sql);
+  const auto statements = util::split_statements(sql);
   if (statements.empty()) {
     throw ConfigError("no SQL statement given", "grant query", "grant query --database app \"SELECT count(*) FROM users\"");
   }
@@ -67,91 +66,33 @@ std::string statement_of(const std::string& argument) {
   return statements.front().text;
 }
 
-// Which shards of the database to read: --shard, the owner of --key, every shard, or the writer.
+// The shards to query: the library decides, the errors speak of this command's flags.
 std::vector<std::string> shards_of(const QueryFlags& flags, const config::Database& database,
                                    registry::Registry& registry) {
-  const int chosen = (flags.shard.empty() ? 0 : 1) + (flags.key.empty() ? 0 : 1) + (flags.all_shards ? 1 : 0);
-  if (chosen > 1) {
-    throw ConfigError("--shard, --key and --all-shards exclude each other", "grant query");
+  route::ShardChoice choice;
+  choice.shard = flags.shard;
+  if (!flags.key.empty()) {
+    choice.key = util::split(flags.key, ','); // a composite key: a,b
   }
-  if (!database.is_sharded()) {
-    if (chosen > 0) {
+  choice.all = flags.all_shards;
+  try {
+    return route::select_shards(registry, database, choice);
+  } catch (const route::ShardChoiceError& error) {
+    switch (error.problem()) {
+    case route::ShardChoiceError::Problem::several:
+      throw ConfigError("--shard, --key and --all-shards exclude each other", "grant query");
+    case route::ShardChoiceError::Problem::not_sharded:
       throw ConfigError("database " + database.name + " is not sharded, so --shard, --key and --all-shards do not apply",
                         database.key_path);
+    case route::ShardChoiceError::Problem::none:
+      break;
     }
-    return {""};
-  }
-  if (chosen == 0) {
     throw ConfigError("database " + database.name + " is sharded: say which shards to query", database.key_path,
                       "add --shard NAME, --key VALUE (the shard that owns it) or --all-shards");
-  }
-  if (flags.all_shards) {
-    std::vector<std::string> names;
-    for (const auto& shard : database.shards) {
-      names.push_back(shard.name);
-    }
-    return names;
-  }
-  if (!flags.shard.empty()) {
-    if (database.find_shard(flags.shard) == nullptr) {
-      std::vector<std::string> names;
-      for (const auto& shard : database.shards) {
-        names.push_back(shard.name);
-      }
-      throw ConfigError("database " + database.name + " has no shard " + util::in_quotes(flags.shard), database.key_path,
-                        "shards: " + util::join(names, ", "));
-    }
-    return {flags.shard};
-  }
-  const auto resolver = shard::make_resolver(database, lookup::table_loader(registry));
-  const auto texts = util::split(flags.key, ','); // a composite key: a,b
-  const std::vector<std::string_view> parts(texts.begin(), texts.end());
-  try {
-    return {resolver->resolve_name(shard::Key::from_text(parts))};
   } catch (const shard::KeyError& error) {
     throw ConfigError(error.what(), "--key " + util::in_quotes(flags.key), error.hint());
   }
 }
-
-// Reading: one health round tells the balancers which replicas may take the read.
-class Readers {
-public:
-  Readers(registry::Registry& registry, const config::Database& database, const std::vector<std::string>& shards,
-          const QueryFlags& flags, Context& context)
-      : m_context(context) {
-    health::CheckOptions check;
-    check.max_lag_ms = flags.max_lag_ms;
-    if (database.is_sharded()) {
-      check.shards = shards;
-    }
-    m_monitor = std::make_unique<health::Monitor>(std::vector<const config::Database*>{&database}, check);
-    m_monitor->check_now();
-    route::BalancerOptions options;
-    options.max_lag_ms = flags.max_lag_ms;
-    for (const auto& shard : shards) {
-      m_balancers.emplace(shard, std::make_unique<route::Balancer>(registry, database.name, shard,
-                                                                   route::from_monitor(*m_monitor), options));
-    }
-  }
-
-  registry::PooledConnection checkout(const std::string& shard) {
-    auto& balancer = *m_balancers.at(shard);
-    route::Pick pick;
-    auto connection = balancer.checkout(&pick);
-    const std::string where = balancer.database() + (shard.empty() ? "" : "/" + shard);
-    if (pick.is_writer()) {
-      m_context.warn("reading " + where + " from its writer: " + std::string(route::fallback_name(pick.fallback)));
-    } else {
-      m_context.detail("reading " + where + " from replica " + pick.endpoint->label());
-    }
-    return connection;
-  }
-
-private:
-  Context& m_context;
-  std::unique_ptr<health::Monitor> m_monitor;
-  std::map<std::string, std::unique_ptr<route::Balancer>> m_balancers;
-};
 
 void run_query(const QueryFlags& flags, Context& context) {
   const auto format = context.global.json ? QueryFormat::json : parse_format(flags.format);
@@ -167,33 +108,32 @@ void run_query(const QueryFlags& flags, Context& context) {
   if (flags.max_lag_ms && !reading) {
     throw ConfigError("--max-lag applies to --role reading", "grant query");
   }
-  std::unique_ptr<Readers> readers;
+  std::unique_ptr<route::ReadTargets> reads;
   if (reading) {
-    readers = std::make_unique<Readers>(registry, database, shards, flags, context);
+    reads = std::make_unique<route::ReadTargets>(registry, database, shards, flags.max_lag_ms);
   }
   // Reading is read-only (Rails' reading role): when no replica qualifies the writer serves the
-  // read, and a write must not ride along. Refused here before any server sees it; the read-only
-  // transaction catches what the text does not show (a function that writes).
+  // read, and a write must not ride along. Refused here before any server sees it (and, one
+  // statement with no scope to restart, COMMIT and ROLLBACK too); the read-only transaction
+  // catches what the text does not show (a function that writes).
   const bool read_only = flags.read_only || reading;
   if (read_only) {
     const std::string flag = flags.read_only ? "--read-only" : "--role reading";
-    auto refused = route::check_writes(sql).keyword;
-    if (refused.empty()) {
-      refused = route::leaves_read_only(sql);
-    }
-    if (!refused.empty()) {
-      throw ConfigError("writes are prevented with " + flag + ": refused " + refused + " before it reached the server",
+    if (const auto verdict = route::PreventWrites::check(sql, route::TransactionEnds::refuse); verdict.refused()) {
+      throw ConfigError("writes are prevented with " + flag + ": refused " + verdict.keyword +
+                            " before it reached the server",
                         database.name, "run it without " + flag + " (the writer takes writes: --role writing)");
     }
   }
 
-  std::vector<route::ShardTarget> targets;
-  for (const auto& shard : shards) {
-    const std::string label = database.name + (shard.empty() ? "" : "/" + shard);
-    targets.push_back({shard, label, [&registry, &readers, &database, shard] {
-                         return readers ? readers->checkout(shard) : registry.writer(database.name, shard).checkout();
-                       }});
-  }
+  const auto targets = route::shard_targets(
+      registry, database, shards, reads.get(), [&context](const std::string& label, const route::Pick& pick) {
+        if (pick.is_writer()) {
+          context.warn("reading " + label + " from its writer: " + std::string(route::fallback_name(pick.fallback)));
+        } else {
+          context.detail("reading " + label + " from replica " + pick.endpoint->label());
+        }
+      });
 
   const bool merged = flags.all_shards;
   auto printer = RowPrinter::make(format, merged, stdout, flags.crlf);

@@ -85,14 +85,20 @@ std::vector<Target> targets_of(const std::vector<const config::Database*>& datab
   return targets;
 }
 
-Report check(const std::vector<Target>& targets, int jobs, const std::vector<std::shared_ptr<ProbeSession>>* sessions) {
-  Report report;
-  report.checked_at = std::chrono::system_clock::now();
+std::vector<Probe> probe_all(const std::vector<Target>& targets, int jobs,
+                             const std::vector<std::shared_ptr<ProbeSession>>* sessions) {
   std::vector<Probe> probes(targets.size());
   util::parallel_for(targets.size(), jobs, [&](std::size_t i) {
     probes[i] = probe_within(targets[i].endpoint, std::chrono::milliseconds(targets[i].timeout_ms),
                              sessions ? sessions->at(i) : nullptr);
   });
+  return probes;
+}
+
+Report check(const std::vector<Target>& targets, int jobs, const std::vector<std::shared_ptr<ProbeSession>>* sessions) {
+  Report report;
+  report.checked_at = std::chrono::system_clock::now();
+  const auto probes = probe_all(targets, jobs, sessions);
   const auto writer_of = [&](const registry::Endpoint& replica) -> const Probe* {
     for (const auto& p : probes) {
       if (p.endpoint.role == registry::Role::writing && p.endpoint.database == replica.database &&

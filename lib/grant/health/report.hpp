@@ -56,8 +56,12 @@ struct Target {
 /// `health` settings; an unknown shard name throws ConfigError.
 std::vector<Target> targets_of(const std::vector<const config::Database*>& databases, const CheckOptions& options);
 
-/// Probes `targets` in parallel (`jobs` at once), each bounded by its timeout, then measures each
-/// replica against its writer's probe. `sessions`, when given, holds one kept session per target.
+/// Probes `targets` in parallel (`jobs` at once) with probe_within, each bounded by its own
+/// timeout; the probes in target order. `sessions`, when given, holds one kept session per target.
+std::vector<Probe> probe_all(const std::vector<Target>& targets, int jobs = 32,
+                             const std::vector<std::shared_ptr<ProbeSession>>* sessions = nullptr);
+
+/// probe_all, then measures each replica against its writer's probe.
 Report check(const std::vector<Target>& targets, int jobs = 32,
              const std::vector<std::shared_ptr<ProbeSession>>* sessions = nullptr);
 

@@ -4,7 +4,7 @@
 #include <grant/db/sqlite_foreign_keys.hpp>
 #include <grant/db/sqlstate.hpp>
 #include <grant/migrate/blockers.hpp>
-#include <grant/migrate/sql_split.hpp>
+#include <grant/util/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
 #include <chrono>
@@ -56,7 +56,7 @@ std::vector<std::string> invalid_indexes(db::Connection& connection) {
 struct Failure {
   const db::DbError& error;
   const Section& section;
-  const SqlStatement& statement;
+  const util::SqlStatement& statement;
   const SessionLimits& limits;
   BlockerWatch* watch;
 };

@@ -1,7 +1,7 @@
 #include <grant/migrate/content_check.hpp>
 
 #include <grant/error.hpp>
-#include <grant/migrate/sql_split.hpp>
+#include <grant/migrate/statement_kind.hpp>
 #include <grant/util/strings.hpp>
 #include <grant/util/text.hpp>
 

@@ -5,6 +5,7 @@
 #include <grant/migrate/file_name.hpp>
 #include <grant/migrate/marker.hpp>
 #include <grant/migrate/source_file.hpp>
+#include <grant/migrate/statement_kind.hpp>
 #include <grant/util/sha256.hpp>
 #include <grant/util/strings.hpp>
 
@@ -66,7 +67,7 @@ namespace {
 // Splits the section into its statements, with lines of the file, and refuses what a file
 // cannot carry.
 void finish_section(Section& section) {
-  section.statements = split_statements(section.sql);
+  section.statements = util::split_statements(section.sql);
   for (auto& statement : section.statements) {
     statement.first_line += section.first_line - 1;
     if (is_copy_from_stdin(statement.text)) {

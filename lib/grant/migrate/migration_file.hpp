@@ -1,6 +1,6 @@
 #pragma once
 
-#include <grant/migrate/sql_split.hpp>
+#include <grant/util/sql_split.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -18,7 +18,7 @@ struct Section {
   int first_line = 1;        ///< line of the file where the section's SQL starts
   bool transaction = true;   ///< false: `transaction=false` on the marker
   std::filesystem::path file;
-  std::vector<SqlStatement> statements; ///< `sql` split, each first_line a line of `file`
+  std::vector<util::SqlStatement> statements;                 ///< `sql` split, each first_line a line of `file`
   std::optional<std::chrono::milliseconds> lock_timeout;      ///< `lock_timeout=` on the marker
   std::optional<std::chrono::milliseconds> statement_timeout; ///< `statement_timeout=` on the marker
   std::optional<int> retries;                                 ///< `retries=` on the marker

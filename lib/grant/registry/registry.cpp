@@ -22,36 +22,6 @@ Pool& Registry::writer(const std::string& database_name, const std::string& shar
   return pool(writers.front());
 }
 
-Pool& Registry::reader(const std::string& database_name, const std::string& shard) {
-  const auto& db = database(database_name);
-  std::vector<Endpoint> replicas;
-  for (auto& endpoint : endpoints_of(db)) {
-    if (endpoint.role == Role::reading && endpoint.shard == shard) {
-      replicas.push_back(std::move(endpoint));
-    }
-  }
-  if (replicas.empty()) {
-    return writer(database_name, shard);
-  }
-  int total_weight = 0;
-  for (const auto& replica : replicas) {
-    total_weight += replica.weight;
-  }
-  std::uint64_t turn = 0;
-  {
-    std::lock_guard guard(m_mutex);
-    turn = m_read_turns[database_name + "/" + shard]++;
-  }
-  auto slot = static_cast<int>(turn % static_cast<std::uint64_t>(total_weight));
-  for (const auto& replica : replicas) {
-    if (slot < replica.weight) {
-      return pool(replica);
-    }
-    slot -= replica.weight;
-  }
-  return pool(replicas.back());
-}
-
 Pool& Registry::pool(const Endpoint& endpoint) {
   const auto label = endpoint.label();
   std::lock_guard guard(m_mutex);

@@ -11,7 +11,8 @@
 namespace grant::registry {
 
 /// The fleet's connections, keyed by database x role x shard: one pool per endpoint, created
-/// lazily on first use from the config. Thread-safe.
+/// lazily on first use from the config. Thread-safe. Reads over replicas go through
+/// route::Router (or route::Balancer), which knows their health.
 class Registry {
 public:
   explicit Registry(const config::Config& config);
@@ -21,9 +22,6 @@ public:
 
   /// The pool of the writer of `database` (or of its shard `shard`).
   Pool& writer(const std::string& database, const std::string& shard = {});
-  /// A pool for reading `database` (or its shard): one of the replicas, picked by weighted round
-  /// robin, or the writer when there are none. (Health-aware balancing comes with `grant health`.)
-  Pool& reader(const std::string& database, const std::string& shard = {});
   /// The pool of one specific endpoint.
   Pool& pool(const Endpoint& endpoint);
   /// Checkout shortcut for one endpoint.
@@ -40,7 +38,6 @@ private:
   const config::Config& m_config;
   mutable std::mutex m_mutex;
   std::map<std::string, std::unique_ptr<Pool>> m_pools;
-  std::map<std::string, std::uint64_t> m_read_turns; ///< per database/shard: reads handed out
 };
 
 /// The databases named by --database, in config order (all when `names` is empty). Unknown names

@@ -53,27 +53,40 @@ void PreventWrites::finish() {
   }
 }
 
-bool PreventWrites::check(std::string_view sql) const {
+WriteVerdict PreventWrites::check(std::string_view sql, TransactionEnds ends) {
+  WriteVerdict verdict;
+  if (auto writes = check_writes(sql)) {
+    verdict.keyword = std::move(writes.keyword);
+    verdict.statement = std::move(writes.statement);
+    return verdict;
+  }
+  for (auto& statement : statements_of(sql)) {
+    if (auto keyword = leaves_read_only(statement); !keyword.empty()) {
+      if (ends == TransactionEnds::refuse || !ends_transaction(keyword)) {
+        return {std::move(keyword), std::move(statement), true, false};
+      }
+      verdict.ends_transaction = true;
+    }
+  }
+  return verdict;
+}
+
+bool PreventWrites::guard(std::string_view sql) const {
   if (!m_transaction) {
     throw Error(ErrorKind::usage, target() + ": the prevent-writes scope has ended", target());
   }
-  if (const auto verdict = check_writes(sql)) {
-    throw WriteRefused(target(), verdict.keyword, verdict.statement);
-  }
-  bool ends = false;
-  for (const auto& statement : statements_of(sql)) {
-    if (auto keyword = leaves_read_only(statement); !keyword.empty()) {
-      if (!ends_transaction(keyword)) {
-        throw WriteRefused(target(), keyword + " (it would leave the scope's read-only transaction)", statement);
-      }
-      ends = true;
+  auto verdict = check(sql);
+  if (verdict.refused()) {
+    if (verdict.leaves) {
+      verdict.keyword += " (it would leave the scope's read-only transaction)";
     }
+    throw WriteRefused(target(), std::move(verdict.keyword), std::move(verdict.statement));
   }
-  return ends;
+  return verdict.ends_transaction;
 }
 
 void PreventWrites::execute(std::string_view sql) {
-  if (!check(sql)) {
+  if (!guard(sql)) {
     m_connection.execute(sql);
     return;
   }
@@ -87,7 +100,7 @@ void PreventWrites::execute(std::string_view sql) {
 }
 
 db::Rows PreventWrites::query(std::string_view sql, const db::Params& params) {
-  if (check(sql)) {
+  if (guard(sql)) {
     if (statements_of(sql).size() != 1) {
       throw Error(ErrorKind::usage, target() + ": query() takes one statement; use execute() for a script", target());
     }

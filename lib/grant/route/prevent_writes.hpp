@@ -24,6 +24,24 @@ private:
   std::string m_statement;
 };
 
+/// What the write rule (PreventWrites::check) makes of a text.
+struct WriteVerdict {
+  /// Why it is refused, empty when it may run: check_writes' keyword, or leaves_read_only's when
+  /// `leaves` (the statement would end or turn read-write the read-only transaction).
+  std::string keyword;
+  std::string statement; ///< the refused statement
+  bool leaves = false;
+  /// Allowed and holds COMMIT, END, ROLLBACK or ABORT: the read-only transaction restarts there.
+  bool ends_transaction = false;
+  bool refused() const { return !keyword.empty(); }
+};
+
+/// What the write rule does with COMMIT, END, ROLLBACK and ABORT.
+enum class TransactionEnds {
+  restart, ///< allowed: a prevent-writes scope restarts its read-only transaction at each
+  refuse,  ///< refused like any statement that leaves read-only (one statement, no scope: grant query)
+};
+
 /// Rails' `while_preventing_writes` for one connection: every statement sent through the scope is
 /// checked with check_writes and refused with WriteRefused before it reaches the server, and, as
 /// defence in depth, the scope is one read-only transaction (BEGIN READ ONLY, then a first query
@@ -52,14 +70,20 @@ public:
   /// Ends the scope now: later statements throw.
   void finish();
 
+  /// The one rule for where writes are prevented: refused when check_writes finds a write, else
+  /// when a statement would leave the read-only transaction (leaves_read_only), except that
+  /// `ends` decides about COMMIT, END, ROLLBACK and ABORT. Reads the text only.
+  static WriteVerdict check(std::string_view sql, TransactionEnds ends = TransactionEnds::restart);
+
   const std::string& target() const { return m_connection.target(); }
   db::Dialect dialect() const { return m_connection.dialect(); }
   std::string quote_identifier(std::string_view name) const { return m_connection.quote_identifier(name); }
   std::string quote_literal(std::string_view text) const { return m_connection.quote_literal(text); }
 
 private:
-  /// Throws WriteRefused; true when `sql` holds a statement that ends the transaction.
-  bool check(std::string_view sql) const;
+  /// check() for this scope: throws WriteRefused; true when `sql` holds a statement that ends the
+  /// transaction.
+  bool guard(std::string_view sql) const;
   void begin();
   void restart();
 

@@ -1,6 +1,7 @@
 #include <grant/route/statement.hpp>
 
 #include <grant/util/sql_lexer.hpp>
+#include <grant/util/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -66,10 +67,12 @@ std::size_t closing(Toks t, std::size_t open) {
   return t.size();
 }
 
-// The statements of a text: tokens split at semicolons outside parentheses.
+// The statements of a text, split where util::StatementEnds (split_statements' rule) ends them,
+// as tokens without their top-level semicolons.
 std::vector<std::vector<Tok>> statements(std::string_view sql) {
   std::vector<std::vector<Tok>> out(1);
   util::SqlLexer lexer(sql);
+  util::StatementEnds ends;
   int depth = 0;
   bool after_dot = false;
   while (!lexer.done()) {
@@ -79,6 +82,13 @@ std::vector<std::vector<Tok>> statements(std::string_view sql) {
     }
     Tok tok{token.kind, {}, depth, token.begin, token.end, after_dot};
     const auto text = lexer.text(token);
+    if (ends.ends_at(token.kind, text)) {
+      if (!out.back().empty()) {
+        out.emplace_back();
+      }
+      after_dot = false;
+      continue;
+    }
     if (token.kind == SqlTokenKind::word) {
       tok.text = util::to_lower(text);
     } else if (token.kind == SqlTokenKind::symbol) {
@@ -89,11 +99,8 @@ std::vector<std::vector<Tok>> statements(std::string_view sql) {
         depth = std::max(depth - 1, 0);
         tok.depth = depth;
       } else if (text == ";" && depth == 0) {
-        if (!out.back().empty()) {
-          out.emplace_back();
-        }
         after_dot = false;
-        continue;
+        continue; // inside a routine body that a later END closes: the statement goes on
       }
     }
     after_dot = is_symbol(tok, ".");

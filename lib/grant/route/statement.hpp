@@ -18,7 +18,8 @@ struct WriteCheck {
 };
 
 /// Reads SQL text of one or more statements with a real lexer (quotes, E'' escapes, "..."
-/// identifiers, dollar quotes and comments never hold keywords) and says whether it writes.
+/// identifiers, dollar quotes and comments never hold keywords), split into statements as
+/// util::split_statements splits them, and says whether it writes.
 ///
 /// Writes: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, COPY ... TO a file or a
 /// program (only TO STDOUT reads), DDL and other commands that
@@ -48,7 +49,8 @@ std::string leaves_read_only(std::string_view sql);
 /// transaction without preparing it or making it read-write.
 bool ends_transaction(std::string_view keyword);
 
-/// The statements of `sql`, split at top-level semicolons (without them), trimmed.
+/// The statements of `sql`, split where util::split_statements splits them (util::StatementEnds:
+/// psql's rule, `BEGIN ATOMIC` bodies kept whole), without their semicolons, trimmed.
 std::vector<std::string> statements_of(std::string_view sql);
 
 } // namespace grant::route

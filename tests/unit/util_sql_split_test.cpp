@@ -1,14 +1,14 @@
-#include <grant/migrate/sql_split.hpp>
+#include <grant/util/sql_split.hpp>
 
 #include <doctest/doctest.h>
 
-using namespace grant::migrate;
+using namespace grant::util;
 
 namespace {
 
 std::vector<std::string> texts(std::string_view script) {
   std::vector<std::string> out;
-  for (const auto &statement : split_statements(script)) {
+  for (const auto& statement : split_statements(script)) {
     out.push_back(statement.text);
   }
   return out;
@@ -16,7 +16,7 @@ std::vector<std::string> texts(std::string_view script) {
 
 } // namespace
 
-TEST_CASE("migrate::split_statements") {
+TEST_CASE("util::split_statements") {
   SUBCASE("top-level semicolons split, with the line each statement starts on") {
     const auto parts = split_statements("CREATE TABLE a (id int);\n\nCREATE TABLE b (id int);\nSELECT 1");
     REQUIRE(parts.size() == 3);
@@ -59,7 +59,7 @@ TEST_CASE("migrate::split_statements") {
   }
 }
 
-TEST_CASE("migrate::split_statements: what PostgreSQL accepts") {
+TEST_CASE("util::split_statements: what PostgreSQL accepts") {
   using V = std::vector<std::string>;
   SUBCASE("E'' strings with backslash escapes") {
     CHECK(texts("INSERT INTO t VALUES (E'it\\'s; here');\nSELECT 2;") ==
@@ -126,15 +126,4 @@ TEST_CASE("migrate::split_statements: what PostgreSQL accepts") {
   SUBCASE("an unterminated quote runs to the end") {
     CHECK(texts("SELECT 'open; SELECT 2;") == V{"SELECT 'open; SELECT 2;"});
   }
-}
-
-TEST_CASE("migrate::is_copy_from_stdin") {
-  CHECK(is_copy_from_stdin("COPY users (id, email) FROM STDIN;"));
-  CHECK(is_copy_from_stdin("copy public.users from stdin with (format csv);"));
-  CHECK(is_copy_from_stdin("COPY t FROM\n  STDIN"));
-  CHECK_FALSE(is_copy_from_stdin("COPY t FROM '/tmp/data.csv';"));
-  CHECK_FALSE(is_copy_from_stdin("COPY t TO STDOUT;"));
-  CHECK_FALSE(is_copy_from_stdin("COPY (SELECT * FROM stdin) TO STDOUT;"));
-  CHECK_FALSE(is_copy_from_stdin("SELECT 'COPY t FROM STDIN';"));
-  CHECK_FALSE(is_copy_from_stdin("INSERT INTO copy VALUES (1); -- from stdin"));
 }
