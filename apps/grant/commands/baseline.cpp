@@ -1,4 +1,5 @@
 #include <grant/commands.hpp>
+#include <grant/migrate/runner.hpp>
 #include <grant/migrate_output.hpp>
 
 

@@ -1,5 +1,6 @@
 #include <grant/commands.hpp>
 #include <grant/flag_checks.hpp>
+#include <grant/migrate/runner.hpp>
 #include <grant/migrate_output.hpp>
 
 namespace grant::cli {

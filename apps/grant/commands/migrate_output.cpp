@@ -2,6 +2,7 @@
 
 #include <grant/flag_checks.hpp>
 
+#include <grant/migrate/runner.hpp>
 #include <grant/util/strings.hpp>
 #include <grant/util/text.hpp>
 #include <grant/util/url.hpp>

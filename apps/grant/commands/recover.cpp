@@ -2,6 +2,7 @@
 #include <grant/migrate_output.hpp>
 
 #include <grant/migrate/atomic.hpp>
+#include <grant/migrate/runner.hpp>
 
 namespace grant::cli {
 

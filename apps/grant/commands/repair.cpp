@@ -2,6 +2,7 @@
 #include <grant/migrate_output.hpp>
 
 #include <grant/migrate/repair.hpp>
+#include <grant/migrate/runner.hpp>
 
 #include <iostream>
 

@@ -1,6 +1,7 @@
 #include <grant/commands.hpp>
-#include <grant/migrate_output.hpp>
 #include <grant/flag_checks.hpp>
+#include <grant/migrate/runner.hpp>
+#include <grant/migrate_output.hpp>
 
 namespace grant::cli {
 

@@ -1,5 +1,6 @@
 #include <grant/commands.hpp>
 #include <grant/migrate/fleet_status.hpp>
+#include <grant/migrate/runner.hpp>
 #include <grant/migrate_output.hpp>
 #include <grant/util/strings.hpp>
 

@@ -2,7 +2,7 @@
 
 #include <grant/context.hpp>
 
-#include <grant/migrate/runner.hpp>
+#include <grant/migrate/types.hpp>
 #include <grant/registry/registry.hpp>
 
 #include <CLI/CLI.hpp>

@@ -35,20 +35,7 @@ struct ShardState {
 };
 
 Columns columns_of(db::Connection& connection, const std::string& table) {
-  Columns out;
-  db::Rows rows;
-  if (connection.dialect() == db::Dialect::postgres) {
-    // format_type keeps the modifiers information_schema drops: varchar(20) is not varchar(40).
-    rows = connection.query("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-                            "to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                            {connection.quote_qualified(table)});
-  } else {
-    rows = connection.query("SELECT name, lower(type) FROM pragma_table_info($1) ORDER BY cid", {table});
-  }
-  for (const auto& row : rows.rows) {
-    out.emplace_back(row[0].value_or(""), row[1].value_or(""));
-  }
-  return out;
+  return connection.engine().table_columns(connection, table);
 }
 
 // The names of `shards`, for messages: "s0, s1, s3".

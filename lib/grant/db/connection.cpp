@@ -95,13 +95,7 @@ void Transaction::rollback() {
 
 std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options) {
   cancel::check(options.target.empty() ? url.redacted() : options.target);
-  switch (url.scheme) {
-  case util::UrlScheme::postgres:
-    return connect_postgres(url, options);
-  case util::UrlScheme::sqlite:
-    return connect_sqlite(url, options);
-  }
-  throw Error(ErrorKind::usage, "unsupported URL scheme", url.redacted());
+  return engine_for(url).connect(url, options);
 }
 
 std::string leading_keyword(std::string_view sql) {

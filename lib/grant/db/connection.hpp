@@ -1,5 +1,6 @@
 #pragma once
 
+#include <grant/db/engine.hpp>
 #include <grant/db/error.hpp>
 #include <grant/db/quoting.hpp>
 #include <grant/util/url.hpp>
@@ -96,6 +97,8 @@ public:
   Connection& operator=(const Connection&) = delete;
 
   virtual Dialect dialect() const = 0;
+  /// What differs for this connection's engine: ask it instead of branching on the dialect.
+  virtual const Engine& engine() const { return engine_for(dialect()); }
   const std::string& target() const { return m_target; }
 
   /// Runs a script of one or more statements without parameters.
@@ -150,9 +153,9 @@ public:
   /// unusable. The pool asks before handing out an idle connection.
   virtual bool check_idle() noexcept { return is_usable(); }
 
-  std::string quote_identifier(std::string_view name) const { return db::quote_identifier(dialect(), name); }
-  std::string quote_qualified(std::string_view name) const { return db::quote_qualified(dialect(), name); }
-  std::string quote_literal(std::string_view text) const { return db::quote_literal(dialect(), text); }
+  std::string quote_identifier(std::string_view name) const { return engine().quote_identifier(name); }
+  std::string quote_qualified(std::string_view name) const { return engine().quote_qualified(name); }
+  std::string quote_literal(std::string_view text) const { return engine().quote_literal(text); }
 
   /// Open transactions and savepoints (0 = autocommit). Managed by Transaction.
   int transaction_depth() const { return m_depth; }
@@ -225,9 +228,5 @@ bool is_query_statement(std::string_view sql);
 /// Opens a connection for the URL's scheme. Throws DbError (unreachable, bad password) with the
 /// URL redacted.
 std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options);
-
-/// The per-scheme factories behind connect(): one line each.
-std::unique_ptr<Connection> connect_postgres(const util::DatabaseUrl& url, const ConnectOptions& options);
-std::unique_ptr<Connection> connect_sqlite(const util::DatabaseUrl& url, const ConnectOptions& options);
 
 } // namespace grant::db

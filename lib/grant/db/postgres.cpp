@@ -81,6 +81,7 @@ public:
   }
 
   Dialect dialect() const override { return Dialect::postgres; }
+  const Engine& engine() const override { return postgres_engine(); }
 
   void execute(std::string_view sql) override {
     run(sql, [&](pqxx::nontransaction& work) { work.exec(std::string(sql)); });

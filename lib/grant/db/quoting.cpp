@@ -1,5 +1,6 @@
 #include <grant/db/quoting.hpp>
 
+#include <grant/db/engine.hpp>
 #include <grant/error.hpp>
 
 namespace grant::db {
@@ -26,7 +27,7 @@ std::string double_up(std::string_view text, char quote) {
 } // namespace
 
 std::string_view dialect_name(Dialect dialect) {
-  return dialect == Dialect::postgres ? "postgres" : "sqlite";
+  return engine_for(dialect).traits().name;
 }
 
 std::string quote_identifier(Dialect /*dialect*/, std::string_view name) {
@@ -51,6 +52,14 @@ std::string quote_qualified(Dialect dialect, std::string_view dotted_name) {
 }
 
 std::string quote_literal(Dialect /*dialect*/, std::string_view text) {
+  return double_up(text, '\'');
+}
+
+std::string quote_identifier(std::string_view name) {
+  return double_up(name, '"');
+}
+
+std::string quote_literal(std::string_view text) {
   return double_up(text, '\'');
 }
 

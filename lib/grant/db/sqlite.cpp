@@ -76,6 +76,7 @@ public:
   ~SqliteConnection() override { sqlite3_close_v2(m_db); }
 
   Dialect dialect() const override { return Dialect::sqlite; }
+  const Engine& engine() const override { return sqlite_engine(); }
 
   void execute(std::string_view sql) override {
     const char* cursor = sql.data();

@@ -1,9 +1,8 @@
 #include <grant/health/probe.hpp>
 
 #include <grant/db/connection.hpp>
-#include <grant/migrate/atomic.hpp>
-#include <grant/migrate/runner.hpp>
 #include <grant/health/lsn.hpp>
+#include <grant/twophase/recovery.hpp>
 #include <grant/util/strings.hpp>
 #include <grant/util/url.hpp>
 
@@ -42,59 +41,41 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// One round trip for everything the server can say about itself. The WAL position is the
-// writer's current one, or what a server in recovery has replayed.
-constexpr std::string_view k_facts_sql =
-    "SELECT current_setting('server_version'), pg_is_in_recovery(), "
-    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
-    "current_setting('max_connections'), "
-    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, "
-    "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8";
+void take_facts(const db::ServerFacts& facts, Probe& out) {
+  out.server_version = facts.server_version;
+  out.in_recovery = facts.in_recovery;
+  if (facts.connections_used && facts.connections_max) {
+    out.connections = Connections{*facts.connections_used, *facts.connections_max};
+  }
+  if (facts.wal_position) {
+    out.wal_lsn = parse_lsn(*facts.wal_position);
+  }
+  out.replay_age_seconds = facts.replay_age_seconds;
+  if (facts.in_recovery) {
+    out.role_mismatch = (out.endpoint.role == registry::Role::writing) == *facts.in_recovery;
+  }
+  out.integrity_ok = facts.integrity_ok;
+  if (facts.integrity_ok == false) {
+    out.error = ProbeError{ErrorKind::other, facts.integrity_error};
+  }
+  out.writable = facts.writable;
+}
 
-void probe_postgres(db::Connection& connection, Probe& out) {
-  const auto facts = connection.query(k_facts_sql);
-  const auto& row = facts.rows.at(0);
-  out.server_version = "PostgreSQL " + row.at(0).value_or("?");
-  out.in_recovery = row.at(1).value_or("f") == "t";
-  out.connections = Connections{std::stoll(row.at(2).value_or("0")), std::stoll(row.at(3).value_or("0"))};
-  if (row.at(4)) {
-    out.wal_lsn = parse_lsn(*row.at(4));
+// What the server says about itself, from its engine (what it told before a failure too), and
+// grant's in-doubt transactions.
+void look_at_server(db::Connection& connection, Probe& out) {
+  db::ServerFacts facts;
+  try {
+    connection.engine().server_facts(connection, out.endpoint.url, facts);
+  } catch (...) {
+    take_facts(facts, out);
+    throw;
   }
-  if (row.at(5)) {
-    out.replay_age_seconds = std::stod(*row.at(5));
-  }
-  const bool writer = out.endpoint.role == registry::Role::writing;
-  out.role_mismatch = writer == *out.in_recovery;
-  if (writer) {
+  take_facts(facts, out);
+  if (out.endpoint.role == registry::Role::writing && connection.engine().traits().prepared_transactions) {
     // Only the database's own prepared transactions: a replica mirrors its writer's.
-    config::Database database;
-    database.name = out.endpoint.database;
-    out.prepared_in_doubt = migrate::count_in_doubt(connection, migrate::Target{&database, out.endpoint});
+    out.prepared_in_doubt = twophase::count_in_doubt(connection, out.endpoint.database);
   }
-}
-
-bool writable(const std::filesystem::path& file) {
-  const auto folder = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-  return ::access(file.c_str(), W_OK) == 0 && ::access(folder.c_str(), W_OK) == 0;
-}
-
-void probe_sqlite(db::Connection& connection, Probe& out) {
-  out.server_version = connection.server_version();
-  out.in_recovery = false;
-  out.role_mismatch = out.endpoint.role != registry::Role::writing;
-  const auto check = connection.query("PRAGMA quick_check");
-  std::string problems;
-  for (const auto& row : check.rows) {
-    const auto line = row.at(0).value_or("");
-    if (line != "ok") {
-      problems += (problems.empty() ? "" : "; ") + line;
-    }
-  }
-  out.integrity_ok = problems.empty();
-  if (!problems.empty()) {
-    out.error = ProbeError{ErrorKind::other, "PRAGMA quick_check: " + problems};
-  }
-  out.writable = writable(out.endpoint.url.sqlite_path);
 }
 
 } // namespace
@@ -117,14 +98,10 @@ namespace {
 // One look through `connection` (connected already): fills the facts and query_ms.
 void look(db::Connection& connection, Probe& out, std::chrono::milliseconds timeout, bool fresh) {
   const auto start = Clock::now();
-  if (out.endpoint.url.scheme == util::UrlScheme::postgres) {
-    if (fresh) {
-      connection.set_statement_timeout(timeout);
-    }
-    probe_postgres(connection, out);
-  } else {
-    probe_sqlite(connection, out);
+  if (fresh && connection.engine().traits().server_timeouts) {
+    connection.set_statement_timeout(timeout);
   }
+  look_at_server(connection, out);
   out.query_ms = ms_since(start);
   out.reachable = true;
 }
@@ -133,9 +110,7 @@ void record_failure(Probe& out, const std::exception& error) {
   const auto* db_error = dynamic_cast<const db::DbError*>(&error);
   out.error = ProbeError{classify_error(error.what(), db_error ? db_error->sqlstate() : std::string_view()),
                          one_line(util::redact_secrets(error.what()))};
-  if (out.endpoint.url.scheme == util::UrlScheme::postgres) {
-    out.reachable = false;
-  }
+  out.reachable = false; // set only once a look succeeded, so already false here
 }
 
 } // namespace
@@ -150,7 +125,7 @@ Probe probe(const registry::Endpoint& endpoint, std::chrono::milliseconds timeou
   }
   // A kept session first (PostgreSQL only: a SQLite handle would hide a deleted file); should it
   // have broken (a restart, a dropped connection), the probe starts over on a new one.
-  const bool keep = session != nullptr && endpoint.url.scheme == util::UrlScheme::postgres;
+  const bool keep = session != nullptr && db::engine_for(endpoint.url).traits().keeps_probe_session;
   if (auto kept = keep ? session->take() : nullptr) {
     try {
       look(*kept, out, timeout, false);

@@ -76,14 +76,7 @@ std::vector<std::string> Tracker::conversion_sql(const std::vector<Migration>& f
 std::vector<AppliedMigration> Tracker::flyway_rows() {
   resolve();
   if (!m_flyway_exists) {
-    if (m_connection.dialect() == db::Dialect::postgres) {
-      m_flyway_exists =
-          m_connection.query("SELECT to_regclass($1) IS NOT NULL", {m_flyway_quoted}).scalar() == db::Value{"t"};
-    } else {
-      m_flyway_exists =
-          !m_connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flyway_schema_history'", {})
-               .empty();
-    }
+    m_flyway_exists = m_connection.engine().table_exists(m_connection, m_flyway_quoted, "flyway_schema_history");
   }
   if (!*m_flyway_exists) {
     return {};

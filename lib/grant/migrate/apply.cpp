@@ -85,7 +85,7 @@ struct Failure {
                          ") if it is stuck), or raise lock_timeout/retries, and run grant again"
                    : "find what holds the lock (pg_locks), or raise lock_timeout/retries, and run grant again";
   }
-  if (!section.transaction && connection.dialect() == db::Dialect::postgres && !error.connection_lost()) {
+  if (!section.transaction && connection.engine().traits().invalid_indexes && !error.connection_lost()) {
     hint = "this section runs outside a transaction (transaction=false): statements before the failing one "
            "stay applied; make them idempotent (IF NOT EXISTS) and run grant again";
     const auto invalid = invalid_indexes(connection);
@@ -100,22 +100,8 @@ struct Failure {
 // Bounds the section's statements: SET LOCAL inside a transaction, SET (undone by the session
 // reset) outside one.
 void apply_limits(db::Connection& connection, const Section& section, const SessionLimits& limits) {
-  if (connection.dialect() != db::Dialect::postgres || (!limits.lock_timeout && !limits.statement_timeout)) {
-    return;
-  }
-  const std::string local = section.transaction ? "true" : "false";
-  std::string sql = "SELECT ";
-  db::Params params;
-  if (limits.lock_timeout) {
-    params.push_back(std::to_string(limits.lock_timeout->count()));
-    sql += "set_config('lock_timeout', $" + std::to_string(params.size()) + ", " + local + ")";
-  }
-  if (limits.statement_timeout) {
-    params.push_back(std::to_string(limits.statement_timeout->count()));
-    sql += std::string(params.size() > 1 ? ", " : "") + "set_config('statement_timeout', $" +
-           std::to_string(params.size()) + ", " + local + ")";
-  }
-  connection.query(sql, params);
+  connection.engine().set_section_limits(connection, limits.lock_timeout, limits.statement_timeout,
+                                         section.transaction);
 }
 
 // Resets the session when a migration fails: what it set before failing (outside a
@@ -168,7 +154,7 @@ void with_retries(db::Connection& connection, const Target& target, const Migrat
                   const std::function<void(const SessionLimits&, BlockerWatch*)>& attempt) {
   const auto limits = effective_limits(section, target.database->migrate);
   std::unique_ptr<BlockerWatch> watch;
-  if (limits.lock_timeout && limits.lock_timeout->count() > 0 && connection.dialect() == db::Dialect::postgres) {
+  if (limits.lock_timeout && limits.lock_timeout->count() > 0 && connection.engine().traits().server_timeouts) {
     watch = std::make_unique<BlockerWatch>(target.endpoint.url, target.label(), connection.session_pid(),
                                            *limits.lock_timeout / 2);
   }

@@ -1,8 +1,8 @@
 #pragma once
 
 #include <grant/migrate/limits.hpp>
-#include <grant/migrate/runner.hpp>
 #include <grant/migrate/tracking.hpp>
+#include <grant/migrate/types.hpp>
 
 namespace grant::migrate {
 

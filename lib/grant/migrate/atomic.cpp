@@ -1,8 +1,10 @@
 #include <grant/migrate/atomic.hpp>
 
 #include <grant/db/cancel.hpp>
+#include <grant/db/engine.hpp>
 #include <grant/migrate/apply.hpp>
 #include <grant/migrate/lock.hpp>
+#include <grant/migrate/runner.hpp>
 #include <grant/migrate/tracking.hpp>
 #include <grant/twophase/setup.hpp>
 #include <grant/twophase/transaction.hpp>
@@ -284,9 +286,10 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
   // Refuse before any database is touched: every target must take prepared transactions, and no
   // pending migration may need to run outside a transaction.
   for (const auto& target : work.targets) {
-    if (target.endpoint.url.scheme != util::UrlScheme::postgres) {
-      throw ConfigError("--atomic needs PostgreSQL (prepared transactions); " + target.label() + " is SQLite",
-                        target.label(), "run without --atomic for SQLite databases");
+    if (const auto& engine = db::engine_for(target.endpoint.url); !engine.traits().prepared_transactions) {
+      const std::string name(engine.traits().display_name);
+      throw ConfigError("--atomic needs PostgreSQL (prepared transactions); " + target.label() + " is " + name,
+                        target.label(), "run without --atomic for " + name + " databases");
     }
   }
   util::parallel_for(work.targets.size(), effective_jobs(options.jobs, work.targets.size()), [&](std::size_t i) {

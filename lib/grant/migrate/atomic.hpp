@@ -1,6 +1,8 @@
 #pragma once
 
-#include <grant/migrate/runner.hpp>
+#include <grant/db/connection.hpp>
+#include <grant/migrate/types.hpp>
+#include <grant/registry/registry.hpp>
 
 namespace grant::migrate {
 
@@ -42,8 +44,5 @@ std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Tar
 /// locks would make the run hang. Call it holding the migration lock, so a live run's brief
 /// prepared state is never mistaken for one.
 void refuse_in_doubt(db::Connection& connection, const Target& target);
-
-/// grant's prepared transactions for this target's database waiting on its server.
-std::size_t count_in_doubt(db::Connection& connection, const Target& target);
 
 } // namespace grant::migrate

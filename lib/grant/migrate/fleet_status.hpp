@@ -1,6 +1,6 @@
 #pragma once
 
-#include <grant/migrate/runner.hpp>
+#include <grant/migrate/types.hpp>
 
 #include <map>
 #include <string>

@@ -9,13 +9,14 @@
 
 namespace grant::migrate {
 
-/// Keeps two grant runs on one target from interleaving. PostgreSQL: a session advisory lock
-/// keyed by database + tracking table. SQLite: flock() on `<file>.grant-lock`. Both vanish
-/// with the process that held them, so a crash never leaves a stale lock.
+/// Keeps two grant runs on one target from interleaving, with the engine's lock
+/// (db::Engine::migration_lock). PostgreSQL: a session advisory lock keyed by database +
+/// tracking table. SQLite: flock() on `<file>.grant-lock`. Both vanish with the process that
+/// held them, so a crash never leaves a stale lock.
 class MigrationLock {
 public:
   /// Called once when the lock is busy, with a description of who holds it.
-  using OnWait = std::function<void(const std::string& holder)>;
+  using OnWait = db::OnLockWait;
 
   virtual ~MigrationLock() = default;
 

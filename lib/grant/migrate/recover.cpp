@@ -1,5 +1,6 @@
 #include <grant/migrate/atomic.hpp>
 
+#include <grant/db/engine.hpp>
 #include <grant/db/sqlstate.hpp>
 #include <grant/migrate/lock.hpp>
 #include <grant/twophase/recovery.hpp>
@@ -57,29 +58,13 @@ twophase::Mode mode_of(const RecoverOptions& options) {
 } // namespace
 
 void refuse_in_doubt(db::Connection& connection, const Target& target) {
-  if (connection.dialect() != db::Dialect::postgres) {
-    return;
-  }
-  const auto count = count_in_doubt(connection, target);
+  const auto count = twophase::count_in_doubt(connection, target.database->name);
   if (count != 0) {
     throw db::DbError(target.label() + " has " + std::to_string(count) +
                           " in-doubt prepared transaction(s) left by an interrupted --atomic run",
                       {target.label(), {}, {}, 0, false, 0},
                       "run `grant recover` to resolve them (all shards agree), then run grant again");
   }
-}
-
-std::size_t count_in_doubt(db::Connection& connection, const Target& target) {
-  if (connection.dialect() != db::Dialect::postgres) {
-    return 0;
-  }
-  const std::string prefix = std::string(twophase::k_gid_prefix) + target.database->name + ":";
-  return std::stoul(connection
-                        .query("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() "
-                               "AND left(gid, length($1)) = $1",
-                               {prefix})
-                        .scalar()
-                        .value_or("0"));
 }
 
 std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Target>& targets,
@@ -90,7 +75,7 @@ std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Tar
   std::map<std::string, std::pair<const config::Database*, std::string>> keys; // decision key -> (db, coordinator)
   std::set<std::string> unfinished;                                              // keys with an item not done
   for (const auto& target : targets) {
-    if (target.endpoint.url.scheme != util::UrlScheme::postgres) {
+    if (!db::engine_for(target.endpoint.url).traits().prepared_transactions) {
       continue;
     }
     selected[target.database->name].insert(target.label());

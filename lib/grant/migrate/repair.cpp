@@ -1,6 +1,7 @@
 #include <grant/migrate/repair.hpp>
 
 #include <algorithm>
+#include <grant/migrate/runner.hpp>
 
 namespace grant::migrate {
 

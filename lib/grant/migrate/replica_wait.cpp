@@ -67,12 +67,12 @@ std::vector<ReplicaCatchUp> wait_for_replicas(const Target& target, db::Connecti
       replicas.push_back(std::move(endpoint));
     }
   }
-  if (replicas.empty() || writer.dialect() != db::Dialect::postgres) {
+  if (replicas.empty() || !writer.engine().traits().replication) {
     return {};
   }
   // The insert position, not the write position: with synchronous_commit off a commit can return
   // before its WAL is written, and the write position would then fall short of it.
-  const auto lsn = writer.query("SELECT pg_current_wal_insert_lsn()::text").scalar().value_or("0/0");
+  const auto lsn = writer.engine().write_position(writer).value_or("0/0");
   if (events) {
     events({Event::Kind::note, target.label(), {}, 0,
             "waiting up to " + std::to_string(bound.count() / 1000) + " s for " + std::to_string(replicas.size()) +

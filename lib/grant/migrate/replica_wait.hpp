@@ -1,6 +1,7 @@
 #pragma once
 
-#include <grant/migrate/runner.hpp>
+#include <grant/db/connection.hpp>
+#include <grant/migrate/types.hpp>
 
 #include <chrono>
 

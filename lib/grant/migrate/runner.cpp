@@ -6,6 +6,7 @@
 #include <grant/migrate/lock.hpp>
 #include <grant/migrate/replica_wait.hpp>
 #include <grant/migrate/tracking.hpp>
+#include <grant/twophase/recovery.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -415,7 +416,7 @@ std::vector<TargetStatus> status(registry::Registry& registry, const Workload& w
           auto connection = registry.checkout(target.endpoint);
           Tracker tracker(*connection, target.database->migrations_table);
           out.plan = make_plan(files, tracker.applied());
-          out.in_doubt = count_in_doubt(*connection, target);
+          out.in_doubt = twophase::count_in_doubt(*connection, target.database->name);
         } catch (const Error& error) {
           out.reachable = false;
           out.error = util::redact_secrets(error.what());

@@ -14,10 +14,6 @@ namespace grant::migrate {
 
 namespace {
 
-std::string now_expression(db::Dialect dialect) {
-  return dialect == db::Dialect::postgres ? "now()" : "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
-}
-
 constexpr const char* k_columns = "(version, name, checksum, applied_at, execution_ms, applied_by)";
 
 } // namespace
@@ -45,7 +41,7 @@ void Tracker::resolve() {
   if (m_resolved) {
     return;
   }
-  if (m_connection.dialect() != db::Dialect::postgres) {
+  if (!m_connection.engine().traits().schemas) {
     m_quoted = m_connection.quote_qualified(m_table);
     m_flyway_quoted = m_connection.quote_identifier("flyway_schema_history");
     m_resolved = true;
@@ -57,7 +53,7 @@ void Tracker::resolve() {
     schema = m_table.substr(0, dot);
     name = m_table.substr(dot + 1);
   } else {
-    const auto current = m_connection.query("SELECT current_schema()", {}).scalar();
+    const auto current = m_connection.engine().current_schema(m_connection);
     if (!current) {
       throw ConfigError("cannot place the tracking table " + util::in_quotes(m_table) + " on " + m_connection.target() +
                             ": current_schema() is NULL (no schema of search_path exists)",
@@ -83,12 +79,7 @@ const std::vector<std::string>& Tracker::columns() {
     return *m_columns;
   }
   resolve();
-  bool found = false;
-  if (m_connection.dialect() == db::Dialect::postgres) {
-    found = m_connection.query("SELECT to_regclass($1) IS NOT NULL", {m_quoted}).scalar() == db::Value{"t"};
-  } else {
-    found = !m_connection.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", {m_table}).empty();
-  }
+  const bool found = m_connection.engine().table_exists(m_connection, m_quoted, m_table);
   m_columns =
       found ? m_connection.query("SELECT * FROM " + m_quoted + " WHERE 1 = 0", {}).columns : std::vector<std::string>{};
   return *m_columns;
@@ -114,17 +105,15 @@ TableFormat Tracker::format() {
 }
 
 std::string Tracker::create_sql() const {
-  const bool postgres = m_connection.dialect() == db::Dialect::postgres;
   return "CREATE TABLE IF NOT EXISTS " + m_quoted + " (version varchar(" + std::to_string(k_max_version_digits) +
-         ") PRIMARY KEY, name text, checksum text, " + "applied_at " + (postgres ? "timestamptz" : "text") +
+         ") PRIMARY KEY, name text, checksum text, " + "applied_at " + m_connection.engine().timestamp_type() +
          ", execution_ms bigint, applied_by text)";
 }
 
 std::vector<std::string> Tracker::missing_columns_sql() {
-  const bool postgres = m_connection.dialect() == db::Dialect::postgres;
   const std::vector<std::pair<const char*, std::string>> wanted{{"name", "text"},
                                                                 {"checksum", "text"},
-                                                                {"applied_at", postgres ? "timestamptz" : "text"},
+                                                                {"applied_at", m_connection.engine().timestamp_type()},
                                                                 {"execution_ms", "bigint"},
                                                                 {"applied_by", "text"}};
   std::vector<std::string> out;
@@ -257,7 +246,7 @@ void Tracker::record(const Migration& migration, long long execution_ms, std::st
     return;
   }
   m_connection.query(
-      "INSERT INTO " + m_quoted + " " + k_columns + " VALUES ($1, $2, $3, " + now_expression(m_connection.dialect()) +
+      "INSERT INTO " + m_quoted + " " + k_columns + " VALUES ($1, $2, $3, " + m_connection.engine().now_expression() +
           ", $4, $5)",
       {migration.version, migration.name, migration.checksum, std::to_string(execution_ms), current_user_at_host()});
 }
@@ -280,7 +269,7 @@ std::string Tracker::record_sql(const Migration& migration, long long execution_
   resolve();
   return "INSERT INTO " + m_quoted + " " + k_columns + " VALUES (" + m_connection.quote_literal(migration.version) +
          ", " + m_connection.quote_literal(migration.name) + ", " + m_connection.quote_literal(migration.checksum) +
-         ", " + now_expression(m_connection.dialect()) + ", " + std::to_string(execution_ms) + ", " +
+         ", " + m_connection.engine().now_expression() + ", " + std::to_string(execution_ms) + ", " +
          m_connection.quote_literal(current_user_at_host()) + ");";
 }
 

@@ -1,5 +1,6 @@
 #include <grant/migrate/validate.hpp>
 
+#include <grant/migrate/runner.hpp>
 #include <grant/util/strings.hpp>
 #include <grant/util/url.hpp>
 
@@ -94,7 +95,7 @@ ValidateReport validate(registry::Registry& registry, const Workload& work, cons
                            message,
                            error.hint()});
           }
-          if (connection->dialect() == db::Dialect::postgres) {
+          if (connection->engine().traits().invalid_indexes) {
             invalid_indexes(*connection, label, out);
           }
         } catch (const Error& error) {

@@ -1,6 +1,7 @@
 #pragma once
 
-#include <grant/migrate/runner.hpp>
+#include <grant/migrate/types.hpp>
+#include <grant/registry/registry.hpp>
 
 #include <string>
 #include <vector>

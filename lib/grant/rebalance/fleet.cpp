@@ -1,5 +1,6 @@
 #include <grant/rebalance/fleet.hpp>
 
+#include <grant/db/engine.hpp>
 #include <grant/error.hpp>
 #include <grant/lookup/table_loader.hpp>
 #include <grant/migrate/tracking.hpp>
@@ -29,8 +30,9 @@ const config::Database& sharded(const config::Config& config, const std::string&
                       database->key_path, "rebalance moves rows between the \"shards\" of a database with \"sharding\"");
   }
   for (const auto& shard : database->shards) {
-    if (shard.url.scheme != util::UrlScheme::postgres) {
-      throw ConfigError("shard " + shard.name + " of " + name + " is SQLite: rebalance needs PostgreSQL shards",
+    if (const auto& engine = db::engine_for(shard.url); !engine.traits().rebalance) {
+      throw ConfigError("shard " + shard.name + " of " + name + " is " + std::string(engine.traits().display_name) +
+                            ": rebalance needs PostgreSQL shards",
                         shard.key_path,
                         "rebalance relies on triggers and two-phase commit; move SQLite rows by hand (docs/commands/"
                         "rebalance.md)");

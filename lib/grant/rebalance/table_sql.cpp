@@ -173,8 +173,7 @@ std::string TableSql::delete_fenced_by_pk(std::size_t count, const std::string& 
 }
 
 std::string TableSql::fenced(const std::string& place, const std::string& shard) const {
-  return "COALESCE(" + place + "(" + text_array("", m_key) + ") <> " + db::quote_literal(db::Dialect::postgres, shard) +
-         ", false)";
+  return "COALESCE(" + place + "(" + text_array("", m_key) + ") <> " + db::quote_literal(shard) + ", false)";
 }
 
 std::string TableSql::text_array(const char* row, const std::vector<std::size_t>& columns) const {
@@ -187,7 +186,7 @@ std::string TableSql::text_array(const char* row, const std::vector<std::size_t>
 
 std::string TableSql::capture_function(const std::string& schema) const {
   const auto changes = grant_table(schema, "changes");
-  const auto name = db::quote_literal(db::Dialect::postgres, m_name);
+  const auto name = db::quote_literal(m_name);
   std::string old_row = "ROW(";
   std::string new_row = "ROW(";
   std::vector<std::size_t> both = m_pk;
@@ -219,9 +218,9 @@ std::string TableSql::fence_function(const std::string& schema, const std::strin
   for (const auto index : m_key) {
     key_names += (key_names.empty() ? "" : ", ") + m_columns[index].name;
   }
-  const auto label = db::quote_literal(db::Dialect::postgres, "(" + key_names + ")=(");
-  const auto table = db::quote_literal(db::Dialect::postgres, m_name);
-  const auto self = db::quote_literal(db::Dialect::postgres, shard);
+  const auto label = db::quote_literal("(" + key_names + ")=(");
+  const auto table = db::quote_literal(m_name);
+  const auto self = db::quote_literal(shard);
   // An integer column's text is always a canonical integer: its placement skips the text.
   const auto& first = m_columns[m_key.front()];
   const bool integer =

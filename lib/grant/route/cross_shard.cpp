@@ -2,6 +2,7 @@
 // two-phase-commit coordinator (twophase/), set up as `migrate --atomic` sets it up.
 #include <grant/route/router.hpp>
 
+#include <grant/db/engine.hpp>
 #include <grant/twophase/setup.hpp>
 #include <grant/twophase/transaction.hpp>
 #include <grant/util/parallel_for.hpp>
@@ -39,8 +40,9 @@ void Router::across_shards(const std::string& database, const std::vector<std::s
   }
   const auto writers = registry::writers_of(db, shards); // unknown names: ConfigError
   for (const auto& writer : writers) {
-    if (writer.url.scheme != util::UrlScheme::postgres) {
-      throw ConfigError("across_shards needs PostgreSQL (prepared transactions); " + writer.label() + " is SQLite",
+    if (const auto& engine = db::engine_for(writer.url); !engine.traits().prepared_transactions) {
+      throw ConfigError("across_shards needs PostgreSQL (prepared transactions); " + writer.label() + " is " +
+                            std::string(engine.traits().display_name),
                         writer.label());
     }
   }

@@ -34,10 +34,7 @@ PreventWrites::~PreventWrites() {
 
 void PreventWrites::begin() {
   m_transaction.emplace(m_connection, db::TxOptions{m_isolation, true});
-  if (m_connection.dialect() == db::Dialect::postgres) {
-    // Takes the transaction's snapshot: from here on PostgreSQL refuses to make it read-write.
-    m_connection.query("SELECT 1");
-  }
+  m_connection.engine().pin_read_only(m_connection);
 }
 
 void PreventWrites::restart() {

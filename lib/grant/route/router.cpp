@@ -212,12 +212,12 @@ void Router::noted(Balancer& balancer, db::Connection* writer) {
   m_writes_noted.fetch_add(1, std::memory_order_relaxed);
   std::optional<std::uint64_t> lsn;
   // Inside an open transaction the position would be before its commit: the window stands in.
-  if (mode == config::ReadYourWrites::lsn && writer != nullptr && writer->dialect() == db::Dialect::postgres &&
+  if (mode == config::ReadYourWrites::lsn && writer != nullptr && writer->engine().traits().replication &&
       writer->transaction_depth() == 0) {
     try {
       // One query on the writer's session. The insert position, not pg_current_wal_lsn() (the write
       // position, which lags behind a commit under synchronous_commit = off), is past the commit.
-      if (const auto text = writer->query("SELECT pg_current_wal_insert_lsn()::text").scalar()) {
+      if (const auto text = writer->engine().write_position(*writer)) {
         lsn = health::parse_lsn(*text);
       }
     } catch (const db::DbError&) {

@@ -2,6 +2,10 @@
 
 namespace grant::twophase {
 
+std::size_t count_in_doubt(db::Connection& connection, const std::string& database) {
+  return connection.engine().count_prepared(connection, std::string(k_gid_prefix) + database + ":");
+}
+
 std::vector<Prepared> list_prepared(db::Connection& connection) {
   std::vector<Prepared> out;
   const auto rows = connection.query("SELECT gid, prepared::text FROM pg_prepared_xacts WHERE database = "

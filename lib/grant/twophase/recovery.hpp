@@ -15,6 +15,10 @@ struct Prepared {
   std::string prepared_at;
 };
 
+/// grant's prepared transactions for config database `database` waiting on the session's
+/// server database (0 where the engine has no prepared transactions).
+std::size_t count_in_doubt(db::Connection& connection, const std::string& database);
+
 /// grant's prepared transactions in the session's current database, oldest first.
 std::vector<Prepared> list_prepared(db::Connection& connection);
 

@@ -38,7 +38,7 @@ Placement lookup(const Context& context) {
   }
   std::string miss = "NULL";
   if (params.contains("default") && params["default"].is_string()) {
-    miss = db::quote_literal(db::Dialect::postgres, params["default"].get<std::string>());
+    miss = db::quote_literal(params["default"].get<std::string>());
   }
   const auto table = grant_table(context.schema, "lookup");
   const auto find = "  RETURN COALESCE((SELECT l.shard FROM " + table + " l WHERE l.key = b), " + miss + ");\n";

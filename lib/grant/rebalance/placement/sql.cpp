@@ -103,7 +103,7 @@ std::int64_t ordered(std::uint64_t id) {
 }
 
 std::string shard_literal(const config::Database& db, std::size_t shard) {
-  return shard < db.shards.size() ? db::quote_literal(db::Dialect::postgres, db.shards[shard].name) : "NULL";
+  return shard < db.shards.size() ? db::quote_literal(db.shards[shard].name) : "NULL";
 }
 
 std::string function(const std::string& schema, const std::string& name, const std::string& returns,

@@ -1,0 +1,138 @@
+#pragma once
+
+#include <grant/db/quoting.hpp>
+#include <grant/util/url.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace grant::db {
+
+class Connection;
+struct ConnectOptions;
+
+/// What an engine can do; the library asks these instead of naming the engine.
+struct EngineTraits {
+  std::string_view name;              ///< "postgres", "sqlite": the config's and the docs' word
+  std::string_view display_name;      ///< "PostgreSQL", "SQLite": in messages
+  bool prepared_transactions = false; ///< PREPARE TRANSACTION: --atomic, across_shards, recover
+  bool rebalance = false;             ///< triggers, PL/pgSQL placement and 2PC: rebalance's shards
+  /// Lock and statement timeouts are server settings a migration section sets (lock_timeout=,
+  /// statement_timeout=), and a blocked statement has a blocker grant can name.
+  bool server_timeouts = false;
+  /// A failed section run outside a transaction can leave INVALID indexes behind (CREATE INDEX
+  /// CONCURRENTLY), which validate and the failure's hint report.
+  bool invalid_indexes = false;
+  /// A health probe may keep its session between probes (a SQLite handle would hide a deleted file).
+  bool keeps_probe_session = false;
+  /// Replicas follow the writer by a position (WAL LSN) that the writer and replicas report.
+  bool replication = false;
+  /// Tables live in schemas (`schema.table`; an unqualified name lands in the current schema).
+  bool schemas = false;
+};
+
+/// A lock held for a migration run; released by its destructor or when the process ends.
+class Lock {
+public:
+  virtual ~Lock() = default;
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+protected:
+  Lock() = default;
+};
+/// Called once when a lock is busy, with a description of who holds it.
+using OnLockWait = std::function<void(const std::string& holder)>;
+
+/// What a server says about itself in one look (health probes). Fields it cannot tell stay empty.
+struct ServerFacts {
+  std::string server_version;      ///< "PostgreSQL 16.4", "SQLite 3.45.1"
+  std::optional<bool> in_recovery; ///< a replica
+  std::optional<long long> connections_used;
+  std::optional<long long> connections_max;
+  std::optional<std::string> wal_position;  ///< writer: its position; replica: what it replayed
+  std::optional<double> replay_age_seconds; ///< replica: age of the last replayed transaction
+  std::optional<bool> integrity_ok;         ///< the engine checked its storage
+  std::string integrity_error;              ///< when integrity_ok is false: what the check said
+  std::optional<bool> writable;             ///< the storage (a file and its folder) is writable
+};
+
+/// Everything that differs between database engines, behind one interface: one implementation
+/// per adapter (postgres_engine.cpp, sqlite_engine.cpp) and one line in engine.cpp's registry.
+class Engine {
+public:
+  virtual ~Engine() = default;
+
+  virtual const EngineTraits& traits() const = 0;
+  /// The URL scheme that selects this engine (util/url.hpp parses it).
+  virtual util::UrlScheme scheme() const = 0;
+  virtual Dialect dialect() const = 0;
+
+  /// Opens a session (the adapter's factory).
+  virtual std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options) const = 0;
+
+  // Quoting: the only way SQL text is built from names and values.
+  virtual std::string quote_identifier(std::string_view name) const { return db::quote_identifier(dialect(), name); }
+  virtual std::string quote_literal(std::string_view text) const { return db::quote_literal(dialect(), text); }
+  std::string quote_qualified(std::string_view dotted_name) const;
+
+  // The tracking table.
+  /// SQL for "now" as the tracking table stores it.
+  virtual std::string now_expression() const = 0;
+  /// The column type of applied_at.
+  virtual std::string timestamp_type() const = 0;
+  /// The schema an unqualified name lands in on this session (nullopt: none exists). Asked only
+  /// when traits().schemas.
+  virtual std::optional<std::string> current_schema(Connection& connection) const;
+  /// True when the table exists: `quoted` as resolve_table() gave it, `name` as configured.
+  virtual bool table_exists(Connection& connection, const std::string& quoted, const std::string& name) const = 0;
+  /// A table's columns (name, type with its modifiers) in order; empty when it does not exist.
+  virtual std::vector<std::pair<std::string, std::string>> table_columns(Connection& connection,
+                                                                         const std::string& table) const = 0;
+
+  // Locks and sessions.
+  /// Takes the migration lock of `table` on this database, waiting up to `timeout` (zero:
+  /// forever). Throws DbError when it runs out.
+  virtual std::unique_ptr<Lock> migration_lock(Connection& connection, const util::DatabaseUrl& url,
+                                               const std::string& table, std::chrono::milliseconds timeout,
+                                               const OnLockWait& on_wait) const = 0;
+  /// Bounds the following statements of a section (SET LOCAL when `local`, else SET); nothing
+  /// where the engine has no such server settings.
+  virtual void set_section_limits(Connection& connection, std::optional<std::chrono::milliseconds> lock_timeout,
+                                  std::optional<std::chrono::milliseconds> statement_timeout, bool local) const;
+  /// Called right after a read-only transaction began, so that the engine refuses writes from
+  /// the first statement on.
+  virtual void pin_read_only(Connection& connection) const;
+
+  // Replication and health.
+  /// The writer's replication position now (past its last commit), as the server prints it;
+  /// nullopt for an engine without replication (traits().replication false).
+  virtual std::optional<std::string> write_position(Connection& connection) const;
+  /// One look at the server into `out`; `url` for engines whose storage is a file. What was
+  /// learnt before a failure stays in `out`.
+  virtual void server_facts(Connection& connection, const util::DatabaseUrl& url, ServerFacts& out) const = 0;
+  /// grant's prepared transactions whose gid starts with `prefix` (0 without prepared transactions).
+  virtual std::size_t count_prepared(Connection& connection, const std::string& prefix) const;
+};
+
+/// The engine of a URL scheme, from the registry in engine.cpp (one line per engine).
+const Engine& engine_for(util::UrlScheme scheme);
+inline const Engine& engine_for(const util::DatabaseUrl& url) {
+  return engine_for(url.scheme);
+}
+/// The engine of a dialect (for connections that only know their dialect).
+const Engine& engine_for(Dialect dialect);
+
+/// PostgreSQL: postgres_engine.cpp, and the adapter in postgres.cpp (the only file with libpqxx).
+const Engine& postgres_engine();
+std::unique_ptr<Connection> connect_postgres(const util::DatabaseUrl& url, const ConnectOptions& options);
+/// SQLite: sqlite_engine.cpp, and the adapter in sqlite.cpp (the only file with sqlite3.h).
+const Engine& sqlite_engine();
+std::unique_ptr<Connection> connect_sqlite(const util::DatabaseUrl& url, const ConnectOptions& options);
+
+} // namespace grant::db

@@ -1,0 +1,196 @@
+// What PostgreSQL does its own way: catalogs, advisory locks, timeouts, WAL positions, 2PC.
+#include <grant/db/engine.hpp>
+
+#include <grant/db/cancel.hpp>
+#include <grant/db/connection.hpp>
+#include <grant/db/sqlstate.hpp>
+
+#include <xxhash.h>
+
+namespace grant::db {
+
+namespace {
+
+class AdvisoryLock final : public Lock {
+public:
+  AdvisoryLock(Connection& connection, std::string key) : m_connection(connection), m_key(std::move(key)) {}
+  ~AdvisoryLock() override {
+    const cancel::Shield cleanup; // released even after Ctrl-C
+    try {
+      if (m_connection.is_usable()) {
+        m_connection.query("SELECT pg_advisory_unlock($1)", {m_key});
+      }
+    } catch (...) {
+      // The session ending releases the lock anyway.
+    }
+  }
+
+private:
+  Connection& m_connection;
+  std::string m_key;
+};
+
+// One round trip for everything the server can say about itself. The WAL position is the
+// writer's current one, or what a server in recovery has replayed.
+constexpr std::string_view k_facts_sql =
+    "SELECT current_setting('server_version'), pg_is_in_recovery(), "
+    "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
+    "current_setting('max_connections'), "
+    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, "
+    "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8";
+
+class PostgresEngine final : public Engine {
+public:
+  const EngineTraits& traits() const override {
+    static const EngineTraits k_traits{.name = "postgres",
+                                       .display_name = "PostgreSQL",
+                                       .prepared_transactions = true,
+                                       .rebalance = true,
+                                       .server_timeouts = true,
+                                       .invalid_indexes = true,
+                                       .keeps_probe_session = true,
+                                       .replication = true,
+                                       .schemas = true};
+    return k_traits;
+  }
+  util::UrlScheme scheme() const override { return util::UrlScheme::postgres; }
+  Dialect dialect() const override { return Dialect::postgres; }
+
+  std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options) const override {
+    return connect_postgres(url, options);
+  }
+
+  std::string now_expression() const override { return "now()"; }
+  std::string timestamp_type() const override { return "timestamptz"; }
+
+  std::optional<std::string> current_schema(Connection& connection) const override {
+    return connection.query("SELECT current_schema()", {}).scalar();
+  }
+
+  bool table_exists(Connection& connection, const std::string& quoted, const std::string& /*name*/) const override {
+    return connection.query("SELECT to_regclass($1) IS NOT NULL", {quoted}).scalar() == Value{"t"};
+  }
+
+  std::vector<std::pair<std::string, std::string>> table_columns(Connection& connection,
+                                                                 const std::string& table) const override {
+    // format_type keeps the modifiers information_schema drops: varchar(20) is not varchar(40).
+    const auto rows = connection.query("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                                       "attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                                       {quote_qualified(table)});
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& row : rows.rows) {
+      out.emplace_back(row[0].value_or(""), row[1].value_or(""));
+    }
+    return out;
+  }
+
+  std::unique_ptr<Lock> migration_lock(Connection& connection, const util::DatabaseUrl& url, const std::string& table,
+                                       std::chrono::milliseconds timeout, const OnLockWait& on_wait) const override;
+
+  void set_section_limits(Connection& connection, std::optional<std::chrono::milliseconds> lock_timeout,
+                          std::optional<std::chrono::milliseconds> statement_timeout, bool local) const override {
+    if (!lock_timeout && !statement_timeout) {
+      return;
+    }
+    const std::string is_local = local ? "true" : "false";
+    std::string sql = "SELECT ";
+    Params params;
+    if (lock_timeout) {
+      params.push_back(std::to_string(lock_timeout->count()));
+      sql += "set_config('lock_timeout', $" + std::to_string(params.size()) + ", " + is_local + ")";
+    }
+    if (statement_timeout) {
+      params.push_back(std::to_string(statement_timeout->count()));
+      sql += std::string(params.size() > 1 ? ", " : "") + "set_config('statement_timeout', $" +
+             std::to_string(params.size()) + ", " + is_local + ")";
+    }
+    connection.query(sql, params);
+  }
+
+  void pin_read_only(Connection& connection) const override {
+    // Takes the transaction's snapshot: from here on PostgreSQL refuses to make it read-write.
+    connection.query("SELECT 1");
+  }
+
+  std::optional<std::string> write_position(Connection& connection) const override {
+    // The insert position, not pg_current_wal_lsn() (the write position, which lags behind a
+    // commit under synchronous_commit = off), is past the commit.
+    return connection.query("SELECT pg_current_wal_insert_lsn()::text").scalar();
+  }
+
+  void server_facts(Connection& connection, const util::DatabaseUrl& /*url*/, ServerFacts& out) const override {
+    const auto facts = connection.query(k_facts_sql);
+    const auto& row = facts.rows.at(0);
+    out.server_version = "PostgreSQL " + row.at(0).value_or("?");
+    out.in_recovery = row.at(1).value_or("f") == "t";
+    out.connections_used = std::stoll(row.at(2).value_or("0"));
+    out.connections_max = std::stoll(row.at(3).value_or("0"));
+    out.wal_position = row.at(4);
+    if (row.at(5)) {
+      out.replay_age_seconds = std::stod(*row.at(5));
+    }
+  }
+
+  std::size_t count_prepared(Connection& connection, const std::string& prefix) const override {
+    return std::stoul(connection
+                          .query("SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() "
+                                 "AND left(gid, length($1)) = $1",
+                                 {prefix})
+                          .scalar()
+                          .value_or("0"));
+  }
+};
+
+std::unique_ptr<Lock> PostgresEngine::migration_lock(Connection& connection, const util::DatabaseUrl& /*url*/,
+                                                     const std::string& table, std::chrono::milliseconds timeout,
+                                                     const OnLockWait& on_wait) const {
+  const auto database = connection.query("SELECT current_database()", {}).scalar().value_or("");
+  const std::string name = "grant:migrate:" + database + ":" + table;
+  const auto key = static_cast<long long>(XXH64(name.data(), name.size(), 0));
+  const std::string key_text = std::to_string(key);
+  if (connection.query("SELECT pg_try_advisory_lock($1)", {key_text}).scalar() == Value{"t"}) {
+    return std::make_unique<AdvisoryLock>(connection, key_text);
+  }
+  const auto unsigned_key = static_cast<unsigned long long>(key);
+  const auto holders = connection.query(
+      "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), "
+      "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+      "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid "
+      "AND l.objsubid = 1",
+      {std::to_string(unsigned_key >> 32), std::to_string(unsigned_key & 0xffffffffULL)});
+  std::string holder = "another session";
+  if (!holders.empty()) {
+    const auto& row = holders.rows.front();
+    holder = "pid " + row[0].value_or("?") + " (" + row[1].value_or("") + " from " + row[2].value_or("?") +
+             ", connected " + row[3].value_or("?") + ")";
+  }
+  if (on_wait) {
+    on_wait(holder);
+  }
+  connection.execute("SET lock_timeout = " + std::to_string(timeout.count()));
+  // The wait for the lock is as long as the caller allows (forever without a timeout).
+  const auto reply = connection.reply_timeout();
+  const ReplyTimeoutScope waiting(connection, timeout.count() > 0 && reply.count() > 0 ? timeout + reply
+                                                                                       : std::chrono::milliseconds(0));
+  try {
+    connection.query("SELECT pg_advisory_lock($1)", {key_text});
+  } catch (const DbError& error) {
+    if (error.sqlstate() == sqlstate::k_lock_not_available) {
+      throw DbError("timed out after " + std::to_string(timeout.count()) + " ms waiting for the migration lock of " +
+                        connection.target() + ", held by " + holder,
+                    error.details(), "wait for the other run to finish, or raise --lock-timeout");
+    }
+    throw;
+  }
+  connection.execute("RESET lock_timeout"); // back to what the URL or role set, not "no limit"
+  return std::make_unique<AdvisoryLock>(connection, key_text);
+}
+
+} // namespace
+
+const Engine& postgres_engine() {
+  static const PostgresEngine k_engine;
+  return k_engine;
+}
+
+} // namespace grant::db
