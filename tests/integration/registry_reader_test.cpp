@@ -7,6 +7,9 @@
 
 #include <map>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_registry_reader_test {
+
 using namespace grant;
 
 namespace {
@@ -52,3 +55,5 @@ TEST_CASE("registry::reader") {
     CHECK(registry.reader("primary").target() == "primary");
   }
 }
+
+} // namespace grant_test_registry_reader_test

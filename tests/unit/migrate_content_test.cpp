@@ -12,6 +12,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_content_test {
+
 using grant::test::contains;
 using namespace grant::migrate;
 
@@ -225,3 +228,5 @@ TEST_CASE("migrate::parse_file_name refuses a version longer than the tracking c
     }
   }
 }
+
+} // namespace grant_test_migrate_content_test

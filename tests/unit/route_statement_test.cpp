@@ -4,6 +4,9 @@
 
 #include <string>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_statement_test {
+
 using grant::route::check_writes;
 using grant::route::leaves_read_only;
 
@@ -185,3 +188,5 @@ TEST_CASE("route::statements_of and ends_transaction") {
   CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SET TRANSACTION READ WRITE")));
   CHECK_FALSE(grant::route::ends_transaction(leaves_read_only("SELECT 1")));
 }
+
+} // namespace grant_test_route_statement_test
