@@ -2,24 +2,25 @@
 # Installs the Debian 12 packages grant needs to build and test. Idempotent: when everything
 # is present it runs one dpkg-query and exits.
 #
-#   scripts/install-deps.sh [--with-postgres] [--with-shells] [--with-bench] [--with-fuzz]
+#   scripts/install-deps.sh [--with-postgres] [--with-shells] [--with-bench] [--with-fuzz] [--with-format]
 #
 #   --with-postgres  also PostgreSQL 15 server and client (integration tests, tests/servers.sh)
 #   --with-shells    also zsh and fish, which check the completion scripts grant generates
 #   --with-bench     also what bench/*.sh compare against or measure with: the sqlite3 shell, strace,
 #                    wrk and GNU time
 #   --with-fuzz      also clang and libFuzzer, for the fuzz targets under fuzz/ (scripts/fuzz.sh)
+#   --with-format    also clang-format, which scripts/test.sh runs over every C++ file
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
   libpqxx-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev doctest-dev
   libssl-dev libxxhash-dev libbenchmark-dev libcpp-httplib-dev
-  help2man man-db dpkg-dev
+  help2man man-db dpkg-dev mold
 )
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "$0"
+  sed -n '2,13s/^# \{0,1\}//p' "$0"
 }
 
 for arg in "$@"; do
@@ -28,6 +29,7 @@ for arg in "$@"; do
     --with-shells) packages+=(zsh fish) ;;
     --with-bench) packages+=(sqlite3 strace wrk time) ;; # libbenchmark-dev is in the base list
     --with-fuzz) packages+=(clang libfuzzer-14-dev) ;;
+    --with-format) packages+=(clang-format) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install-deps.sh: error: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac

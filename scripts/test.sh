@@ -156,7 +156,21 @@ build_tsan() {
     cmake --build build-tsan -j"$(nproc)" --target grant_unit_tests grant_integration_tests
 }
 
-run_phase "dependencies" scripts/install-deps.sh --with-postgres --with-shells --with-fuzz
+# Every C++ file as .clang-format has it: a difference fails the run (and prints the diff lines).
+format_check() {
+  local files=()
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    mapfile -d '' files < <(git ls-files -z -- '*.cpp' '*.hpp' '*.cc' '*.ipp')
+  else
+    mapfile -d '' files < <(find apps bench examples fuzz lib tests -name '*.[ch]pp' -print0 -o -name '*.cc' -print0)
+  fi
+  ((${#files[@]} > 0)) || { echo "format: no C++ files found" >&2; return 1; }
+  clang-format --dry-run -Werror "${files[@]}" && echo "format: ${#files[@]} files formatted as .clang-format says"
+}
+
+failed=0
+run_phase "dependencies" scripts/install-deps.sh --with-postgres --with-shells --with-fuzz --with-format
+run_phase "format" format_check || failed=1
 run_phase "release build" build build -DCMAKE_BUILD_TYPE=Release -DGRANT_WERROR=ON
 
 # The folder exists before the servers do, so the EXIT trap can always clean it up.
@@ -165,7 +179,6 @@ run_phase "postgres servers" tests/servers.sh start "$pg_dir" >/dev/null
 # shellcheck source=/dev/null
 source "$pg_dir/env"
 
-failed=0
 run_phase "release tests" run_tests build || failed=1
 run_phase "package" tests/package/run.sh build || failed=1
 

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_action_cli_test {
+
 using grant::test::contains;
 using grant::test::read_file;
 using grant::test::run_shell;
@@ -57,3 +60,5 @@ TEST_CASE("grant-migrate action") {
     CHECK(contains(bad.out, "nope"));
   }
 }
+
+} // namespace grant_test_action_cli_test

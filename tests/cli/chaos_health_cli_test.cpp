@@ -13,6 +13,9 @@
 #include <optional>
 #include <sstream>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_chaos_health_cli_test {
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -95,3 +98,5 @@ TEST_CASE("chaos::health --watch while the replica is promoted and the old write
   CHECK(doc["endpoints"][1]["lag"]["state"] == "unknown");
   CHECK(doc["endpoints"][1]["lag"]["seconds"].is_null());
 }
+
+} // namespace grant_test_chaos_health_cli_test

@@ -14,6 +14,9 @@
 #include <chrono>
 #include <csignal>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_chaos_migrate_cli_test {
+
 using namespace std::chrono_literals;
 using grant::test::contains;
 
@@ -192,3 +195,5 @@ TEST_CASE("chaos::migrate through a partition from the writer: stalls, then drop
   CHECK(project.has_table("chaos_cut"));
   CHECK(advisory_locks(project.url()) == 0);
 }
+
+} // namespace grant_test_chaos_migrate_cli_test

@@ -8,6 +8,9 @@
 
 #include <filesystem>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_completion_cli_test {
+
 using grant::test::contains;
 using grant::test::TempDir;
 
@@ -108,3 +111,5 @@ TEST_CASE("grant completion errors and --list-databases") {
   CHECK(grant::test::run_grant({"completion", "tcsh"}, project.dir.path()).exit_code == 2);
   CHECK(grant::test::run_grant({"completion"}, project.dir.path()).exit_code == 2);
 }
+
+} // namespace grant_test_completion_cli_test

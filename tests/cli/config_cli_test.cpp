@@ -11,6 +11,9 @@
 
 #include <set>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_config_cli_test {
+
 using grant::test::contains;
 using grant::test::closed_port;
 
@@ -308,3 +311,5 @@ TEST_CASE("cli::config missing config") {
     CHECK(contains(run.err, "GRANT_CONFIG"));
   }
 }
+
+} // namespace grant_test_config_cli_test

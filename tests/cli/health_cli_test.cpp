@@ -16,6 +16,9 @@
 #include <chrono>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_health_cli_test {
+
 using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -275,3 +278,5 @@ TEST_CASE("cli::health on servers that stop, and connections near max_connection
     CHECK(test::eventually(healthy));
   }
 }
+
+} // namespace grant_test_health_cli_test

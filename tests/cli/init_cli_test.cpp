@@ -9,6 +9,9 @@
 
 #include <regex>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_init_cli_test {
+
 using grant::test::contains;
 
 using grant::test::read_file;
@@ -120,3 +123,5 @@ TEST_CASE("cli::init") {
     CHECK(document["config"].get<std::string>().find("db/grant.json") != std::string::npos);
   }
 }
+
+} // namespace grant_test_init_cli_test

@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_load_refusals_cli_test {
+
 using grant::test::contains;
 using grant::test::run_grant;
 using grant::test::RunResult;
@@ -222,3 +225,5 @@ TEST_CASE("cli::load runs a golang-migrate file's own BEGIN/COMMIT wrapper insid
   INFO(back.out, back.err);
   CHECK(back.exit_code == 0);
 }
+
+} // namespace grant_test_load_refusals_cli_test

@@ -8,6 +8,9 @@
 
 #include <regex>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_cli_test {
+
 using grant::test::contains;
 
 using grant::test::RunResult;
@@ -272,3 +275,5 @@ TEST_CASE("migrate::status of an unreachable target is unknown, not pending") {
   CHECK(s1["current_version"].is_null());
   CHECK(document["targets"][0]["state"] == "known");
 }
+
+} // namespace grant_test_migrate_cli_test

@@ -12,6 +12,9 @@
 
 #include <algorithm>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_output_bytes_cli_test {
+
 using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -191,3 +194,5 @@ TEST_CASE("cli: text output shows control bytes and invalid UTF-8 escaped") {
     }
   }
 }
+
+} // namespace grant_test_output_bytes_cli_test

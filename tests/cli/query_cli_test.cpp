@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_query_cli_test {
+
 using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -203,3 +206,5 @@ TEST_CASE("grant query on a sharded database") {
     CHECK(std::count(partial.out.begin(), partial.out.end(), '\n') == 31); // header + 30 rows
   }
 }
+
+} // namespace grant_test_query_cli_test

@@ -4,6 +4,9 @@
 // holds every shard to the model under the target config (rebalance_rig.hpp).
 #include "rebalance_rig.hpp"
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_cli_test {
+
 using rb::contains;
 using rb::Json;
 using rb::Pk;
@@ -361,3 +364,5 @@ TEST_CASE("rebalance: a stale application's new order and its items are refused 
   rig.seed_orders(300, 100000, rng);
   run_all_phases(rig, 100000, 15, true);
 }
+
+} // namespace grant_test_rebalance_cli_test

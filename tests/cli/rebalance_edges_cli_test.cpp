@@ -3,6 +3,9 @@
 // shard's row (rebalance_rig.hpp).
 #include "rebalance_rig.hpp"
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_edges_cli_test {
+
 using rb::contains;
 using rb::Json;
 using rb::Pk;
@@ -103,3 +106,5 @@ TEST_CASE("rebalance: a stale insert of a key nobody had is refused on the old s
   CHECK(cleanup.at("rows_conflicting") == 0);
   rig.verify_final();
 }
+
+} // namespace grant_test_rebalance_edges_cli_test

@@ -9,6 +9,9 @@
 
 #include <cstdlib>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_faults_cli_test {
+
 using grant::test::FaultProxy;
 using rb::contains;
 using rb::Json;
@@ -270,3 +273,5 @@ TEST_CASE("rebalance: a resumed copy neither waits for an open application trans
   rig.rebalance_ok({"--cleanup"});
   rig.verify_final();
 }
+
+} // namespace grant_test_rebalance_faults_cli_test

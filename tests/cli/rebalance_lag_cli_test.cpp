@@ -11,6 +11,9 @@
 #include <chrono>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_lag_cli_test {
+
 using grant::test::contains;
 using Json = nlohmann::json;
 
@@ -116,3 +119,5 @@ TEST_CASE("rebalance: the copy pauses while a replica of a shard lags past max_l
                                dir.path())
             .exit_code == 0);
 }
+
+} // namespace grant_test_rebalance_lag_cli_test

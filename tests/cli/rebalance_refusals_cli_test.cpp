@@ -4,6 +4,9 @@
 // --abort putting every shard back as it was.
 #include "rebalance_rig.hpp"
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_refusals_cli_test {
+
 using rb::contains;
 using rb::Json;
 using rb::Outcome;
@@ -292,3 +295,5 @@ TEST_CASE("rebalance: --abort while an application writes leaves the shards as t
   CHECK(rig.count(2, "order_items") == 0);
   rig.verify_final(false);
 }
+
+} // namespace grant_test_rebalance_refusals_cli_test

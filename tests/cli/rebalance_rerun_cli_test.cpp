@@ -6,6 +6,9 @@
 
 #include "support/fault_proxy.hpp"
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_rerun_cli_test {
+
 using grant::test::FaultProxy;
 using rb::contains;
 using rb::Json;
@@ -180,3 +183,5 @@ TEST_CASE("rebalance: cutovers of several source shards run at once; one failing
   rig.rebalance_ok({"--cleanup"});
   rig.verify_final();
 }
+
+} // namespace grant_test_rebalance_rerun_cli_test

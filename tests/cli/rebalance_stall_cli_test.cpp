@@ -8,6 +8,9 @@
 
 #include "support/fault_proxy.hpp"
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_stall_cli_test {
+
 using grant::test::FaultProxy;
 using rb::contains;
 using rb::Json;
@@ -270,3 +273,5 @@ TEST_CASE("rebalance: a cutover behind writers faster than the apply refuses bef
   rig.rebalance_ok({"--cleanup"});
   rig.verify_final();
 }
+
+} // namespace grant_test_rebalance_stall_cli_test

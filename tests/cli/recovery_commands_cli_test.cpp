@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_recovery_commands_cli_test {
+
 using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -141,3 +144,5 @@ TEST_CASE("cli::recovery_commands") {
     CHECK(contains(run.out, "--  a  ok  1 would be redone, at 3"));
   }
 }
+
+} // namespace grant_test_recovery_commands_cli_test

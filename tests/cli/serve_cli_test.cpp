@@ -16,6 +16,9 @@
 #include <regex>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_serve_cli_test {
+
 namespace test = grant::test;
 using namespace std::chrono_literals;
 
@@ -198,3 +201,5 @@ TEST_CASE("cli::serve answers 405 to every method but GET and HEAD, with a body 
   CHECK(answers(serve.port(), "/nowhere", 404));
   CHECK(serve.stop(SIGTERM) == 0);
 }
+
+} // namespace grant_test_serve_cli_test

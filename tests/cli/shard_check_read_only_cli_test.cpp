@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_check_read_only_cli_test {
+
 using grant::test::contains;
 using grant::test::run_grant;
 using grant::test::TempDir;
@@ -18,3 +21,5 @@ TEST_CASE("cli: shard-check creates no SQLite file") {
   CHECK(!std::filesystem::exists(dir / "s0.sqlite3"));
   CHECK(!std::filesystem::exists(dir / "s1.sqlite3"));
 }
+
+} // namespace grant_test_shard_check_read_only_cli_test

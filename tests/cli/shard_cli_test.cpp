@@ -13,6 +13,9 @@
 #include <set>
 #include <sstream>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_cli_test {
+
 using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -375,3 +378,5 @@ TEST_CASE("cli::shard config errors") {
     CHECK(listing(dir.path()) == before);
   }
 }
+
+} // namespace grant_test_shard_cli_test

@@ -15,6 +15,9 @@
 #include <csignal>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_signal_cli_test {
+
 using namespace std::chrono_literals;
 using grant::test::contains;
 
@@ -276,3 +279,5 @@ TEST_CASE("signal::rollback: SIGTERM during a down section keeps the version app
   CHECK(project.applied() == std::vector<std::string>{"1"});
   CHECK(project.has_table("signal_down"));
 }
+
+} // namespace grant_test_signal_cli_test

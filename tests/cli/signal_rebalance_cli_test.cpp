@@ -3,6 +3,9 @@
 // checkpoints to a complete rebalance (rebalance_rig.hpp).
 #include "rebalance_rig.hpp"
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_signal_rebalance_cli_test {
+
 using rb::contains;
 using rb::Json;
 using rb::Rig;
@@ -51,3 +54,5 @@ TEST_CASE("signal::rebalance: SIGINT during the copy, then the re-run resumes an
   rig.rebalance_ok({"--cleanup"});
   rig.verify_final();
 }
+
+} // namespace grant_test_signal_rebalance_cli_test

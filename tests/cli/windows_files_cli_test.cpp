@@ -7,6 +7,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_windows_files_cli_test {
+
 using grant::test::Project;
 using grant::test::run_grant;
 using grant::test::TempDir;
@@ -120,3 +123,5 @@ TEST_CASE("cli: a key list saved by a Windows editor resolves like its LF twin")
   CHECK(lf.out == "1\ts1\n2\ts0\n3\ts1\n");
   CHECK(crlf.out == lf.out);
 }
+
+} // namespace grant_test_windows_files_cli_test

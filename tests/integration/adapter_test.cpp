@@ -14,6 +14,9 @@
 #include <string>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_adapter_test {
+
 using grant::test::closed_port;
 
 using namespace grant;
@@ -519,3 +522,5 @@ TEST_CASE("db::adapter connection failures") {
     CHECK_FALSE(std::filesystem::exists(dir / "missing"));
   }
 }
+
+} // namespace grant_test_adapter_test

@@ -11,6 +11,9 @@
 
 #include <random>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_atomic_faults_test {
+
 using grant::test::contains;
 using grant::test::FaultProxy;
 using grant::test::ShardFleet;
@@ -237,3 +240,5 @@ TEST_CASE("twophase::SIGKILL at random instants") {
     CHECK(fleet.applied_count(i) == version);
   }
 }
+
+} // namespace grant_test_atomic_faults_test

@@ -14,6 +14,9 @@
 #include <chrono>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_atomic_stall_test {
+
 using grant::test::contains;
 using grant::test::FaultProxy;
 using grant::test::ShardFleet;
@@ -134,3 +137,5 @@ TEST_CASE("twophase::a silent shard at PREPARE holds the other shards' locks no 
     }
   }
 }
+
+} // namespace grant_test_atomic_stall_test

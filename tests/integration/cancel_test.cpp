@@ -17,6 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_cancel_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -115,3 +118,5 @@ TEST_CASE("db::cancel: a request cancels running statements, rolls back, refuses
   });
   CHECK(code == 0);
 }
+
+} // namespace grant_test_cancel_test

@@ -17,6 +17,9 @@
 
 #include <unistd.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_chaos_pool_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -152,3 +155,5 @@ TEST_CASE("chaos::pool server restart: broken connections discarded, the next ch
   }
   CHECK(sessions_of(pair.writer_url(), application) == 1);
 }
+
+} // namespace grant_test_chaos_pool_test

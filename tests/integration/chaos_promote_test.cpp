@@ -14,6 +14,9 @@
 #include <chrono>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_chaos_promote_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -111,3 +114,5 @@ TEST_CASE("chaos::promote the replica under the serve monitor, then stop the old
   server.stop();
   serving.join();
 }
+
+} // namespace grant_test_chaos_promote_test

@@ -9,6 +9,9 @@
 
 #include <chrono>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_chaos_reply_timeout_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -47,3 +50,5 @@ TEST_CASE("chaos::reply timeout on a stalled session") {
     CHECK(connection->check_idle());
   }
 }
+
+} // namespace grant_test_chaos_reply_timeout_test

@@ -20,6 +20,9 @@
 
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_health_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -389,3 +392,5 @@ TEST_CASE("health::probe through a kept session: one login, reused, replaced in 
   CHECK(fifth.reachable);
   CHECK_FALSE(fifth.session_reused);
 }
+
+} // namespace grant_test_health_test

@@ -14,6 +14,9 @@
 
 #include <algorithm>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_adopt_test {
+
 using grant::test::contains;
 
 using namespace grant;
@@ -402,3 +405,5 @@ TEST_CASE("migrate::tracker_postgres") {
     CHECK(project.grant({"validate"}).exit_code == 0);
   }
 }
+
+} // namespace grant_test_migrate_adopt_test

@@ -16,6 +16,9 @@
 
 #include <unistd.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_apply_test {
+
 using grant::test::contains;
 
 using namespace grant;
@@ -407,3 +410,5 @@ TEST_CASE("migrate::postgres_only") {
                                         "_migrations') IS NULL")[0][0] == "t");
   }
 }
+
+} // namespace grant_test_migrate_apply_test

@@ -12,6 +12,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_atomic_test {
+
 using grant::test::contains;
 
 using grant::test::RunResult;
@@ -165,3 +168,5 @@ TEST_CASE("migrate::atomic") {
     }
   }
 }
+
+} // namespace grant_test_migrate_atomic_test

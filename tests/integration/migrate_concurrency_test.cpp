@@ -20,6 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_concurrency_test {
+
 using grant::test::contains;
 using grant::test::closed_port;
 
@@ -179,3 +182,5 @@ TEST_CASE("migrate::wait") {
     CHECK(contains(run.err, "--wait"));
   }
 }
+
+} // namespace grant_test_migrate_concurrency_test

@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_formats_test {
+
 using grant::test::contains;
 using grant::test::Project;
 
@@ -80,3 +83,5 @@ TEST_CASE("migrate::formats on PostgreSQL") {
     CHECK_FALSE(contains(run.err, "grant:down"));
   }
 }
+
+} // namespace grant_test_migrate_formats_test

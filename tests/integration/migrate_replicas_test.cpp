@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_replicas_test {
+
 using grant::test::contains;
 
 TEST_CASE("migrate::wait-replicas") {
@@ -48,3 +51,5 @@ TEST_CASE("migrate::wait-replicas") {
     CHECK_FALSE(contains(run.out + run.err, "grant-test-secret"));
   }
 }
+
+} // namespace grant_test_migrate_replicas_test

@@ -9,6 +9,9 @@
 
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_session_test {
+
 using grant::test::contains;
 using grant::test::ShardFleet;
 
@@ -97,3 +100,5 @@ TEST_CASE("migrate::a failed CREATE INDEX CONCURRENTLY names the invalid index i
   CHECK(fleet.grant({"migrate"}).exit_code == 0);
   CHECK(fleet.grant({"validate"}).exit_code == 0);
 }
+
+} // namespace grant_test_migrate_session_test

@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_shards_test {
+
 using grant::test::contains;
 
 using grant::test::ShardFleet;
@@ -128,3 +131,5 @@ TEST_CASE("migrate::shards") {
     CHECK(document["targets"][3]["ok"] == true);
   }
 }
+
+} // namespace grant_test_migrate_shards_test

@@ -8,6 +8,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_tracker_test {
+
 using namespace grant;
 using grant::test::contains;
 
@@ -96,3 +99,5 @@ TEST_CASE("migrate::tracker") {
     CHECK(connection.query("SELECT count(*) FROM public.schema_migrations", {}).scalar() == db::Value{"1"});
   }
 }
+
+} // namespace grant_test_migrate_tracker_test

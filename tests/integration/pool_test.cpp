@@ -13,6 +13,9 @@
 #include <set>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_pool_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 using grant::test::TempDir;
@@ -165,3 +168,5 @@ TEST_CASE("registry::pool against real endpoints") {
     CHECK(registry.writer("app").stats().in_use == 0);
   }
 }
+
+} // namespace grant_test_pool_test

@@ -13,6 +13,9 @@
 
 #include <random>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_placement_test {
+
 using namespace grant;
 namespace placement = grant::rebalance::placement;
 
@@ -299,3 +302,5 @@ TEST_CASE("rebalance::placement: 100000 random keys of each type, as the C++ res
     }
   }
 }
+
+} // namespace grant_test_rebalance_placement_test

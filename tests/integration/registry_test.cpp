@@ -8,6 +8,9 @@
 
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_registry_test {
+
 using namespace grant;
 using grant::test::TempDir;
 
@@ -134,3 +137,5 @@ TEST_CASE("registry::registry") {
     CHECK(one[0]->name == "orders");
   }
 }
+
+} // namespace grant_test_registry_test

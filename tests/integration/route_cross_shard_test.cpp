@@ -11,6 +11,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_cross_shard_test {
+
 using namespace grant;
 using grant::test::FaultProxy;
 using grant::test::ShardFleet;
@@ -138,3 +141,5 @@ TEST_CASE("route::Router::across_shards") {
     CHECK(registry.stats().empty());
   }
 }
+
+} // namespace grant_test_route_cross_shard_test

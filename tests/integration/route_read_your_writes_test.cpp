@@ -16,6 +16,9 @@
 #include <mutex>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_read_your_writes_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 using registry::Role;
@@ -208,3 +211,5 @@ TEST_CASE("route::Router read-your-writes: the window keeps reads on the writer 
     router.with_connection("app", Role::reading, {}, [](route::Session& session) { CHECK(session.kept_on_writer()); });
   }
 }
+
+} // namespace grant_test_route_read_your_writes_test

@@ -10,6 +10,9 @@
 
 #include <map>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_reads_test {
+
 using namespace grant;
 using registry::Role;
 
@@ -68,3 +71,5 @@ TEST_CASE("route::Router reads") {
     });
   }
 }
+
+} // namespace grant_test_route_reads_test

@@ -14,6 +14,9 @@
 #include <atomic>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_scope_test {
+
 using namespace grant;
 using registry::Role;
 
@@ -305,3 +308,5 @@ TEST_CASE("route::Router on SQLite: the same scopes, PRAGMA query_only behind th
   });
   CHECK_THROWS_AS(router.across_shards("local", {}, [](const std::string&, db::Connection&) {}), ConfigError);
 }
+
+} // namespace grant_test_route_scope_test

@@ -18,6 +18,9 @@
 #include <mutex>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 using route::Fallback;
@@ -353,3 +356,5 @@ TEST_CASE("route: a replica whose server is stopped is banned, and used again on
   CHECK(replica_read);
   CHECK(balancer.fallbacks(Fallback::down) >= 1);
 }
+
+} // namespace grant_test_route_test

@@ -17,6 +17,9 @@
 #include <atomic>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_threads_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -129,3 +132,5 @@ TEST_CASE("route threads: scatter-gathers from several threads over shared pools
   }
   CHECK(right == 20);
 }
+
+} // namespace grant_test_route_threads_test

@@ -14,6 +14,9 @@
 #include <map>
 #include <random>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_scatter_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 using test::FaultProxy;
@@ -211,3 +214,5 @@ TEST_CASE("scatter_gather over four shards") {
                          doctest::Contains("columns where shard s0 returned"), route::ScatterError);
   }
 }
+
+} // namespace grant_test_scatter_test

@@ -18,6 +18,9 @@
 #include <chrono>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_serve_methods_test {
+
 using namespace grant;
 
 namespace {
@@ -153,3 +156,5 @@ TEST_CASE("serve: every method but GET and HEAD is 405 at once, with or without 
     CHECK(status_line(head[0]) == "HTTP/1.1 503 Service Unavailable"); // nothing checked yet
   }
 }
+
+} // namespace grant_test_serve_methods_test

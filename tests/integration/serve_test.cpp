@@ -20,6 +20,9 @@
 #include <atomic>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_serve_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -252,3 +255,5 @@ TEST_CASE("serve /replica?lag= while the replica's replay is paused, and after")
   }
   CHECK(until("/replica/analytics/r1", 200)); // replay resumed, caught up again
 }
+
+} // namespace grant_test_serve_test

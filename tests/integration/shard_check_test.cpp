@@ -19,6 +19,9 @@
 #include <sstream>
 #include <tuple>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_check_test {
+
 using grant::test::contains;
 using grant::test::RunResult;
 using grant::test::TempDir;
@@ -634,3 +637,5 @@ TEST_CASE("shard::check distribution") {
     CHECK(report["misplaced"][0]["samples"].size() == 3);
   }
 }
+
+} // namespace grant_test_shard_check_test

@@ -10,6 +10,9 @@
 #include <random>
 #include <set>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_heavy_hitters_test {
+
 using grant::shard::HeavyHitters;
 using grant::shard::Key;
 
@@ -118,3 +121,5 @@ TEST_CASE("shard::heavy_hitters") {
     CHECK(top[0].count + top[0].undercount >= 500);
   }
 }
+
+} // namespace grant_test_shard_heavy_hitters_test

@@ -11,6 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_sqlite_foreign_keys_test {
+
 using grant::test::contains;
 using grant::test::TempDir;
 using namespace grant;
@@ -144,3 +147,5 @@ TEST_CASE("sqlite::a COMMIT that meets SQLITE_BUSY is rolled back") {
   CHECK(writer->query("SELECT count(*) FROM t").scalar() == db::Value("0"));
   again.commit();
 }
+
+} // namespace grant_test_sqlite_foreign_keys_test

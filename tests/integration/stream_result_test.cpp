@@ -11,6 +11,9 @@
 
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_stream_result_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 
@@ -173,3 +176,5 @@ TEST_CASE("db::interrupt breaks a session whose server went silent") {
   CHECK_FALSE(connection->is_usable());
   proxy.release();
 }
+
+} // namespace grant_test_stream_result_test

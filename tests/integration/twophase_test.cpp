@@ -9,6 +9,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_twophase_test {
+
 using namespace grant;
 using grant::test::FaultProxy;
 using grant::test::ShardFleet;
@@ -144,3 +147,5 @@ TEST_CASE("twophase::DistributedTransaction") {
     CHECK(log.read("grant:ledger:x@s0") == twophase::Decision::none);
   }
 }
+
+} // namespace grant_test_twophase_test

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_config_balancer_test {
+
 using namespace grant;
 
 namespace {
@@ -116,3 +119,5 @@ TEST_CASE("config: databases.X.routing") {
     CHECK(error.where() == "grant.json: databases.a.routing");
   }
 }
+
+} // namespace grant_test_config_balancer_test

@@ -8,6 +8,9 @@
 
 #include <map>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_config_test {
+
 using grant::ConfigError;
 using grant::test::TempDir;
 namespace config = grant::config;
@@ -547,3 +550,5 @@ TEST_CASE("config::parse migrate defaults and sqlite settings") {
     CHECK(failure.where == file + ": databases.a.sqlite");
   }
 }
+
+} // namespace grant_test_config_test

@@ -13,6 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_health_monitor_test {
+
 using namespace grant;
 using namespace grant::health;
 
@@ -249,3 +252,5 @@ TEST_CASE("serve::parse_listen") {
     CHECK_THROWS_AS_MESSAGE(serve::parse_listen(bad), ConfigError, bad);
   }
 }
+
+} // namespace grant_test_health_monitor_test

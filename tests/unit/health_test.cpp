@@ -8,8 +8,12 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_health_test {
+
 using namespace grant;
 using namespace grant::health;
+using grant::health::ErrorKind;
 
 namespace {
 
@@ -208,3 +212,5 @@ TEST_CASE("health::changes_between") {
   CHECK(line.find("analytics/r1  healthy -> degraded  lag 9.6 s over 500 ms") != std::string::npos);
   CHECK(to_json(changed[0])["from"] == "healthy");
 }
+
+} // namespace grant_test_health_test

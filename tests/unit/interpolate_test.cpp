@@ -6,6 +6,9 @@
 
 #include <map>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_interpolate_test {
+
 using grant::ConfigError;
 using grant::config::interpolate;
 
@@ -70,3 +73,5 @@ TEST_CASE("config::interpolate") {
     CHECK_THROWS_WITH_AS(interpolate("${A-B}", k_env, "k"), doctest::Contains("invalid variable name"), ConfigError);
   }
 }
+
+} // namespace grant_test_interpolate_test

@@ -13,6 +13,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_content_test {
+
 using grant::test::contains;
 using namespace grant::migrate;
 
@@ -237,3 +240,5 @@ TEST_CASE("migrate::is_copy_from_stdin") {
   CHECK_FALSE(is_copy_from_stdin("SELECT 'COPY t FROM STDIN';"));
   CHECK_FALSE(is_copy_from_stdin("INSERT INTO copy VALUES (1); -- from stdin"));
 }
+
+} // namespace grant_test_migrate_content_test

@@ -8,6 +8,9 @@
 
 #include <algorithm>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_files_test {
+
 using grant::test::contains;
 using grant::test::load_error;
 
@@ -269,3 +272,5 @@ TEST_CASE("migrate::plan") {
     CHECK(plan.pending.size() == 1);
   }
 }
+
+} // namespace grant_test_migrate_files_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_fleet_status_test {
+
 using namespace grant;
 using namespace grant::migrate;
 
@@ -122,3 +125,5 @@ TEST_CASE("migrate::summarize_fleet") {
     CHECK(version_skew(all).at("orders").at("s0").empty());
   }
 }
+
+} // namespace grant_test_migrate_fleet_status_test

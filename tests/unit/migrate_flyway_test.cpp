@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_flyway_test {
+
 using grant::test::contains;
 using grant::test::load_error;
 using grant::test::TempDir;
@@ -95,3 +98,5 @@ TEST_CASE("migrate::missing_down_hint") {
   CHECK_FALSE(contains(missing_down_hint(files[2]), "grant:down"));
   CHECK(contains(missing_down_hint(files[3]), "create U4__Flyway_File.sql"));
 }
+
+} // namespace grant_test_migrate_flyway_test

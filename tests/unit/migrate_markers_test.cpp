@@ -118,6 +118,9 @@ TEST_CASE("migrate::section statements") {
 
 #include <grant/migrate/limits.hpp>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_markers_test {
+
 TEST_CASE("migrate::effective_limits: the marker wins over the config default") {
   grant::config::MigrateSettings defaults;
   const auto plain = parse_migration("7_x.sql", "-- grant:up\nSELECT 1;\n");
@@ -143,3 +146,5 @@ TEST_CASE("migrate::effective_limits: the marker wins over the config default") 
     CHECK(limits.retries == 0); // retries=0 on the marker is a choice, not an absence
   }
 }
+
+} // namespace grant_test_migrate_markers_test

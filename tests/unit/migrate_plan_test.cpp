@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_migrate_plan_test {
+
 using namespace grant::migrate;
 
 namespace {
@@ -69,3 +72,5 @@ TEST_CASE("migrate::plan") {
     CHECK(plan.applied.size() == 3);
   }
 }
+
+} // namespace grant_test_migrate_plan_test

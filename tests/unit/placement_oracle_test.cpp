@@ -7,6 +7,9 @@
 
 #include <cstdio>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_placement_oracle_test {
+
 namespace oracle = grant::test::oracle;
 
 namespace {
@@ -73,3 +76,5 @@ TEST_CASE("test oracle: placement rules") {
   // -1 (e4a4...) is past both points: it wraps to the first point, s0's.
   CHECK(oracle::Ring({{"s1", 1}, {"s0", 1}}, 1).owner({"-1"}) == 1);
 }
+
+} // namespace grant_test_placement_oracle_test

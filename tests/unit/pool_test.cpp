@@ -17,6 +17,9 @@
 #include <thread>
 #include <vector>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_pool_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 using registry::Pool;
@@ -345,3 +348,5 @@ TEST_CASE("registry::pool moves") {
   CHECK(pool.stats().in_use == 0);
   CHECK(pool.stats().idle == 1);
 }
+
+} // namespace grant_test_pool_test

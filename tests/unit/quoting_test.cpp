@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_quoting_test {
+
 using namespace grant::db;
 using namespace std::string_literals;
 
@@ -39,3 +42,5 @@ TEST_CASE("db::quoting") {
   CHECK(dialect_name(Dialect::postgres) == "postgres");
   CHECK(dialect_name(Dialect::sqlite) == "sqlite");
 }
+
+} // namespace grant_test_quoting_test

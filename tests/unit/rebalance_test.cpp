@@ -7,6 +7,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_rebalance_test {
+
 using namespace grant;
 
 namespace {
@@ -84,3 +87,5 @@ TEST_CASE("rebalance::phase names") {
   CHECK(rebalance::parse_phase("cut_over") == rebalance::Phase::cut_over);
   CHECK(rebalance::parse_phase("nonsense") == rebalance::Phase::none);
 }
+
+} // namespace grant_test_rebalance_test

@@ -11,6 +11,9 @@
 #include <mutex>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_balancer_test {
+
 using namespace grant;
 using health::Availability;
 using route::Fallback;
@@ -317,3 +320,5 @@ TEST_CASE("route::Balancer takes its breaker settings from databases.X.balancer 
   CHECK(overridden.breaker(0).options().failure_threshold == 7);
   CHECK(overridden.breaker(0).options().cooldown == std::chrono::milliseconds(10));
 }
+
+} // namespace grant_test_route_balancer_test

@@ -9,6 +9,9 @@
 #include <thread>
 #include <vector>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_breaker_test {
+
 using namespace grant;
 using namespace std::chrono_literals;
 using route::BreakerState;
@@ -121,3 +124,5 @@ TEST_CASE("route::CircuitBreaker") {
     CHECK(route::breaker_state_name(BreakerState::half_open) == "half_open");
   }
 }
+
+} // namespace grant_test_route_breaker_test

@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_merge_plan_test {
+
 using namespace grant;
 using db::ValueType;
 
@@ -87,3 +90,5 @@ TEST_CASE("db::leading_keyword") {
   CHECK_FALSE(db::is_query_statement("INSERT INTO t VALUES (1)"));
   CHECK_FALSE(db::is_query_statement("explain select 1"));
 }
+
+} // namespace grant_test_route_merge_plan_test

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_read_your_writes_test {
+
 using grant::route::RecentWrites;
 using namespace std::chrono_literals;
 
@@ -72,3 +75,5 @@ TEST_CASE("route::WriteRefused") {
   CHECK(what.find("hunter2") == std::string::npos); // the message is redacted
   CHECK(error.hint().find("Role::writing") != std::string::npos);
 }
+
+} // namespace grant_test_route_read_your_writes_test

@@ -6,6 +6,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_shard_choice_test {
+
 using namespace grant;
 using Problem = route::ShardChoiceError::Problem;
 using Strings = std::vector<std::string>;
@@ -76,3 +79,5 @@ TEST_CASE("route::select_shards") {
     CHECK_THROWS_AS(route::select_shards(registry, orders, choice({}, {"1", "2"})), shard::KeyError);
   }
 }
+
+} // namespace grant_test_route_shard_choice_test

@@ -5,6 +5,9 @@
 
 #include <string>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_route_statement_test {
+
 using grant::route::check_writes;
 using grant::route::leaves_read_only;
 
@@ -228,3 +231,5 @@ TEST_CASE("route::PreventWrites::check: the one write rule, with transaction end
     CHECK(PreventWrites::check("PREPARE TRANSACTION 'x'", ends).keyword == "PREPARE TRANSACTION");
   }
 }
+
+} // namespace grant_test_route_statement_test

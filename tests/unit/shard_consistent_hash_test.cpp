@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <random>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_consistent_hash_test {
+
 using namespace grant;
 using namespace grant::shard;
 namespace oracle = grant::test::oracle;
@@ -160,3 +163,5 @@ TEST_CASE("shard::consistent_hash_resolver") {
     CHECK(differ > 0);
   }
 }
+
+} // namespace grant_test_shard_consistent_hash_test

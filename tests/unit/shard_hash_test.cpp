@@ -9,6 +9,9 @@
 #include <map>
 #include <random>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_hash_test {
+
 using namespace grant;
 using namespace grant::shard;
 namespace oracle = grant::test::oracle;
@@ -121,3 +124,5 @@ TEST_CASE("shard::hash_resolver") {
     }
   }
 }
+
+} // namespace grant_test_shard_hash_test

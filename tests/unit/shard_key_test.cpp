@@ -6,6 +6,9 @@
 #include <limits>
 #include <string>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_key_test {
+
 using namespace grant::shard;
 
 namespace {
@@ -176,3 +179,5 @@ TEST_CASE("shard::key_range") {
     CHECK(even_key_ranges(65537).empty());
   }
 }
+
+} // namespace grant_test_shard_key_test

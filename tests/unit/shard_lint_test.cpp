@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_lint_test {
+
 using namespace grant;
 using namespace grant::shard;
 
@@ -210,3 +213,5 @@ TEST_CASE("shard::lint") {
     CHECK_THROWS_WITH_AS(make_resolver(*primary.find("primary")), "database 'primary' is not sharded", ConfigError);
   }
 }
+
+} // namespace grant_test_shard_lint_test

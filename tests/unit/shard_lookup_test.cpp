@@ -7,6 +7,9 @@
 #include <atomic>
 #include <thread>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_lookup_test {
+
 using namespace grant;
 using namespace grant::shard;
 
@@ -151,3 +154,5 @@ TEST_CASE("shard::key_table") {
   CHECK(table.find(Key::from_integer(100000).bytes()) == KeyTable::k_missing);
   CHECK(table.find(Key::from_text({"acme", "1"}).bytes()) == KeyTable::k_missing);
 }
+
+} // namespace grant_test_shard_lookup_test

@@ -6,6 +6,9 @@
 #include <limits>
 #include <random>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_shard_modulo_test {
+
 using namespace grant;
 using namespace grant::shard;
 
@@ -76,3 +79,5 @@ TEST_CASE("shard::modulo_resolver") {
     }
   }
 }
+
+} // namespace grant_test_shard_modulo_test

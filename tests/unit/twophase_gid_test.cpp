@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_twophase_gid_test {
+
 using grant::twophase::Gid;
 using grant::twophase::parse_gid;
 
@@ -44,3 +47,5 @@ TEST_CASE("twophase::gid") {
     CHECK(grant::twophase::new_txid("42").rfind("42-", 0) == 0);
   }
 }
+
+} // namespace grant_test_twophase_gid_test

@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_url_test {
+
 using grant::ConfigError;
 using grant::util::parse_database_url;
 using grant::util::redact_secrets;
@@ -177,3 +180,5 @@ TEST_CASE("util::redact_secrets") {
     CHECK(text.find("three") == std::string::npos);
   }
 }
+
+} // namespace grant_test_url_test

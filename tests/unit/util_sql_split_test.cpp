@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_util_sql_split_test {
+
 using namespace grant::util;
 
 namespace {
@@ -127,3 +130,5 @@ TEST_CASE("util::split_statements: what PostgreSQL accepts") {
     CHECK(texts("SELECT 'open; SELECT 2;") == V{"SELECT 'open; SELECT 2;"});
   }
 }
+
+} // namespace grant_test_util_sql_split_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_util_strings_test {
+
 using namespace grant::util;
 
 TEST_CASE("util::strings") {
@@ -16,3 +19,5 @@ TEST_CASE("util::strings") {
     CHECK_FALSE(is_valid_utf8("\xff"));
   }
 }
+
+} // namespace grant_test_util_strings_test

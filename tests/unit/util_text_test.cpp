@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_util_text_test {
+
 using namespace grant::util;
 
 TEST_CASE("util::text") {
@@ -58,3 +61,5 @@ TEST_CASE("util::text") {
     CHECK(printable("\x1b[", "", true) == "\\x1b[");
   }
 }
+
+} // namespace grant_test_util_text_test

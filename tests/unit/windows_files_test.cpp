@@ -10,6 +10,9 @@
 
 #include <doctest/doctest.h>
 
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_windows_files_test {
+
 using grant::test::TempDir;
 using namespace grant::migrate;
 
@@ -129,3 +132,5 @@ TEST_CASE("config::parse reads a config saved by a Windows editor") {
     }
   }
 }
+
+} // namespace grant_test_windows_files_test

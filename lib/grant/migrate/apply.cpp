@@ -4,6 +4,7 @@
 #include <grant/db/sqlite_foreign_keys.hpp>
 #include <grant/db/sqlstate.hpp>
 #include <grant/migrate/blockers.hpp>
+#include <grant/util/elapsed.hpp>
 #include <grant/util/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
@@ -15,11 +16,6 @@
 namespace grant::migrate {
 
 namespace {
-
-
-long long elapsed_ms(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-}
 
 std::string duration_text(std::chrono::milliseconds value) {
   const auto ms = value.count();
@@ -251,14 +247,14 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
                    if (migration.up.transaction) {
                      db::Transaction transaction(connection);
                      run_section(connection, target, migration, migration.up, limits, watch);
-                     step.ms = elapsed_ms(start);
+                     step.ms = util::elapsed_ms(start);
                      tracker.record(migration, step.ms, connection.reset_session_sql()); // end_section() and the row
                      foreign_keys.check(context);
                      transaction.commit();
                    } else {
                      run_section(connection, target, migration, migration.up, limits, watch);
                      foreign_keys.check(context);
-                     step.ms = elapsed_ms(start);
+                     step.ms = util::elapsed_ms(start);
                      tracker.record(migration, step.ms, connection.reset_session_sql());
                    }
                  });
@@ -304,7 +300,7 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
   } catch (const db::Interrupted&) {
     interrupted(target, migration, down, false);
   }
-  step.ms = elapsed_ms(start);
+  step.ms = util::elapsed_ms(start);
   if (events) {
     events({Event::Kind::reverted, target.label(), migration.display_name(), step.ms, {}});
   }

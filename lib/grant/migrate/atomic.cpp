@@ -9,6 +9,7 @@
 #include <grant/twophase/setup.hpp>
 #include <grant/twophase/transaction.hpp>
 #include <grant/util/parallel_for.hpp>
+#include <grant/util/elapsed.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -26,10 +27,6 @@ struct Member {
   std::unique_ptr<MigrationLock> lock;
   TargetResult result;
 };
-
-long long elapsed_ms(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-}
 
 class DatabaseRun {
 public:
@@ -176,7 +173,7 @@ private:
           // The session reset (end_section) and the row ride with PREPARE TRANSACTION: one round
           // trip, inside the prepared transaction.
           transaction.prepare_with(index, connection.reset_session_sql() + " " +
-                                              member.tracker->record_sql(migration, elapsed_ms(section_start)));
+                                              member.tracker->record_sql(migration, util::elapsed_ms(section_start)));
         } catch (const Error&) {
           std::size_t none = pending.size();
           culprit.compare_exchange_strong(none, index);
@@ -190,7 +187,7 @@ private:
       fail_all(error, culprit < pending.size() ? m_members[pending[culprit]].target.label() : error.where());
       return false;
     }
-    const auto ms = elapsed_ms(start);
+    const auto ms = util::elapsed_ms(start);
     for (const auto i : pending) {
       auto& member = m_members[i];
       member.result.steps.push_back({migration.version, migration.name, ms, {}});

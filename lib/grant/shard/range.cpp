@@ -8,7 +8,6 @@ namespace grant::shard::detail {
 
 namespace {
 
-constexpr std::size_t k_no_shard = static_cast<std::size_t>(-1);
 constexpr auto k_min = std::numeric_limits<std::int64_t>::min();
 
 struct Span {

@@ -12,6 +12,9 @@
 
 namespace grant::shard::detail {
 
+/// "No shard" in a strategy's tables of shard indexes.
+inline constexpr std::size_t k_no_shard = static_cast<std::size_t>(-1);
+
 using Json = nlohmann::ordered_json;
 
 /// What a strategy gets to validate its parameters and build itself. Strategies record every
