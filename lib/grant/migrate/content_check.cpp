@@ -2,6 +2,7 @@
 
 #include <grant/error.hpp>
 #include <grant/migrate/statement_kind.hpp>
+#include <grant/migrate/where.hpp>
 #include <grant/util/strings.hpp>
 #include <grant/util/text.hpp>
 
@@ -11,10 +12,6 @@
 namespace grant::migrate {
 
 namespace {
-
-std::string where(const std::filesystem::path& file, std::size_t line) {
-  return file.string() + ":" + std::to_string(line);
-}
 
 // 1-based line and byte column of `offset`.
 std::pair<std::size_t, std::size_t> line_and_column(std::string_view text, std::size_t offset) {

@@ -1,6 +1,7 @@
 #include <grant/migrate/marker.hpp>
 
 #include <grant/error.hpp>
+#include <grant/migrate/where.hpp>
 #include <grant/util/duration.hpp>
 #include <grant/util/strings.hpp>
 
@@ -13,10 +14,6 @@ namespace {
 
 const std::vector<std::string> k_options{"transaction", "lock_timeout", "statement_timeout", "retries"};
 constexpr int k_max_retries = 100;
-
-std::string where(const std::filesystem::path& file, int line) {
-  return file.string() + ":" + std::to_string(line);
-}
 
 // "-- grant:up ..." -> ("grant:", "up ...")
 std::optional<std::pair<std::string_view, std::string_view>> split_marker(std::string_view line) {

@@ -6,6 +6,7 @@
 #include <grant/migrate/marker.hpp>
 #include <grant/migrate/source_file.hpp>
 #include <grant/migrate/statement_kind.hpp>
+#include <grant/migrate/where.hpp>
 #include <grant/util/sha256.hpp>
 #include <grant/util/strings.hpp>
 
@@ -15,10 +16,6 @@
 namespace grant::migrate {
 
 namespace {
-
-std::string where(const std::filesystem::path& file, int line) {
-  return file.string() + ":" + std::to_string(line);
-}
 
 constexpr std::string_view k_utf8_bom = "\xEF\xBB\xBF";
 
