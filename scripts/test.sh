@@ -114,11 +114,15 @@ trap on_exit EXIT
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 
+# A compiler cache when one is installed (never required; CI's fresh machine has none).
+launcher=()
+command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
 # build DIR CMAKE_ARGS...: configure and build one tree.
 build() {
   local dir=$1
   shift
-  cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$(nproc)"
+  cmake -S . -B "$dir" "${launcher[@]}" "$@" && cmake --build "$dir" -j"$(nproc)"
 }
 
 run_tests() {
@@ -152,7 +156,7 @@ run_thread_sanitized_tests() {
 }
 
 build_tsan() {
-  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGRANT_TSAN=ON -DGRANT_BENCH=OFF &&
+  cmake -S . -B build-tsan "${launcher[@]}" -DCMAKE_BUILD_TYPE=Debug -DGRANT_TSAN=ON -DGRANT_BENCH=OFF &&
     cmake --build build-tsan -j"$(nproc)" --target grant_unit_tests grant_integration_tests
 }
 
