@@ -11,10 +11,10 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
-#include <span>
 #include <map>
 #include <random>
 #include <set>
+#include <span>
 
 using namespace grant;
 
@@ -28,8 +28,9 @@ constexpr double k_target_ns = 50.0;
 std::string uuid_text(std::mt19937_64& random) {
   char text[37];
   std::snprintf(text, sizeof text, "%08llx-%04llx-4%03llx-a%03llx-%012llx",
-                static_cast<unsigned long long>(random() & 0xffffffff), static_cast<unsigned long long>(random() & 0xffff),
-                static_cast<unsigned long long>(random() & 0xfff), static_cast<unsigned long long>(random() & 0xfff),
+                static_cast<unsigned long long>(random() & 0xffffffff),
+                static_cast<unsigned long long>(random() & 0xffff), static_cast<unsigned long long>(random() & 0xfff),
+                static_cast<unsigned long long>(random() & 0xfff),
                 static_cast<unsigned long long>(random() & 0xffffffffffff));
   return text;
 }
@@ -40,9 +41,15 @@ std::vector<std::string> mixed_texts(std::size_t count, std::uint64_t seed) {
   std::vector<std::string> texts;
   for (std::size_t i = 0; i < count; ++i) {
     switch (i % 3) {
-    case 0: texts.push_back(std::to_string(static_cast<std::int64_t>(random() >> 20))); break;
-    case 1: texts.push_back("tenant-" + std::to_string(random() % 1000000)); break;
-    default: texts.push_back(uuid_text(random)); break;
+    case 0:
+      texts.push_back(std::to_string(static_cast<std::int64_t>(random() >> 20)));
+      break;
+    case 1:
+      texts.push_back("tenant-" + std::to_string(random() % 1000000));
+      break;
+    default:
+      texts.push_back(uuid_text(random));
+      break;
     }
   }
   return texts;
@@ -79,7 +86,8 @@ std::string range_resolver() {
   const std::uint64_t step = std::numeric_limits<std::uint64_t>::max() / k_shards;
   for (std::size_t i = 0; i < k_shards; ++i) {
     // Unsigned arithmetic wraps; C++20 converts it back to the intended int64 bound.
-    const auto from = static_cast<std::int64_t>(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::min()) + i * step);
+    const auto from =
+        static_cast<std::int64_t>(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::min()) + i * step);
     const auto to = static_cast<std::int64_t>(static_cast<std::uint64_t>(from) + step);
     ranges += std::string(i > 0 ? ", " : "") + R"({"shard": "s)" + std::to_string(i) + R"(", "from": )" +
               (i == 0 ? "null" : std::to_string(from)) + R"(, "to": )" +
@@ -99,8 +107,7 @@ std::string lookup_resolver(const std::vector<std::string>& texts) {
   return R"({"type": "lookup", "map": {)" + map + "}}";
 }
 
-template <typename Each>
-void loop(benchmark::State& state, const std::vector<shard::Key>& keys, Each each) {
+template <typename Each> void loop(benchmark::State& state, const std::vector<shard::Key>& keys, Each each) {
   std::size_t i = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(each(keys[i++ & (k_keys - 1)]));

@@ -124,10 +124,11 @@ int run(int argc, char** argv) {
     return after_signal(error.exit_code(), app);
   } catch (const std::filesystem::filesystem_error& error) {
     // A path the library did not check first: a problem of the user's files, not of a server.
-    const auto where = error.path2().empty() ? error.path1().string()
-                                             : error.path1().string() + ", " + error.path2().string();
-    print_error(context, ConfigError(std::string("cannot use ") + util::in_quotes(where) + ": " + error.code().message(),
-                                     where, "fix the path or its permissions"));
+    const auto where =
+        error.path2().empty() ? error.path1().string() : error.path1().string() + ", " + error.path2().string();
+    print_error(context,
+                ConfigError(std::string("cannot use ") + util::in_quotes(where) + ": " + error.code().message(), where,
+                            "fix the path or its permissions"));
     return after_signal(2, app);
   } catch (const std::exception& error) {
     print_error(context, Error(ErrorKind::database, std::string("unexpected failure: ") + error.what()));

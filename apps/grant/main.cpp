@@ -1,3 +1,5 @@
 #include <grant/cli.hpp>
 
-int main(int argc, char** argv) { return grant::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+  return grant::cli::run(argc, argv);
+}

@@ -72,7 +72,8 @@ int run(const fs::path& dir) {
   grant::migrate::preflight(registry, work.targets, options, events);
   const auto results = grant::migrate::migrate(registry, work, options, events);
   for (const auto& result : results) {
-    say("migrate: " + result.target.label() + (result.ok ? " at " + result.current_version : " FAILED: " + result.error));
+    say("migrate: " + result.target.label() +
+        (result.ok ? " at " + result.current_version : " FAILED: " + result.error));
   }
   if (const int code = grant::migrate::exit_code_of(results); code != 0) {
     return code;

@@ -18,8 +18,7 @@ enum class ErrorKind {
 class Error : public std::runtime_error {
 public:
   Error(ErrorKind kind, std::string what, std::string where = {}, std::string hint = {})
-      : std::runtime_error(std::move(what)), m_kind(kind), m_where(std::move(where)),
-        m_hint(std::move(hint)) {}
+      : std::runtime_error(std::move(what)), m_kind(kind), m_where(std::move(where)), m_hint(std::move(hint)) {}
 
   ErrorKind kind() const noexcept { return m_kind; }
   int exit_code() const noexcept { return static_cast<int>(m_kind); }

@@ -33,7 +33,8 @@ struct Project {
     const auto install = run_shell("GRANT_ACTION_INSTALL=auto " + k_action + "/install.sh", dir.path());
     REQUIRE(install.exit_code == 0);
     REQUIRE(contains(install.out, "grant-migrate: using"));
-    return run_shell("env GITHUB_OUTPUT=" + (dir / "output").string() + " " + inputs + " " + k_action + "/run.sh", dir.path());
+    return run_shell("env GITHUB_OUTPUT=" + (dir / "output").string() + " " + inputs + " " + k_action + "/run.sh",
+                     dir.path());
   }
 };
 

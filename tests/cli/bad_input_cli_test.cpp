@@ -152,8 +152,8 @@ void run_case(const Case& item) {
   const auto result = run_grant(args, dir, env, stdin_text);
   const auto after = snapshot(dir);
 
-  CHECK_MESSAGE(result.exit_code == expected_exit, item.name, ": exit ", result.exit_code, ", expected ",
-                expected_exit, "\nstderr:\n", result.err);
+  CHECK_MESSAGE(result.exit_code == expected_exit, item.name, ": exit ", result.exit_code, ", expected ", expected_exit,
+                "\nstderr:\n", result.err);
   CHECK_MESSAGE(result.err == expected_stderr, item.name, ": stderr differs\n--- expected\n", expected_stderr,
                 "--- got\n", result.err, "---");
   CHECK_MESSAGE(trimmed(result.out) == trimmed(expected_stdout), item.name, ": stdout differs\n--- expected\n",

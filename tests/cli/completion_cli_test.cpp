@@ -19,13 +19,15 @@ namespace {
 using grant::test::run_shell;
 
 bool has_shell(const char* name) {
-  return run_shell(std::string("command -v ") + name + " >/dev/null", std::filesystem::temp_directory_path()).exit_code == 0;
+  return run_shell(std::string("command -v ") + name + " >/dev/null", std::filesystem::temp_directory_path())
+             .exit_code == 0;
 }
 
 struct Project {
   TempDir dir;
   Project() {
-    dir.write("grant.json", R"({"databases": {"primary": {"url": "sqlite:./p.db"}, "analytics": {"url": "sqlite:./a.db"}}})");
+    dir.write("grant.json",
+              R"({"databases": {"primary": {"url": "sqlite:./p.db"}, "analytics": {"url": "sqlite:./a.db"}}})");
   }
   std::filesystem::path script(const std::string& shell) const {
     const auto run = grant::test::run_grant({"completion", shell}, dir.path());
@@ -41,8 +43,8 @@ TEST_CASE("grant completion bash") {
   const auto script = project.script("bash");
   REQUIRE(run_shell("bash -n '" + script.string() + "'", project.dir.path()).exit_code == 0);
   const auto complete = [&](const std::string& words, int cword) {
-    return run_shell("bash -c 'source " + script.string() + "; COMP_WORDS=(" + words + "); COMP_CWORD=" +
-                         std::to_string(cword) + "; _grant; printf \"%s\\n\" \"${COMPREPLY[@]}\"'",
+    return run_shell("bash -c 'source " + script.string() + "; COMP_WORDS=(" + words +
+                         "); COMP_CWORD=" + std::to_string(cword) + "; _grant; printf \"%s\\n\" \"${COMPREPLY[@]}\"'",
                      project.dir.path())
         .out;
   };
@@ -54,7 +56,7 @@ TEST_CASE("grant completion bash") {
   CHECK(complete("grant migrate --database \"\"", 3) == "primary\nanalytics\n");
   CHECK(complete("grant config \"\"", 2).find("check\n") == 0);
   CHECK(contains(complete("grant migrate --js", 2), "--json")); // global flags after a command
-  CHECK(complete("grant migrate --jobs \"\"", 3) == "\n"); // nothing offered: a number of the user's own
+  CHECK(complete("grant migrate --jobs \"\"", 3) == "\n");      // nothing offered: a number of the user's own
   const auto registered = run_shell("bash -c 'source " + script.string() + "; complete -p grant'", project.dir.path());
   CHECK(contains(registered.out, "complete -F _grant grant"));
 }
@@ -70,10 +72,9 @@ TEST_CASE("grant completion fish") {
     return run_shell("fish -c 'source " + script.string() + "; complete -C\"" + line + "\"'", project.dir.path()).out;
   };
   CHECK(complete("grant que").find("query\t") == 0);
-  CHECK(complete("grant query --format ") ==
-        "csv\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n"
-        "json\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n"
-        "table\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n");
+  CHECK(complete("grant query --format ") == "csv\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n"
+                                             "json\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n"
+                                             "table\ttable (default), csv (RFC 4180 quoting, LF line ends) or json\n");
   const auto databases = complete("grant status --database ");
   CHECK(contains(databases, "primary\t"));
   CHECK(contains(databases, "analytics\t"));

@@ -14,8 +14,8 @@
 // One namespace per test file: the helpers of two files never meet in a unity build.
 namespace grant_test_config_cli_test {
 
-using grant::test::contains;
 using grant::test::closed_port;
+using grant::test::contains;
 
 using grant::test::run_grant;
 using grant::test::RunResult;

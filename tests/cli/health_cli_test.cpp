@@ -37,9 +37,11 @@ std::string fleet_config(const std::string& writer_url) {
               test::shard_url(i) + R"("})";
   }
   return R"({"databases": {
-    "analytics": {"url": ")" + writer_url + R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
+    "analytics": {"url": ")" +
+         writer_url + R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
          R"("}], "health": {"timeout_ms": 1500, "max_lag_ms": 10000}},
-    "orders": {"shards": [)" + shards + R"(]}}})";
+    "orders": {"shards": [)" +
+         shards + R"(]}}})";
 }
 
 std::unique_ptr<grant::db::Connection> open(const std::string& url) {
@@ -75,8 +77,8 @@ TEST_CASE("cli::health on a healthy fleet") {
     CHECK_FALSE(contains(run.out, "\033[")); // not a terminal
   }
   SUBCASE("json: the contract's document, every field") {
-    for (const auto& args : {std::vector<std::string>{"health", "--format", "json"},
-                             std::vector<std::string>{"health", "--json"}}) {
+    for (const auto& args :
+         {std::vector<std::string>{"health", "--format", "json"}, std::vector<std::string>{"health", "--json"}}) {
       const auto run = grant_in(dir, args);
       CHECK(run.exit_code == 0);
       const auto doc = nlohmann::json::parse(run.out);
@@ -84,9 +86,9 @@ TEST_CASE("cli::health on a healthy fleet") {
       CHECK(doc["checked_at"].get<std::string>().ends_with("Z"));
       REQUIRE(doc["endpoints"].size() == 4);
       for (const auto& e : doc["endpoints"]) {
-        for (const auto* field : {"database", "shard", "replica", "role", "url", "status", "reachable", "error",
-                                  "latency_ms", "server_version", "in_recovery", "role_mismatch", "lag",
-                                  "connections", "prepared_in_doubt"}) {
+        for (const auto* field :
+             {"database", "shard", "replica", "role", "url", "status", "reachable", "error", "latency_ms",
+              "server_version", "in_recovery", "role_mismatch", "lag", "connections", "prepared_in_doubt"}) {
           CHECK_MESSAGE(e.contains(field), field);
         }
         CHECK(e["error"].is_null());
@@ -179,10 +181,9 @@ TEST_CASE("cli::health on a fleet with problems") {
 
 TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
   TempDir dir;
-  const auto config =
-      dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + test::writer_url() +
-                                  R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
-                                  R"("}], "health": {"max_lag_ms": 200}}}})");
+  const auto config = dir.write("grant.json", R"({"databases": {"analytics": {"url": ")" + test::writer_url() +
+                                                  R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() +
+                                                  R"("}], "health": {"max_lag_ms": 200}}}})");
   auto writer = open(test::writer_url());
   writer->execute("CREATE TABLE IF NOT EXISTS health_watch_probe (x int)");
   // Start from a replica that has caught up with whatever earlier tests wrote.
@@ -202,7 +203,8 @@ TEST_CASE("cli::health --watch prints transitions and exits 0 on SIGINT") {
   CHECK(watch.stop(SIGINT) == 0);
   const auto text = test::read_file(output);
   CHECK(std::count(text.begin(), text.end(), '\n') == 4); // only the changes, one line each
-  CHECK(grant_in(dir, {"--config", config.string(), "health", "--watch", "1", "--format", "prometheus"}).exit_code == 2);
+  CHECK(grant_in(dir, {"--config", config.string(), "health", "--watch", "1", "--format", "prometheus"}).exit_code ==
+        2);
 }
 
 TEST_CASE("cli::health on servers that stop, and connections near max_connections") {

@@ -196,7 +196,8 @@ TEST_CASE("cli::load runs a golang-migrate file's own BEGIN/COMMIT wrapper insid
   dir.write("db/migrate/app/1_a.up.sql", "BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n");
   dir.write("db/migrate/app/1_a.down.sql", "BEGIN;\nDROP TABLE a;\nCOMMIT;\n");
   // The third statement fails; in grant's transaction the CREATE before it is rolled back too.
-  dir.write("db/migrate/app/2_b.up.sql", "BEGIN;\nCREATE TABLE b (id int);\nINSERT INTO missing VALUES (1);\nCOMMIT;\n");
+  dir.write("db/migrate/app/2_b.up.sql",
+            "BEGIN;\nCREATE TABLE b (id int);\nINSERT INTO missing VALUES (1);\nCOMMIT;\n");
 
   const auto run = run_grant({"migrate"}, dir.path());
   INFO(run.out, run.err);

@@ -32,7 +32,7 @@ public:
 
   TempDir dir;
 
-  RunResult grant(const std::vector<std::string> &args) const { return grant::test::run_grant(args, dir.path()); }
+  RunResult grant(const std::vector<std::string>& args) const { return grant::test::run_grant(args, dir.path()); }
   bool untouched() const {
     return !std::filesystem::exists(dir / "db/app.sqlite3") && !std::filesystem::exists(dir / "db/other.sqlite3");
   }
@@ -40,7 +40,7 @@ public:
 
 // Runs migrate and checks the user-visible contract for bad input: exit 2, the error names
 // `where`, and no database file was even created.
-void refused(const Project &project, const std::string &where, const std::string &what = {}) {
+void refused(const Project& project, const std::string& where, const std::string& what = {}) {
   const auto run = project.grant({"migrate"});
   INFO(run.out, run.err);
   CHECK(run.exit_code == 2);
@@ -91,7 +91,8 @@ TEST_CASE("migrate::bad_input") {
     refused(project, "2_slow.sql:1", "did you mean 'retries'?");
   }
   SUBCASE("COPY FROM STDIN") {
-    project.dir.write("db/migrate/other/2_copy.sql", "-- grant:up\nCREATE TABLE c (id int);\nCOPY c FROM stdin;\n1\n\\.\n");
+    project.dir.write("db/migrate/other/2_copy.sql",
+                      "-- grant:up\nCREATE TABLE c (id int);\nCOPY c FROM stdin;\n1\n\\.\n");
     refused(project, "2_copy.sql:3", "COPY ... FROM STDIN");
   }
   SUBCASE("a repeatable Flyway migration, a dotted Flyway version") {
@@ -243,8 +244,8 @@ TEST_CASE("migrate::status of an unreachable target is unknown, not pending") {
       {"shards",
        {{{"name", "s0"}, {"url", "sqlite3:db/s0.sqlite3"}},
         {{"name", "s1"},
-         {"url", "postgres://grant@127.0.0.1:" + std::to_string(grant::test::closed_port()) +
-                     "/orders?connect_timeout=2"}}}},
+         {"url",
+          "postgres://grant@127.0.0.1:" + std::to_string(grant::test::closed_port()) + "/orders?connect_timeout=2"}}}},
       {"migrations", "db/migrate/orders"}};
   dir.write("grant.json", config.dump(2));
   dir.write("db/migrate/orders/1_a.sql", "-- grant:up\nCREATE TABLE a (id int);\n");
@@ -257,7 +258,8 @@ TEST_CASE("migrate::status of an unreachable target is unknown, not pending") {
   // s0 is reachable and has both files pending; s1's files are not listed as pending.
   CHECK(contains(text.out, "orders/s0  0 applied, 2 pending"));
   std::size_t listed = 0;
-  for (auto pos = text.out.find("pending  1_a"); pos != std::string::npos; pos = text.out.find("pending  1_a", pos + 1)) {
+  for (auto pos = text.out.find("pending  1_a"); pos != std::string::npos;
+       pos = text.out.find("pending  1_a", pos + 1)) {
     ++listed;
   }
   CHECK(listed == 1);

@@ -47,8 +47,9 @@ void no_secret(const RunResult& run) {
 TEST_CASE("grant query formats") {
   Project project;
   REQUIRE(project.grant({"--database", "lite", "CREATE TABLE t (id INTEGER, name TEXT, score REAL)"}).exit_code == 0);
-  const auto insert = project.grant(
-      {"--database", "lite", "INSERT INTO t VALUES (1, 'plain', 2.5), (2, 'a,b \"q\"', NULL), (3, '', -1), (4, NULL, 0.125)"});
+  const auto insert =
+      project.grant({"--database", "lite",
+                     "INSERT INTO t VALUES (1, 'plain', 2.5), (2, 'a,b \"q\"', NULL), (3, '', -1), (4, NULL, 0.125)"});
   REQUIRE(insert.exit_code == 0);
   CHECK(contains(insert.out, "4 rows affected"));
 
@@ -64,7 +65,8 @@ TEST_CASE("grant query formats") {
                      "(4 rows)\n");
   }
   SUBCASE("csv: RFC 4180 quoting, LF line ends like psql --csv, NULL empty and the empty string quoted") {
-    const auto run = project.grant({"--database", "lite", "--format", "csv", "SELECT id, name, score FROM t ORDER BY id"});
+    const auto run =
+        project.grant({"--database", "lite", "--format", "csv", "SELECT id, name, score FROM t ORDER BY id"});
     REQUIRE(run.exit_code == 0);
     CHECK(run.out == "id,name,score\n1,plain,2.5\n2,\"a,b \"\"q\"\"\",\n3,\"\",-1.0\n4,,0.125\n");
   }
@@ -115,7 +117,8 @@ TEST_CASE("grant query targets") {
   Project project;
 
   SUBCASE("--role reading goes to the replica; writing to the writer") {
-    const auto reading = project.grant({"--database", "app", "--role", "reading", "--format", "csv", "SELECT pg_is_in_recovery() AS r"});
+    const auto reading =
+        project.grant({"--database", "app", "--role", "reading", "--format", "csv", "SELECT pg_is_in_recovery() AS r"});
     CHECK(reading.exit_code == 0);
     CHECK(reading.out == "r\nt\n");
     const auto writing = project.grant({"--database", "app", "--format", "csv", "SELECT pg_is_in_recovery() AS r"});
@@ -128,9 +131,11 @@ TEST_CASE("grant query targets") {
     config["databases"]["scratch"] = {{"url", url}}; // no replicas: reading falls back to the writer
     project.dir.write("grant.json", config.dump());
     REQUIRE(project.grant({"--database", "scratch", "CREATE TABLE t (id int)"}).exit_code == 0);
-    REQUIRE(project.grant({"--database", "scratch",
-                           "CREATE FUNCTION add_one() RETURNS int LANGUAGE sql AS $$ INSERT INTO t VALUES (1) RETURNING 1 $$"})
-                .exit_code == 0);
+    REQUIRE(
+        project
+            .grant({"--database", "scratch",
+                    "CREATE FUNCTION add_one() RETURNS int LANGUAGE sql AS $$ INSERT INTO t VALUES (1) RETURNING 1 $$"})
+            .exit_code == 0);
     for (const auto& flag : {std::string("--read-only"), std::string("--role=reading")}) {
       CAPTURE(flag);
       for (const auto& sql : {"INSERT INTO t VALUES (1)", "SELECT id FROM t FOR UPDATE", "DROP TABLE t"}) {
@@ -158,7 +163,8 @@ TEST_CASE("grant query on a sharded database") {
   grant::test::ShardFleet fleet(4, "qcli", true);
   for (int i = 0; i < 4; ++i) {
     fleet.execute(i, "CREATE TABLE orders (user_id int PRIMARY KEY, total int)");
-    fleet.execute(i, "INSERT INTO orders SELECT g, g * 10 FROM generate_series(1, 40) g WHERE g % 4 = " + std::to_string(i));
+    fleet.execute(i, "INSERT INTO orders SELECT g, g * 10 FROM generate_series(1, 40) g WHERE g % 4 = " +
+                         std::to_string(i));
   }
   const auto query = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"query", "--database", "orders"});
@@ -181,7 +187,8 @@ TEST_CASE("grant query on a sharded database") {
           "n\n1\n");
   }
   SUBCASE("--all-shards: a shard column first, ORDER BY and LIMIT over the merged rows") {
-    const auto run = query({"--all-shards", "--format", "csv", "SELECT user_id, total FROM orders ORDER BY total DESC LIMIT 3"});
+    const auto run =
+        query({"--all-shards", "--format", "csv", "SELECT user_id, total FROM orders ORDER BY total DESC LIMIT 3"});
     CHECK(run.exit_code == 0);
     CHECK(run.out == "shard,user_id,total\ns0,40,400\ns3,39,390\ns2,38,380\n");
     const auto json = query({"--all-shards", "--format", "json", "SELECT count(*) AS n FROM orders"});
@@ -200,7 +207,8 @@ TEST_CASE("grant query on a sharded database") {
     CHECK(run.exit_code == 3);
     CHECK(contains(run.err, "shard s1"));
     CHECK(contains(run.err, "orders/s1"));
-    const auto partial = query({"--all-shards", "--partial", "--format", "csv", "SELECT user_id FROM orders ORDER BY user_id"});
+    const auto partial =
+        query({"--all-shards", "--partial", "--format", "csv", "SELECT user_id FROM orders ORDER BY user_id"});
     CHECK(partial.exit_code == 3);
     CHECK(contains(partial.err, "shard s1"));
     CHECK(std::count(partial.out.begin(), partial.out.end(), '\n') == 31); // header + 30 rows

@@ -60,8 +60,9 @@ std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bo
   const auto& user = (*moved)[0];
   const auto new_shard = "s" + std::to_string(rig.target_owner(*moved));
   const int old_shard = rig.old_owner(*moved);
-  rb::expect_fenced(rig, old_shard, "UPDATE orders SET amount = amount + 1 WHERE user_id = " + user + " AND id = " +
-                                        (*moved)[1], new_shard);
+  rb::expect_fenced(rig, old_shard,
+                    "UPDATE orders SET amount = amount + 1 WHERE user_id = " + user + " AND id = " + (*moved)[1],
+                    new_shard);
   rb::expect_fenced(rig, old_shard, "DELETE FROM orders WHERE user_id = " + user + " AND id = " + (*moved)[1],
                     new_shard);
   rb::expect_fenced(rig, old_shard,
@@ -78,16 +79,17 @@ std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bo
   // An update changing a staying row's key to one placed elsewhere is refused too.
   if (rig.target_owner(*moved) != rig.old_owner(*stayed)) {
     rb::expect_fenced(rig, rig.old_owner(*stayed),
-                      "UPDATE orders SET user_id = " + user + " WHERE user_id = " + (*stayed)[0] + " AND id = " +
-                          (*stayed)[1],
+                      "UPDATE orders SET user_id = " + user + " WHERE user_id = " + (*stayed)[0] +
+                          " AND id = " + (*stayed)[1],
                       new_shard);
   }
   // A key that did not move keeps working on its shard.
   {
     pqxx::connection connection(rig.fleet.url(rig.old_owner(*stayed)));
     pqxx::work work(connection);
-    const auto result = work.exec("UPDATE orders SET amount = 4242, note = 'after cutover' WHERE user_id = " +
-                                  (*stayed)[0] + " AND id = " + (*stayed)[1]);
+    const auto result =
+        work.exec("UPDATE orders SET amount = 4242, note = 'after cutover' WHERE user_id = " + (*stayed)[0] +
+                  " AND id = " + (*stayed)[1]);
     work.commit();
     CHECK(result.affected_rows() == 1);
     std::lock_guard lock(rig.model.mutex);
@@ -97,8 +99,8 @@ std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bo
   {
     pqxx::connection connection(rig.fleet.url(rig.target_owner(*moved)));
     pqxx::work work(connection);
-    const auto result = work.exec("UPDATE orders SET amount = 777, note = 'on the new shard' WHERE user_id = " +
-                                  user + " AND id = " + (*moved)[1]);
+    const auto result = work.exec("UPDATE orders SET amount = 777, note = 'on the new shard' WHERE user_id = " + user +
+                                  " AND id = " + (*moved)[1]);
     const auto id = std::to_string(rig.next_id++);
     work.exec("INSERT INTO orders (user_id, id, note, amount) VALUES (" + user + ", " + id + ", 'new', 5)");
     work.commit();
@@ -124,7 +126,8 @@ std::uint64_t probe_fence(Rig& rig, std::int64_t max_user, std::mt19937& rng, bo
       }
     }
     const auto id = std::to_string(rig.next_id++);
-    const auto insert = "INSERT INTO orders (user_id, id, note, amount) VALUES (" + candidate + ", " + id + ", 'late', 9)";
+    const auto insert =
+        "INSERT INTO orders (user_id, id, note, amount) VALUES (" + candidate + ", " + id + ", 'late', 9)";
     if (moves) {
       rb::expect_fenced(rig, rig.old_owner({candidate}), insert, "s" + std::to_string(rig.target_owner({candidate})));
       if (late_item) {
@@ -221,7 +224,9 @@ void run_all_phases(Rig& rig, std::int64_t max_user, unsigned seed, bool late_it
   rig.verify_final();
 }
 
-Json ring(int virtual_nodes = 160) { return {{"type", "consistent_hash"}, {"virtual_nodes", virtual_nodes}}; }
+Json ring(int virtual_nodes = 160) {
+  return {{"type", "consistent_hash"}, {"virtual_nodes", virtual_nodes}};
+}
 
 Json ranges(const std::vector<std::tuple<std::string, std::optional<int>, std::optional<int>>>& spans) {
   Json list = Json::array();
@@ -295,14 +300,15 @@ TEST_CASE("rebalance: modulo 2 -> 3 (rows move both ways between the old shards,
 
 TEST_CASE("rebalance: a composite shard key (tenant, user_id), tenants with quotes, commas, braces") {
   const std::vector<rb::TableSpec> tables{{"accounts", {"tenant", "user_id", "id"}, 2, {"balance"}}};
-  Rig rig(3, "rb_composite", tables,
-          {{"1_accounts.sql", "-- grant:up\nCREATE TABLE accounts (tenant text, user_id bigint, id bigint, balance int, "
-                              "PRIMARY KEY (tenant, user_id, id));\n-- grant:down\nDROP TABLE accounts;\n"}});
+  Rig rig(
+      3, "rb_composite", tables,
+      {{"1_accounts.sql", "-- grant:up\nCREATE TABLE accounts (tenant text, user_id bigint, id bigint, balance int, "
+                          "PRIMARY KEY (tenant, user_id, id));\n-- grant:down\nDROP TABLE accounts;\n"}});
   const Json key{"tenant", "user_id"};
   rig.configure(rig.database(rig.shards({0, 1}), ring(), key), rig.database(rig.shards({0, 1, 2}), ring(), key));
   // Tenants that an array literal or a quoted string must escape.
-  const std::vector<std::string> tenants{"acme", "o'brien", "a,b", "x\"y", "back\\slash", "{brace}", "NULL",
-                                         "caf\xc3\xa9", " spaced ", "semi;colon", "tenant-7", "tenant-8"};
+  const std::vector<std::string> tenants{"acme", "o'brien",     "a,b",      "x\"y",       "back\\slash", "{brace}",
+                                         "NULL", "caf\xc3\xa9", " spaced ", "semi;colon", "tenant-7",    "tenant-8"};
   pqxx::connection quoting(rig.fleet.url(0));
   std::map<int, std::vector<std::string>> values;
   {
@@ -343,15 +349,14 @@ TEST_CASE("rebalance: a composite shard key (tenant, user_id), tenants with quot
                           " AND user_id = " + pk[1] + " AND id = " + pk[2],
                       "s" + std::to_string(rig.target_owner(pk, 2)));
   }
-  rig.fleet.execute(rig.old_owner(*stayed, 2), "UPDATE accounts SET balance = -1 WHERE tenant = " +
-                                                    quoting.quote((*stayed)[0]) + " AND user_id = " + (*stayed)[1] +
-                                                    " AND id = " + (*stayed)[2]);
+  rig.fleet.execute(rig.old_owner(*stayed, 2),
+                    "UPDATE accounts SET balance = -1 WHERE tenant = " + quoting.quote((*stayed)[0]) +
+                        " AND user_id = " + (*stayed)[1] + " AND id = " + (*stayed)[2]);
   rig.model.tables["accounts"][*stayed] = {std::string("-1")};
   const auto cleanup = rig.rebalance_ok({"--cleanup"});
   CHECK(cleanup.at("rows_deleted") == expected_deleted);
   rig.verify_final();
 }
-
 
 // After cutover a stale application inserts an order and its item for a key nobody had, on
 // the shard the old config picks (the fence knows only keys that existed). Cleanup must move

@@ -13,7 +13,9 @@ using rb::Rig;
 
 namespace {
 
-Json ring() { return {{"type", "consistent_hash"}, {"virtual_nodes", 160}}; }
+Json ring() {
+  return {{"type", "consistent_hash"}, {"virtual_nodes", 160}};
+}
 
 } // namespace
 
@@ -26,8 +28,8 @@ TEST_CASE("rebalance: the copy meets an item whose order was created during the 
   std::mt19937 rng(14);
   rig.seed_orders(150, 100000, rng);
   // Throttled: the orders scan of each source takes a few seconds.
-  std::vector<std::string> args{"--config", "old.json", "rebalance", "--database", "orders", "--target",
-                                "target.json", "--batch-size", "20", "--max-rows-per-sec", "60"};
+  std::vector<std::string> args{"--config",    "old.json",     "rebalance", "--database",         "orders", "--target",
+                                "target.json", "--batch-size", "20",        "--max-rows-per-sec", "60"};
   const auto log = rig.fleet.dir / "copy.log";
   const int pid = grant::test::spawn_grant(args, rig.fleet.dir.path(), log);
   // Once the scan has passed its first page, a new order and item for the smallest moving user

@@ -21,9 +21,13 @@ using rb::Writer;
 
 namespace {
 
-Json ring() { return {{"type", "consistent_hash"}, {"virtual_nodes", 160}}; }
+Json ring() {
+  return {{"type", "consistent_hash"}, {"virtual_nodes", 160}};
+}
 
-Json ranges(const Json& list) { return {{"type", "range"}, {"ranges", list}}; }
+Json ranges(const Json& list) {
+  return {{"type", "range"}, {"ranges", list}};
+}
 
 unsigned test_seed() {
   if (const char* text = std::getenv("GRANT_TEST_SEED"); text != nullptr && *text != '\0') {
@@ -106,8 +110,8 @@ TEST_CASE("rebalance: SIGKILL at random instants of copy, cutover and cleanup") 
       {"add a shard", {0, 1}, ring(), {0, 1, 2}, ring(), 100000},
       {"split a range",
        {0, 1},
-       ranges(Json::array({{{"shard", "s0"}, {"from", nullptr}, {"to", 1000}},
-                           {{"shard", "s1"}, {"from", 1000}, {"to", nullptr}}})),
+       ranges(Json::array(
+           {{{"shard", "s0"}, {"from", nullptr}, {"to", 1000}}, {{"shard", "s1"}, {"from", 1000}, {"to", nullptr}}})),
        {0, 1, 2},
        ranges(Json::array({{{"shard", "s0"}, {"from", nullptr}, {"to", 500}},
                            {{"shard", "s2"}, {"from", 500}, {"to", 1000}},

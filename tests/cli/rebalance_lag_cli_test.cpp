@@ -88,9 +88,9 @@ TEST_CASE("rebalance: the copy pauses while a replica of a shard lags past max_l
   sql(urls[0], "CREATE TABLE lag_maker (x int); INSERT INTO lag_maker VALUES (1)");
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   const auto output = dir / "copy.log";
-  const int pid = grant::test::spawn_grant({"--config", "grant.json", "rebalance", "--database", "orders", "--target",
-                                            "target.json", "--batch-size", "50"},
-                                           dir.path(), output);
+  const int pid = grant::test::spawn_grant(
+      {"--config", "grant.json", "rebalance", "--database", "orders", "--target", "target.json", "--batch-size", "50"},
+      dir.path(), output);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::string log;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -24,7 +24,9 @@ void refused(const Outcome& run, const std::vector<std::string>& parts) {
   }
 }
 
-Json ring() { return {{"type", "consistent_hash"}, {"virtual_nodes", 160}}; }
+Json ring() {
+  return {{"type", "consistent_hash"}, {"virtual_nodes", 160}};
+}
 
 /// Every row of every table in every database: what --abort must restore.
 std::vector<std::map<Pk, rb::Row>> snapshot(const Rig& rig) {
@@ -66,7 +68,8 @@ TEST_CASE("rebalance: phases out of order, a changed key or version skew are ref
   rig.check_no_objects();
 
   // The new shard one migration ahead of the others.
-  rig.fleet.file("3_notes.sql", "-- grant:up\nCREATE TABLE notes (id bigint PRIMARY KEY);\n-- grant:down\nDROP TABLE notes;\n");
+  rig.fleet.file("3_notes.sql",
+                 "-- grant:up\nCREATE TABLE notes (id bigint PRIMARY KEY);\n-- grant:down\nDROP TABLE notes;\n");
   const auto ahead = rig.fleet.grant({"migrate", "--database", "orders", "--shard", "s2"});
   REQUIRE(ahead.exit_code == 0);
   rig.write_target(target_db);
@@ -125,8 +128,9 @@ TEST_CASE("rebalance: phases out of order, a changed key or version skew are ref
 
   SUBCASE("a second rebalance while one runs is refused, naming who holds it") {
     // Throttled, so that it is still copying while the second one starts.
-    std::vector<std::string> args{"--config", "old.json", "rebalance", "--database", "orders", "--target",
-                                  "target.json", "--batch-size", "10", "--max-rows-per-sec", "20"};
+    std::vector<std::string> args{"--config", "old.json",           "rebalance",   "--database",
+                                  "orders",   "--target",           "target.json", "--batch-size",
+                                  "10",       "--max-rows-per-sec", "20"};
     grant::test::BackgroundGrant first(args, rig.fleet.dir.path(), rig.fleet.dir / "first.log");
     Json status;
     const auto deadline = rb::Clock::now() + std::chrono::seconds(30);
@@ -178,15 +182,16 @@ TEST_CASE("rebalance: SQLite shards are refused") {
     for (const auto& name : names) {
       list.push_back({{"name", name}, {"url", "sqlite3:" + name + ".sqlite3"}});
     }
-    return Json{{"databases",
-                 {{"orders",
-                   {{"shards", list},
-                    {"sharding", {{"key", "user_id"}, {"tables", {"orders"}}, {"resolver", ring()}}}}}}}};
+    return Json{
+        {"databases",
+         {{"orders",
+           {{"shards", list}, {"sharding", {{"key", "user_id"}, {"tables", {"orders"}}, {"resolver", ring()}}}}}}}};
   };
   dir.write("old.json", database({"s0", "s1"}).dump(2));
   dir.write("target.json", database({"s0", "s1", "s2"}).dump(2));
   for (const auto* phase : {"--plan", ""}) {
-    std::vector<std::string> args{"--config", "old.json", "rebalance", "--database", "orders", "--target", "target.json"};
+    std::vector<std::string> args{"--config", "old.json", "rebalance",  "--database",
+                                  "orders",   "--target", "target.json"};
     if (*phase != '\0') {
       args.emplace_back(phase);
     }

@@ -19,8 +19,8 @@ std::size_t Model::size() {
 }
 
 Value random_note(std::mt19937& rng) {
-  static const std::vector<std::string> parts{"plain", "it's", "tab\there", "line\nbreak", "back\\slash",
-                                              "caf\xc3\xa9", "\"quoted\"", "comma,semi;", "  spaces  ", "\\N"};
+  static const std::vector<std::string> parts{"plain",       "it's",       "tab\there",   "line\nbreak", "back\\slash",
+                                              "caf\xc3\xa9", "\"quoted\"", "comma,semi;", "  spaces  ",  "\\N"};
   if (rng() % 10 == 0) {
     return std::nullopt;
   }
@@ -144,8 +144,8 @@ void Rig::seed_orders(int users, std::int64_t max_user, std::mt19937& rng) {
       const int n_items = static_cast<int>(rng() % 3);
       for (int n = 1; n <= n_items; ++n) {
         const auto qty = static_cast<int>(1 + rng() % 50);
-        items[shard].push_back("(" + std::to_string(user) + "," + std::to_string(id) + "," + std::to_string(n) +
-                               "," + std::to_string(qty) + ")");
+        items[shard].push_back("(" + std::to_string(user) + "," + std::to_string(id) + "," + std::to_string(n) + "," +
+                               std::to_string(qty) + ")");
         model.tables["order_items"][{std::to_string(user), std::to_string(id), std::to_string(n)}] = {
             std::to_string(qty)};
       }
@@ -212,12 +212,12 @@ std::vector<std::string> Rig::grant_objects(int db) const {
   pqxx::connection connection(fleet.url(db));
   pqxx::nontransaction work(connection);
   std::vector<std::string> out;
-  const auto rows = work.exec(
-      "SELECT 'relation ' || relname FROM pg_class WHERE relname LIKE 'grant\\_rebalance%' "
-      // The record of how the last rebalance ended stays (docs/commands/rebalance.md).
-      "AND relname NOT LIKE 'grant\\_rebalance\\_finished%' "
-      "UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname LIKE 'grant\\_rebalance%' "
-      "UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgname LIKE 'grant\\_rebalance%'");
+  const auto rows =
+      work.exec("SELECT 'relation ' || relname FROM pg_class WHERE relname LIKE 'grant\\_rebalance%' "
+                // The record of how the last rebalance ended stays (docs/commands/rebalance.md).
+                "AND relname NOT LIKE 'grant\\_rebalance\\_finished%' "
+                "UNION ALL SELECT 'function ' || proname FROM pg_proc WHERE proname LIKE 'grant\\_rebalance%' "
+                "UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgname LIKE 'grant\\_rebalance%'");
   for (const auto& row : rows) {
     out.emplace_back(row[0].c_str());
   }
@@ -225,8 +225,7 @@ std::vector<std::string> Rig::grant_objects(int db) const {
 }
 
 int Rig::prepared_xacts(int db) const {
-  return std::stoi(
-      fleet.scalar(db, "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"));
+  return std::stoi(fleet.scalar(db, "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()"));
 }
 
 std::uint64_t Rig::count(int db, const std::string& table) const {
@@ -302,8 +301,8 @@ void Rig::verify_final(bool under_target) {
             for (const auto& v : it->second) {
               want.push_back(v ? Json(*v) : Json());
             }
-            samples.push_back("s" + std::to_string(db) + " " + Json(pk).dump() + " = " + got.dump() +
-                              ", model " + want.dump());
+            samples.push_back("s" + std::to_string(db) + " " + Json(pk).dump() + " = " + got.dump() + ", model " +
+                              want.dump());
           }
         }
       }
@@ -315,8 +314,8 @@ void Rig::verify_final(bool under_target) {
       if (it == seen.end()) {
         ++lost;
         if (samples.size() < 5) {
-          samples.push_back("lost " + Json(pk).dump() + " (belongs on s" +
-                            std::to_string(owner(pk, table.key_parts)) + ")");
+          samples.push_back("lost " + Json(pk).dump() + " (belongs on s" + std::to_string(owner(pk, table.key_parts)) +
+                            ")");
         }
       } else if (it->second > 1) {
         ++duplicated;

@@ -38,18 +38,20 @@ namespace rb {
 
 using Json = nlohmann::json;
 using Value = std::optional<std::string>;
-using Row = std::vector<Value>;        ///< the value columns, as text (nullopt = NULL)
-using Pk = std::vector<std::string>;   ///< the primary key columns, as text
+using Row = std::vector<Value>;      ///< the value columns, as text (nullopt = NULL)
+using Pk = std::vector<std::string>; ///< the primary key columns, as text
 using Clock = std::chrono::steady_clock;
 using grant::test::contains;
 using grant::test::RunResult;
 
 /// The test servers' password: it must never show in grant's output.
-inline std::string password() { return grant::test::server_env("GRANT_TEST_PG_PASSWORD"); }
+inline std::string password() {
+  return grant::test::server_env("GRANT_TEST_PG_PASSWORD");
+}
 
 struct TableSpec {
   std::string name;
-  std::vector<std::string> pk;     ///< the first `key_parts` of them are the shard key
+  std::vector<std::string> pk; ///< the first `key_parts` of them are the shard key
   std::size_t key_parts = 1;
   std::vector<std::string> values; ///< the other columns
 };
@@ -62,13 +64,12 @@ inline const char* k_orders_migration =
     "CREATE TABLE orders (user_id bigint, id bigint, note text, amount int, PRIMARY KEY (user_id, id));\n"
     "-- grant:down\n"
     "DROP TABLE orders;\n";
-inline const char* k_items_migration =
-    "-- grant:up\n"
-    "CREATE TABLE order_items (user_id bigint, order_id bigint, n int, qty int,\n"
-    "  PRIMARY KEY (user_id, order_id, n),\n"
-    "  FOREIGN KEY (user_id, order_id) REFERENCES orders ON DELETE CASCADE);\n"
-    "-- grant:down\n"
-    "DROP TABLE order_items;\n";
+inline const char* k_items_migration = "-- grant:up\n"
+                                       "CREATE TABLE order_items (user_id bigint, order_id bigint, n int, qty int,\n"
+                                       "  PRIMARY KEY (user_id, order_id, n),\n"
+                                       "  FOREIGN KEY (user_id, order_id) REFERENCES orders ON DELETE CASCADE);\n"
+                                       "-- grant:down\n"
+                                       "DROP TABLE order_items;\n";
 
 /// Every row the shards should hold, per table, by primary key.
 struct Model {
@@ -102,7 +103,7 @@ class Rig {
 public:
   Rig(int databases, const std::string& prefix, std::vector<TableSpec> table_specs = orders_tables(),
       std::vector<std::pair<std::string, std::string>> migrations = {{"1_orders.sql", k_orders_migration},
-                                                                       {"2_order_items.sql", k_items_migration}});
+                                                                     {"2_order_items.sql", k_items_migration}});
 
   grant::test::ShardFleet fleet;
   std::vector<TableSpec> tables;

@@ -109,7 +109,8 @@ TEST_CASE("rebalance: a silent server at each statement of the cutover holds wri
 // cutover's LOCK waits for it guarantees there is one to write; the new shard goes silent at it.
 // One source shard (s0 splits onto s2), so that the only transaction grant opens on s2 is that
 // write block's: every INSERT on s2 after its BEGIN is the catch-up under the lock.
-TEST_CASE("rebalance: a silent new shard at the cutover's catch-up under the lock holds writes no longer than the bound") {
+TEST_CASE(
+    "rebalance: a silent new shard at the cutover's catch-up under the lock holds writes no longer than the bound") {
   constexpr int k_bound_s = 2;
   Rig rig(3, "rb_tstall");
   FaultProxy proxy(rig.fleet.url(2));
@@ -141,8 +142,9 @@ TEST_CASE("rebalance: a silent new shard at the cutover's catch-up under the loc
   // before the block writes to the new shard outside any transaction).
   proxy.add_rule("INSERT INTO", FaultProxy::Action::stall, 1, "BEGIN");
   rb::Outcome run;
-  std::thread cutover(
-      [&] { run = rig.rebalance({"--cutover", "--cutover-timeout", std::to_string(k_bound_s)}, false); });
+  std::thread cutover([&] {
+    run = rig.rebalance({"--cutover", "--cutover-timeout", std::to_string(k_bound_s)}, false);
+  });
   bool waiting = false;
   for (int i = 0; i < 3000 && !waiting; ++i) {
     waiting = rig.fleet.scalar(0, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
@@ -205,8 +207,7 @@ TEST_CASE("rebalance: a silent source during cleanup holds writes no longer than
     Writer writer(rig, 52, 110000, true, 100);
     REQUIRE(writer.wait_ops(20));
     REQUIRE(rig.rebalance_ok({"--batch-size", "200"}).at("phase") == "copied");
-    REQUIRE(rig.rebalance_ok({"--cutover", "--cutover-timeout", std::to_string(k_bound_s)}).at("phase") ==
-            "cut_over");
+    REQUIRE(rig.rebalance_ok({"--cutover", "--cutover-timeout", std::to_string(k_bound_s)}).at("phase") == "cut_over");
     // Applications use the target config by cleanup: the writer keeps to keys that stay.
     writer.only_staying_users();
     REQUIRE(writer.wait_ops(writer.ops() + 20));

@@ -12,7 +12,8 @@ using grant::test::TempDir;
 
 TEST_CASE("cli: shard-check creates no SQLite file") {
   TempDir dir;
-  dir.write("grant.json", R"({"databases": {"orders": {"shards": [{"url": "sqlite3:s0.sqlite3"}, {"url": "sqlite3:s1.sqlite3"}],
+  dir.write("grant.json",
+            R"({"databases": {"orders": {"shards": [{"url": "sqlite3:s0.sqlite3"}, {"url": "sqlite3:s1.sqlite3"}],
     "sharding": {"key": "user_id", "resolver": {"type": "modulo"}}}}})");
   const auto run = run_grant({"shard-check"}, dir.path());
   INFO(run.out, run.err);

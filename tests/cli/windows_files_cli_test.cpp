@@ -36,9 +36,11 @@ struct File {
 };
 
 const std::vector<File> k_files{
-    {"1_users.sql", "-- grant:up\nCREATE TABLE users (id integer PRIMARY KEY, email text);\n-- grant:down\nDROP TABLE users;\n",
+    {"1_users.sql",
+     "-- grant:up\nCREATE TABLE users (id integer PRIMARY KEY, email text);\n-- grant:down\nDROP TABLE users;\n",
      "CREATE TABLE users (id integer PRIMARY KEY, email text);\n"},
-    {"2_orders.sql", "-- migrate:up\nCREATE TABLE orders (id integer PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE orders;\n",
+    {"2_orders.sql",
+     "-- migrate:up\nCREATE TABLE orders (id integer PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE orders;\n",
      "CREATE TABLE orders (id integer PRIMARY KEY);\n\n"},
     {"3_items.up.sql", "CREATE TABLE items (id integer PRIMARY KEY);\nCREATE INDEX items_id ON items (id);\n",
      "CREATE TABLE items (id integer PRIMARY KEY);\nCREATE INDEX items_id ON items (id);\n"},
@@ -69,8 +71,8 @@ TEST_CASE("cli: files saved by Windows editors (BOM, CRLF) migrate as they are")
   CHECK(project.scalar("SELECT name FROM tags") == "a\nb");
 
   SUBCASE("the recorded checksum is the one of the LF file without BOM") {
-    const std::map<std::string, std::string> expected{{"1", k_files[0].up}, {"2", k_files[1].up},
-                                                      {"3", k_files[2].up}, {"4", k_files[4].up}};
+    const std::map<std::string, std::string> expected{
+        {"1", k_files[0].up}, {"2", k_files[1].up}, {"3", k_files[2].up}, {"4", k_files[4].up}};
     for (const auto& [version, up] : expected) {
       CHECK_MESSAGE(project.scalar("SELECT checksum FROM schema_migrations WHERE version = '" + version + "'") ==
                         grant::util::sha256_hex(up),
@@ -113,10 +115,12 @@ TEST_CASE("cli: a CRLF file applied before line ends were normalized shows no dr
 
 TEST_CASE("cli: a key list saved by a Windows editor resolves like its LF twin") {
   TempDir dir;
-  dir.write("grant.json", R"({"databases": {"orders": {"shards": [{"url": "sqlite3:s0.sqlite3"}, {"url": "sqlite3:s1.sqlite3"}],
+  dir.write("grant.json",
+            R"({"databases": {"orders": {"shards": [{"url": "sqlite3:s0.sqlite3"}, {"url": "sqlite3:s1.sqlite3"}],
     "sharding": {"key": "user_id", "resolver": {"type": "modulo"}}}}})");
   const auto lf = run_grant({"shard-resolve", "--database", "orders", "--stdin"}, dir.path(), {}, "1\n2\n3\n");
-  const auto crlf = run_grant({"shard-resolve", "--database", "orders", "--stdin"}, dir.path(), {}, windows("1\n2\n3\n"));
+  const auto crlf =
+      run_grant({"shard-resolve", "--database", "orders", "--stdin"}, dir.path(), {}, windows("1\n2\n3\n"));
   INFO(crlf.err);
   CHECK(lf.exit_code == 0);
   CHECK(crlf.exit_code == 0);

@@ -52,8 +52,8 @@ const health::EndpointHealth& find(const health::Report& report, const std::stri
 }
 
 std::string analytics(const std::string& writer, const std::string& replica) {
-  return R"({"databases": {"analytics": {"url": ")" + writer + R"(", "replicas": [{"name": "r1", "url": ")" +
-         replica + R"("}]}}})";
+  return R"({"databases": {"analytics": {"url": ")" + writer + R"(", "replicas": [{"name": "r1", "url": ")" + replica +
+         R"("}]}}})";
 }
 
 // A port that completes the TCP handshake (the kernel's backlog) and never says a word.
@@ -96,8 +96,8 @@ TEST_CASE("health::check a healthy fleet") {
               test::shard_url(i) + R"("})";
   }
   const auto config = parse_config(R"({"databases": {
-    "analytics": {"url": ")" + test::writer_url() + R"(", "replicas": [{"name": "r1", "url": ")" +
-                                       test::replica_url() + R"("}]},
+    "analytics": {"url": ")" + test::writer_url() +
+                                       R"(", "replicas": [{"name": "r1", "url": ")" + test::replica_url() + R"("}]},
     "orders": {"shards": [)" + shards + R"(]},
     "primary": {"url": "sqlite3:primary.sqlite3"}}})",
                                    dir);
@@ -174,8 +174,10 @@ TEST_CASE("health::check endpoints that fail") {
     static auto* const proxy = new test::FaultProxy(test::writer_url());
     proxy->add_rule("pg_is_in_recovery", test::FaultProxy::Action::stall, -1);
     const auto config = parse_config(R"({"databases": {
-      "silent": {"url": "postgres://grant@127.0.0.1:)" + std::to_string(silent.port()) + R"(/x"},
-      "stalled": {"url": ")" + proxy->url() + R"("}}})",
+      "silent": {"url": "postgres://grant@127.0.0.1:)" +
+                                         std::to_string(silent.port()) + R"(/x"},
+      "stalled": {"url": ")" + proxy->url() +
+                                         R"("}}})",
                                      dir);
     health::CheckOptions options;
     options.timeout_ms = 300;
@@ -346,8 +348,8 @@ TEST_CASE("health::check servers that stop, and connections near max_connections
     CHECK(writer.probe.connections->used == sessions + 1);
     CHECK(writer.probe.connections->max == test::PgPair::k_max_connections);
     REQUIRE(writer.reasons.size() == 1);
-    CHECK(writer.reasons[0] == "connections " + std::to_string(sessions + 1) + " of " +
-                                   std::to_string(test::PgPair::k_max_connections));
+    CHECK(writer.reasons[0] ==
+          "connections " + std::to_string(sessions + 1) + " of " + std::to_string(test::PgPair::k_max_connections));
     CHECK(find(report, "analytics/r1").status == health::Status::healthy); // a server of its own
     CHECK(report.status == health::Status::degraded);
     open_sessions.clear();

@@ -26,13 +26,13 @@ using grant::test::Project;
 
 namespace {
 
-std::string table_migration(const std::string &table) {
+std::string table_migration(const std::string& table) {
   return "-- grant:up\nCREATE TABLE " + table + " (id int);\n-- grant:down\nDROP TABLE " + table + ";\n";
 }
 
 using Strings = std::vector<std::string>;
 
-void single_database_suite(Project &project) {
+void single_database_suite(Project& project) {
   SUBCASE("migrate applies in numeric order and records every column; a second run applies nothing") {
     project.file("1_create_users.sql", "-- grant:up\nCREATE TABLE users (id int PRIMARY KEY, email text);\n"
                                        "-- grant:down\nDROP TABLE users;\n");
@@ -108,7 +108,7 @@ void single_database_suite(Project &project) {
   }
 
   SUBCASE("rollback --steps and --to revert newest first") {
-    for (const auto *name : {"1_a", "2_b", "3_c", "4_d"}) {
+    for (const auto* name : {"1_a", "2_b", "3_c", "4_d"}) {
       project.file(std::string(name) + ".sql", table_migration(std::string(1, name[2])));
     }
     REQUIRE(project.grant({"migrate"}).exit_code == 0);
@@ -213,7 +213,7 @@ void single_database_suite(Project &project) {
     const auto document = nlohmann::json::parse(run.out);
     CHECK(document["ok"] == false);
     std::set<std::string> kinds;
-    for (const auto &problem : document["problems"]) {
+    for (const auto& problem : document["problems"]) {
       kinds.insert(problem["kind"].get<std::string>());
     }
     CHECK(kinds == std::set<std::string>{"checksum_drift", "missing_file", "out_of_order"});
@@ -407,7 +407,7 @@ TEST_CASE("migrate::postgres_only") {
     CHECK_FALSE(contains(run.err, "grant-test-secret"));
     const auto writer = test::writer_url();
     CHECK(project.query_at(writer, "SELECT to_regclass('" + table + "') IS NULL AND to_regclass('" + table +
-                                        "_migrations') IS NULL")[0][0] == "t");
+                                       "_migrations') IS NULL")[0][0] == "t");
   }
 }
 

@@ -57,7 +57,7 @@ TEST_CASE("migrate::atomic") {
     for (int i = 0; i < 4; ++i) {
       runs.push_back(std::async(std::launch::async, [&] { return fleet.grant({"migrate", "--atomic"}); }));
     }
-    for (auto &run : runs) {
+    for (auto& run : runs) {
       const auto result = run.get();
       INFO(result.out, result.err);
       CHECK(result.exit_code == 0);

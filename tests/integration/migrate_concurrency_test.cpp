@@ -23,27 +23,27 @@
 // One namespace per test file: the helpers of two files never meet in a unity build.
 namespace grant_test_migrate_concurrency_test {
 
-using grant::test::contains;
 using grant::test::closed_port;
+using grant::test::contains;
 
 using grant::test::RunResult;
 using grant::test::TempDir;
 
 namespace {
 
-void write_config(const TempDir &dir, const std::string &url) {
+void write_config(const TempDir& dir, const std::string& url) {
   nlohmann::json config;
   config["databases"]["app"] = {{"url", url}, {"migrations", "db/migrate/app"}};
   dir.write("grant.json", config.dump(2));
 }
 
-std::string query_scalar(const TempDir &dir, const std::string &url, const std::string &sql) {
+std::string query_scalar(const TempDir& dir, const std::string& url, const std::string& sql) {
   auto connection = grant::db::connect(grant::util::parse_database_url(url, dir.path()), {"test", 5000, "grant-test"});
   return connection->query(sql, {}).scalar().value_or("NULL");
 }
 
 // 30 migrations that each log their own version; run by 8 processes at once.
-void exactly_once(const std::string &url) {
+void exactly_once(const std::string& url) {
   TempDir dir;
   write_config(dir, url);
   dir.write("db/migrate/app/1_log.sql", "-- grant:up\nCREATE TABLE log (version text NOT NULL);\n"
@@ -56,7 +56,7 @@ void exactly_once(const std::string &url) {
   for (int i = 0; i < 8; ++i) {
     runs.push_back(std::async(std::launch::async, [&] { return grant::test::run_grant({"migrate"}, dir.path()); }));
   }
-  for (auto &run : runs) {
+  for (auto& run : runs) {
     const auto result = run.get();
     INFO(result.out, result.err);
     CHECK(result.exit_code == 0);

@@ -19,8 +19,10 @@ TEST_CASE("migrate::session state does not leak") {
   for (const bool atomic : {false, true}) {
     CAPTURE(atomic);
     ShardFleet fleet(2, "mig_session");
-    fleet.execute(0, "DO $$ BEGIN CREATE ROLE grant_limited NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
-    fleet.execute(1, "DO $$ BEGIN CREATE ROLE grant_limited NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    fleet.execute(0,
+                  "DO $$ BEGIN CREATE ROLE grant_limited NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    fleet.execute(1,
+                  "DO $$ BEGIN CREATE ROLE grant_limited NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     fleet.file("1_dump.sql", "-- grant:up\nSELECT pg_catalog.set_config('search_path', '', false);\n"
                              "CREATE TABLE public.dumped (id int);\n");
     fleet.file("2_role.sql", "-- grant:up\nSET ROLE grant_limited;\nSELECT 1;\n");

@@ -17,7 +17,7 @@ using grant::test::ShardFleet;
 namespace {
 
 // With the shard key column, so the sharding section holds.
-std::string sharded_table_migration(const std::string &table) {
+std::string sharded_table_migration(const std::string& table) {
   return "-- grant:up\nCREATE TABLE " + table +
          " (id bigint PRIMARY KEY, user_id bigint);\n"
          "-- grant:down\nDROP TABLE " +
@@ -96,7 +96,7 @@ TEST_CASE("migrate::shards") {
     const auto document = nlohmann::json::parse(run.out);
     CHECK(document["targets"].size() == 4);
     REQUIRE(document["databases"].size() == 1);
-    const auto &orders = document["databases"][0];
+    const auto& orders = document["databases"][0];
     CHECK(orders["database"] == "orders");
     CHECK(orders["targets"] == 4);
     CHECK(orders["agree"] == false);

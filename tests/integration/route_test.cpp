@@ -314,7 +314,8 @@ TEST_CASE("route: a replica whose server is stopped is banned, and used again on
   pair.ensure_running();
   test::TempDir dir;
   const auto config = parse_config(R"({"databases": {"app": {"url": ")" + pair.writer_url() + R"(",
-    "replicas": [{"name": "r1", "url": ")" + pair.replica_url() + R"("}],
+    "replicas": [{"name": "r1", "url": ")" +
+                                       pair.replica_url() + R"("}],
     "pool": {"connect_timeout_ms": 2000},
     "health": {"timeout_ms": 2000, "max_lag_ms": 60000, "fall": 1, "rise": 1}}}})",
                                    dir);

@@ -40,8 +40,10 @@ struct Count final : route::MergedSink {
 TEST_CASE("route threads: picks, checkouts and queries from many threads while the monitor publishes") {
   test::TempDir dir;
   const std::string json = R"({"databases": {"analytics": {"url": ")" + test::writer_url() + R"(",
-    "replicas": [{"name": "r1", "url": ")" + test::replica_url() + R"(", "weight": 2},
-                 {"name": "r2", "url": ")" + test::replica_url() + R"("}],
+    "replicas": [{"name": "r1", "url": ")" +
+                           test::replica_url() + R"(", "weight": 2},
+                 {"name": "r2", "url": ")" +
+                           test::replica_url() + R"("}],
     "pool": {"size": 4}, "balancer": {"strategy": "least_connections"},
     "health": {"max_lag_ms": 60000, "fall": 2, "rise": 1}}}})";
   const auto config = config::parse(json, dir.write("grant.json", json), config::process_env());
@@ -120,7 +122,8 @@ TEST_CASE("route threads: scatter-gathers from several threads over shared pools
         options.queued_batches = 1;
         options.jobs = 2;
         const bool ordered = (t + i) % 2 == 0;
-        route::scatter_gather(targets, route::plan_merge(ordered ? "SELECT v FROM n ORDER BY v LIMIT 100" : "SELECT v FROM n"),
+        route::scatter_gather(targets,
+                              route::plan_merge(ordered ? "SELECT v FROM n ORDER BY v LIMIT 100" : "SELECT v FROM n"),
                               sink, options);
         const bool ok = ordered ? (sink.rows == 100 && sink.sum == 5050) : (sink.rows == 500 && sink.sum == 125250);
         right += ok ? 1 : 0;

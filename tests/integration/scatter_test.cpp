@@ -65,10 +65,10 @@ void fill(test::ShardFleet& fleet, db::Connection& combined) {
     const auto qty = std::uniform_int_distribution<int>(-50, 50)(random);
     const bool null_qty = qty % 7 == 0;
     const std::string price = std::to_string(std::uniform_int_distribution<int>(0, 99999)(random)) + ".25";
-    const std::string name = std::string(1, static_cast<char>('A' + id % 26)) + (id % 3 == 0 ? "a" : "Z") +
-                             std::to_string(id % 11);
-    const std::string row = "(" + std::to_string(id) + ", " + (null_qty ? "NULL" : std::to_string(qty)) + ", " +
-                            price + ", '" + name + "', " + (id % 2 == 0 ? "true" : "false") + ")";
+    const std::string name =
+        std::string(1, static_cast<char>('A' + id % 26)) + (id % 3 == 0 ? "a" : "Z") + std::to_string(id % 11);
+    const std::string row = "(" + std::to_string(id) + ", " + (null_qty ? "NULL" : std::to_string(qty)) + ", " + price +
+                            ", '" + name + "', " + (id % 2 == 0 ? "true" : "false") + ")";
     auto& shard = values[static_cast<std::size_t>(id % fleet.size())];
     shard += (shard.empty() ? "" : ", ") + row;
     all += (all.empty() ? "" : ", ") + row;
@@ -149,7 +149,8 @@ TEST_CASE("scatter_gather over four shards") {
     Collect partial_sink;
     route::ScatterOptions options;
     options.partial = true;
-    const auto result = route::scatter_gather(targets, route::plan_merge("SELECT id FROM items ORDER BY id"), partial_sink, options);
+    const auto result =
+        route::scatter_gather(targets, route::plan_merge("SELECT id FROM items ORDER BY id"), partial_sink, options);
     REQUIRE(result.failures.size() == 1);
     CHECK(result.failures[0].shard == "s2");
     CHECK(partial_sink.rows.size() == 450);
@@ -169,7 +170,8 @@ TEST_CASE("scatter_gather over four shards") {
       CAPTURE(ordered);
       Collect sink;
       try {
-        route::scatter_gather(proxied, route::plan_merge(ordered ? "SELECT id FROM items ORDER BY id" : "SELECT id FROM items"),
+        route::scatter_gather(proxied,
+                              route::plan_merge(ordered ? "SELECT id FROM items ORDER BY id" : "SELECT id FROM items"),
                               sink, options);
         FAIL("no error");
       } catch (const route::ScatterError& error) {

@@ -79,12 +79,17 @@ TEST_CASE("serve answers each endpoint while faults come and go") {
   test::FaultProxy writer_proxy(test::writer_url());
   test::FaultProxy replica_proxy(test::replica_url());
   const std::string json = R"({"databases": {
-    "analytics": {"url": ")" + writer_proxy.url() + R"(",
-                  "replicas": [{"name": "r1", "url": ")" + test::replica_url() + R"("},
-                               {"name": "r2", "url": ")" + replica_proxy.url() + R"("}],
+    "analytics": {"url": ")" +
+                           writer_proxy.url() + R"(",
+                  "replicas": [{"name": "r1", "url": ")" +
+                           test::replica_url() + R"("},
+                               {"name": "r2", "url": ")" +
+                           replica_proxy.url() + R"("}],
                   "health": {"timeout_ms": 1500, "max_lag_ms": 60000, "fall": 2, "rise": 2}},
-    "orders": {"shards": [{"name": "s0", "url": ")" + test::shard_url(0) + R"("},
-                          {"name": "s1", "url": ")" + test::shard_url(1) + R"("}]}}})";
+    "orders": {"shards": [{"name": "s0", "url": ")" +
+                           test::shard_url(0) + R"("},
+                          {"name": "s1", "url": ")" +
+                           test::shard_url(1) + R"("}]}}})";
   const auto config = config::parse(json, dir.write("grant.json", json), config::process_env());
   health::Monitor monitor(all(config), {});
   const Running serve(monitor);
@@ -101,9 +106,9 @@ TEST_CASE("serve answers each endpoint while faults come and go") {
   CHECK(nlohmann::json::parse(health.body)["status"] == "unknown");
 
   monitor.check_now();
-  for (const auto* path : {"/health", "/writer/analytics", "/replica/analytics", "/replica/analytics/r1",
-                           "/replica/analytics/r2", "/replica/analytics/r2?lag=60000", "/writer/orders",
-                           "/writer/orders/s1", "/metrics"}) {
+  for (const auto* path :
+       {"/health", "/writer/analytics", "/replica/analytics", "/replica/analytics/r1", "/replica/analytics/r2",
+        "/replica/analytics/r2?lag=60000", "/writer/orders", "/writer/orders/s1", "/metrics"}) {
     CHECK_MESSAGE(serve.status(path) == 200, path);
   }
   CHECK(serve.status("/replica/orders") == 503); // the shards have no replicas
@@ -144,7 +149,7 @@ TEST_CASE("serve answers each endpoint while faults come and go") {
   SUBCASE("the writer's probes cut: writer out, replicas' lag unknown (never 0), both back after") {
     cut(writer_proxy);
     monitor.check_now();
-    CHECK(serve.status("/writer/analytics") == 200);  // one failure
+    CHECK(serve.status("/writer/analytics") == 200);     // one failure
     CHECK(serve.status("/replica/analytics/r1") == 200); // lag measured one check ago
     monitor.check_now();
     CHECK(serve.status("/writer/analytics") == 503);

@@ -333,7 +333,8 @@ TEST_CASE("shard::check") {
       const auto k = std::stoll(key.at(0));
       return k < 100 ? 0 : k < 200 ? 1 : k >= 300 ? 2 : 3;
     };
-    Fleet fleet(range_owner, resolver({{"type", "range"},
+    Fleet fleet(range_owner,
+                resolver({{"type", "range"},
                           {"ranges",
                            {{{"shard", "s0"}, {"from", nullptr}, {"to", 100}},
                             {{"shard", "s1"}, {"from", 100}, {"to", 200}},
@@ -385,7 +386,8 @@ TEST_CASE("shard::check") {
     const auto table_owner = [](const KeyParts& key) {
       return static_cast<int>(std::stoll(key.at(0).substr(std::string("tenant-").size())) * 7 % 4);
     };
-    Fleet fleet(table_owner, resolver({{"type", "lookup"},
+    Fleet fleet(table_owner,
+                resolver({{"type", "lookup"},
                           {"table",
                            {{"database", "primary"},
                             {"name", "tenant_shards"},
@@ -426,7 +428,8 @@ TEST_CASE("shard::check") {
     round_trip(fleet, keys, {{"accounts", {"u1"}, 1}, {"accounts", {"u2"}, 1}, {"events", {"u3"}, 2}});
   }
   SUBCASE("composite key (tenant_id, user_id), hash") {
-    Fleet fleet(hash_of_4, resolver({{"type", "hash"}}, Json{"tenant_id", "user_id"}), "tenant_id text, user_id bigint");
+    Fleet fleet(hash_of_4, resolver({{"type", "hash"}}, Json{"tenant_id", "user_id"}),
+                "tenant_id text, user_id bigint");
     std::vector<KeyParts> keys;
     for (int t = 0; t < 10; ++t) {
       for (int u = 0; u < 40; ++u) {

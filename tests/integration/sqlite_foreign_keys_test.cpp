@@ -35,15 +35,15 @@ public:
 
   TempDir dir;
 
-  void file(const std::string &name, const std::string &text) const { dir.write("db/migrate/app/" + name, text); }
-  test::RunResult grant(const std::vector<std::string> &args) const { return test::run_grant(args, dir.path()); }
-  std::string scalar(const std::string &sql) const {
+  void file(const std::string& name, const std::string& text) const { dir.write("db/migrate/app/" + name, text); }
+  test::RunResult grant(const std::vector<std::string>& args) const { return test::run_grant(args, dir.path()); }
+  std::string scalar(const std::string& sql) const {
     auto connection = db::connect(util::parse_database_url("sqlite3:db/app.sqlite3", dir.path()), {"test", 5000, "t"});
     return connection->query(sql).scalar().value_or("NULL");
   }
 };
 
-const char *const k_schema = "-- grant:up\n"
+const char* const k_schema = "-- grant:up\n"
                              "CREATE TABLE parent (id integer PRIMARY KEY, name text);\n"
                              "CREATE TABLE child (id integer PRIMARY KEY,\n"
                              "  parent_id integer NOT NULL REFERENCES parent (id) ON DELETE CASCADE);\n"
@@ -53,7 +53,7 @@ const char *const k_schema = "-- grant:up\n"
                              "DROP TABLE child;\nDROP TABLE parent;\n";
 
 // SQLite's recipe for a change ALTER TABLE cannot make: new table, copy, drop, rename.
-const char *const k_rebuild = "-- grant:up\n"
+const char* const k_rebuild = "-- grant:up\n"
                               "CREATE TABLE parent_new (id integer PRIMARY KEY, name text NOT NULL DEFAULT '');\n"
                               "INSERT INTO parent_new SELECT id, coalesce(name, '') FROM parent;\n"
                               "DROP TABLE parent;\n"
@@ -135,7 +135,7 @@ TEST_CASE("sqlite::a COMMIT that meets SQLITE_BUSY is rolled back") {
     try {
       write.commit();
       FAIL("the COMMIT did not meet the reader's lock");
-    } catch (const db::DbError &error) {
+    } catch (const db::DbError& error) {
       CHECK((error.details().sqlite_code & 0xff) == 5); // SQLITE_BUSY
     }
     CHECK(writer->transaction_depth() == 0);

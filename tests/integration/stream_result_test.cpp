@@ -102,7 +102,8 @@ TEST_CASE("db::stream_result on PostgreSQL") {
   SUBCASE("a WITH whose body writes cannot be a cursor: it runs whole, and writes once") {
     connection->execute("CREATE TABLE items (id int PRIMARY KEY)");
     Collect sink;
-    connection->stream_result("WITH added AS (INSERT INTO items VALUES (1), (2) RETURNING id) SELECT id FROM added", sink);
+    connection->stream_result("WITH added AS (INSERT INTO items VALUES (1), (2) RETURNING id) SELECT id FROM added",
+                              sink);
     CHECK(sink.rows.size() == 2);
     CHECK(connection->query("SELECT count(*) FROM items").scalar() == "2");
   }

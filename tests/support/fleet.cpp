@@ -18,7 +18,9 @@ ShardFleet::ShardFleet(int shards, const std::string& prefix, bool sharding) {
   std::filesystem::create_directories(dir / "db/migrate/orders");
 }
 
-void ShardFleet::save() const { dir.write("grant.json", m_config.dump(2)); }
+void ShardFleet::save() const {
+  dir.write("grant.json", m_config.dump(2));
+}
 
 void ShardFleet::route(int index, const std::string& url) {
   m_config["databases"]["orders"]["shards"][static_cast<std::size_t>(index)]["url"] = url;
@@ -52,8 +54,7 @@ bool ShardFleet::has_table(int shard, const std::string& name) const {
 }
 
 int ShardFleet::applied_count(int shard) const {
-  return has_table(shard, "schema_migrations") ? std::stoi(scalar(shard, "SELECT count(*) FROM schema_migrations"))
-                                               : 0;
+  return has_table(shard, "schema_migrations") ? std::stoi(scalar(shard, "SELECT count(*) FROM schema_migrations")) : 0;
 }
 
 int ShardFleet::prepared(int shard) const {

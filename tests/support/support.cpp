@@ -14,8 +14,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,8 +52,7 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 RunResult run_grant(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                    const std::map<std::string, std::optional<std::string>>& env,
-                    const std::string& stdin_text) {
+                    const std::map<std::string, std::optional<std::string>>& env, const std::string& stdin_text) {
   int out_pipe[2];
   int err_pipe[2];
   int in_pipe[2];
@@ -169,7 +168,9 @@ RunResult run_grant(const std::vector<std::string>& args, const std::filesystem:
   return result;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 int closed_port() {
   // Bind port 0 to get a free port from the kernel, then close it: nothing listens there.
@@ -194,8 +195,12 @@ std::string server_env(const std::string& name) {
   return value;
 }
 
-std::string writer_url() { return server_env("GRANT_TEST_PG_WRITER_URL"); }
-std::string replica_url() { return server_env("GRANT_TEST_PG_REPLICA_URL"); }
+std::string writer_url() {
+  return server_env("GRANT_TEST_PG_WRITER_URL");
+}
+std::string replica_url() {
+  return server_env("GRANT_TEST_PG_REPLICA_URL");
+}
 std::string shard_url(int index) {
   return server_env("GRANT_TEST_PG_SHARD" + std::to_string(index) + "_URL");
 }
@@ -214,8 +219,8 @@ std::string with_dbname(const std::string& url, const std::string& dbname) {
 std::string fresh_database(const std::string& url, const std::string& prefix) {
   static std::atomic<int> counter{0};
   static const auto run_id = std::random_device{}() % 100000;
-  const std::string name = prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(run_id) +
-                           "_" + std::to_string(counter++);
+  const std::string name =
+      prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(run_id) + "_" + std::to_string(counter++);
   pqxx::connection admin(url);
   pqxx::nontransaction work(admin);
   work.exec("CREATE DATABASE " + work.quote_name(name));

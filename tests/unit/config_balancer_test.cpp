@@ -68,8 +68,9 @@ TEST_CASE("config: databases.X.balancer") {
     const auto defaults = parse(R"({"url": "postgres://h/a"})").databases[0].balancer;
     CHECK(defaults.failure_threshold == 5);
     CHECK(defaults.cooldown_ms == 5000);
-    const auto set =
-        parse(R"({"url": "postgres://h/a", "balancer": {"failure_threshold": 2, "cooldown_ms": "750"}})").databases[0].balancer;
+    const auto set = parse(R"({"url": "postgres://h/a", "balancer": {"failure_threshold": 2, "cooldown_ms": "750"}})")
+                         .databases[0]
+                         .balancer;
     CHECK(set.failure_threshold == 2);
     CHECK(set.cooldown_ms == 750);
     auto error = parse_error(R"({"url": "postgres://h/a", "balancer": {"failure_threshold": 0}})");

@@ -216,11 +216,10 @@ TEST_CASE("config::parse path rules") {
   }
 
   SUBCASE("a composite shard key and key ranges") {
-    const auto cfg = config::parse(
-        with_database("orders", R"({"shards": [{"url": "postgres://h/a", "key_range": "-80"},
+    const auto cfg = config::parse(with_database("orders", R"({"shards": [{"url": "postgres://h/a", "key_range": "-80"},
                                                 {"url": "postgres://h/b", "key_range": "80-"}],
                                    "sharding": {"key": ["tenant_id", "user_id"], "resolver": {"type": "hash"}}})"),
-        dir / "grant.json", env_of({}));
+                                   dir / "grant.json", env_of({}));
     const auto& db = cfg.databases[0];
     // Unnamed shards are named after their position.
     CHECK(db.shards[0].name == "s0");
@@ -233,20 +232,20 @@ TEST_CASE("config::parse path rules") {
   }
 
   SUBCASE("interpolation reaches resolver parameters") {
-    const auto cfg = config::parse(
-        with_database("orders", R"({"shards": [{"url": "postgres://h/a"}],
+    const auto cfg = config::parse(with_database("orders", R"({"shards": [{"url": "postgres://h/a"}],
                                    "sharding": {"key": "tenant_id", "resolver": {"type": "lookup",
                                      "map": {"acme": "${ACME_SHARD:-s0}"},
                                      "table": {"database": "${LOOKUP_DB}", "name": "tenant_shards"}}}})"),
-        dir / "grant.json", env_of({{"LOOKUP_DB", "primary"}}));
+                                   dir / "grant.json", env_of({{"LOOKUP_DB", "primary"}}));
     const auto& params = cfg.databases[0].sharding->resolver.params;
     CHECK(params["map"]["acme"] == "s0");
     CHECK(params["table"]["database"] == "primary");
   }
 
   SUBCASE("numbers may come from the environment") {
-    const auto cfg = config::parse(with_database("a", R"({"url": "sqlite3:a.db", "pool": {"size": "${POOL_SIZE:-7}"}})"),
-                                   dir / "grant.json", env_of({}));
+    const auto cfg =
+        config::parse(with_database("a", R"({"url": "sqlite3:a.db", "pool": {"size": "${POOL_SIZE:-7}"}})"),
+                      dir / "grant.json", env_of({}));
     CHECK(cfg.databases[0].pool.size == 7);
     CHECK(cfg.databases[0].pool.max_idle == 7);
   }
@@ -258,7 +257,8 @@ TEST_CASE("config::parse rejects bad input, naming what and where") {
 
   SUBCASE("JSON syntax error gives line and column") {
     // Line 3 is missing the comma after the url value: the parser trips on the next key.
-    const auto failure = parse_error(dir, "{\n  \"databases\": {\"a\": {\n    \"url\": \"sqlite3:a.db\"\n    \"migrations\": \"m\"}}}");
+    const auto failure =
+        parse_error(dir, "{\n  \"databases\": {\"a\": {\n    \"url\": \"sqlite3:a.db\"\n    \"migrations\": \"m\"}}}");
     CHECK(failure.what.find("JSON syntax error") != std::string::npos);
     CHECK(failure.where == file + ":4:5");
   }
@@ -338,8 +338,8 @@ TEST_CASE("config::parse rejects bad input, naming what and where") {
   }
 
   SUBCASE("duplicate shard names") {
-    const auto failure = parse_error(
-        dir, with_database("orders", R"({"shards": [{"name": "s0", "url": "postgres://h/a"},
+    const auto failure =
+        parse_error(dir, with_database("orders", R"({"shards": [{"name": "s0", "url": "postgres://h/a"},
                                                     {"name": "s0", "url": "postgres://h/b"}]})"));
     CHECK(failure.what == "duplicate shard name 's0'");
     CHECK(failure.where == file + ": databases.orders.shards[1].name");
@@ -377,15 +377,17 @@ TEST_CASE("config::parse rejects bad input, naming what and where") {
   }
 
   SUBCASE("duplicate database names") {
-    const auto failure = parse_error(
-        dir, R"({"databases": {"a": {"url": "sqlite3:a.db"}, "a": {"url": "sqlite3:b.db"}}})");
+    const auto failure =
+        parse_error(dir, R"({"databases": {"a": {"url": "sqlite3:a.db"}, "a": {"url": "sqlite3:b.db"}}})");
     CHECK(failure.what == "duplicate key 'a'");
     CHECK(failure.where == file + ": databases.a");
   }
 
   SUBCASE("duplicate key inside an array element") {
     const auto failure = parse_error(
-        dir, with_database("o", R"({"shards": [{"url": "postgres://h/a"}, {"url": "postgres://h/b", "name": "x", "name": "y"}]})"));
+        dir,
+        with_database(
+            "o", R"({"shards": [{"url": "postgres://h/a"}, {"url": "postgres://h/b", "name": "x", "name": "y"}]})"));
     CHECK(failure.where == file + ": databases.o.shards[1].name");
   }
 
@@ -435,11 +437,16 @@ TEST_CASE("config::parse rejects bad input, naming what and where") {
   }
 
   SUBCASE("sharding mistakes") {
-    auto failure = parse_error(dir, with_database("a", R"({"url": "postgres://h/a", "sharding": {"key": "id", "resolver": {"type": "hash"}}})"));
+    auto failure = parse_error(
+        dir,
+        with_database("a", R"({"url": "postgres://h/a", "sharding": {"key": "id", "resolver": {"type": "hash"}}})"));
     CHECK(failure.where == file + ": databases.a.sharding");
-    failure = parse_error(dir, with_database("o", R"({"shards": [{"url": "postgres://h/a"}], "sharding": {"key": "id"}})"));
+    failure =
+        parse_error(dir, with_database("o", R"({"shards": [{"url": "postgres://h/a"}], "sharding": {"key": "id"}})"));
     CHECK(failure.where == file + ": databases.o.sharding.resolver");
-    failure = parse_error(dir, with_database("o", R"({"shards": [{"url": "postgres://h/a"}], "sharding": {"key": "id", "resolver": {}}})"));
+    failure = parse_error(
+        dir,
+        with_database("o", R"({"shards": [{"url": "postgres://h/a"}], "sharding": {"key": "id", "resolver": {}}})"));
     CHECK(failure.where == file + ": databases.o.sharding.resolver.type");
     failure = parse_error(dir, with_database("o", R"({"shards": [{"url": "postgres://h/a"}], "replicas": []})"));
     CHECK(failure.where == file + ": databases.o.replicas");
@@ -518,10 +525,9 @@ TEST_CASE("config::parse migrate defaults and sqlite settings") {
     CHECK_FALSE(db.sqlite.foreign_keys);
   }
   SUBCASE("set, also through ${VAR}") {
-    const auto cfg = config::parse(
-        with_database("a", R"({"url": "sqlite3:a.db", "sqlite": {"foreign_keys": true},
+    const auto cfg = config::parse(with_database("a", R"({"url": "sqlite3:a.db", "sqlite": {"foreign_keys": true},
                                "migrate": {"lock_timeout_ms": 5000, "statement_timeout_ms": 0, "retries": "${R:-2}"}})"),
-        dir / "grant.json", env_of({}));
+                                   dir / "grant.json", env_of({}));
     const auto& db = cfg.databases.front();
     CHECK(db.migrate.lock_timeout_ms == 5000);
     CHECK(db.migrate.statement_timeout_ms == 0);
@@ -529,7 +535,8 @@ TEST_CASE("config::parse migrate defaults and sqlite settings") {
     CHECK(db.sqlite.foreign_keys);
   }
   SUBCASE("bad values and unknown keys, with their key path") {
-    auto failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": {"lock_timeout_ms": -1}})"));
+    auto failure =
+        parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": {"lock_timeout_ms": -1}})"));
     CHECK(failure.where == file + ": databases.a.migrate.lock_timeout_ms");
     CHECK(failure.what.find("-1") != std::string::npos);
     failure = parse_error(dir, with_database("a", R"({"url": "sqlite3:a.db", "migrate": {"retries": "x"}})"));

@@ -2,11 +2,11 @@
 // endpoint may take, and the HTTP answers made from a monitor state. Checks are built as data
 // here: the state machine has to be driven through sequences (fail, fail, pass...) at exact
 // points, which the integration tests then repeat against real servers through the fault proxy.
+#include <grant/error.hpp>
 #include <grant/health/json.hpp>
 #include <grant/health/monitor.hpp>
 #include <grant/serve/server.hpp>
 #include <grant/serve/view.hpp>
-#include <grant/error.hpp>
 #include <grant/util/url.hpp>
 
 #include <doctest/doctest.h>
@@ -167,7 +167,7 @@ namespace {
 std::shared_ptr<const MonitorState> fleet_state(bool checked) {
   auto state = std::make_shared<MonitorState>();
   state->started_at = t0;
-  const std::vector<Target> targets{target("analytics", "", ""), target("analytics", "", "r1"),
+  const std::vector<Target> targets{target("analytics", "", ""),   target("analytics", "", "r1"),
                                     target("analytics", "", "r2"), target("orders", "s0", ""),
                                     target("orders", "s1", ""),    target("orders", "s0", "r1")};
   for (const auto& t : targets) {
@@ -185,7 +185,9 @@ std::shared_ptr<const MonitorState> fleet_state(bool checked) {
   return state;
 }
 
-nlohmann::json body(const serve::Answer& answer) { return nlohmann::json::parse(answer.body); }
+nlohmann::json body(const serve::Answer& answer) {
+  return nlohmann::json::parse(answer.body);
+}
 
 } // namespace
 
@@ -215,16 +217,17 @@ TEST_CASE("serve::View answers from the monitor state") {
     CHECK(r2.status == 503);
     CHECK(body(r2)["endpoints"][0]["state"] == "down");
     CHECK(view.answer("/replica/analytics", std::nullopt).status == 200); // r1 qualifies
-    CHECK(view.answer("/writer/orders", std::nullopt).status == 200);    // every shard's writer
+    CHECK(view.answer("/writer/orders", std::nullopt).status == 200);     // every shard's writer
     CHECK(view.answer("/writer/orders/s1", std::nullopt).status == 200);
     CHECK(view.answer("/replica/orders/s0", std::nullopt).status == 200);
     CHECK(view.answer("/replica/orders/s0/r1", std::nullopt).status == 200);
     CHECK(view.answer("/replica/orders/s1", std::nullopt).status == 503); // s1 has no replica
     CHECK(view.answer("/replica/orders", std::nullopt).status == 503);    // ... so not every shard has one
-    CHECK(view.answer("/health", std::nullopt).status == 503);           // r2 is down
+    CHECK(view.answer("/health", std::nullopt).status == 503);            // r2 is down
     const auto metrics = view.answer("/metrics", std::nullopt);
     CHECK(metrics.status == 200);
-    CHECK(metrics.body.find("grant_health_available{database=\"analytics\",shard=\"\",replica=\"r2\",role=\"replica\"} 0") !=
+    CHECK(metrics.body.find(
+              "grant_health_available{database=\"analytics\",shard=\"\",replica=\"r2\",role=\"replica\"} 0") !=
           std::string::npos);
     CHECK(metrics.body.find("grant_health_monitor_rounds_total 1") != std::string::npos);
   }

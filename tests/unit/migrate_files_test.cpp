@@ -34,7 +34,7 @@ TEST_CASE("migrate::files") {
                                                                "DROP INDEX CONCURRENTLY users_id;\n");
     const auto files = load_migrations(folder);
     REQUIRE(files.size() == 2);
-    const auto &users = files[0];
+    const auto& users = files[0];
     CHECK(users.version == "20240101120000");
     CHECK(users.name == "create_users");
     CHECK(users.display_name() == "20240101120000_create_users");
@@ -241,7 +241,7 @@ TEST_CASE("migrate::plan") {
     named[i].version = std::to_string(i + 1);
     named[i].name = std::string(1, static_cast<char>('a' + i));
   }
-  const auto row = [&](const std::string &version, std::optional<std::string> checksum) {
+  const auto row = [&](const std::string& version, std::optional<std::string> checksum) {
     AppliedMigration applied;
     applied.version = version;
     applied.checksum = std::move(checksum);

@@ -16,7 +16,7 @@ namespace {
 grant::ConfigError parse_error(std::string_view text) {
   try {
     parse_migration("db/migrate/app/7_x.sql", text);
-  } catch (const grant::ConfigError &error) {
+  } catch (const grant::ConfigError& error) {
     return error;
   }
   FAIL("parsing did not fail: " << text);
@@ -35,7 +35,7 @@ TEST_CASE("util::parse_duration") {
   CHECK(parse_duration("1500") == 1500ms);
   CHECK(parse_duration("0") == 0ms);
   CHECK(parse_duration("1us") == 1ms);
-  for (const auto *bad : {"", "fast", "-1s", "1.5s", "5 s", "5sec", "s", "5S", "99999999999999999999", "25d"}) {
+  for (const auto* bad : {"", "fast", "-1s", "1.5s", "5 s", "5sec", "s", "5S", "99999999999999999999", "25d"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_duration(bad));
   }

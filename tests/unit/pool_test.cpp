@@ -23,25 +23,23 @@ namespace grant_test_pool_test {
 using namespace grant;
 using namespace std::chrono_literals;
 using registry::Pool;
-using registry::PoolOptions;
 using registry::PooledConnection;
+using registry::PoolOptions;
 
 namespace {
 
 // Shared by the factory and every connection it makes.
 struct World {
   std::atomic<int> next_id{1};
-  std::atomic<int> alive{0};       ///< connections not yet destroyed
-  std::atomic<int> held{0};        ///< connections checked out right now
+  std::atomic<int> alive{0}; ///< connections not yet destroyed
+  std::atomic<int> held{0};  ///< connections checked out right now
   std::atomic<int> max_held{0};
-  std::atomic<int> fail_next{0};   ///< the factory fails this many more times
+  std::atomic<int> fail_next{0}; ///< the factory fails this many more times
 };
 
 class FakeConnection final : public db::Connection {
 public:
-  explicit FakeConnection(World& world) : Connection("fake"), m_world(world), m_id(world.next_id++) {
-    ++m_world.alive;
-  }
+  explicit FakeConnection(World& world) : Connection("fake"), m_world(world), m_id(world.next_id++) { ++m_world.alive; }
   ~FakeConnection() override { --m_world.alive; }
 
   db::Dialect dialect() const override { return db::Dialect::postgres; }
@@ -92,7 +90,9 @@ PoolOptions options(std::size_t size, std::chrono::milliseconds checkout_timeout
   return out;
 }
 
-int id_of(const PooledConnection& connection) { return dynamic_cast<FakeConnection&>(*connection).id(); }
+int id_of(const PooledConnection& connection) {
+  return dynamic_cast<FakeConnection&>(*connection).id();
+}
 
 } // namespace
 
@@ -330,7 +330,7 @@ TEST_CASE("registry::pool max_idle") {
     CHECK(world.alive == 3);
   }
   CHECK(pool.stats().idle == 1);
-  CHECK(world.alive == 1); // the others were closed, not kept
+  CHECK(world.alive == 1);            // the others were closed, not kept
   CHECK(pool.stats().discarded == 0); // closing surplus idle connections is not a discard
 }
 

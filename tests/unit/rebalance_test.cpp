@@ -28,7 +28,8 @@ config::Config orders(const std::vector<std::string>& shards, const std::string&
 }
 
 // The ConfigError the constructor throws, or an empty string when it accepts.
-std::string refusal(const config::Config& source, const config::Config& target, const std::string& database = "orders") {
+std::string refusal(const config::Config& source, const config::Config& target,
+                    const std::string& database = "orders") {
   try {
     rebalance::Rebalancer rebalancer(source, target, database);
     return {};
@@ -37,7 +38,9 @@ std::string refusal(const config::Config& source, const config::Config& target, 
   }
 }
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 } // namespace
 

@@ -20,7 +20,8 @@ TEST_CASE("route::plan_merge") {
     CHECK(plan.shard_sql == "SELECT * FROM t WHERE a = 'ORDER BY x'");
   }
   SUBCASE("ORDER BY names, positions, directions and nulls") {
-    const auto plan = route::plan_merge("SELECT a, b, c FROM t ORDER BY t.a DESC, 2 NULLS FIRST, \"C\"\"x\" ASC NULLS LAST");
+    const auto plan =
+        route::plan_merge("SELECT a, b, c FROM t ORDER BY t.a DESC, 2 NULLS FIRST, \"C\"\"x\" ASC NULLS LAST");
     REQUIRE(plan.order.size() == 3);
     CHECK(plan.order[0].column == "a");
     CHECK(plan.order[0].descending);

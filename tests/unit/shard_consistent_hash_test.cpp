@@ -25,10 +25,11 @@ struct ShardSpec {
 config::Database ring_db(const std::vector<ShardSpec>& shards, const std::string& params = "") {
   std::string text = R"({"databases": {"orders": {"shards": [)";
   for (std::size_t i = 0; i < shards.size(); ++i) {
-    text += std::string(i > 0 ? "," : "") + R"({"name": ")" + shards[i].name + R"(", "url": "postgres://h/o", "weight": )" +
-            std::to_string(shards[i].weight) + "}";
+    text += std::string(i > 0 ? "," : "") + R"({"name": ")" + shards[i].name +
+            R"(", "url": "postgres://h/o", "weight": )" + std::to_string(shards[i].weight) + "}";
   }
-  text += R"(], "sharding": {"key": ["tenant_id", "user_id"], "resolver": {"type": "consistent_hash")" + params + "}}}}}";
+  text +=
+      R"(], "sharding": {"key": ["tenant_id", "user_id"], "resolver": {"type": "consistent_hash")" + params + "}}}}}";
   return config::parse(text, "grant.json", [](const std::string&) { return std::nullopt; }).databases.at(0);
 }
 

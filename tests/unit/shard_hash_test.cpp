@@ -35,9 +35,15 @@ std::vector<Key> generated_keys(std::size_t count) {
   std::vector<Key> keys;
   for (std::size_t i = 0; i < count; ++i) {
     switch (i % 3) {
-    case 0: keys.push_back(Key::from_integer(static_cast<std::int64_t>(random()))); break;
-    case 1: keys.push_back(Key::from_string("tenant-" + std::to_string(random() % 1000000))); break;
-    default: keys.push_back(Key::from_integer(static_cast<std::int64_t>(i))); break;
+    case 0:
+      keys.push_back(Key::from_integer(static_cast<std::int64_t>(random())));
+      break;
+    case 1:
+      keys.push_back(Key::from_string("tenant-" + std::to_string(random() % 1000000)));
+      break;
+    default:
+      keys.push_back(Key::from_integer(static_cast<std::int64_t>(i)));
+      break;
     }
   }
   return keys;
@@ -117,9 +123,11 @@ TEST_CASE("shard::hash_resolver") {
     const auto resolver = make_resolver(hash_db(4));
     const std::vector<std::uint64_t> quarters{0, 0x4000000000000000ULL, 0x8000000000000000ULL, 0xc000000000000000ULL};
     for (int i = 0; i < 3000; ++i) {
-      for (const auto& part : {std::to_string(i * 7919 - 1000000), "tenant-" + std::to_string(i), "0" + std::to_string(i)}) {
+      for (const auto& part :
+           {std::to_string(i * 7919 - 1000000), "tenant-" + std::to_string(i), "0" + std::to_string(i)}) {
         CAPTURE(part);
-        REQUIRE(resolver->resolve(Key::from_text({part})) == static_cast<std::size_t>(oracle::hash_owner({part}, quarters)));
+        REQUIRE(resolver->resolve(Key::from_text({part})) ==
+                static_cast<std::size_t>(oracle::hash_owner({part}, quarters)));
       }
     }
   }

@@ -123,7 +123,8 @@ TEST_CASE("shard::key canonical encoding vectors") {
   }
   SUBCASE("a composite key is the concatenation of its parts") {
     const auto composite = Key::from_text({"acme", "42"});
-    CHECK(composite.bytes() == std::string(Key::from_text({"acme"}).bytes()) + std::string(Key::from_integer(42).bytes()));
+    CHECK(composite.bytes() ==
+          std::string(Key::from_text({"acme"}).bytes()) + std::string(Key::from_integer(42).bytes()));
   }
   SUBCASE("lengths keep composite keys apart") {
     CHECK_FALSE(Key::from_text({"ab", "c"}) == Key::from_text({"a", "bc"}));
@@ -173,8 +174,8 @@ TEST_CASE("shard::key_range") {
     CHECK(names(2) == std::vector<std::string>{"-80", "80-"});
     CHECK(names(3) == std::vector<std::string>{"-55", "55-aa", "aa-"});
     CHECK(names(4) == std::vector<std::string>{"-40", "40-80", "80-c0", "c0-"});
-    CHECK(names(98)[48] == "7d-7f"); // Vitess's float64 arithmetic, kept on purpose
-    CHECK(names(49).back() == "fa-");  // ... but the last range always reaches the end
+    CHECK(names(98)[48] == "7d-7f");  // Vitess's float64 arithmetic, kept on purpose
+    CHECK(names(49).back() == "fa-"); // ... but the last range always reaches the end
     CHECK(names(512)[1] == "0080-01");
     CHECK(even_key_ranges(65537).empty());
   }

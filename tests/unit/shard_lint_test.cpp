@@ -55,8 +55,8 @@ const std::string k_resolver = "databases.orders.sharding.resolver";
 TEST_CASE("shard::lint") {
   SUBCASE("a good config has no issues") {
     CHECK(lint(sharded_config(R"({"type": "consistent_hash", "virtual_nodes": 64})")).empty());
-    CHECK(lint(sharded_config(R"({"type": "hash"})", {R"("key_range": "-80")", R"("key_range": "80-c0")",
-                                                      R"("key_range": "c0-")"}))
+    CHECK(lint(sharded_config(R"({"type": "hash"})",
+                              {R"("key_range": "-80")", R"("key_range": "80-c0")", R"("key_range": "c0-")"}))
               .empty());
     CHECK_NOTHROW(validate(sharded_config(R"({"type": "modulo"})")));
   }
@@ -93,10 +93,12 @@ TEST_CASE("shard::lint") {
     check_issue(sharded_config(R"({"type": "range", "default": "s2", "ranges": [{"shard": "s0", "from": 0, "to": 10},
                                    {"shard": "s1", "from": 5, "to": 20}]})"),
                 k_resolver + ".ranges[1].from", "overlaps", "a key must belong to exactly one range");
-    check_issue(sharded_config(R"({"type": "range", "default": "s2", "ranges": [{"shard": "s0", "from": 10, "to": 10}]})"),
-                k_resolver + ".ranges[0].to", "ranges[0] [10, 10) is empty");
-    check_issue(sharded_config(R"({"type": "range", "default": "s2", "ranges": [{"shard": "s0", "from": "a", "to": 10}]})"),
-                k_resolver + ".ranges[0].from", "must be an integer");
+    check_issue(
+        sharded_config(R"({"type": "range", "default": "s2", "ranges": [{"shard": "s0", "from": 10, "to": 10}]})"),
+        k_resolver + ".ranges[0].to", "ranges[0] [10, 10) is empty");
+    check_issue(
+        sharded_config(R"({"type": "range", "default": "s2", "ranges": [{"shard": "s0", "from": "a", "to": 10}]})"),
+        k_resolver + ".ranges[0].from", "must be an integer");
     check_issue(sharded_config(R"({"type": "range", "default": "s2", "ranges": [{"shard": "s0", "to": 10}]})"),
                 k_resolver + ".ranges[0].from", "is missing", "use null for an open end");
     check_issue(sharded_config(R"({"type": "range"})"), k_resolver + ".ranges", "the range resolver needs \"ranges\"");
@@ -107,19 +109,20 @@ TEST_CASE("shard::lint") {
               .empty());
   }
   SUBCASE("key ranges must cover the keyspace, not overlap, and be hex") {
-    check_issue(sharded_config(R"({"type": "hash"})", {R"("key_range": "-40")", R"("key_range": "80-c0")",
-                                                       R"("key_range": "c0-")"}),
+    check_issue(sharded_config(R"({"type": "hash"})",
+                               {R"("key_range": "-40")", R"("key_range": "80-c0")", R"("key_range": "c0-")"}),
                 "databases.orders.shards[1].key_range", "key ranges leave keyspace ids '40-80' to no shard");
-    check_issue(sharded_config(R"({"type": "hash"})", {R"("key_range": "-80")", R"("key_range": "40-c0")",
-                                                       R"("key_range": "c0-")"}),
+    check_issue(sharded_config(R"({"type": "hash"})",
+                               {R"("key_range": "-80")", R"("key_range": "40-c0")", R"("key_range": "c0-")"}),
                 "databases.orders.shards[1].key_range", "key_range '40-c0' (shard 's1') overlaps '-80' (shard 's0')");
-    check_issue(sharded_config(R"({"type": "hash"})", {R"("key_range": "-40")", R"("key_range": "40-80")",
-                                                       R"("key_range": "80-c0")"}),
+    check_issue(sharded_config(R"({"type": "hash"})",
+                               {R"("key_range": "-40")", R"("key_range": "40-80")", R"("key_range": "80-c0")"}),
                 "databases.orders.shards[2].key_range", "key ranges leave keyspace ids 'c0-' to no shard");
-    check_issue(sharded_config(R"({"type": "hash"})", {R"("key_range": "-80")", R"("key_range": "80-8g")",
-                                                       R"("key_range": "c0-")"}),
+    check_issue(sharded_config(R"({"type": "hash"})",
+                               {R"("key_range": "-80")", R"("key_range": "80-8g")", R"("key_range": "c0-")"}),
                 "databases.orders.shards[1].key_range", "malformed key_range '80-8g' of shard 's1': '8g' is not hex");
-    const auto issues = lint(sharded_config(R"({"type": "hash"})", {R"("key_range": "-8")", "", R"("key_range": "8-")"}));
+    const auto issues =
+        lint(sharded_config(R"({"type": "hash"})", {R"("key_range": "-8")", "", R"("key_range": "8-")"}));
     REQUIRE(issues.size() == 3);
     CHECK(issues[0].message.find("odd number of hex digits") != std::string::npos);
     CHECK(issues[1].key_path == "databases.orders.shards[1].key_range");
@@ -134,9 +137,10 @@ TEST_CASE("shard::lint") {
     check_issue(sharded_config(R"({"type": "range", "ranges": [{"shard": "s0", "from": null, "to": 0},
                                    {"shard": "shard1", "from": 0, "to": null}]})"),
                 k_resolver + ".ranges[1].shard", "unknown shard 'shard1'");
-    check_issue(sharded_config(R"({"type": "lookup", "map": {"acme": "s0"}, "default": "s3"})"), k_resolver + ".default",
-                "unknown shard 's3'");
-    check_issue(sharded_config(R"({"type": "lookup"})"), k_resolver, "the lookup resolver needs \"map\" and/or \"table\"");
+    check_issue(sharded_config(R"({"type": "lookup", "map": {"acme": "s0"}, "default": "s3"})"),
+                k_resolver + ".default", "unknown shard 's3'");
+    check_issue(sharded_config(R"({"type": "lookup"})"), k_resolver,
+                "the lookup resolver needs \"map\" and/or \"table\"");
   }
   SUBCASE("a lookup table in an unknown or sharded database") {
     const auto table = [](const std::string& database) {
@@ -147,8 +151,9 @@ TEST_CASE("shard::lint") {
                 "lookup table database 'primry' is not configured", "did you mean 'primary'?");
     check_issue(sharded_config(table("orders")), k_resolver + ".table.database",
                 "lookup table database 'orders' is sharded");
-    check_issue(sharded_config(R"({"type": "lookup", "table": {"database": "primary", "name": "t", "key_column": "k"}})"),
-                k_resolver + ".table.shard_column", "needs 'shard_column'");
+    check_issue(
+        sharded_config(R"({"type": "lookup", "table": {"database": "primary", "name": "t", "key_column": "k"}})"),
+        k_resolver + ".table.shard_column", "needs 'shard_column'");
     CHECK(lint(sharded_config(table("primary"))).empty());
   }
   SUBCASE("weights <= 0") {
@@ -171,7 +176,8 @@ TEST_CASE("shard::lint") {
   }
   SUBCASE("key_range belongs to the hash resolver only") {
     check_issue(sharded_config(R"({"type": "modulo"})", {R"("key_range": "-80")"}),
-                "databases.orders.shards[0].key_range", "shard 's0' has a key_range, which only the hash resolver uses");
+                "databases.orders.shards[0].key_range",
+                "shard 's0' has a key_range, which only the hash resolver uses");
     check_issue(sharded_config(R"({"type": "consistent_hash"})", {"", "", R"("key_range": "80-")"}),
                 "databases.orders.shards[2].key_range", "not consistent_hash");
   }
@@ -204,11 +210,13 @@ TEST_CASE("shard::lint") {
     }
   }
   SUBCASE("a sharded database without sharding lints clean but cannot resolve") {
-    const auto config = config::parse(R"({"databases": {"orders": {"shards": [{"name": "s0", "url": "postgres://h/o"}]}}})",
-                                      "grant.json", [](const std::string&) { return std::nullopt; });
+    const auto config =
+        config::parse(R"({"databases": {"orders": {"shards": [{"name": "s0", "url": "postgres://h/o"}]}}})",
+                      "grant.json", [](const std::string&) { return std::nullopt; });
     CHECK(lint(config).empty());
     CHECK_THROWS_WITH_AS(make_resolver(config.databases[0]),
-                         "database 'orders' has shards but no sharding config, so keys cannot be resolved", ConfigError);
+                         "database 'orders' has shards but no sharding config, so keys cannot be resolved",
+                         ConfigError);
     const auto primary = sharded_config(R"({"type": "modulo"})");
     CHECK_THROWS_WITH_AS(make_resolver(*primary.find("primary")), "database 'primary' is not sharded", ConfigError);
   }

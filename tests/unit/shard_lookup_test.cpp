@@ -35,8 +35,8 @@ std::string name_of(const Resolver& resolver, std::string_view text) {
 
 TEST_CASE("shard::lookup_resolver") {
   SUBCASE("a static map; keys typed like every other key") {
-    const auto resolver =
-        make_resolver(lookup_db(R"({"type": "lookup", "map": {"acme": "s0", "globex": "s2", "42": "s1", "007": "s2"}})"));
+    const auto resolver = make_resolver(
+        lookup_db(R"({"type": "lookup", "map": {"acme": "s0", "globex": "s2", "42": "s1", "007": "s2"}})"));
     CHECK(name_of(*resolver, "acme") == "s0");
     CHECK(name_of(*resolver, "globex") == "s2");
     CHECK(name_of(*resolver, "42") == "s1");
@@ -142,7 +142,8 @@ TEST_CASE("shard::key_table") {
   KeyTable table;
   CHECK(table.find(Key::from_integer(1).bytes()) == KeyTable::k_missing);
   for (std::int64_t i = 0; i < 100000; ++i) {
-    REQUIRE(table.insert(Key::from_integer(i).bytes(), static_cast<std::size_t>(i % 7)) == static_cast<std::size_t>(i % 7));
+    REQUIRE(table.insert(Key::from_integer(i).bytes(), static_cast<std::size_t>(i % 7)) ==
+            static_cast<std::size_t>(i % 7));
     REQUIRE(table.insert(Key::from_string(std::to_string(i)).bytes(), 3) == 3);
   }
   CHECK(table.size() == 200000);

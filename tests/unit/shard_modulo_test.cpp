@@ -60,8 +60,7 @@ TEST_CASE("shard::modulo_resolver") {
   }
   SUBCASE("a key with the wrong number of parts") {
     CHECK_THROWS_WITH_AS(resolver->resolve(Key::from_text({"1", "2"})),
-                         "key (1, 2) has 2 parts but databases.orders.sharding.key names 1 column (user_id)",
-                         KeyError);
+                         "key (1, 2) has 2 parts but databases.orders.sharding.key names 1 column (user_id)", KeyError);
     CHECK_THROWS_AS(resolver->resolve(Key()), KeyError);
   }
   SUBCASE("property: equal to the mathematical remainder, for integers and their text") {

@@ -35,7 +35,8 @@ TEST_CASE("util::parse_database_url postgres") {
   }
 
   SUBCASE("password as a query parameter") {
-    const auto url = parse_database_url("postgres://grant@h/db?sslmode=disable&password=hunter2&connect_timeout=3", "/");
+    const auto url =
+        parse_database_url("postgres://grant@h/db?sslmode=disable&password=hunter2&connect_timeout=3", "/");
     CHECK(url.redacted() == "postgres://grant@h/db?sslmode=disable&password=***&connect_timeout=3");
   }
 
@@ -55,7 +56,8 @@ TEST_CASE("util::parse_database_url postgres") {
     const auto url = parse_database_url("postgres://grant:pa?ss@h:5432/db", "/");
     CHECK(url.host == "h");
     CHECK(url.redacted() == "postgres://grant:***@h:5432/db");
-    CHECK(redact_secrets("connect to postgres://grant:pa?ss@h/db failed") == "connect to postgres://grant:***@h/db failed");
+    CHECK(redact_secrets("connect to postgres://grant:pa?ss@h/db failed") ==
+          "connect to postgres://grant:***@h/db failed");
   }
 
   SUBCASE("a URL holding a NUL byte is refused without quoting it") {
@@ -151,7 +153,8 @@ TEST_CASE("util::parse_database_url unsupported") {
   }
   SUBCASE("empty and schemeless") {
     CHECK_THROWS_AS(parse_database_url("", "/"), ConfigError);
-    CHECK_THROWS_WITH_AS(parse_database_url("db.sqlite3", "/"), doctest::Contains("unsupported URL scheme"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_database_url("db.sqlite3", "/"), doctest::Contains("unsupported URL scheme"),
+                         ConfigError);
   }
 }
 

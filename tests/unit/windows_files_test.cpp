@@ -63,7 +63,7 @@ TEST_CASE("migrate::files saved by Windows editors") {
   SUBCASE("a CRLF file keeps the checksum older grant versions recorded for it, as a legacy one") {
     const auto windows = parse_migration("1_users.sql", crlf(grant_text));
     CHECK(windows.legacy_checksum == grant::util::sha256_hex(crlf("CREATE TABLE users (id integer PRIMARY KEY);\n"
-                                                                   "INSERT INTO users VALUES (1);\n")));
+                                                                  "INSERT INTO users VALUES (1);\n")));
     CHECK(windows.matches_checksum(windows.legacy_checksum));
     CHECK(windows.matches_checksum(lf.checksum));
     CHECK(lf.legacy_checksum.empty());

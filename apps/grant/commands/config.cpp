@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 
 #include <grant/health/report.hpp>
 #include <grant/registry/endpoint.hpp>
@@ -101,12 +101,9 @@ void run_check(const ConfigCheckOptions& options, Context& context) {
                            {"sharding", resolver_json(*db)},
                            {"endpoints", nlohmann::json::array()}};
       for (const auto& endpoint : registry::endpoints_of(*db)) {
-        nlohmann::json e{{"label", endpoint.label()},
-                         {"role", registry::role_name(endpoint.role)},
-                         {"shard", endpoint.shard},
-                         {"replica", endpoint.replica},
-                         {"url", endpoint.url.redacted()},
-                         {"weight", endpoint.weight}};
+        nlohmann::json e{{"label", endpoint.label()},      {"role", registry::role_name(endpoint.role)},
+                         {"shard", endpoint.shard},        {"replica", endpoint.replica},
+                         {"url", endpoint.url.redacted()}, {"weight", endpoint.weight}};
         if (const auto* p = probe_of(endpoint)) {
           e["reachable"] = p->ok;
           e["detail"] = p->detail;
@@ -134,8 +131,8 @@ void run_check(const ConfigCheckOptions& options, Context& context) {
       context.say(headline);
       context.say("  migrations: " + db->migrations.string() + " (table " + db->migrations_table + ")");
       for (const auto& endpoint : registry::endpoints_of(*db)) {
-        std::string line = "  " + std::string(endpoint.role == registry::Role::writing ? "writer " : "replica") +
-                           " " + endpoint.label() + "  " + endpoint.url.redacted();
+        std::string line = "  " + std::string(endpoint.role == registry::Role::writing ? "writer " : "replica") + " " +
+                           endpoint.label() + "  " + endpoint.url.redacted();
         if (endpoint.weight != 1) {
           line += "  weight " + std::to_string(endpoint.weight);
         }
@@ -143,18 +140,17 @@ void run_check(const ConfigCheckOptions& options, Context& context) {
           char latency[32];
           std::snprintf(latency, sizeof latency, "%.1f ms", p->latency_ms);
           line += p->ok ? "  " + context.paint("ok", "32") + " " + p->detail +
-                              (p->skipped ? "" : std::string(", ") + latency) +
-                              (p->in_recovery ? ", in recovery" : "")
+                              (p->skipped ? "" : std::string(", ") + latency) + (p->in_recovery ? ", in recovery" : "")
                         : "  " + context.paint("FAILED", "31") + " " + p->detail;
         }
         context.say(line);
       }
     }
     if (options.connect) {
-      context.say(failures == 0 ? (probes.size() == 1 ? std::string("the endpoint is reachable")
-                                                        : "all " + std::to_string(probes.size()) + " endpoints reachable")
-                                : std::to_string(failures) + " of " + std::to_string(probes.size()) +
-                                      " endpoints unreachable");
+      context.say(failures == 0
+                      ? (probes.size() == 1 ? std::string("the endpoint is reachable")
+                                            : "all " + std::to_string(probes.size()) + " endpoints reachable")
+                      : std::to_string(failures) + " of " + std::to_string(probes.size()) + " endpoints unreachable");
     }
   }
   if (failures > 0) {
@@ -175,7 +171,9 @@ void setup_config(CLI::App& app, Context& context) {
   auto options = std::make_shared<ConfigCheckOptions>();
   auto* check = command->add_subcommand("check", "Load and validate the config; print the resolved topology");
   check->add_flag("--connect", options->connect, "Also connect to every endpoint and report which fail");
-  check->add_option("--timeout", options->timeout_ms, "Bound per endpoint in ms, even against a server that never answers (default 5000)")
+  check
+      ->add_option("--timeout", options->timeout_ms,
+                   "Bound per endpoint in ms, even against a server that never answers (default 5000)")
       ->check(whole_number(1, 3'600'000));
   check->add_option("--database", context.global.databases, "Only this database (repeatable)");
   check->footer("Examples:\n  grant config check\n  grant config check --connect --json\n"

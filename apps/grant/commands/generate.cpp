@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 
 #include <grant/error.hpp>
 #include <grant/migrate/migration_file.hpp>

@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 
 #include <grant/error.hpp>
 #include <grant/health/json.hpp>
@@ -31,7 +31,9 @@ struct HealthOptions {
 
 std::atomic<bool> g_interrupted{false};
 
-void on_interrupt(int) { g_interrupted = true; }
+void on_interrupt(int) {
+  g_interrupted = true;
+}
 
 // Re-checks until SIGINT, printing only changes of state; an interrupt is how it ends (exit 0).
 void run_watch(const std::vector<const config::Database*>& databases, const health::CheckOptions& check,
@@ -88,15 +90,18 @@ void setup_health(CLI::App& app, Context& context) {
   auto options = std::make_shared<HealthOptions>();
   command->add_option("--format", options->format, "text (default), json (the contract's document) or prometheus")
       ->check(CLI::IsMember({"text", "json", "prometheus"}));
-  command->add_option("--timeout", options->timeout_ms,
-                      "Bound per endpoint in ms, even against a server that never answers (default: the "
-                      "database's health.timeout_ms, 2000)")
+  command
+      ->add_option("--timeout", options->timeout_ms,
+                   "Bound per endpoint in ms, even against a server that never answers (default: the "
+                   "database's health.timeout_ms, 2000)")
       ->check(whole_number(1, 3'600'000));
-  command->add_option("--max-lag", options->max_lag_ms,
-                      "Replica lag in ms past which it is degraded (default: health.max_lag_ms, 5000)")
+  command
+      ->add_option("--max-lag", options->max_lag_ms,
+                   "Replica lag in ms past which it is degraded (default: health.max_lag_ms, 5000)")
       ->check(whole_number(0, 86'400'000));
-  command->add_option("--watch", options->watch_seconds,
-                      "Re-check every SECONDS and print only changes of state, with timestamps, until Ctrl-C")
+  command
+      ->add_option("--watch", options->watch_seconds,
+                   "Re-check every SECONDS and print only changes of state, with timestamps, until Ctrl-C")
       ->check(whole_number(1, 86'400));
   command->add_option("--database", options->databases, "Only this database (repeatable; default: all)");
   command->add_option("--shard", options->shards, "Only this shard (repeatable; default: all)");

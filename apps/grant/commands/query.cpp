@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 #include <grant/query_output.hpp>
 
 #include <grant/error.hpp>
@@ -57,7 +57,8 @@ std::string statement_of(const std::string& argument) {
   }
   const auto statements = util::split_statements(sql);
   if (statements.empty()) {
-    throw ConfigError("no SQL statement given", "grant query", "grant query --database app \"SELECT count(*) FROM users\"");
+    throw ConfigError("no SQL statement given", "grant query",
+                      "grant query --database app \"SELECT count(*) FROM users\"");
   }
   if (statements.size() > 1) {
     throw ConfigError("grant query runs one statement; got " + std::to_string(statements.size()), "grant query",
@@ -82,7 +83,8 @@ std::vector<std::string> shards_of(const QueryFlags& flags, const config::Databa
     case route::ShardChoiceError::Problem::several:
       throw ConfigError("--shard, --key and --all-shards exclude each other", "grant query");
     case route::ShardChoiceError::Problem::not_sharded:
-      throw ConfigError("database " + database.name + " is not sharded, so --shard, --key and --all-shards do not apply",
+      throw ConfigError("database " + database.name +
+                            " is not sharded, so --shard, --key and --all-shards do not apply",
                         database.key_path);
     case route::ShardChoiceError::Problem::none:
       break;
@@ -175,11 +177,13 @@ void run_query(const QueryFlags& flags, Context& context) {
 
 void setup_query(CLI::App& app, Context& context) {
   auto flags = std::make_shared<QueryFlags>();
-  auto* command = app.add_subcommand("query", "Run one SQL statement on a database, a shard, a replica, or every shard");
+  auto* command =
+      app.add_subcommand("query", "Run one SQL statement on a database, a shard, a replica, or every shard");
   command->add_option("--database", flags->database, "The database (from the config)")->required();
   command->add_option("--shard", flags->shard, "Only this shard of a sharded database");
   command->add_option("--key", flags->key, "The shard that owns this key (a,b for a composite key)");
-  command->add_flag("--all-shards", flags->all_shards, "Every shard in parallel, rows merged with a `shard` column first");
+  command->add_flag("--all-shards", flags->all_shards,
+                    "Every shard in parallel, rows merged with a `shard` column first");
   command->add_option("--role", flags->role, "writing (the writer) or reading (a replica the balancer picks)")
       ->check(CLI::IsMember({"writing", "reading"}));
   command->add_option("--max-lag", flags->max_lag_ms, "With --role reading: replicas further behind (ms) are skipped")
@@ -188,22 +192,24 @@ void setup_query(CLI::App& app, Context& context) {
   command->add_option("--format", flags->format, "table (default), csv (RFC 4180 quoting, LF line ends) or json")
       ->check(CLI::IsMember({"table", "csv", "json"}));
   command->add_flag("--crlf", flags->crlf, "With --format csv: end rows with CRLF (RFC 4180) instead of LF");
-  command->add_option("--timeout", flags->timeout_ms,
-                      "With --all-shards: a shard silent this many ms fails (default 30000; 0: no bound)")
+  command
+      ->add_option("--timeout", flags->timeout_ms,
+                   "With --all-shards: a shard silent this many ms fails (default 30000; 0: no bound)")
       ->check(whole_number(0, 86'400'000));
-  command->add_option("--jobs", flags->jobs, "With --all-shards: shards read at once (default 8)")->check(whole_number(1, 256));
+  command->add_option("--jobs", flags->jobs, "With --all-shards: shards read at once (default 8)")
+      ->check(whole_number(1, 256));
   command->add_flag("--partial", flags->partial,
                     "With --all-shards: print every shard that answers, report the failed ones (exit 3)");
   command->add_option("sql", flags->sql, "The statement, or - to read it from standard input")->required();
-  command->footer(
-      "Examples:\n"
-      "  grant query --database analytics \"SELECT count(*) FROM events\"\n"
-      "  grant query --database orders --key 42 \"SELECT * FROM orders WHERE customer_id = 42\"\n"
-      "  grant query --database orders --all-shards --format csv \"SELECT id, total FROM orders ORDER BY total DESC LIMIT 10\"\n"
-      "  grant query --database analytics --role reading --max-lag 500 --read-only \"SELECT now()\"\n"
-      "\n"
-      "With --all-shards a trailing ORDER BY / LIMIT / OFFSET applies to the merged rows of every shard.\n"
-      "Exit codes: 0 done, 2 usage or config error, 3 a database (or shard) failed; the error names it.");
+  command->footer("Examples:\n"
+                  "  grant query --database analytics \"SELECT count(*) FROM events\"\n"
+                  "  grant query --database orders --key 42 \"SELECT * FROM orders WHERE customer_id = 42\"\n"
+                  "  grant query --database orders --all-shards --format csv \"SELECT id, total FROM orders ORDER BY "
+                  "total DESC LIMIT 10\"\n"
+                  "  grant query --database analytics --role reading --max-lag 500 --read-only \"SELECT now()\"\n"
+                  "\n"
+                  "With --all-shards a trailing ORDER BY / LIMIT / OFFSET applies to the merged rows of every shard.\n"
+                  "Exit codes: 0 done, 2 usage or config error, 3 a database (or shard) failed; the error names it.");
   command->callback([flags, &context] { run_query(*flags, context); });
 }
 

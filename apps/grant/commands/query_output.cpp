@@ -15,13 +15,14 @@ namespace grant::cli {
 
 namespace {
 
-bool is_numeric(db::ValueType type) { return type == db::ValueType::integer || type == db::ValueType::number; }
+bool is_numeric(db::ValueType type) {
+  return type == db::ValueType::integer || type == db::ValueType::number;
+}
 
 // Display width: UTF-8 code points (continuation bytes take no column).
 std::size_t display_width(std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 // psql's aligned format, streaming: the first rows set the widths.
@@ -182,8 +183,8 @@ private:
   // `quote_empty`: an empty string is "" so that it differs from NULL (an empty field).
   void field(std::string_view text, bool quote_empty = false) {
     // One pass over the bytes: find_first_of with a set calls memchr once per byte of `text`.
-    const bool special = std::any_of(text.begin(), text.end(),
-                                     [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; });
+    const bool special =
+        std::any_of(text.begin(), text.end(), [](char c) { return c == ',' || c == '"' || c == '\r' || c == '\n'; });
     const bool quote = (quote_empty && text.empty()) || special;
     if (!quote) {
       m_buffer.append(text);
@@ -290,7 +291,9 @@ void RowPrinter::row(const std::string& shard, const db::RowView& row) {
   ++m_rows;
 }
 
-void RowPrinter::end(long long /*affected*/) { flush(); }
+void RowPrinter::end(long long /*affected*/) {
+  flush();
+}
 
 void RowPrinter::flush() {
   if (!m_buffer.empty()) {

@@ -26,7 +26,9 @@ std::string bytes_text(std::uint64_t bytes) {
   return std::to_string(bytes) + " B";
 }
 
-std::string phase_text(rebalance::Phase phase) { return std::string(rebalance::phase_name(phase)); }
+std::string phase_text(rebalance::Phase phase) {
+  return std::string(rebalance::phase_name(phase));
+}
 
 nlohmann::json with_already(nlohmann::json document, const rebalance::AlreadyDone& already) {
   document["already_done"] = already.any();
@@ -57,15 +59,19 @@ bool say_already(const Context& context, const std::string& database, const std:
 nlohmann::json plan_json(const std::string& database, const rebalance::PlanReport& report) {
   nlohmann::json moves = nlohmann::json::array();
   for (const auto& move : report.moves) {
-    moves.push_back({{"table", move.table}, {"from", move.from}, {"to", move.to}, {"rows", move.rows}, {"bytes", move.bytes}});
+    moves.push_back(
+        {{"table", move.table}, {"from", move.from}, {"to", move.to}, {"rows", move.rows}, {"bytes", move.bytes}});
   }
   nlohmann::json unowned = nlohmann::json::array();
   for (const auto& lost : report.unowned) {
     unowned.push_back({{"table", lost.table}, {"shard", lost.shard}, {"rows", lost.rows}, {"samples", lost.samples}});
   }
-  return {{"database", database},         {"moves", moves},
-          {"unowned", unowned},           {"rows_scanned", report.rows_scanned},
-          {"rows_moving", report.rows_moving}, {"bytes_moving", report.bytes_moving},
+  return {{"database", database},
+          {"moves", moves},
+          {"unowned", unowned},
+          {"rows_scanned", report.rows_scanned},
+          {"rows_moving", report.rows_moving},
+          {"bytes_moving", report.bytes_moving},
           {"seconds", report.seconds}};
 }
 
@@ -133,8 +139,8 @@ nlohmann::json status_json(const std::string& database, const rebalance::StatusR
 
 void print_plan(const Context& context, const std::string& database, const rebalance::PlanReport& report) {
   context.say(context.paint(database, "1") + ": " + std::to_string(report.rows_moving) + " of " +
-              std::to_string(report.rows_scanned) + " rows move (" + bytes_text(report.bytes_moving) + "), scanned in " +
-              fixed(report.seconds, 2) + " s");
+              std::to_string(report.rows_scanned) + " rows move (" + bytes_text(report.bytes_moving) +
+              "), scanned in " + fixed(report.seconds, 2) + " s");
   for (const auto& move : report.moves) {
     context.say("  " + move.table + ": " + move.from + " -> " + move.to + "  " + std::to_string(move.rows) + " rows, " +
                 bytes_text(move.bytes));
@@ -181,7 +187,8 @@ void print_cutover(const Context& context, const std::string& database, const re
   context.say(context.paint(database, "1") + ": the target config is authoritative now (longest write pause " +
               fixed(report.max_pause_ms, 1) + " ms).");
   context.say("  Deploy it to every application, then run --cleanup. Writes of moved keys through the old config "
-              "fail with SQLSTATE " + std::string(rebalance::k_fence_sqlstate) + ".");
+              "fail with SQLSTATE " +
+              std::string(rebalance::k_fence_sqlstate) + ".");
 }
 
 void print_cleanup(const Context& context, const std::string& database, const rebalance::CleanupReport& report) {

@@ -28,10 +28,15 @@ void run_recover(const RecoverFlags& flags, Context& context) {
   if (context.global.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& item : items) {
-      list.push_back({{"database", item.database}, {"target", item.target}, {"gid", item.gid},
-                      {"prepared_at", item.prepared_at}, {"coordinator", item.coordinator},
-                      {"decision", item.decision.empty() ? nlohmann::json(nullptr) : nlohmann::json(item.decision)}, {"action", item.action},
-                      {"done", item.done}, {"error", item.error}});
+      list.push_back({{"database", item.database},
+                      {"target", item.target},
+                      {"gid", item.gid},
+                      {"prepared_at", item.prepared_at},
+                      {"coordinator", item.coordinator},
+                      {"decision", item.decision.empty() ? nlohmann::json(nullptr) : nlohmann::json(item.decision)},
+                      {"action", item.action},
+                      {"done", item.done},
+                      {"error", item.error}});
       failed = failed || !item.error.empty();
     }
     context.emit_json({{"in_doubt", list}, {"dry_run", options.dry_run}});

@@ -53,7 +53,7 @@ void setup_rollback(CLI::App& app, Context& context) {
   auto* steps = command->add_option("--steps", flags->steps, "How many to revert per target (default 1)")
                     ->check(whole_number(1, 1000000));
   auto* to = command->add_option("--to", flags->to, "Revert everything newer than this version (it stays applied)")
-      ->excludes(steps);
+                 ->excludes(steps);
   command->add_flag("--all", flags->all, "Revert every applied migration")->excludes(steps)->excludes(to);
   command->footer("Examples:\n  grant rollback --database primary\n  grant rollback --steps 3 --dry-run\n"
                   "  grant rollback --to 20240101120000\n"

@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 
 #include <grant/health/json.hpp>
 #include <grant/health/monitor.hpp>
@@ -104,8 +104,7 @@ void run_serve(const ServeOptions& options, Context& context) {
               << std::endl;
   } else if (!quiet) {
     std::cout << "grant serve: listening on http://" << bound.text() << " (" << endpoints
-              << " endpoints, checked every " << options.interval_ms << " ms; SIGTERM or Ctrl-C stops)"
-              << std::endl;
+              << " endpoints, checked every " << options.interval_ms << " ms; SIGTERM or Ctrl-C stops)" << std::endl;
   }
   monitor.start();
   server.run();
@@ -123,15 +122,20 @@ void setup_serve(CLI::App& app, Context& context) {
       "serve", "HTTP health answers for load balancers and monitoring, from a background health monitor");
   auto options = std::make_shared<ServeOptions>();
   command->add_option("--listen", options->listen, "HOST:PORT to listen on (default 127.0.0.1:8433; port 0 picks one)");
-  command->add_option("--interval", options->interval_ms, "Ms from the start of one fleet check to the next (default 1000)")
+  command
+      ->add_option("--interval", options->interval_ms,
+                   "Ms from the start of one fleet check to the next (default 1000)")
       ->check(whole_number(10, 3'600'000));
-  command->add_option("--timeout", options->timeout_ms,
-                      "Bound per endpoint and check in ms (default: the database's health.timeout_ms, 2000)")
+  command
+      ->add_option("--timeout", options->timeout_ms,
+                   "Bound per endpoint and check in ms (default: the database's health.timeout_ms, 2000)")
       ->check(whole_number(1, 3'600'000));
-  command->add_option("--max-lag", options->max_lag_ms,
-                      "Default lag bound in ms of /replica/... without ?lag= (default: health.max_lag_ms, 5000)")
+  command
+      ->add_option("--max-lag", options->max_lag_ms,
+                   "Default lag bound in ms of /replica/... without ?lag= (default: health.max_lag_ms, 5000)")
       ->check(whole_number(0, 86'400'000));
-  command->add_option("--threads", options->threads, "Requests answered at once (default 8)")->check(whole_number(1, 256));
+  command->add_option("--threads", options->threads, "Requests answered at once (default 8)")
+      ->check(whole_number(1, 256));
   command->add_option("--database", options->databases, "Only this database (repeatable; default: all)");
   command->footer(
       "Endpoints (GET or HEAD; 200 = usable, 503 = not, 404 = no such database/shard/replica):\n"

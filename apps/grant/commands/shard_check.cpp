@@ -27,26 +27,33 @@ struct ShardCheckFlags {
 };
 
 nlohmann::json to_json(const check::DatabaseCheck& check) {
-  nlohmann::json out{{"database", check.database}, {"resolver", check.resolver}, {"healthy", check.healthy()},
-                     {"rows_scanned", check.rows_scanned}, {"scan_seconds", check.scan_seconds}};
+  nlohmann::json out{{"database", check.database},
+                     {"resolver", check.resolver},
+                     {"healthy", check.healthy()},
+                     {"rows_scanned", check.rows_scanned},
+                     {"scan_seconds", check.scan_seconds}};
   out["lint"] = nlohmann::json::array();
   for (const auto& issue : check.lint) {
     out["lint"].push_back({{"message", issue.message}, {"key_path", issue.key_path}, {"hint", issue.hint}});
   }
   out["shards"] = nlohmann::json::array();
   for (const auto& reach : check.reach) {
-    out["shards"].push_back({{"shard", reach.shard}, {"reachable", reach.ok}, {"detail", reach.detail},
-                             {"latency_ms", reach.latency_ms}});
+    out["shards"].push_back(
+        {{"shard", reach.shard}, {"reachable", reach.ok}, {"detail", reach.detail}, {"latency_ms", reach.latency_ms}});
   }
   out["schema"] = nlohmann::json::array();
   for (const auto& diff : check.schema) {
-    out["schema"].push_back({{"shard", diff.shard}, {"kind", diff.kind}, {"table", diff.table}, {"detail", diff.detail}});
+    out["schema"].push_back(
+        {{"shard", diff.shard}, {"kind", diff.kind}, {"table", diff.table}, {"detail", diff.detail}});
   }
   out["misplaced"] = nlohmann::json::array();
   for (const auto& m : check.misplaced) {
-    out["misplaced"].push_back({{"table", m.table}, {"found_on", m.found_on},
-                                {"belongs_on", m.belongs_on.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.belongs_on)},
-                                {"rows", m.rows}, {"samples", m.samples}});
+    out["misplaced"].push_back(
+        {{"table", m.table},
+         {"found_on", m.found_on},
+         {"belongs_on", m.belongs_on.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.belongs_on)},
+         {"rows", m.rows},
+         {"samples", m.samples}});
   }
   out["distribution"] = nlohmann::json::array();
   for (const auto& d : check.distribution) {
@@ -58,8 +65,11 @@ nlohmann::json to_json(const check::DatabaseCheck& check) {
     for (const auto& h : d.heaviest) {
       heavy.push_back({{"key", h.key}, {"rows_at_least", h.rows}, {"rows_at_most", h.rows + h.undercount}});
     }
-    out["distribution"].push_back({{"table", d.table}, {"rows_per_shard", rows}, {"skew", d.skew},
-                                   {"null_keys", d.null_keys}, {"heaviest_keys", heavy}});
+    out["distribution"].push_back({{"table", d.table},
+                                   {"rows_per_shard", rows},
+                                   {"skew", d.skew},
+                                   {"null_keys", d.null_keys},
+                                   {"heaviest_keys", heavy}});
   }
   out["errors"] = check.errors;
   return out;
@@ -67,8 +77,8 @@ nlohmann::json to_json(const check::DatabaseCheck& check) {
 
 void print_text(Context& context, const check::DatabaseCheck& check) {
   const auto ok = [&](bool good) { return good ? context.paint("ok", "32") : context.paint("PROBLEM", "31"); };
-  context.say(context.paint(check.database, "1") + "  resolver " + (check.resolver.empty() ? "-" : check.resolver) + "  " +
-              ok(check.healthy()));
+  context.say(context.paint(check.database, "1") + "  resolver " + (check.resolver.empty() ? "-" : check.resolver) +
+              "  " + ok(check.healthy()));
   context.say("  config lint: " + (check.lint.empty() ? ok(true) : ok(false)));
   for (const auto& issue : check.lint) {
     context.say("    " + issue.message + " (" + issue.key_path + ")");
@@ -76,7 +86,8 @@ void print_text(Context& context, const check::DatabaseCheck& check) {
   for (const auto& reach : check.reach) {
     char latency[32];
     std::snprintf(latency, sizeof latency, "%.1f ms", reach.latency_ms);
-    context.say("  shard " + reach.shard + ": " + (reach.ok ? ok(true) + " " + latency : ok(false) + " " + reach.detail));
+    context.say("  shard " + reach.shard + ": " +
+                (reach.ok ? ok(true) + " " + latency : ok(false) + " " + reach.detail));
   }
   context.say("  schema agreement: " + ok(check.schema.empty()));
   for (const auto& diff : check.schema) {
@@ -100,8 +111,8 @@ void print_text(Context& context, const check::DatabaseCheck& check) {
               std::to_string(check.rows_scanned) + " rows scanned in " + rate + ", " + std::to_string(misplaced_rows) +
               " misplaced");
   for (const auto& m : check.misplaced) {
-    context.say("    " + m.table + ": " + std::to_string(m.rows) + (m.rows == 1 ? " row on " : " rows on ") + m.found_on +
-                (m.rows == 1 ? " belongs on " : " belong on ") +
+    context.say("    " + m.table + ": " + std::to_string(m.rows) + (m.rows == 1 ? " row on " : " rows on ") +
+                m.found_on + (m.rows == 1 ? " belongs on " : " belong on ") +
                 (m.belongs_on.empty() ? "no shard (no owner for the key)" : m.belongs_on) + "; e.g. " +
                 util::join(m.samples, ", "));
   }
@@ -195,17 +206,18 @@ void run_shard_check(const ShardCheckFlags& flags, Context& context) {
 
 void setup_shard_check(CLI::App& app, Context& context) {
   auto flags = std::make_shared<ShardCheckFlags>();
-  auto* command = app.add_subcommand("shard-check",
-                                     "Audit sharded databases: lint, reachability, schema skew, misplaced rows, distribution");
+  auto* command = app.add_subcommand(
+      "shard-check", "Audit sharded databases: lint, reachability, schema skew, misplaced rows, distribution");
   command->add_option("--database", flags->databases, "Only this database (repeatable)");
   command->add_option("--table", flags->tables, "Only this sharded table (repeatable)");
   command->add_option("--sample", flags->sample, "Sample keys shown per misplaced group (default 5)")
       ->check(whole_number(0, 10000));
   command->add_option("--jobs", flags->jobs, "Shards scanned at once (default: all)")->check(whole_number(1, 256));
-  command->footer("Streams the shard-key columns of every sharded table from every shard (COPY; never loads a\n"
-                  "table into memory), resolves each key and counts rows living on the wrong shard.\n"
-                  "Examples:\n  grant shard-check\n  grant shard-check --database orders --table orders --sample 10 --json\n"
-                  "Exit codes: 0 all well, 1 problems found, 2 config error.");
+  command->footer(
+      "Streams the shard-key columns of every sharded table from every shard (COPY; never loads a\n"
+      "table into memory), resolves each key and counts rows living on the wrong shard.\n"
+      "Examples:\n  grant shard-check\n  grant shard-check --database orders --table orders --sample 10 --json\n"
+      "Exit codes: 0 all well, 1 problems found, 2 config error.");
   command->callback([flags, &context] { run_shard_check(*flags, context); });
 }
 

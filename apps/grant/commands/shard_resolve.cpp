@@ -1,6 +1,6 @@
 #include <grant/commands.hpp>
-#include <grant/flag_checks.hpp>
 #include <grant/context.hpp>
+#include <grant/flag_checks.hpp>
 
 #include <grant/error.hpp>
 #include <grant/lookup/table_loader.hpp>
@@ -73,7 +73,8 @@ void run_shard_resolve(const ShardResolveFlags& flags, Context& context) {
       context.error(problem, where, error.hint());
     }
     if (json) {
-      nlohmann::json item{{"key", text}, {"shard", shard_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(shard_name)},
+      nlohmann::json item{{"key", text},
+                          {"shard", shard_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(shard_name)},
                           {"keyspace_id", shard::keyspace_id_hex(key.keyspace_id())}};
       if (!problem.empty()) {
         item["error"] = problem;
@@ -134,12 +135,13 @@ void setup_shard_resolve(CLI::App& app, Context& context) {
   command->add_option("keys", flags->keys, "Keys; a composite key's parts are separated by commas: acme,42")
       ->check(handles_empty());
   command->add_flag("--stdin", flags->from_stdin, "Read keys from stdin, one per line (composite parts TAB-separated)");
-  command->footer("Prints key<TAB>shard per key. A part that is a canonical decimal integer is an integer,\n"
-                  "anything else a string (docs/sharding.md).\n"
-                  "Examples:\n  grant shard-resolve --database orders 42 1001\n"
-                  "  grant shard-resolve --database tenants acme,42\n"
-                  "  psql -Atc 'COPY (SELECT user_id FROM users) TO STDOUT' | grant shard-resolve --database orders --stdin\n"
-                  "Exit codes: 0 all resolved, 1 a key no shard owns (lookup miss), 2 a malformed key or config error.");
+  command->footer(
+      "Prints key<TAB>shard per key. A part that is a canonical decimal integer is an integer,\n"
+      "anything else a string (docs/sharding.md).\n"
+      "Examples:\n  grant shard-resolve --database orders 42 1001\n"
+      "  grant shard-resolve --database tenants acme,42\n"
+      "  psql -Atc 'COPY (SELECT user_id FROM users) TO STDOUT' | grant shard-resolve --database orders --stdin\n"
+      "Exit codes: 0 all resolved, 1 a key no shard owns (lookup miss), 2 a malformed key or config error.");
   command->callback([flags, &context] { run_shard_resolve(*flags, context); });
 }
 

@@ -31,7 +31,7 @@ struct ShardState {
   std::string name;
   registry::PooledConnection connection;
   std::map<std::string, std::optional<std::string>> migrations; // version -> checksum
-  std::map<std::string, std::optional<Columns>> tables;          // nullopt: table missing
+  std::map<std::string, std::optional<Columns>> tables;         // nullopt: table missing
 };
 
 Columns columns_of(db::Connection& connection, const std::string& table) {
@@ -48,8 +48,7 @@ std::string names_of(const std::vector<const ShardState*>& shards) {
 }
 
 // The value most shards hold; on a tie, the smallest.
-template <typename Value>
-const Value& majority(const std::map<Value, std::vector<const ShardState*>>& votes) {
+template <typename Value> const Value& majority(const std::map<Value, std::vector<const ShardState*>>& votes) {
   auto best = votes.begin();
   for (auto it = votes.begin(); it != votes.end(); ++it) {
     if (it->second.size() > best->second.size()) {
@@ -120,7 +119,8 @@ void compare_schemas(const config::Database& database, std::vector<ShardState>& 
     for (const auto* shard : reachable) {
       const auto& columns = shard->tables.at(table);
       if (!columns || columns->empty()) {
-        report.schema.push_back({shard->name, "missing_table", table, "table " + table + " does not exist on this shard"});
+        report.schema.push_back(
+            {shard->name, "missing_table", table, "table " + table + " does not exist on this shard"});
       } else {
         with_table.push_back(shard);
       }
@@ -143,14 +143,14 @@ void compare_schemas(const config::Database& database, std::vector<ShardState>& 
       const auto lacking = without(with_table, have);
       if (2 * have.size() < with_table.size()) {
         for (const auto* shard : have) {
-          report.schema.push_back({shard->name, "extra_column", table,
-                                   "column " + name + " is not on " + names_of(lacking)});
+          report.schema.push_back(
+              {shard->name, "extra_column", table, "column " + name + " is not on " + names_of(lacking)});
         }
         continue;
       }
       for (const auto* shard : lacking) {
-        report.schema.push_back({shard->name, "missing_column", table,
-                                 "column " + name + " (on " + names_of(have) + ") is missing"});
+        report.schema.push_back(
+            {shard->name, "missing_column", table, "column " + name + " (on " + names_of(have) + ") is missing"});
       }
       const auto& reference = majority(types.at(name));
       for (const auto& [type, shards_with] : types.at(name)) {
@@ -183,9 +183,8 @@ struct ResolverFailed {
 
 constexpr std::size_t k_unowned = static_cast<std::size_t>(-1);
 
-void scan_table(ShardState& shard, const Resolver& resolver, const config::Database& database,
-                const std::string& table, const CheckOptions& options, std::atomic<std::uint64_t>& progress,
-                TableScan& scan) {
+void scan_table(ShardState& shard, const Resolver& resolver, const config::Database& database, const std::string& table,
+                const CheckOptions& options, std::atomic<std::uint64_t>& progress, TableScan& scan) {
   auto& connection = *shard.connection;
   const auto& columns = *shard.tables.at(table);
   std::string select = "SELECT ";
@@ -272,9 +271,9 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
   if (!options.tables.empty()) {
     for (const auto& table : options.tables) {
       if (std::find(tables.begin(), tables.end(), table) == tables.end()) {
-        throw ConfigError("table " + util::in_quotes(table) + " is not a sharded table of " + database.name,
-                          "--table " + table,
-                          tables.empty() ? "list it in sharding.tables" : "sharded tables: " + util::join(tables, ", "));
+        throw ConfigError(
+            "table " + util::in_quotes(table) + " is not a sharded table of " + database.name, "--table " + table,
+            tables.empty() ? "list it in sharding.tables" : "sharded tables: " + util::join(tables, ", "));
       }
     }
     tables = options.tables;
@@ -290,36 +289,36 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
   report.reach.resize(database.shards.size());
   const auto endpoints = registry::writers_of(database);
   util::parallel_for(shards.size(), static_cast<int>(shards.size()), [&](std::size_t i) {
-      auto& shard = shards[i];
-      shard.index = i;
-      shard.name = database.shards[i].name;
-      auto& reach = report.reach[i];
-      reach.shard = shard.name;
-      const auto start = std::chrono::steady_clock::now();
-      if (endpoints[i].url.sqlite_file_missing()) {
-        // Opening would create it: shard-check writes nothing.
-        reach.ok = false;
-        reach.detail = "no such file: " + endpoints[i].url.sqlite_path.string();
-        return;
+    auto& shard = shards[i];
+    shard.index = i;
+    shard.name = database.shards[i].name;
+    auto& reach = report.reach[i];
+    reach.shard = shard.name;
+    const auto start = std::chrono::steady_clock::now();
+    if (endpoints[i].url.sqlite_file_missing()) {
+      // Opening would create it: shard-check writes nothing.
+      reach.ok = false;
+      reach.detail = "no such file: " + endpoints[i].url.sqlite_path.string();
+      return;
+    }
+    try {
+      shard.connection = registry.checkout(endpoints[i]);
+      reach.detail = shard.connection->server_version();
+      reach.ok = true;
+      migrate::Tracker tracker(*shard.connection, database.migrations_table);
+      for (const auto& row : tracker.applied()) {
+        shard.migrations[row.version] = row.checksum;
       }
-      try {
-        shard.connection = registry.checkout(endpoints[i]);
-        reach.detail = shard.connection->server_version();
-        reach.ok = true;
-        migrate::Tracker tracker(*shard.connection, database.migrations_table);
-        for (const auto& row : tracker.applied()) {
-          shard.migrations[row.version] = row.checksum;
-        }
-        for (const auto& table : tables) {
-          auto columns = columns_of(*shard.connection, table);
-          shard.tables[table] = columns.empty() ? std::nullopt : std::optional<Columns>(std::move(columns));
-        }
-      } catch (const Error& error) {
-        reach.ok = false;
-        reach.detail = util::redact_secrets(error.what());
-        shard.connection = {};
+      for (const auto& table : tables) {
+        auto columns = columns_of(*shard.connection, table);
+        shard.tables[table] = columns.empty() ? std::nullopt : std::optional<Columns>(std::move(columns));
       }
-      reach.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    } catch (const Error& error) {
+      reach.ok = false;
+      reach.detail = util::redact_secrets(error.what());
+      shard.connection = {};
+    }
+    reach.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   });
   compare_schemas(database, shards, tables, report);
   if (!resolver) {
@@ -341,15 +340,15 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
   std::vector<std::mutex> shard_busy(shards.size()); // a shard's one connection scans one table at a time
   const auto jobs = options.jobs > 0 ? options.jobs : static_cast<int>(shards.size());
   util::parallel_for(work.size(), jobs, [&](std::size_t w) {
-        const auto [t, s] = work[w];
-        std::lock_guard busy(shard_busy[s]);
-        try {
-          scan_table(shards[s], *resolver, database, tables[t], options, progress, scans[t][s]);
-        } catch (const ResolverFailed& failure) {
-          scans[t][s].resolver_error = failure.message;
-        } catch (const Error& error) {
-          scans[t][s].error = shards[s].name + ": scanning " + tables[t] + " failed: " + util::redact_secrets(error.what());
-        }
+    const auto [t, s] = work[w];
+    std::lock_guard busy(shard_busy[s]);
+    try {
+      scan_table(shards[s], *resolver, database, tables[t], options, progress, scans[t][s]);
+    } catch (const ResolverFailed& failure) {
+      scans[t][s].resolver_error = failure.message;
+    } catch (const Error& error) {
+      scans[t][s].error = shards[s].name + ": scanning " + tables[t] + " failed: " + util::redact_secrets(error.what());
+    }
   });
   report.scan_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - scan_start).count();
 
@@ -379,8 +378,7 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       report.rows_scanned += scan.rows;
       distribution.null_keys += scan.null_keys;
       // A shard that could not be scanned (no such table, no key column) holds unknown rows, not 0.
-      if (shards[s].connection && shards[s].tables.at(tables[t]) && scan.error.empty() &&
-          scan.resolver_error.empty()) {
+      if (shards[s].connection && shards[s].tables.at(tables[t]) && scan.error.empty() && scan.resolver_error.empty()) {
         distribution.rows_per_shard.emplace_back(shards[s].name, scan.rows);
         total += scan.rows;
         max_rows = std::max(max_rows, scan.rows);
@@ -388,7 +386,9 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
       }
       merged.merge(scan.heavy);
     }
-    distribution.skew = total == 0 ? 0.0 : static_cast<double>(max_rows) / (static_cast<double>(total) / static_cast<double>(counted_shards));
+    distribution.skew =
+        total == 0 ? 0.0
+                   : static_cast<double>(max_rows) / (static_cast<double>(total) / static_cast<double>(counted_shards));
     for (const auto& entry : merged.top(options.heavy_keys)) {
       if (entry.count < 2) {
         break; // a key seen once is not heavy; with all keys distinct there are none

@@ -29,7 +29,8 @@ struct ShardReach {
 /// A way one shard's schema differs from the others.
 struct SchemaDifference {
   std::string shard;
-  std::string kind; ///< missing_table, missing_column, extra_column, column_type, migration_missing, migration_extra, migration_checksum
+  std::string kind; ///< missing_table, missing_column, extra_column, column_type, migration_missing, migration_extra,
+                    ///< migration_checksum
   std::string table;
   std::string detail;
 };

@@ -20,8 +20,7 @@ std::string interpolate(std::string_view text, const EnvLookup& env, const std::
     }
     const auto close = text.find('}', i + 2);
     if (close == std::string_view::npos) {
-      throw ConfigError("unterminated ${ in " + key_path, key_path,
-                        "close it with }, or write $${ for a literal ${");
+      throw ConfigError("unterminated ${ in " + key_path, key_path, "close it with }, or write $${ for a literal ${");
     }
     const std::string_view body = text.substr(i + 2, close - i - 2);
     const auto dash = body.find(":-");
@@ -43,8 +42,7 @@ std::string interpolate(std::string_view text, const EnvLookup& env, const std::
     } else if (value) {
       out += *value;
     } else {
-      throw ConfigError("environment variable " + name + " is not set (used by " + key_path + ")",
-                        key_path,
+      throw ConfigError("environment variable " + name + " is not set (used by " + key_path + ")", key_path,
                         "export " + name + "=..., or give a default: ${" + name + ":-VALUE}");
     }
     i = close + 1;

@@ -16,8 +16,7 @@ EnvLookup process_env();
 
 /// The config file to use: `explicit_path`, else $GRANT_CONFIG, else ./grant.json, else
 /// ./db/grant.json. Throws ConfigError naming every place it looked when none exists.
-std::filesystem::path locate(const std::optional<std::filesystem::path>& explicit_path,
-                             const EnvLookup& env);
+std::filesystem::path locate(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env);
 
 /// Parses, interpolates and validates a config document. `path` names it in errors and
 /// anchors relative paths. Throws ConfigError with the key path (and line:column for syntax).

@@ -16,8 +16,7 @@ Value Rows::scalar() const {
 
 Transaction::Transaction(Connection& connection, const TxOptions& options)
     : m_connection(connection), m_level(connection.m_depth + 1) {
-  m_connection.execute(m_level == 1 ? m_connection.begin_statement(options)
-                                    : "SAVEPOINT " + savepoint_name());
+  m_connection.execute(m_level == 1 ? m_connection.begin_statement(options) : "SAVEPOINT " + savepoint_name());
   m_connection.m_depth = m_level;
 }
 
@@ -35,7 +34,9 @@ Transaction::~Transaction() {
   }
 }
 
-std::string Transaction::savepoint_name() const { return "grant_sp_" + std::to_string(m_level); }
+std::string Transaction::savepoint_name() const {
+  return "grant_sp_" + std::to_string(m_level);
+}
 
 void Transaction::commit() {
   if (!m_open) {

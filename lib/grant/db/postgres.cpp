@@ -20,7 +20,6 @@ namespace grant::db {
 
 namespace {
 
-
 // libpqxx prefixes nothing useful; keep the server's words, drop trailing newlines.
 std::string clean_message(const std::string& raw) {
   std::string text = util::redact_secrets(raw);
@@ -90,9 +89,9 @@ public:
   Rows query(std::string_view sql, const Params& params) override {
     Rows rows;
     run(sql, [&](pqxx::nontransaction& work) {
-      const pqxx::result result =
-          params.empty() ? work.exec(std::string(sql))
-                         : work.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
+      const pqxx::result result = params.empty()
+                                      ? work.exec(std::string(sql))
+                                      : work.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
       rows.affected = result.affected_rows();
       const auto columns = result.columns();
       for (pqxx::row::size_type c = 0; c < columns; ++c) {
@@ -142,8 +141,8 @@ public:
       run(sql, [&](pqxx::nontransaction& work) { deliver(work.exec(std::string(sql)), sink, true); });
       sink.finished(m_last_affected);
     } else {
-      const std::string fetch = "FETCH FORWARD " + std::to_string(std::max<std::size_t>(options.batch_rows, 1)) +
-                                " FROM grant_stream";
+      const std::string fetch =
+          "FETCH FORWARD " + std::to_string(std::max<std::size_t>(options.batch_rows, 1)) + " FROM grant_stream";
       long long read = 0;
       try {
         run(sql, [&](pqxx::nontransaction& work) {
@@ -286,13 +285,19 @@ private:
 
   static ValueType value_type(pqxx::oid type) {
     switch (type) {
-    case 20: case 21: case 23: case 26: // int8, int2, int4, oid
+    case 20:
+    case 21:
+    case 23:
+    case 26: // int8, int2, int4, oid
       return ValueType::integer;
-    case 700: case 701: case 1700: // float4, float8, numeric
+    case 700:
+    case 701:
+    case 1700: // float4, float8, numeric
       return ValueType::number;
     case 16:
       return ValueType::boolean;
-    case 114: case 3802: // json, jsonb
+    case 114:
+    case 3802: // json, jsonb
       return ValueType::json;
     default:
       return ValueType::text;
@@ -319,13 +324,14 @@ private:
       }
       sink.row(RowView{m_fields, m_nulls});
     }
-    m_last_affected = width == 0 ? static_cast<long long>(result.affected_rows()) : static_cast<long long>(result.size());
+    m_last_affected =
+        width == 0 ? static_cast<long long>(result.affected_rows()) : static_cast<long long>(result.size());
   }
 
   template <typename Body> void run(std::string_view sql, Body&& body) {
     if (m_broken || m_interrupted) {
-      throw DbError("connection to " + target() + " was lost earlier",
-                    {target(), std::string(sql), {}, 0, true, 0}, "reconnect and retry");
+      throw DbError("connection to " + target() + " was lost earlier", {target(), std::string(sql), {}, 0, true, 0},
+                    "reconnect and retry");
     }
     const auto bound = reply_timeout();
     const cancel::Running running(*this);
@@ -419,12 +425,24 @@ private:
           }
           const char next = raw[++i];
           switch (next) {
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
-          case 'n': out += '\n'; break;
-          case 'r': out += '\r'; break;
-          case 't': out += '\t'; break;
-          case 'v': out += '\v'; break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'v':
+            out += '\v';
+            break;
           default:
             if (next >= '0' && next <= '7') {
               int value = next - '0';

@@ -44,7 +44,8 @@ std::size_t statement_start(std::string_view sql, std::size_t offset) {
 }
 
 int line_of(std::string_view sql, std::size_t offset) {
-  return 1 + static_cast<int>(std::count(sql.begin(), sql.begin() + static_cast<long>(std::min(offset, sql.size())), '\n'));
+  return 1 +
+         static_cast<int>(std::count(sql.begin(), sql.begin() + static_cast<long>(std::min(offset, sql.size())), '\n'));
 }
 
 class SqliteConnection final : public Connection {
@@ -52,8 +53,8 @@ public:
   SqliteConnection(const util::DatabaseUrl& url, const ConnectOptions& options)
       : Connection(options.target.empty() ? url.redacted() : options.target) {
     const auto path = url.sqlite_path.string();
-    const int rc = sqlite3_open_v2(path.c_str(), &m_db,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       const std::string message = m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
       sqlite3_close(m_db);
@@ -107,15 +108,18 @@ public:
 
   Rows query(std::string_view sql, const Params& params) override {
     Rows rows;
-    each_row(sql, params, [&](sqlite3_stmt* stmt) {
-      const int columns = sqlite3_column_count(stmt);
-      std::vector<Value> values;
-      values.reserve(static_cast<std::size_t>(columns));
-      for (int c = 0; c < columns; ++c) {
-        values.push_back(column_value(stmt, c));
-      }
-      rows.rows.push_back(std::move(values));
-    }, &rows.columns);
+    each_row(
+        sql, params,
+        [&](sqlite3_stmt* stmt) {
+          const int columns = sqlite3_column_count(stmt);
+          std::vector<Value> values;
+          values.reserve(static_cast<std::size_t>(columns));
+          for (int c = 0; c < columns; ++c) {
+            values.push_back(column_value(stmt, c));
+          }
+          rows.rows.push_back(std::move(values));
+        },
+        &rows.columns);
     rows.affected = sqlite3_changes(m_db);
     return rows;
   }
@@ -123,19 +127,23 @@ public:
   void stream(std::string_view select_sql, const RowCallback& on_row) override {
     std::vector<std::string_view> fields;
     std::vector<bool> nulls;
-    each_row(select_sql, {}, [&](sqlite3_stmt* stmt) {
-      const int columns = sqlite3_column_count(stmt);
-      fields.clear();
-      nulls.clear();
-      for (int c = 0; c < columns; ++c) {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-        const bool is_null = sqlite3_column_type(stmt, c) == SQLITE_NULL;
-        fields.emplace_back(is_null || text == nullptr ? std::string_view{}
-                                                        : std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
-        nulls.push_back(is_null);
-      }
-      on_row(RowView{fields, nulls});
-    }, nullptr);
+    each_row(
+        select_sql, {},
+        [&](sqlite3_stmt* stmt) {
+          const int columns = sqlite3_column_count(stmt);
+          fields.clear();
+          nulls.clear();
+          for (int c = 0; c < columns; ++c) {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+            const bool is_null = sqlite3_column_type(stmt, c) == SQLITE_NULL;
+            fields.emplace_back(is_null || text == nullptr
+                                    ? std::string_view{}
+                                    : std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
+            nulls.push_back(is_null);
+          }
+          on_row(RowView{fields, nulls});
+        },
+        nullptr);
   }
 
   void stream_result(std::string_view sql, ResultSink& sink, const StreamOptions& options) override {
@@ -157,27 +165,32 @@ public:
       sink.columns(columns);
       described = true;
     };
-    each_row(sql, {}, [&](sqlite3_stmt* stmt) {
-      if (!described) {
-        describe();
-      }
-      const auto width = static_cast<std::size_t>(sqlite3_column_count(stmt));
-      fields.resize(width);
-      nulls.resize(width);
-      types.resize(width);
-      for (std::size_t c = 0; c < width; ++c) {
-        const int column = static_cast<int>(c);
-        const int type = sqlite3_column_type(stmt, column);
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
-        nulls[c] = type == SQLITE_NULL;
-        types[c] = type == SQLITE_INTEGER ? ValueType::integer : type == SQLITE_FLOAT ? ValueType::number : ValueType::text;
-        fields[c] = nulls[c] || text == nullptr
-                        ? std::string_view{}
-                        : std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
-      }
-      sink.row(RowView{fields, nulls, &types});
-      ++read;
-    }, &names);
+    each_row(
+        sql, {},
+        [&](sqlite3_stmt* stmt) {
+          if (!described) {
+            describe();
+          }
+          const auto width = static_cast<std::size_t>(sqlite3_column_count(stmt));
+          fields.resize(width);
+          nulls.resize(width);
+          types.resize(width);
+          for (std::size_t c = 0; c < width; ++c) {
+            const int column = static_cast<int>(c);
+            const int type = sqlite3_column_type(stmt, column);
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
+            nulls[c] = type == SQLITE_NULL;
+            types[c] = type == SQLITE_INTEGER ? ValueType::integer
+                       : type == SQLITE_FLOAT ? ValueType::number
+                                              : ValueType::text;
+            fields[c] = nulls[c] || text == nullptr
+                            ? std::string_view{}
+                            : std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+          }
+          sink.row(RowView{fields, nulls, &types});
+          ++read;
+        },
+        &names);
     if (!described) {
       describe();
     }
@@ -276,13 +289,14 @@ private:
         index = static_cast<std::size_t>(std::strtoul(name + 1, nullptr, 10));
       }
       if (index == 0 || index > params.size()) {
-        throw DbError("statement expects parameter " + std::to_string(index) + " but " +
-                          std::to_string(params.size()) + " were given",
+        throw DbError("statement expects parameter " + std::to_string(index) + " but " + std::to_string(params.size()) +
+                          " were given",
                       {target(), std::string(sql), {}, SQLITE_RANGE, false, 0});
       }
       const auto& value = params[index - 1];
-      const int rc = value ? sqlite3_bind_text(stmt, i, value->data(), static_cast<int>(value->size()), SQLITE_TRANSIENT)
-                           : sqlite3_bind_null(stmt, i);
+      const int rc = value
+                         ? sqlite3_bind_text(stmt, i, value->data(), static_cast<int>(value->size()), SQLITE_TRANSIENT)
+                         : sqlite3_bind_null(stmt, i);
       if (rc != SQLITE_OK) {
         fail(sql, 0, rc);
       }

@@ -25,7 +25,9 @@ std::string_view error_kind_name(ErrorKind kind) {
 
 namespace {
 
-bool mentions(const std::string& lower, std::string_view part) { return lower.find(part) != std::string::npos; }
+bool mentions(const std::string& lower, std::string_view part) {
+  return lower.find(part) != std::string::npos;
+}
 
 } // namespace
 
@@ -53,8 +55,7 @@ ErrorKind classify_error(std::string_view message, std::string_view sqlstate) {
     return ErrorKind::timeout;
   }
   if (mentions(lower, "password authentication failed") || mentions(lower, "no password supplied") ||
-      mentions(lower, "authentication failed") || mentions(lower, "role \"") ||
-      mentions(lower, "pg_hba.conf")) {
+      mentions(lower, "authentication failed") || mentions(lower, "role \"") || mentions(lower, "pg_hba.conf")) {
     return ErrorKind::auth;
   }
   return ErrorKind::other;

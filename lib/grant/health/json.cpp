@@ -26,7 +26,9 @@ nlohmann::json optional_name(const std::string& name) {
   return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
 }
 
-double rounded(double value, double per_unit) { return std::round(value * per_unit) / per_unit; }
+double rounded(double value, double per_unit) {
+  return std::round(value * per_unit) / per_unit;
+}
 
 nlohmann::json endpoint_json(const EndpointHealth& entry) {
   const auto& probe = entry.probe;
@@ -42,24 +44,25 @@ nlohmann::json endpoint_json(const EndpointHealth& entry) {
       {"url", endpoint.url.redacted()},
       {"status", status_name(entry.status)},
       {"reachable", probe.reachable},
-      {"error", probe.error ? nlohmann::json{{"kind", error_kind_name(probe.error->kind)},
-                                             {"message", probe.error->message}}
-                            : nlohmann::json(nullptr)},
+      {"error", probe.error
+                    ? nlohmann::json{{"kind", error_kind_name(probe.error->kind)}, {"message", probe.error->message}}
+                    : nlohmann::json(nullptr)},
       {"latency_ms", probe.reachable ? nlohmann::json(rounded(probe.latency_ms(), 100)) : nlohmann::json(nullptr)},
       {"server_version", optional_name(probe.server_version)},
       {"in_recovery", optional(probe.in_recovery)},
       {"role_mismatch", probe.role_mismatch},
       {"lag", nullptr},
-      {"connections", probe.connections ? nlohmann::json{{"used", probe.connections->used}, {"max", probe.connections->max}}
-                                        : nlohmann::json(nullptr)},
+      {"connections", probe.connections
+                          ? nlohmann::json{{"used", probe.connections->used}, {"max", probe.connections->max}}
+                          : nlohmann::json(nullptr)},
       {"prepared_in_doubt", optional(probe.prepared_in_doubt)},
       {"reasons", entry.reasons},
   };
   if (entry.lag) {
-    out["lag"] = {{"state", lag_state_name(entry.lag->state)},
-                  {"bytes", optional(entry.lag->bytes)},
-                  {"seconds", entry.lag->seconds ? nlohmann::json(rounded(*entry.lag->seconds, 1000))
-                                                 : nlohmann::json(nullptr)}};
+    out["lag"] = {
+        {"state", lag_state_name(entry.lag->state)},
+        {"bytes", optional(entry.lag->bytes)},
+        {"seconds", entry.lag->seconds ? nlohmann::json(rounded(*entry.lag->seconds, 1000)) : nlohmann::json(nullptr)}};
   }
   return out;
 }

@@ -16,7 +16,9 @@ std::string_view availability_name(Availability availability) {
   return "unknown";
 }
 
-bool passed(const EndpointHealth& check) { return check.status != Status::down; }
+bool passed(const EndpointHealth& check) {
+  return check.status != Status::down;
+}
 
 bool observe(Tracked& tracked, EndpointHealth check, std::chrono::system_clock::time_point at) {
   const bool ok = passed(check);
@@ -89,7 +91,8 @@ ReadVerdict read_verdict(const Tracked& tracked, std::optional<int> max_lag_ms) 
   if (!tracked.last_passed) {
     return ReadVerdict::unknown;
   }
-  if (tracked.target.endpoint.role != registry::Role::reading || !tracked.last_passed->probe.in_recovery.value_or(false)) {
+  if (tracked.target.endpoint.role != registry::Role::reading ||
+      !tracked.last_passed->probe.in_recovery.value_or(false)) {
     return ReadVerdict::not_in_recovery;
   }
   const auto lag = lag_ms(tracked);
@@ -164,7 +167,9 @@ Monitor::Monitor(const std::vector<const config::Database*>& databases, const Ch
   m_state = std::move(initial);
 }
 
-Monitor::~Monitor() { stop(); }
+Monitor::~Monitor() {
+  stop();
+}
 
 std::shared_ptr<const MonitorState> Monitor::state() const {
   std::lock_guard lock(m_state_mutex);
@@ -182,8 +187,8 @@ void Monitor::round() {
     auto& tracked = next->endpoints[i];
     const auto from = tracked.availability;
     if (observe(tracked, report.endpoints[i], report.checked_at)) {
-      transitions.push_back({report.checked_at, tracked.target.endpoint, from, tracked.availability,
-                             report.endpoints[i].reasons});
+      transitions.push_back(
+          {report.checked_at, tracked.target.endpoint, from, tracked.availability, report.endpoints[i].reasons});
     }
   }
   {
@@ -201,7 +206,9 @@ void Monitor::round() {
   }
 }
 
-void Monitor::check_now() { round(); }
+void Monitor::check_now() {
+  round();
+}
 
 void Monitor::start() {
   std::lock_guard lock(m_run_mutex);

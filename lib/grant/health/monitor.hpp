@@ -38,12 +38,12 @@ struct Tracked {
   Target target;
   Hysteresis hysteresis;
   Availability availability = Availability::unknown;
-  std::chrono::system_clock::time_point since;      ///< when availability last changed (start: the monitor's)
-  std::optional<EndpointHealth> latest;             ///< the newest check; empty before the first
-  std::optional<EndpointHealth> last_passed;        ///< the newest check that passed
+  std::chrono::system_clock::time_point since; ///< when availability last changed (start: the monitor's)
+  std::optional<EndpointHealth> latest;        ///< the newest check; empty before the first
+  std::optional<EndpointHealth> last_passed;   ///< the newest check that passed
   std::optional<std::chrono::system_clock::time_point> checked_at; ///< of `latest`
-  int failures = 0;  ///< consecutive failed checks up to `latest`
-  int successes = 0; ///< consecutive passed checks up to `latest`
+  int failures = 0;                                                ///< consecutive failed checks up to `latest`
+  int successes = 0;                                               ///< consecutive passed checks up to `latest`
   /// Replicas: the lag of the newest check that could measure it, and how many checks since
   /// could not (the writer or the replica unreachable). Routing holds on to a measured lag for
   /// fewer than `fall` such checks, as it holds on to availability; reports show each check's own.
@@ -96,7 +96,7 @@ struct MonitorState {
   std::uint64_t rounds = 0; ///< checks completed (0: nothing checked yet)
   std::chrono::system_clock::time_point started_at;
   std::optional<std::chrono::system_clock::time_point> checked_at; ///< start of the newest round
-  std::vector<Tracked> endpoints; ///< in report order
+  std::vector<Tracked> endpoints;                                  ///< in report order
 
   /// Overall: "healthy" when every endpoint shows healthy, else the worst of down > unknown > degraded.
   std::string_view status() const;

@@ -182,7 +182,7 @@ Probe probe_within(const registry::Endpoint& endpoint, std::chrono::milliseconds
   Probe out;
   out.endpoint = endpoint;
   out.error = ProbeError{ErrorKind::timeout, endpoint.label() + " (" + endpoint.url.redacted() +
-                                                  "): no answer within " + std::to_string(timeout.count()) + " ms"};
+                                                 "): no answer within " + std::to_string(timeout.count()) + " ms"};
   out.connect_ms = static_cast<double>(timeout.count());
   return out;
 }

@@ -68,7 +68,8 @@ std::string to_prometheus(const Report& report) {
        [](const EndpointHealth& e) -> std::optional<double> {
          return e.lag && e.lag->bytes ? std::optional(static_cast<double>(*e.lag->bytes)) : std::nullopt;
        }},
-      {"grant_health_replication_lag_seconds", "age of the last replayed transaction while behind (absent when unknown)",
+      {"grant_health_replication_lag_seconds",
+       "age of the last replayed transaction while behind (absent when unknown)",
        [](const EndpointHealth& e) -> std::optional<double> { return e.lag ? e.lag->seconds : std::nullopt; }},
       {"grant_health_replication_lag_unknown", "1 when the lag cannot be known",
        [](const EndpointHealth& e) -> std::optional<double> {

@@ -52,8 +52,7 @@ void evaluate(EndpointHealth& endpoint) {
                                  std::to_string(endpoint.max_lag_ms) + " ms");
     }
   }
-  if (probe.connections && probe.connections->max > 0 &&
-      probe.connections->used * 10 > probe.connections->max * 9) {
+  if (probe.connections && probe.connections->max > 0 && probe.connections->used * 10 > probe.connections->max * 9) {
     endpoint.reasons.push_back("connections " + std::to_string(probe.connections->used) + " of " +
                                std::to_string(probe.connections->max));
   }

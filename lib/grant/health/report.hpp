@@ -34,8 +34,8 @@ struct Report {
 };
 
 struct CheckOptions {
-  std::optional<int> timeout_ms; ///< overrides each database's `health.timeout_ms`
-  std::optional<int> max_lag_ms; ///< overrides each database's `health.max_lag_ms`
+  std::optional<int> timeout_ms;   ///< overrides each database's `health.timeout_ms`
+  std::optional<int> max_lag_ms;   ///< overrides each database's `health.max_lag_ms`
   std::vector<std::string> shards; ///< only these shards (--shard); unknown names throw ConfigError
   int jobs = 32;                   ///< probes at once
 };

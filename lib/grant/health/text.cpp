@@ -71,9 +71,9 @@ std::string to_text(const Report& report, bool color) {
     rows.push_back({probe.endpoint.label(), probe.endpoint.role == registry::Role::writing ? "writer" : "replica",
                     std::string(status_name(entry.status)),
                     probe.reachable ? format("%.1f ms", probe.latency_ms()) : "-", lag_text(entry),
-                    probe.connections ? std::to_string(probe.connections->used) + "/" +
-                                            std::to_string(probe.connections->max)
-                                      : "-",
+                    probe.connections
+                        ? std::to_string(probe.connections->used) + "/" + std::to_string(probe.connections->max)
+                        : "-",
                     notes});
     statuses.push_back(entry.status);
   }

@@ -39,8 +39,9 @@ private:
 std::vector<std::string> invalid_indexes(db::Connection& connection) {
   std::vector<std::string> out;
   try {
-    const auto rows = connection.query("SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
-                                       "WHERE NOT i.indisvalid ORDER BY 1");
+    const auto rows =
+        connection.query("SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
+                         "WHERE NOT i.indisvalid ORDER BY 1");
     for (const auto& row : rows.rows) {
       out.push_back(row[0].value_or("?") + " on " + row[1].value_or("?"));
     }
@@ -71,13 +72,15 @@ struct Failure {
     message += "\n  sqlstate: " + error.sqlstate();
   }
   std::string hint = "fix the migration and run grant again: migrations before it stay applied and recorded";
-  if (error.sqlstate() == db::sqlstate::k_lock_not_available && failure.limits.lock_timeout && failure.limits.lock_timeout->count() > 0) {
+  if (error.sqlstate() == db::sqlstate::k_lock_not_available && failure.limits.lock_timeout &&
+      failure.limits.lock_timeout->count() > 0) {
     message += "\n  waited: lock_timeout=" + duration_text(*failure.limits.lock_timeout) + ", " +
                std::to_string(failure.limits.retries + 1) + " attempt(s)";
     const auto blocker = failure.watch ? failure.watch->last() : std::nullopt;
-    message += "\n  blocked by: " + (blocker ? blocker->describe() : std::string("a session that had gone by the time grant looked"));
-    hint = blocker ? "end or wait out session " + std::to_string(blocker->pid) +
-                         " (SELECT pg_terminate_backend(" + std::to_string(blocker->pid) +
+    message += "\n  blocked by: " +
+               (blocker ? blocker->describe() : std::string("a session that had gone by the time grant looked"));
+    hint = blocker ? "end or wait out session " + std::to_string(blocker->pid) + " (SELECT pg_terminate_backend(" +
+                         std::to_string(blocker->pid) +
                          ") if it is stuck), or raise lock_timeout/retries, and run grant again"
                    : "find what holds the lock (pg_locks), or raise lock_timeout/retries, and run grant again";
   }
@@ -139,15 +142,15 @@ void forget_row(Tracker& tracker, const Target& target, const Migration& migrati
                     " (none has version " + migration.version + ")" +
                     (migration.down->transaction ? "; the down section was rolled back"
                                                  : "; the down section ran outside a transaction and stays applied"),
-                target.label(), "something other than grant (the down section itself?) deleted the row: check `grant status`");
+                target.label(),
+                "something other than grant (the down section itself?) deleted the row: check `grant status`");
   }
 }
 
 // Runs `attempt` (one try of a section plus its bookkeeping), again with backoff after a lock
 // timeout while retries remain. Only transactional sections retry: they left nothing behind.
-void with_retries(db::Connection& connection, const Target& target, const Migration& migration,
-                  const Section& section, const EventSink& events,
-                  const std::function<void(const SessionLimits&, BlockerWatch*)>& attempt) {
+void with_retries(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
+                  const EventSink& events, const std::function<void(const SessionLimits&, BlockerWatch*)>& attempt) {
   const auto limits = effective_limits(section, target.database->migrate);
   std::unique_ptr<BlockerWatch> watch;
   if (limits.lock_timeout && limits.lock_timeout->count() > 0 && connection.engine().traits().server_timeouts) {
@@ -158,7 +161,8 @@ void with_retries(db::Connection& connection, const Target& target, const Migrat
   // A server that should have cancelled the statement by now and has not answered is gone.
   const auto grace = std::chrono::milliseconds(target.database->pool.connect_timeout_ms);
   const bool bounded = limits.statement_timeout && limits.statement_timeout->count() > 0;
-  const db::ReplyTimeoutScope reply(connection, bounded ? *limits.statement_timeout + grace : std::chrono::milliseconds(0));
+  const db::ReplyTimeoutScope reply(connection,
+                                    bounded ? *limits.statement_timeout + grace : std::chrono::milliseconds(0));
   for (int tried = 0;; ++tried) {
     SessionReset reset(connection);
     try {
@@ -314,8 +318,7 @@ void check_out_of_order(const Plan& plan, const MigrateOptions& options, const T
   const auto* first = plan.out_of_order.front();
   throw ConfigError(target.label() + ": pending migration " + first->display_name() +
                         " is older than the newest applied version " + plan.current_version + " (out of order)",
-                    first->up.file.string(),
-                    "apply it anyway with --allow-out-of-order, or give it a newer version");
+                    first->up.file.string(), "apply it anyway with --allow-out-of-order, or give it a newer version");
 }
 
 void record_failure(TargetResult& result, const Error& error) {

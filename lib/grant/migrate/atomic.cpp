@@ -8,8 +8,8 @@
 #include <grant/migrate/tracking.hpp>
 #include <grant/twophase/setup.hpp>
 #include <grant/twophase/transaction.hpp>
-#include <grant/util/parallel_for.hpp>
 #include <grant/util/elapsed.hpp>
+#include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>

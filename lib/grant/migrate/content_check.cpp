@@ -66,7 +66,8 @@ bool unwrap_transaction(Section& section) {
   }
   const auto first = transaction_control(statements.front().text);
   const auto last = transaction_control(statements.back().text);
-  if (!first || !last || (*first != "BEGIN" && *first != "START TRANSACTION") || (*last != "COMMIT" && *last != "END")) {
+  if (!first || !last || (*first != "BEGIN" && *first != "START TRANSACTION") ||
+      (*last != "COMMIT" && *last != "END")) {
     return false;
   }
   // COMMIT AND CHAIN would start another transaction: not a plain wrapper.

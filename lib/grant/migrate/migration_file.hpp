@@ -15,8 +15,8 @@ enum class FileFormat { grant, dbmate, golang_migrate, flyway };
 /// One section (up or down) of a migration file.
 struct Section {
   std::string sql;
-  int first_line = 1;        ///< line of the file where the section's SQL starts
-  bool transaction = true;   ///< false: `transaction=false` on the marker
+  int first_line = 1;      ///< line of the file where the section's SQL starts
+  bool transaction = true; ///< false: `transaction=false` on the marker
   std::filesystem::path file;
   std::vector<util::SqlStatement> statements;                 ///< `sql` split, each first_line a line of `file`
   std::optional<std::chrono::milliseconds> lock_timeout;      ///< `lock_timeout=` on the marker
@@ -35,7 +35,7 @@ struct Migration {
   /// For a file saved with CRLF line ends: the SHA-256 of its up section with the CRs kept, which
   /// grant recorded before it normalized line ends. Empty for other files.
   std::string legacy_checksum;
-  bool empty = false;          ///< the up section holds no SQL (a freshly generated file): never applied
+  bool empty = false; ///< the up section holds no SQL (a freshly generated file): never applied
 
   std::string display_name() const { return version + "_" + name; }
   /// True when `recorded` (from the tracking table) is this file's checksum, or its legacy one.

@@ -16,8 +16,8 @@ struct Drift {
 /// What a target's tracking rows say against the migration files: pure, no I/O.
 struct Plan {
   std::vector<AppliedMigration> applied;
-  std::vector<const Migration*> pending;      ///< in version order
-  std::vector<const Migration*> out_of_order; ///< pending yet older than the newest applied
+  std::vector<const Migration*> pending;       ///< in version order
+  std::vector<const Migration*> out_of_order;  ///< pending yet older than the newest applied
   std::vector<AppliedMigration> missing_files; ///< applied, but no file has the version
   std::vector<Drift> drifted;                  ///< applied checksum differs from the file's
   std::string current_version;                 ///< newest applied, "" when none

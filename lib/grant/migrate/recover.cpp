@@ -42,15 +42,16 @@ void refuse_live_run(db::Connection& connection, const Target& target) {
     if (error.sqlstate() != db::sqlstate::k_lock_not_available) {
       throw;
     }
-    throw Error(ErrorKind::database,
-                "a grant run is still working on " + target.label() + " (it holds the migration lock): " + error.what(),
-                target.label(),
-                "let it finish: it commits or rolls back its own prepared transactions; run grant recover once it has exited");
+    throw Error(
+        ErrorKind::database,
+        "a grant run is still working on " + target.label() + " (it holds the migration lock): " + error.what(),
+        target.label(),
+        "let it finish: it commits or rolls back its own prepared transactions; run grant recover once it has exited");
   }
 }
 
 twophase::Mode mode_of(const RecoverOptions& options) {
-  return options.force_commit ? twophase::Mode::commit
+  return options.force_commit  ? twophase::Mode::commit
          : options.force_abort ? twophase::Mode::abort
                                : twophase::Mode::by_decision;
 }
@@ -70,10 +71,10 @@ void refuse_in_doubt(db::Connection& connection, const Target& target) {
 std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Target>& targets,
                              const RecoverOptions& options) {
   std::vector<InDoubt> out;
-  std::map<std::string, Coordinator> coordinators; // by endpoint label
-  std::map<std::string, std::set<std::string>> selected; // database -> target labels
+  std::map<std::string, Coordinator> coordinators;                             // by endpoint label
+  std::map<std::string, std::set<std::string>> selected;                       // database -> target labels
   std::map<std::string, std::pair<const config::Database*, std::string>> keys; // decision key -> (db, coordinator)
-  std::set<std::string> unfinished;                                              // keys with an item not done
+  std::set<std::string> unfinished;                                            // keys with an item not done
   for (const auto& target : targets) {
     if (!db::engine_for(target.endpoint.url).traits().prepared_transactions) {
       continue;
@@ -117,8 +118,8 @@ std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Tar
                       endpoint.label(), "bring " + endpoint.label() + " back and run grant recover again");
         }
         keys[gid->decision_key()] = {target.database, endpoint.label()};
-        const auto resolution = twophase::resolve(*connection, *gid, *coordinator.log, mode_of(options),
-                                                  options.force, options.dry_run);
+        const auto resolution =
+            twophase::resolve(*connection, *gid, *coordinator.log, mode_of(options), options.force, options.dry_run);
         item.decision = resolution.decision == twophase::Decision::none ? "" : twophase::to_string(resolution.decision);
         item.action = resolution.action;
         if (resolution.action == "refuse") {

@@ -25,12 +25,13 @@ ReplicaCatchUp wait_for(const registry::Endpoint& replica, const std::string& ls
   while (true) {
     try {
       if (!session || !session->is_usable()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         session = db::connect(replica.url, {replica.label(), static_cast<int>(std::max<long long>(left.count(), 1000)),
                                             "grant wait-replicas"});
       }
-      const auto row = session->query("SELECT pg_last_wal_replay_lsn()::text, pg_last_wal_replay_lsn() >= $1::pg_lsn",
-                                      {lsn});
+      const auto row =
+          session->query("SELECT pg_last_wal_replay_lsn()::text, pg_last_wal_replay_lsn() >= $1::pg_lsn", {lsn});
       if (!row.at(0, 0)) {
         out.error = replica.label() + " is not in recovery (not a replica): nothing to wait for there";
         out.ms = since(start);
@@ -74,7 +75,10 @@ std::vector<ReplicaCatchUp> wait_for_replicas(const Target& target, db::Connecti
   // before its WAL is written, and the write position would then fall short of it.
   const auto lsn = writer.engine().write_position(writer).value_or("0/0");
   if (events) {
-    events({Event::Kind::note, target.label(), {}, 0,
+    events({Event::Kind::note,
+            target.label(),
+            {},
+            0,
             "waiting up to " + std::to_string(bound.count() / 1000) + " s for " + std::to_string(replicas.size()) +
                 " replica(s) to replay past " + lsn});
   }

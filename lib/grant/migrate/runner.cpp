@@ -108,7 +108,10 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
           throw;
         }
         if (!told && events) {
-          events({Event::Kind::waiting_server, target.label(), {}, 0,
+          events({Event::Kind::waiting_server,
+                  target.label(),
+                  {},
+                  0,
                   "waiting up to " + std::to_string(options.wait.count()) +
                       " s for the server to accept connections (" + error.what() + ")"});
           told = true;
@@ -117,14 +120,14 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
       }
     }
   };
-  const auto problems = fan_out<Target, std::string>(targets, effective_jobs(options.jobs, targets.size()),
-                                                     [&](const Target& target) {
-                                                       try {
-                                                         return check(target);
-                                                       } catch (const Error& error) {
-                                                         return std::string("!") + error.what();
-                                                       }
-                                                     });
+  const auto problems =
+      fan_out<Target, std::string>(targets, effective_jobs(options.jobs, targets.size()), [&](const Target& target) {
+        try {
+          return check(target);
+        } catch (const Error& error) {
+          return std::string("!") + error.what();
+        }
+      });
   for (std::size_t i = 0; i < problems.size(); ++i) {
     if (problems[i].empty()) {
       continue;
@@ -168,8 +171,7 @@ std::vector<const Migration*> to_revert(const Plan& plan, const Target& target, 
     if (file == nullptr) {
       throw ConfigError("cannot roll back " + row->version + " on " + target.label() +
                             ": no migration file has that version; nothing was reverted",
-                        target.database->migrations.string(),
-                        "restore the file (with its down section) first");
+                        target.database->migrations.string(), "restore the file (with its down section) first");
     }
     if (row->source == AppliedMigration::Source::flyway) {
       throw ConfigError("cannot roll back " + file->display_name() + " on " + target.label() +
@@ -248,7 +250,10 @@ TargetResult run_on_target(registry::Registry& registry, const Target& target, c
       lock = MigrationLock::acquire(*connection, target.endpoint.url, target.database->migrations_table,
                                     options.lock_timeout, [&](const std::string& holder) {
                                       if (events) {
-                                        events({Event::Kind::waiting_lock, target.label(), {}, 0,
+                                        events({Event::Kind::waiting_lock,
+                                                target.label(),
+                                                {},
+                                                0,
                                                 "waiting for the migration lock held by " + holder});
                                       }
                                     });
@@ -296,8 +301,7 @@ void await_replicas(db::Connection& connection, const Target& target, std::chron
     }
   }
   if (!late.empty()) {
-    throw Error(ErrorKind::database,
-                target.label() + ": migrated, but " + util::join(late, "; "), target.label(),
+    throw Error(ErrorKind::database, target.label() + ": migrated, but " + util::join(late, "; "), target.label(),
                 "check the replica's replication (pg_stat_wal_receiver, is replay paused?) or raise --wait-replicas");
   }
 }

@@ -76,8 +76,9 @@ CatchUp catch_up(Work& work, std::size_t source, db::Connection& from, const std
     } else if (++without_progress >= k_catch_up_patience) {
       out.converged = false;
       work.report("apply", "", work.fleet.node(source).name, 0,
-                  std::to_string(round.remaining) + " captured changes wait and the backlog stopped shrinking: "
-                                                     "the applications add changes as fast as grant applies them (" +
+                  std::to_string(round.remaining) +
+                      " captured changes wait and the backlog stopped shrinking: "
+                      "the applications add changes as fast as grant applies them (" +
                       std::to_string(static_cast<std::uint64_t>(out.per_second)) + "/s)");
       return out;
     }
@@ -219,7 +220,7 @@ struct Touched {
 };
 
 struct TableWork {
-  std::map<std::string, Touched> rows; ///< by joined pk
+  std::map<std::string, Touched> rows;                                ///< by joined pk
   std::map<std::size_t, std::vector<std::vector<db::Value>>> deletes; ///< per target node: pks
   std::map<std::size_t, std::vector<std::vector<db::Value>>> upserts; ///< per target node: rows
 };
@@ -324,11 +325,11 @@ ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from, 
   }
   from.query("DELETE FROM " + grant_table(node.schema, "changes") + " WHERE seq = ANY($1::bigint[])", {seqs});
   result.applied = changes.size();
-  result.remaining = changes.size() < limit
-                         ? 0
-                         : std::stoull(from.query("SELECT count(*) FROM " + grant_table(node.schema, "changes"))
-                                           .scalar()
-                                           .value_or("0"));
+  result.remaining =
+      changes.size() < limit
+          ? 0
+          : std::stoull(
+                from.query("SELECT count(*) FROM " + grant_table(node.schema, "changes")).scalar().value_or("0"));
   return result;
 }
 

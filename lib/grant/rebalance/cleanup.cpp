@@ -119,16 +119,15 @@ std::vector<std::optional<StateRow>> started_states(Work& work, const std::strin
       return {};
     } else if (found) {
       throw ConfigError("no rebalance of " + database + " is in progress: the last one towards this target was " +
-                            (found->outcome == "aborted" ? "aborted" : "cleaned up") + " (" + found->finished_at +
-                            ")",
+                            (found->outcome == "aborted" ? "aborted" : "cleaned up") + " (" + found->finished_at + ")",
                         phase_flag,
                         found->outcome == "aborted"
-                            ? "start it again with the copy: grant rebalance --database " + database + " --target <file>"
+                            ? "start it again with the copy: grant rebalance --database " + database +
+                                  " --target <file>"
                             : "a rebalance cannot be undone after cutover: rebalance back with the old config as the "
                               "target if needed");
     }
-    throw ConfigError("no rebalance of " + database + " is in progress (none was started, or it has ended)",
-                      phase_flag,
+    throw ConfigError("no rebalance of " + database + " is in progress (none was started, or it has ended)", phase_flag,
                       "start one with the copy: grant rebalance --database " + database + " --target <file>");
   }
   for (const auto& state : states) {
@@ -154,7 +153,8 @@ CleanupReport run_cleanup(Work& work) {
   const auto sources = work.fleet.sources();
   for (std::size_t i = 0; i < states.size(); ++i) {
     if (states[i] && states[i]->phase != Phase::cut_over) {
-      throw ConfigError("shard " + work.fleet.node(sources[i]).name + " is not cut over yet: cleanup would delete rows "
+      throw ConfigError("shard " + work.fleet.node(sources[i]).name +
+                            " is not cut over yet: cleanup would delete rows "
                             "that the current config still reads there",
                         "--cleanup",
                         "run grant rebalance --database " + work.fleet.source().name +

@@ -7,7 +7,6 @@
 #include <grant/util/parallel_for.hpp>
 #include <grant/util/strings.hpp>
 
-
 #include <map>
 
 namespace grant::rebalance {
@@ -38,10 +37,9 @@ void refuse_filled_new_shards(Work& work) {
     auto session = node.checkout();
     for (const auto& table : work.fleet.tables()) {
       if (session->query("SELECT EXISTS (SELECT 1 FROM " + table.qualified() + ")").scalar().value_or("f") == "t") {
-        throw ConfigError("shard " + node.name + " is new in the target, but its table " + table.name() +
-                              " already holds rows",
-                          node.label,
-                          "a new shard starts empty: remove those rows (or the shard from the target) and run again");
+        throw ConfigError(
+            "shard " + node.name + " is new in the target, but its table " + table.name() + " already holds rows",
+            node.label, "a new shard starts empty: remove those rows (or the shard from the target) and run again");
       }
     }
   }
@@ -65,8 +63,8 @@ SourceCopy copy_source(Work& work, std::size_t source, std::uint64_t total) {
   }
   // Catch up with what applications changed meanwhile, until few changes wait.
   out.applied = catch_up(work, source, from, sessions.to).applied;
-  out.backlog = std::stoull(
-      from.query("SELECT count(*) FROM " + grant_table(node.schema, "changes")).scalar().value_or("0"));
+  out.backlog =
+      std::stoull(from.query("SELECT count(*) FROM " + grant_table(node.schema, "changes")).scalar().value_or("0"));
   ledger->reset_session();
   return out;
 }

@@ -38,9 +38,10 @@ void defer_rows(const TableSql& table, db::Connection& from, const Node& node,
     pks += (pks.size() > 1 ? "," : "") + literal(table.pk(), row);
     keys += (keys.size() > 1 ? "," : "") + literal(table.key(), row);
   }
-  from.query("INSERT INTO " + grant_table(node.schema, "changes") +
-                 " (table_name, pk, key) SELECT $1, p::text[], k::text[] FROM unnest($2::text[], $3::text[]) AS u(p, k)",
-             {table.name(), pks + "}", keys + "}"});
+  from.query(
+      "INSERT INTO " + grant_table(node.schema, "changes") +
+          " (table_name, pk, key) SELECT $1, p::text[], k::text[] FROM unnest($2::text[], $3::text[]) AS u(p, k)",
+      {table.name(), pks + "}", keys + "}"});
 }
 
 /// Where a table's copy stands: the next heap block to read.
@@ -62,7 +63,8 @@ Checkpoint read_checkpoint(db::Connection& session, const Node& node, const Tabl
 }
 
 /// The table's size in heap blocks now, and how many blocks hold about `batch` rows.
-std::pair<std::uint64_t, std::uint64_t> table_blocks(db::Connection& session, const TableSql& table, std::size_t batch) {
+std::pair<std::uint64_t, std::uint64_t> table_blocks(db::Connection& session, const TableSql& table,
+                                                     std::size_t batch) {
   const auto row = session
                        .query("SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
                               "GREATEST(c.reltuples, 0)::bigint, GREATEST(c.relpages, 0) FROM pg_class c "
@@ -243,8 +245,9 @@ std::uint64_t copy_table(Work& work, std::size_t source, const TableSql& table, 
     std::rethrow_exception(failure);
   }
   const auto progress = grant_table(node.schema, "progress");
-  from.query("INSERT INTO " + progress + " (table_name, next_block, done) VALUES ($1, $2::bigint, true) "
-             "ON CONFLICT (table_name) DO UPDATE SET done = true",
+  from.query("INSERT INTO " + progress +
+                 " (table_name, next_block, done) VALUES ($1, $2::bigint, true) "
+                 "ON CONFLICT (table_name) DO UPDATE SET done = true",
              {table.name(), std::to_string(blocks)});
   return copied;
 }

@@ -312,8 +312,10 @@ CutoverReport run_cutover(Work& work) {
       report.already = *already;
       return report;
     } else if (already) {
-      throw ConfigError("no rebalance of " + database + " is in progress: the last one towards this target was "
-                        "aborted (" + already->finished_at + ")",
+      throw ConfigError("no rebalance of " + database +
+                            " is in progress: the last one towards this target was "
+                            "aborted (" +
+                            already->finished_at + ")",
                         "--cutover", copy_hint);
     }
     throw ConfigError("no rebalance of " + database + " is in progress: nothing to cut over", "--cutover", copy_hint);

@@ -14,7 +14,9 @@
 
 namespace grant::rebalance {
 
-registry::PooledConnection Node::checkout() const { return registry->checkout(endpoint); }
+registry::PooledConnection Node::checkout() const {
+  return registry->checkout(endpoint);
+}
 
 namespace {
 
@@ -27,7 +29,8 @@ const config::Database& sharded(const config::Config& config, const std::string&
   }
   if (!database->is_sharded() || !database->sharding) {
     throw ConfigError("database " + util::in_quotes(name) + " is not sharded in the " + which + " config",
-                      database->key_path, "rebalance moves rows between the \"shards\" of a database with \"sharding\"");
+                      database->key_path,
+                      "rebalance moves rows between the \"shards\" of a database with \"sharding\"");
   }
   for (const auto& shard : database->shards) {
     if (const auto& engine = db::engine_for(shard.url); !engine.traits().rebalance) {
@@ -56,8 +59,8 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
     : m_source(&sharded(source, database, "current")), m_target(&sharded(target, database, "target")) {
   if (m_source->sharding->key != m_target->sharding->key) {
     throw ConfigError("the target changes the shard key of " + database + " from (" +
-                          util::join(m_source->sharding->key, ", ") + ") to (" + util::join(m_target->sharding->key, ", ") +
-                          ")",
+                          util::join(m_source->sharding->key, ", ") + ") to (" +
+                          util::join(m_target->sharding->key, ", ") + ")",
                       m_target->sharding->key_path,
                       "rebalance moves rows between shards under the same key; changing the key is a new database");
   }
@@ -65,7 +68,8 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
     throw ConfigError("the target lists other sharded tables than the current config (" +
                           util::join(m_target->sharding->tables, ", ") + " instead of " +
                           util::join(m_source->sharding->tables, ", ") + ")",
-                      m_target->sharding->key_path + ".tables", "change sharding.tables in its own step, not in a rebalance");
+                      m_target->sharding->key_path + ".tables",
+                      "change sharding.tables in its own step, not in a rebalance");
   }
   m_source_registry = std::make_unique<registry::Registry>(source);
   m_target_registry = std::make_unique<registry::Registry>(target);
@@ -109,7 +113,9 @@ Fleet::Fleet(const config::Config& source, const config::Config& target, const s
   m_source_digest = digest_of(*m_source);
 }
 
-shard::LookupLoader Fleet::target_loader() const { return lookup::table_loader(*m_target_registry); }
+shard::LookupLoader Fleet::target_loader() const {
+  return lookup::table_loader(*m_target_registry);
+}
 
 std::size_t Fleet::find(const std::string& name) const {
   for (std::size_t n = 0; n < m_nodes.size(); ++n) {
@@ -196,13 +202,12 @@ void Fleet::check_versions() {
     std::vector<std::string> extra;
     std::set_difference(reference.begin(), reference.end(), mine.begin(), mine.end(), std::back_inserter(missing));
     std::set_difference(mine.begin(), mine.end(), reference.begin(), reference.end(), std::back_inserter(extra));
-    throw ConfigError(
-        "shard " + node.name + " is at another migration version than " + m_nodes.front().name +
-            (missing.empty() ? "" : " (missing " + util::join(missing, ", ") + ")") +
-            (extra.empty() ? "" : " (extra " + util::join(extra, ", ") + ")"),
-        node.label,
-        "new shards must have the schema first: grant migrate --config <target> --database " + m_source->name +
-            ", then grant status to compare");
+    throw ConfigError("shard " + node.name + " is at another migration version than " + m_nodes.front().name +
+                          (missing.empty() ? "" : " (missing " + util::join(missing, ", ") + ")") +
+                          (extra.empty() ? "" : " (extra " + util::join(extra, ", ") + ")"),
+                      node.label,
+                      "new shards must have the schema first: grant migrate --config <target> --database " +
+                          m_source->name + ", then grant status to compare");
   }
 }
 

@@ -50,7 +50,6 @@ struct ShardStatus {
   double pause_ms = 0;           ///< the cutover's write pause, once cut over
 };
 
-
 /// Set when a phase found nothing to do, so that automation may re-run any phase blindly.
 struct AlreadyDone {
   bool finished = false;      ///< the rebalance towards this target has ended (see `outcome`)

@@ -70,9 +70,8 @@ StatusReport run_status(Work& work) {
       shard.phase = states[i]->phase;
       shard.pause_ms = states[i]->pause_ms;
       auto session = node.checkout();
-      shard.backlog = std::stoull(session->query("SELECT count(*) FROM " + grant_table(node.schema, "changes"))
-                                      .scalar()
-                                      .value_or("0"));
+      shard.backlog = std::stoull(
+          session->query("SELECT count(*) FROM " + grant_table(node.schema, "changes")).scalar().value_or("0"));
       shard.rows_copied = std::stoull(
           session->query("SELECT COALESCE(sum(rows_copied), 0) FROM " + grant_table(node.schema, "progress"))
               .scalar()

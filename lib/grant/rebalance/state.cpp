@@ -39,7 +39,9 @@ Phase parse_phase(std::string_view text) {
   return Phase::none;
 }
 
-std::string holder_name() { return migrate::current_user_at_host() + " pid " + std::to_string(getpid()); }
+std::string holder_name() {
+  return migrate::current_user_at_host() + " pid " + std::to_string(getpid());
+}
 
 void Work::report(const std::string& phase, const std::string& table, const std::string& shard, std::uint64_t total,
                   const std::string& note) {
@@ -112,8 +114,9 @@ std::uint64_t estimate_rows(Work& work) {
               .scalar()
               .value_or("-1"));
       // Never analyzed (-1): such a table is young, and counting it is cheap enough.
-      total += estimate >= 0 ? static_cast<std::uint64_t>(estimate)
-                             : std::stoull(session->query("SELECT count(*) FROM " + table.qualified()).scalar().value_or("0"));
+      total += estimate >= 0
+                   ? static_cast<std::uint64_t>(estimate)
+                   : std::stoull(session->query("SELECT count(*) FROM " + table.qualified()).scalar().value_or("0"));
     }
   }
   return total;
@@ -212,11 +215,13 @@ void retry_batch(Work& work, const Node& node, const std::string& what, const st
       body();
       return;
     } catch (const db::DbError& error) {
-      const bool transient = error.sqlstate() == db::sqlstate::k_deadlock_detected || error.sqlstate() == db::sqlstate::k_serialization_failure;
+      const bool transient = error.sqlstate() == db::sqlstate::k_deadlock_detected ||
+                             error.sqlstate() == db::sqlstate::k_serialization_failure;
       if (!transient) {
         throw;
       }
-      const auto kind = std::string(error.sqlstate() == db::sqlstate::k_deadlock_detected ? "a deadlock" : "a serialization failure");
+      const auto kind =
+          std::string(error.sqlstate() == db::sqlstate::k_deadlock_detected ? "a deadlock" : "a serialization failure");
       if (attempt == k_lock_attempts) {
         throw Error(ErrorKind::database,
                     node.label + ": " + what + " met " + kind + " " + std::to_string(attempt) +
@@ -226,8 +231,8 @@ void retry_batch(Work& work, const Node& node, const std::string& what, const st
                     "perhaps with a smaller --batch-size");
       }
       work.report("retry", "", node.name, 0,
-                  what + " met " + kind + " (grant yields to applications); trying again (" +
-                      std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
+                  what + " met " + kind + " (grant yields to applications); trying again (" + std::to_string(attempt) +
+                      "/" + std::to_string(k_lock_attempts) + ")");
       back_off(attempt);
     }
   }
@@ -305,7 +310,8 @@ void with_short_locks(Work& work, db::Connection& connection, const Node& node, 
                   what +
                       (error.sqlstate() == db::sqlstate::k_lock_not_available
                            ? " waited " + std::to_string(lock_wait.count()) + " ms for a lock another session holds"
-                           : error.sqlstate() == db::sqlstate::k_deadlock_detected ? " met a deadlock" : " met a serialization failure") +
+                       : error.sqlstate() == db::sqlstate::k_deadlock_detected ? " met a deadlock"
+                                                                               : " met a serialization failure") +
                       "; trying again (" + std::to_string(attempt) + "/" + std::to_string(k_lock_attempts) + ")");
       back_off(attempt);
     }
@@ -314,11 +320,11 @@ void with_short_locks(Work& work, db::Connection& connection, const Node& node, 
 
 void set_phase(db::Connection& connection, const Node& node, const std::string& database, Phase phase,
                std::optional<double> pause_ms) {
-  connection.query("UPDATE " + grant_table(node.schema, "state") +
-                       " SET phase = $2, updated_at = now(), pause_ms = COALESCE($3::float8, pause_ms) "
-                       "WHERE database = $1",
-                   {database, std::string(phase_name(phase)),
-                    pause_ms ? db::Value(std::to_string(*pause_ms)) : db::Value()});
+  connection.query(
+      "UPDATE " + grant_table(node.schema, "state") +
+          " SET phase = $2, updated_at = now(), pause_ms = COALESCE($3::float8, pause_ms) "
+          "WHERE database = $1",
+      {database, std::string(phase_name(phase)), pause_ms ? db::Value(std::to_string(*pause_ms)) : db::Value()});
 }
 
 void drop_objects(db::Connection& connection, const Node& node, Work& work) {

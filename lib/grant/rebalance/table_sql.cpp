@@ -50,8 +50,9 @@ TableSql::TableSql(db::Connection& connection, const std::string& name, const st
     m_pk.push_back(column);
   }
   if (m_pk.empty()) {
-    throw ConfigError("table " + util::in_quotes(name) + " has no primary key", connection.target(),
-                      "rebalance copies rows by primary key: add one (a migration) and run grant migrate on every shard");
+    throw ConfigError(
+        "table " + util::in_quotes(name) + " has no primary key", connection.target(),
+        "rebalance copies rows by primary key: add one (a migration) and run grant migrate on every shard");
   }
   for (const auto& column : key_columns) {
     const auto it = std::find_if(m_columns.begin(), m_columns.end(), [&](const auto& c) { return c.name == column; });
@@ -154,11 +155,13 @@ std::string TableSql::insert_arrays() const {
   for (std::size_t c = 0; c < m_columns.size(); ++c) {
     arrays += (c > 0 ? ", $" : "$") + std::to_string(c + 1) + "::" + m_columns[c].type + "[]";
   }
-  return "INSERT INTO " + m_qualified + " (" + all_columns(m_columns) + ") OVERRIDING SYSTEM VALUE SELECT * FROM unnest(" +
-         arrays + ")";
+  return "INSERT INTO " + m_qualified + " (" + all_columns(m_columns) +
+         ") OVERRIDING SYSTEM VALUE SELECT * FROM unnest(" + arrays + ")";
 }
 
-std::string TableSql::upsert_arrays(bool replace) const { return insert_arrays() + on_conflict(replace); }
+std::string TableSql::upsert_arrays(bool replace) const {
+  return insert_arrays() + on_conflict(replace);
+}
 
 std::string TableSql::delete_by_pk(std::size_t count) const {
   std::string tuples;

@@ -124,9 +124,10 @@ struct ApplyResult {
   std::uint64_t remaining = 0; ///< changes still waiting (an estimate when not `until_empty`)
 };
 /// Reads up to `limit` captured changes of `source` (its session `from`), applies them on the
-/// target sessions `to` (indexed by node; null for nodes not involved) and deletes the changes. The caller owns the transactions: none is opened here.
-ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from,
-                          const std::vector<db::Connection*>& to, std::size_t limit);
+/// target sessions `to` (indexed by node; null for nodes not involved) and deletes the changes. The caller owns the
+/// transactions: none is opened here.
+ApplyResult apply_changes(Work& work, std::size_t source, db::Connection& from, const std::vector<db::Connection*>& to,
+                          std::size_t limit);
 /// A source shard's session and one to every target shard, all marked (mark_session); the
 /// sessions go back to their pools reset.
 struct Sessions {

@@ -7,7 +7,9 @@
 
 namespace grant::registry {
 
-std::string_view role_name(Role role) { return role == Role::writing ? "writing" : "reading"; }
+std::string_view role_name(Role role) {
+  return role == Role::writing ? "writing" : "reading";
+}
 
 std::string Endpoint::label() const {
   std::string out = database;

@@ -20,7 +20,9 @@ PooledConnection& PooledConnection::operator=(PooledConnection&& other) noexcept
   return *this;
 }
 
-PooledConnection::~PooledConnection() { release(); }
+PooledConnection::~PooledConnection() {
+  release();
+}
 
 void PooledConnection::release() noexcept {
   if (m_pool != nullptr && m_connection) {
@@ -68,14 +70,13 @@ PooledConnection Pool::checkout() {
       waited = true;
       ++m_stats.waits;
     }
-    if (m_available.wait_until(lock, deadline) == std::cv_status::timeout &&
-        m_idle.empty() && m_open >= m_options.max_size) {
+    if (m_available.wait_until(lock, deadline) == std::cv_status::timeout && m_idle.empty() &&
+        m_open >= m_options.max_size) {
       ++m_stats.timeouts;
-      throw db::DbError("no connection to " + m_target + " became free within " +
-                            std::to_string(m_options.checkout_timeout.count()) + " ms (pool size " +
-                            std::to_string(m_options.max_size) + ", all in use)",
-                        {m_target, {}, {}, 0, false, 0},
-                        "raise pool.size or pool.checkout_timeout_ms, or run fewer jobs at once");
+      throw db::DbError(
+          "no connection to " + m_target + " became free within " + std::to_string(m_options.checkout_timeout.count()) +
+              " ms (pool size " + std::to_string(m_options.max_size) + ", all in use)",
+          {m_target, {}, {}, 0, false, 0}, "raise pool.size or pool.checkout_timeout_ms, or run fewer jobs at once");
     }
     drop_dead_idle();
   }
@@ -129,8 +130,8 @@ std::unique_ptr<db::Connection> Pool::connect_with_retry() {
 void Pool::checkin(std::unique_ptr<db::Connection> connection) noexcept {
   // A connection still inside a transaction, known broken, or whose failed COMMIT could not be
   // rolled back would leak state to the next owner.
-  const bool reusable = connection && connection->is_usable() && !connection->is_abandoned() &&
-                        connection->transaction_depth() == 0;
+  const bool reusable =
+      connection && connection->is_usable() && !connection->is_abandoned() && connection->transaction_depth() == 0;
   std::unique_ptr<db::Connection> to_close;
   {
     std::lock_guard guard(m_mutex);

@@ -39,7 +39,8 @@ Pool& Registry::pool(const Endpoint& endpoint) {
     connect.target = label;
     connect.connect_timeout_ms = settings.connect_timeout_ms;
     connect.sqlite_foreign_keys = db != nullptr && db->sqlite.foreign_keys;
-    slot = std::make_unique<Pool>(label, [url = endpoint.url, connect] { return db::connect(url, connect); }, options);
+    slot = std::make_unique<Pool>(
+        label, [url = endpoint.url, connect] { return db::connect(url, connect); }, options);
   }
   return *slot;
 }

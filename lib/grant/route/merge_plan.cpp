@@ -91,7 +91,9 @@ long long count_value(const std::vector<Token>& tokens, std::size_t i, std::stri
 // One ORDER BY item from tokens[i]; leaves i past it.
 SortKey sort_key(const std::vector<Token>& tokens, std::size_t& i) {
   SortKey key;
-  const auto at_name = [&] { return i < tokens.size() && (tokens[i].kind == Token::word || tokens[i].kind == Token::quoted); };
+  const auto at_name = [&] {
+    return i < tokens.size() && (tokens[i].kind == Token::word || tokens[i].kind == Token::quoted);
+  };
   if (i < tokens.size() && tokens[i].kind == Token::number) {
     key.position = static_cast<std::size_t>(std::strtoull(tokens[i].text.c_str(), nullptr, 10));
     ++i;
@@ -117,8 +119,8 @@ SortKey sort_key(const std::vector<Token>& tokens, std::size_t& i) {
     key.nulls_first = tokens[i + 1].text == "first";
     i += 2;
   }
-  const bool ends = i >= tokens.size() || tokens[i].text == "," || tokens[i].text == ";" || is_word(tokens, i, "limit") ||
-                    is_word(tokens, i, "offset");
+  const bool ends = i >= tokens.size() || tokens[i].text == "," || tokens[i].text == ";" ||
+                    is_word(tokens, i, "limit") || is_word(tokens, i, "offset");
   if (!ends) {
     cannot_merge("ORDER BY key " + util::in_quotes(key.column.empty() ? std::to_string(key.position) : key.column) +
                  " is followed by " + util::in_quotes(tokens[i].text) + " (an expression?)");
@@ -207,7 +209,9 @@ std::size_t resolve_sort_key(const SortKey& key, const std::vector<db::Column>& 
 
 namespace {
 
-bool numeric(db::ValueType type) { return type == db::ValueType::integer || type == db::ValueType::number; }
+bool numeric(db::ValueType type) {
+  return type == db::ValueType::integer || type == db::ValueType::number;
+}
 
 int compare_integers(std::string_view a, std::string_view b) {
   long long x = 0;

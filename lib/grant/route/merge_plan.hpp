@@ -12,8 +12,8 @@ namespace grant::route {
 
 /// One key of an ORDER BY that the merge of several shards' rows applies again.
 struct SortKey {
-  std::string column;        ///< an output column's name, or empty with `position` set
-  std::size_t position = 0;  ///< 1-based output column (ORDER BY 2), 0: by name
+  std::string column;       ///< an output column's name, or empty with `position` set
+  std::size_t position = 0; ///< 1-based output column (ORDER BY 2), 0: by name
   bool descending = false;
   std::optional<bool> nulls_first; ///< unset: PostgreSQL's default (last ascending, first descending)
   bool nulls_come_first() const { return nulls_first.value_or(descending); }

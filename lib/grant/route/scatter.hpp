@@ -30,13 +30,13 @@ public:
 };
 
 struct ScatterOptions {
-  std::size_t jobs = 8;                  ///< shards read at once (an ORDER BY merge reads all at once)
-  std::chrono::milliseconds timeout{0};  ///< a shard silent this long fails (and the server cancels); 0: none
-  bool read_only = false;                ///< each shard's statement inside a read-only transaction
-  bool partial = false;                  ///< false: the first failing shard stops the rest (all-or-error)
-  std::size_t batch_rows = 2000;         ///< rows per batch handed from a shard's thread to the merge
-  std::size_t fetch_rows = 10000;        ///< rows per round trip to a shard (its cursor's FETCH)
-  std::size_t queued_batches = 4;        ///< batches each shard may have waiting: bounds memory
+  std::size_t jobs = 8;                 ///< shards read at once (an ORDER BY merge reads all at once)
+  std::chrono::milliseconds timeout{0}; ///< a shard silent this long fails (and the server cancels); 0: none
+  bool read_only = false;               ///< each shard's statement inside a read-only transaction
+  bool partial = false;                 ///< false: the first failing shard stops the rest (all-or-error)
+  std::size_t batch_rows = 2000;        ///< rows per batch handed from a shard's thread to the merge
+  std::size_t fetch_rows = 10000;       ///< rows per round trip to a shard (its cursor's FETCH)
+  std::size_t queued_batches = 4;       ///< batches each shard may have waiting: bounds memory
 };
 
 struct ShardFailure {
@@ -47,8 +47,8 @@ struct ShardFailure {
 };
 
 struct ScatterResult {
-  long long rows = 0;     ///< rows handed to the sink
-  long long affected = 0; ///< the shards' changed rows, summed (an UPDATE on every shard)
+  long long rows = 0;                 ///< rows handed to the sink
+  long long affected = 0;             ///< the shards' changed rows, summed (an UPDATE on every shard)
   std::vector<ShardFailure> failures; ///< with `partial`: the shards whose rows are missing or cut short
 };
 

@@ -36,9 +36,13 @@ Answer json_answer(int status, const nlohmann::json& body) {
   return {status, "application/json", util::json_text(body) + "\n"};
 }
 
-Answer not_found(const std::string& what) { return json_answer(404, {{"error", what}}); }
+Answer not_found(const std::string& what) {
+  return json_answer(404, {{"error", what}});
+}
 
-std::string milliseconds_text(double ms) { return std::to_string(static_cast<long long>(std::llround(ms))) + " ms"; }
+std::string milliseconds_text(double ms) {
+  return std::to_string(static_cast<long long>(std::llround(ms))) + " ms";
+}
 
 // Why `tracked` may not take the traffic asked for; empty when it may.
 std::string why_not(const Tracked& tracked, bool writes, std::optional<int> max_lag_ms) {
@@ -149,7 +153,8 @@ Answer View::answer(std::string_view path, std::optional<std::string_view> lag) 
   if (lag) {
     max_lag_ms = parse_lag(*lag);
     if (!max_lag_ms) {
-      return json_answer(400, {{"error", "lag must be milliseconds from 0 to 86400000, got '" + std::string(*lag) + "'"}});
+      return json_answer(400,
+                         {{"error", "lag must be milliseconds from 0 to 86400000, got '" + std::string(*lag) + "'"}});
     }
   }
   return replica(database, shard, name, max_lag_ms);
@@ -160,7 +165,8 @@ Answer View::writer(std::string_view database, std::optional<std::string_view> s
   bool available = true;
   for (const auto& tracked : m_state->endpoints) {
     const auto& endpoint = tracked.target.endpoint;
-    if (endpoint.database != database || endpoint.role != registry::Role::writing || (shard && endpoint.shard != *shard)) {
+    if (endpoint.database != database || endpoint.role != registry::Role::writing ||
+        (shard && endpoint.shard != *shard)) {
       continue;
     }
     const auto reason = why_not(tracked, true, std::nullopt);

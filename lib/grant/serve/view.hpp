@@ -38,8 +38,8 @@ public:
 
 private:
   Answer writer(std::string_view database, std::optional<std::string_view> shard) const;
-  Answer replica(std::string_view database, std::optional<std::string_view> shard,
-                 std::optional<std::string_view> name, std::optional<int> max_lag_ms) const;
+  Answer replica(std::string_view database, std::optional<std::string_view> shard, std::optional<std::string_view> name,
+                 std::optional<int> max_lag_ms) const;
 
   std::shared_ptr<const health::MonitorState> m_state;
   std::string m_health_body;

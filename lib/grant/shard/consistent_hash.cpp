@@ -102,8 +102,10 @@ std::unique_ptr<Resolver> build_consistent_hash(const BuildContext& context) {
     total += static_cast<std::uint64_t>(virtual_nodes) * static_cast<std::uint64_t>(shard.weight);
   }
   if (total > k_max_ring_points) {
-    context.add("the ring would hold " + std::to_string(total) + " points (virtual_nodes x total weight); the "
-                    "limit is " + std::to_string(k_max_ring_points),
+    context.add("the ring would hold " + std::to_string(total) +
+                    " points (virtual_nodes x total weight); the "
+                    "limit is " +
+                    std::to_string(k_max_ring_points),
                 path, "lower virtual_nodes or the shard weights");
     return nullptr;
   }

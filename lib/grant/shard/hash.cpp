@@ -76,8 +76,7 @@ bool check_coverage(const BuildContext& context, std::vector<Slice>& slices) {
   for (const auto& slice : slices) {
     if (reached_end || slice.range.start < cursor) {
       context.add("key_range " + describe(db, slice) + " overlaps " + describe(db, *furthest),
-                  range_path(db, slice.shard),
-                  "every keyspace id must belong to exactly one shard");
+                  range_path(db, slice.shard), "every keyspace id must belong to exactly one shard");
       ok = false;
     } else if (slice.range.start > cursor) {
       const KeyRange gap{cursor, slice.range.start, false};

@@ -104,8 +104,8 @@ void Key::clear() noexcept {
 Key& Key::add_text(std::string_view part) {
   if (part.empty()) {
     throw KeyError(KeyProblem::empty_part,
-                   m_parts == 0 ? "empty shard key" : "empty shard key part " + std::to_string(m_parts + 1),
-                   {}, "a shard key part must be a non-empty integer or string");
+                   m_parts == 0 ? "empty shard key" : "empty shard key part " + std::to_string(m_parts + 1), {},
+                   "a shard key part must be a non-empty integer or string");
   }
   if (const auto nul = part.find('\0'); nul != std::string_view::npos) {
     throw KeyError(KeyProblem::nul_byte,

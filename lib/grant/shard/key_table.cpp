@@ -12,9 +12,8 @@ std::size_t KeyTable::probe(std::uint64_t hash, std::string_view bytes) const no
   const std::size_t mask = m_slots.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
     const auto& slot = m_slots[i];
-    if (slot.shard == k_empty ||
-        (slot.hash == hash && slot.length == bytes.size() &&
-         std::memcmp(m_arena.data() + slot.offset, bytes.data(), bytes.size()) == 0)) {
+    if (slot.shard == k_empty || (slot.hash == hash && slot.length == bytes.size() &&
+                                  std::memcmp(m_arena.data() + slot.offset, bytes.data(), bytes.size()) == 0)) {
       return i;
     }
   }

@@ -9,7 +9,6 @@ namespace grant::shard::detail {
 
 namespace {
 
-
 // Keyed by canonical bytes, so "42" in the config, 42 from COPY and 42 on the command line meet.
 // The static map first, then the table (read once, on the first key the map does not hold),
 // then the default. A miss without a default is an error, never a broadcast.
@@ -47,11 +46,11 @@ private:
     const auto where = m_settings.key_path + ".table";
     // check_table made sure both are strings. (Not json::value(): inlined beside the other
     // resolvers in a unity build, GCC 12 reports a null dereference inside nlohmann's code.)
-    const auto name = table.at("database").get_ref<const std::string&>() + "." +
-                      table.at("name").get_ref<const std::string&>();
+    const auto name =
+        table.at("database").get_ref<const std::string&>() + "." + table.at("name").get_ref<const std::string&>();
     if (!m_loader) {
-      throw Error(ErrorKind::usage, "the lookup table " + name + " cannot be read here: no database access",
-                  where, "use a command that connects to databases");
+      throw Error(ErrorKind::usage, "the lookup table " + name + " cannot be read here: no database access", where,
+                  "use a command that connects to databases");
     }
     KeyTable rows;
     for (const auto& [text, shard] : m_loader(m_settings)) {

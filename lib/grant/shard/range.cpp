@@ -28,8 +28,7 @@ std::string describe(const Span& span) {
 // The int64 line cut into segments, each owned by a range's shard or the default.
 class RangeResolver final : public Resolver {
 public:
-  RangeResolver(const config::Database& db, const std::vector<Span>& spans, std::size_t default_shard)
-      : Resolver(db) {
+  RangeResolver(const config::Database& db, const std::vector<Span>& spans, std::size_t default_shard) : Resolver(db) {
     std::optional<std::int64_t> covered_to = k_min; // nullopt: covered to the end
     for (const auto& span : spans) {
       const auto from = span.from.value_or(k_min);
@@ -158,7 +157,8 @@ std::unique_ptr<Resolver> build_range(const BuildContext& context) {
   }
   const auto* ranges = context.param("ranges");
   if (ranges == nullptr || !ranges->is_array()) {
-    context.add(ranges == nullptr ? "the range resolver needs \"ranges\"" : context.path("ranges") + " must be an array",
+    context.add(ranges == nullptr ? "the range resolver needs \"ranges\""
+                                  : context.path("ranges") + " must be an array",
                 context.path("ranges"),
                 "\"ranges\": [{\"shard\": \"s0\", \"from\": null, \"to\": 1000}, {\"shard\": \"s1\", \"from\": 1000, "
                 "\"to\": null}]");

@@ -52,8 +52,7 @@ void check_key_columns(const config::Sharding& sharding, const Strategy& strateg
     if (sharding.key[i].empty()) {
       context.add("shard key column " + std::to_string(i + 1) + " has an empty name", index_path(key_path, i));
     } else if (!columns.insert(sharding.key[i]).second) {
-      context.add("shard key column " + util::in_quotes(sharding.key[i]) + " is listed twice",
-                  index_path(key_path, i));
+      context.add("shard key column " + util::in_quotes(sharding.key[i]) + " is listed twice", index_path(key_path, i));
     }
   }
   if (sharding.key.empty()) {
@@ -68,8 +67,8 @@ void check_key_columns(const config::Sharding& sharding, const Strategy& strateg
 
 } // namespace
 
-std::unique_ptr<Resolver> build(const config::Database& db, const config::Config* config,
-                                const LookupLoader& loader, std::vector<LintIssue>& issues) {
+std::unique_ptr<Resolver> build(const config::Database& db, const config::Config* config, const LookupLoader& loader,
+                                std::vector<LintIssue>& issues) {
   const auto& sharding = *db.sharding;
   const auto& settings = sharding.resolver;
   const BuildContext context{db, settings, config, loader, issues};
@@ -91,8 +90,10 @@ std::unique_ptr<Resolver> build(const config::Database& db, const config::Config
   if (!strategy->uses_key_range) {
     for (std::size_t i = 0; i < db.shards.size(); ++i) {
       if (db.shards[i].key_range) {
-        context.add("shard " + util::in_quotes(db.shards[i].name) + " has a key_range, which only the hash "
-                        "resolver uses, not " + std::string(strategy->type),
+        context.add("shard " + util::in_quotes(db.shards[i].name) +
+                        " has a key_range, which only the hash "
+                        "resolver uses, not " +
+                        std::string(strategy->type),
                     index_path(db.key_path + ".shards", i) + ".key_range", "remove key_range from the shards");
       }
     }
@@ -127,16 +128,16 @@ void Resolver::throw_wrong_arity(const Key& key) const {
 
 void Resolver::throw_not_integer(const Key& key) const {
   throw KeyError(KeyProblem::not_integer,
-                 "key " + key.to_display() + " is not an integer; the " + m_type +
-                     " resolver of database " + util::in_quotes(m_database) + " needs one",
+                 "key " + key.to_display() + " is not an integer; the " + m_type + " resolver of database " +
+                     util::in_quotes(m_database) + " needs one",
                  "database " + util::in_quotes(m_database),
                  "an integer key is a canonical decimal int64: 42, -7 (not +7, 007 or 1e3)");
 }
 
 void Resolver::throw_no_shard(const Key& key, const std::string& hint) const {
   throw KeyError(KeyProblem::no_shard,
-                 "no shard owns key " + key.to_display() + " (database " + util::in_quotes(m_database) +
-                     ", " + m_type + " resolver)",
+                 "no shard owns key " + key.to_display() + " (database " + util::in_quotes(m_database) + ", " + m_type +
+                     " resolver)",
                  "database " + util::in_quotes(m_database), hint);
 }
 
@@ -146,8 +147,9 @@ std::unique_ptr<Resolver> make_resolver(const config::Database& db, LookupLoader
                       "shard keys resolve only for databases with \"shards\"");
   }
   if (!db.sharding) {
-    throw ConfigError("database " + util::in_quotes(db.name) + " has shards but no sharding config, so keys "
-                      "cannot be resolved",
+    throw ConfigError("database " + util::in_quotes(db.name) +
+                          " has shards but no sharding config, so keys "
+                          "cannot be resolved",
                       db.key_path + ".sharding",
                       "add \"sharding\": {\"key\": \"...\", \"resolver\": {\"type\": \"hash\"}}");
   }

@@ -63,7 +63,8 @@ std::optional<std::int64_t> BuildContext::integer(const Json& value, const std::
     return std::nullopt;
   }
   // ${VAR} expands to a string, so a string holding a canonical integer counts as one.
-  if (std::int64_t number = 0; value.is_string() && parse_canonical_integer(value.get_ref<const std::string&>(), number)) {
+  if (std::int64_t number = 0;
+      value.is_string() && parse_canonical_integer(value.get_ref<const std::string&>(), number)) {
     return number;
   }
   if (!value.is_number_integer()) {
@@ -83,8 +84,8 @@ std::optional<std::string> BuildContext::text(const Json& value, const std::stri
   return value.get<std::string>();
 }
 
-void BuildContext::allow_keys(const Json& object, const std::string& key_path,
-                              const std::vector<std::string>& allowed, std::string_view what) const {
+void BuildContext::allow_keys(const Json& object, const std::string& key_path, const std::vector<std::string>& allowed,
+                              std::string_view what) const {
   for (const auto& [key, value] : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
       continue;

@@ -46,8 +46,7 @@ struct BuildContext {
 
 /// Index of the last element <= value in sorted, non-empty `starts` whose first element is <=
 /// every value. Branch-free: a resolve costs a few cycles per level, not a misprediction each.
-template <typename T>
-std::size_t last_at_or_below(const std::vector<T>& starts, T value) noexcept {
+template <typename T> std::size_t last_at_or_below(const std::vector<T>& starts, T value) noexcept {
   const T* base = starts.data();
   std::size_t count = starts.size();
   while (count > 1) {
@@ -81,7 +80,7 @@ const Strategy& lookup_strategy();
 const Strategy& consistent_hash_strategy();
 
 /// Runs every check on `db` and builds its resolver when there were no issues.
-std::unique_ptr<Resolver> build(const config::Database& db, const config::Config* config,
-                                const LookupLoader& loader, std::vector<LintIssue>& issues);
+std::unique_ptr<Resolver> build(const config::Database& db, const config::Config* config, const LookupLoader& loader,
+                                std::vector<LintIssue>& issues);
 
 } // namespace grant::shard::detail

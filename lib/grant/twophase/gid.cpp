@@ -28,7 +28,9 @@ std::string Gid::decision_key() const {
   return std::string(k_gid_prefix) + scope + ":" + txid + "@" + coordinator;
 }
 
-std::string Gid::text() const { return decision_key() + ":" + participant; }
+std::string Gid::text() const {
+  return decision_key() + ":" + participant;
+}
 
 std::optional<Gid> parse_gid(std::string_view text) {
   if (text.substr(0, k_gid_prefix.size()) != k_gid_prefix) {

@@ -17,8 +17,7 @@ std::vector<Prepared> list_prepared(db::Connection& connection) {
   return out;
 }
 
-Resolution resolve(db::Connection& participant, const Gid& gid, DecisionLog& log, Mode mode, bool force,
-                   bool dry_run) {
+Resolution resolve(db::Connection& participant, const Gid& gid, DecisionLog& log, Mode mode, bool force, bool dry_run) {
   const auto key = gid.decision_key();
   const Decision wanted = mode == Mode::commit ? Decision::commit : Decision::abort;
   Resolution out;
@@ -27,7 +26,7 @@ Resolution resolve(db::Connection& participant, const Gid& gid, DecisionLog& log
   const Decision standing = out.decision == Decision::none ? wanted : out.decision;
   if (mode == Mode::by_decision || standing == wanted || force) {
     out.action = (mode == Mode::by_decision ? standing : (force ? wanted : standing)) == Decision::commit ? "commit"
-                                                                                                         : "rollback";
+                                                                                                          : "rollback";
   } else {
     out.action = "refuse";
     out.reason = mode == Mode::abort

@@ -14,7 +14,6 @@ namespace grant::twophase {
 
 namespace {
 
-
 bool lost(const Error& error) {
   const auto* db_error = dynamic_cast<const db::DbError*>(&error);
   return db_error != nullptr && db_error->connection_lost();

@@ -13,8 +13,7 @@ namespace grant::util {
 /// of them). Every item runs even when another throws; once all threads have stopped, the
 /// exception of the lowest failing index is rethrown on the caller's thread, so a worker's
 /// failure is never lost nor able to terminate the process.
-template <typename Body>
-void parallel_for(std::size_t count, int jobs, const Body& body) {
+template <typename Body> void parallel_for(std::size_t count, int jobs, const Body& body) {
   std::vector<std::exception_ptr> errors(count);
   std::atomic<std::size_t> next{0};
   const auto worker = [&] {
@@ -43,8 +42,7 @@ void parallel_for(std::size_t count, int jobs, const Body& body) {
 }
 
 /// parallel_for over a vector, collecting `body(item)` results in input order.
-template <typename Item, typename Body>
-auto parallel_map(const std::vector<Item>& items, int jobs, const Body& body) {
+template <typename Item, typename Body> auto parallel_map(const std::vector<Item>& items, int jobs, const Body& body) {
   using Result = decltype(body(items.front()));
   std::vector<Result> results(items.size());
   parallel_for(items.size(), jobs, [&](std::size_t i) { results[i] = body(items[i]); });

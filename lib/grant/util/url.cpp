@@ -26,8 +26,8 @@ std::string redact_password_pairs(std::string text) {
       value_end = text.find('\'', value_end + 1);
       value_end = value_end == std::string::npos ? text.size() : value_end + 1;
     } else {
-      while (value_end < text.size() && text[value_end] != '&' && text[value_end] != ' ' &&
-             text[value_end] != '\t' && text[value_end] != '\n' && text[value_end] != '"') {
+      while (value_end < text.size() && text[value_end] != '&' && text[value_end] != ' ' && text[value_end] != '\t' &&
+             text[value_end] != '\n' && text[value_end] != '"') {
         ++value_end;
       }
     }
@@ -132,8 +132,8 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
       path.remove_prefix(2);
     }
     if (path.empty()) {
-      throw ConfigError("SQLite URL " + in_quotes(url) + " has no file path",
-                        {}, "write it as sqlite3:db/NAME.sqlite3");
+      throw ConfigError("SQLite URL " + in_quotes(url) + " has no file path", {},
+                        "write it as sqlite3:db/NAME.sqlite3");
     }
     std::filesystem::path file(path);
     if (file.is_relative() && path != ":memory:") {
@@ -145,8 +145,8 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
   if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
     parsed.scheme = UrlScheme::postgres;
     char* error = nullptr;
-    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
-        PQconninfoParse(parsed.raw.c_str(), &error), &PQconninfoFree);
+    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(parsed.raw.c_str(), &error),
+                                                                         &PQconninfoFree);
     if (!options) {
       std::string message = error != nullptr ? std::string(trim(error)) : "invalid URI";
       PQfreemem(error);
@@ -157,8 +157,7 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
           message.replace(pos, secret.size(), k_mask);
         }
       }
-      throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": " +
-                        redact_secrets(message));
+      throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": " + redact_secrets(message));
     }
     // libpq checks these only when it connects; a config error must not wait for that.
     for (const auto& port : split(conninfo_value(options.get(), "port"), ',')) {
@@ -170,7 +169,8 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
                           {}, "PostgreSQL listens on 5432 unless told otherwise");
       }
     }
-    static const std::vector<std::string> k_sslmodes{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+    static const std::vector<std::string> k_sslmodes{"disable", "allow",     "prefer",
+                                                     "require", "verify-ca", "verify-full"};
     if (const auto mode = conninfo_value(options.get(), "sslmode");
         !mode.empty() && std::find(k_sslmodes.begin(), k_sslmodes.end(), mode) == k_sslmodes.end()) {
       throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": sslmode " + in_quotes(mode) +
@@ -185,8 +185,8 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
   }
   const auto colon = url.find(':');
   const std::string scheme(colon == std::string_view::npos ? url : url.substr(0, colon));
-  throw ConfigError("unsupported URL scheme " + in_quotes(scheme) + " in " + in_quotes(redact_url(url)),
-                    {}, "use postgres://, postgresql://, sqlite3: or sqlite:");
+  throw ConfigError("unsupported URL scheme " + in_quotes(scheme) + " in " + in_quotes(redact_url(url)), {},
+                    "use postgres://, postgresql://, sqlite3: or sqlite:");
 }
 
 } // namespace grant::util
