@@ -127,10 +127,11 @@ build() {
 
 run_tests() {
   # --no-tests=error: a build that registers no tests must not look like a pass.
-  # -j2: the integration and cli suites run side by side. Both spend most of their time waiting
-  # on servers, timeouts and child processes, not on the CPU, and every test makes its own
-  # database, so they share the servers safely; docs/testing.md has what this saves.
-  ctest --test-dir "$1" --output-on-failure --no-tests=error -j2
+  # -j3: the integration suite and the two halves of the cli suite run side by side. They spend
+  # most of their time waiting on servers, timeouts and child processes, not on the CPU, and
+  # every test makes its own database, so they share the servers safely; docs/testing.md has
+  # what this saves.
+  ctest --test-dir "$1" --output-on-failure --no-tests=error -j3
 }
 
 run_sanitized_tests() {
