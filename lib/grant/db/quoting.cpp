@@ -36,19 +36,7 @@ std::string quote_identifier(Dialect /*dialect*/, std::string_view name) {
 }
 
 std::string quote_qualified(Dialect dialect, std::string_view dotted_name) {
-  std::string out;
-  std::size_t start = 0;
-  while (true) {
-    const auto dot = dotted_name.find('.', start);
-    if (!out.empty()) {
-      out += '.';
-    }
-    out += quote_identifier(dialect, dotted_name.substr(start, dot == std::string_view::npos ? dot : dot - start));
-    if (dot == std::string_view::npos) {
-      return out;
-    }
-    start = dot + 1;
-  }
+  return engine_for(dialect).quote_qualified(dotted_name);
 }
 
 std::string quote_literal(Dialect /*dialect*/, std::string_view text) {
