@@ -97,7 +97,10 @@ start_server() {
     if out=$(as_pg "$pg_bin/pg_ctl" start -D "$data" -l "$logfile" -w -t 60 -s 2>&1); then
       return 0
     fi
-    if ! tail -n +"$((lines + 1))" "$logfile" 2>/dev/null | grep -q 'could not bind\|Address already in use'; then
+    # Read into a variable first: under pipefail a `| grep -q` that exits early fails the pipe.
+    local new_log
+    new_log=$(tail -n +"$((lines + 1))" "$logfile" 2>/dev/null || true)
+    if ! grep -q 'could not bind\|Address already in use' <<<"$new_log"; then
       printf '%s\n' "$out" >&2
       return 1
     fi
@@ -130,7 +133,9 @@ stop_server() {
   [[ -f $data/postmaster.pid ]] || return 0
   pid=$(head -n1 "$data/postmaster.pid" 2>/dev/null || true)
   [[ $pid =~ ^[0-9]+$ ]] || return 0
-  if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$data"; then
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+  if ! grep -qF -- "$data" <<<"$cmdline"; then
     return 0 # stale pid file
   fi
   as_pg "$pg_bin/pg_ctl" stop -D "$data" -m immediate -w -t 30 -s >&2 || true

@@ -108,8 +108,12 @@ complete_bash() {
 }
 [[ $(complete_bash grant mig) == migrate ]] || fail "bash completes 'grant mig' to '$(complete_bash grant mig)'"
 [[ $(complete_bash grant rollback --st) == --steps ]] || fail "bash completes 'grant rollback --st' to '$(complete_bash grant rollback --st)'"
-complete_bash grant "" | grep -qx completion || fail "bash does not offer the completion command"
-bash -c 'source "$1"; complete -p grant' _ "$bash_completion" | grep -q -- "-F _grant grant" ||
+# Captured first: under pipefail, `producer | grep -q` fails when grep exits at its first match
+# and the producer, still writing, dies of SIGPIPE (it did in CI).
+offered=$(complete_bash grant "")
+grep -qx completion <<<"$offered" || fail "bash does not offer the completion command"
+registration=$(bash -c 'source "$1"; complete -p grant' _ "$bash_completion")
+grep -q -- "-F _grant grant" <<<"$registration" ||
   fail "the bash completion does not register itself for grant"
 ! command -v zsh >/dev/null 2>&1 || zsh -n "$prefix/share/zsh/vendor-completions/_grant" || fail "zsh -n _grant"
 ! command -v fish >/dev/null 2>&1 || fish -n "$prefix/share/fish/vendor_completions.d/grant.fish" || fail "fish -n grant.fish"
@@ -131,7 +135,8 @@ done
 root=$work/root
 dpkg-deb -x "$deb" "$root"
 [[ $("$root/usr/bin/grant" --version) == "grant $version (commit $commit)" ]] || fail "the unpacked grant --version: $("$root/usr/bin/grant" --version)"
-"$root/usr/bin/grant" --help | grep -q "^Usage: grant" || fail "the unpacked grant --help"
+unpacked_help=$("$root/usr/bin/grant" --help)
+grep -q "^Usage: grant" <<<"$unpacked_help" || fail "the unpacked grant --help"
 project=$work/sqlite-project
 mkdir -p "$project"
 (
