@@ -90,13 +90,9 @@ urls=()
 setup() {
   local dir=$1 stalled=$2 i s2 loaders=()
   rm -rf "$dir"
-  mkdir -p "$dir/db/migrate/bench"
-  urls=()
-  for i in 0 1 2; do
-    local var=GRANT_TEST_PG_SHARD${i}_URL
-    fresh_pg "${!var}"
-    urls+=("$fresh")
-  done
+  mkdir -p "$dir"
+  rebalance_shards
+  urls=("${fresh_shards[@]}")
   s2=${urls[2]}
   if ((stalled)); then
     coproc proxy_out { exec "$proxy_bin" "${urls[2]}" --stall 'PREPARE TRANSACTION' --times 1 2>"$dir/proxy.err"; }
@@ -104,16 +100,7 @@ setup() {
     proxy_pid=$proxy_out_PID
     read -r s2 <&"${proxy_out[0]}" || die "grant-fault-proxy did not start: $(cat "$dir/proxy.err")"
   fi
-  printf -- '-- grant:up\nCREATE TABLE t (%s);\n-- grant:down\nDROP TABLE t;\n' "$columns" >"$dir/db/migrate/bench/1_t.sql"
-  cat >"$dir/grant.json" <<EOF
-{"databases": {"bench": {"shards": [{"name": "s0", "url": "${urls[0]}"}, {"name": "s1", "url": "${urls[1]}"}], $sharding}}}
-EOF
-  cat >"$dir/target.json" <<EOF
-{"databases": {"bench": {"shards": [{"name": "s0", "url": "${urls[0]}"}, {"name": "s1", "url": "${urls[1]}"},
-  {"name": "s2", "url": "$s2"}], $sharding}}}
-EOF
-  "$grant_bin" --config "$dir/grant.json" migrate -q
-  "$grant_bin" --config "$dir/target.json" migrate -q
+  rebalance_configs "$dir" "$columns" "$sharding" "${urls[0]}" "${urls[1]}" "$s2"
   # Keys 1..rows exist; keys above are new ones for the inserts. The writers use only keys whose
   # shard is the same under both configs.
   local extra=$((rows / 4))

@@ -34,8 +34,8 @@ say "grant: $grant_bin ($("$grant_bin" --version)); $(nproc) CPUs"
 
 # pgbench_latency URL SCRIPT: the lower "latency average" (microseconds) of two runs.
 pgbench_latency() {
-  local best= run latency
-  for run in 1 2; do
+  local best='' latency _
+  for _ in 1 2; do
     latency=$(cd "$work" && pgbench -n -c 1 -T "$seconds" -f "$2" "$1" 2>&1 |
       awk '/latency average/ { print $4 * 1000 }') || true
     [[ -n $latency ]] || die "pgbench failed on $2"
@@ -60,25 +60,10 @@ bulk_us() {
 results=()
 run_case() {
   local name=$1 type=$2 expr=$3 resolver=$4 dir=$work/$1 i
-  mkdir -p "$dir/db/migrate/bench"
-  local urls=()
-  for i in 0 1 2; do
-    local var=GRANT_TEST_PG_SHARD${i}_URL
-    fresh_pg "${!var}"
-    urls+=("$fresh")
-  done
-  printf -- '-- grant:up\nCREATE TABLE t (k %s NOT NULL, id bigint NOT NULL, amount int NOT NULL, PRIMARY KEY (k, id));\n-- grant:down\nDROP TABLE t;\n' \
-    "$type" >"$dir/db/migrate/bench/1_t.sql"
-  local sharding="\"sharding\": {\"key\": \"k\", \"tables\": [\"t\"], \"resolver\": $resolver}"
-  cat >"$dir/grant.json" <<JSON
-{"databases": {"bench": {"shards": [{"name": "s0", "url": "${urls[0]}"}, {"name": "s1", "url": "${urls[1]}"}], $sharding}}}
-JSON
-  cat >"$dir/target.json" <<JSON
-{"databases": {"bench": {"shards": [{"name": "s0", "url": "${urls[0]}"}, {"name": "s1", "url": "${urls[1]}"},
-  {"name": "s2", "url": "${urls[2]}"}], $sharding}}}
-JSON
-  "$grant_bin" --config "$dir/grant.json" migrate -q
-  "$grant_bin" --config "$dir/target.json" migrate -q
+  rebalance_shards
+  local urls=("${fresh_shards[@]}")
+  rebalance_configs "$dir" "k $type NOT NULL, id bigint NOT NULL, amount int NOT NULL, PRIMARY KEY (k, id)" \
+    "\"sharding\": {\"key\": \"k\", \"tables\": [\"t\"], \"resolver\": $resolver}" "${urls[@]}"
   # 2000 keys on their old shards, so that the rebalance has rows to move.
   sql "${urls[0]}" -c "SELECT $expr FROM generate_series(1, 2000) g" >"$dir/keys"
   "$grant_bin" --config "$dir/grant.json" shard-resolve --database bench --stdin <"$dir/keys" >"$dir/old.tsv"

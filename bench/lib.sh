@@ -162,6 +162,37 @@ fresh_pg() {
   fresh=${fresh_list[0]}
 }
 
+# rebalance_shards: one fresh database on each of the servers GRANT_TEST_PG_SHARD0..2_URL, in
+# the array fresh_shards (s0, s1 of the old layout; s2, the shard a rebalance adds).
+fresh_shards=()
+rebalance_shards() {
+  local i var
+  fresh_shards=()
+  for i in 0 1 2; do
+    var=GRANT_TEST_PG_SHARD${i}_URL
+    fresh_pg "${!var}"
+    fresh_shards+=("$fresh")
+  done
+}
+
+# rebalance_configs DIR COLUMNS SHARDING S0 S1 S2: the migration creating table t (COLUMNS),
+# DIR/grant.json (s0, s1) and DIR/target.json (s0, s1, s2) with the SHARDING section, and t
+# created on every shard by `grant migrate` under both configs.
+rebalance_configs() {
+  local dir=$1 columns=$2 sharding=$3 s0=$4 s1=$5 s2=$6
+  mkdir -p "$dir/db/migrate/bench"
+  printf -- '-- grant:up\nCREATE TABLE t (%s);\n-- grant:down\nDROP TABLE t;\n' "$columns" >"$dir/db/migrate/bench/1_t.sql"
+  cat >"$dir/grant.json" <<JSON
+{"databases": {"bench": {"shards": [{"name": "s0", "url": "$s0"}, {"name": "s1", "url": "$s1"}], $sharding}}}
+JSON
+  cat >"$dir/target.json" <<JSON
+{"databases": {"bench": {"shards": [{"name": "s0", "url": "$s0"}, {"name": "s1", "url": "$s1"},
+  {"name": "s2", "url": "$s2"}], $sharding}}}
+JSON
+  "$grant_bin" --config "$dir/grant.json" migrate -q
+  "$grant_bin" --config "$dir/target.json" migrate -q
+}
+
 # drop_pg URL DB_URL...: drops the databases (all on the server of URL) with one psql.
 drop_pg() {
   local base=$1 url name

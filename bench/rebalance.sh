@@ -42,27 +42,14 @@ readonly columns="user_id bigint NOT NULL, id bigint NOT NULL, amount int NOT NU
 # the old config, plus a raw target database; writes $work/NAME/{grant,target}.json.
 setup() {
   local name=$1 count=$2 dir=$work/$1 i
-  mkdir -p "$dir/db/migrate/bench"
-  local urls=()
-  for i in 0 1 2; do
-    local var=GRANT_TEST_PG_SHARD${i}_URL
-    fresh_pg "${!var}"
-    urls+=("$fresh")
-  done
+  rebalance_shards
+  local urls=("${fresh_shards[@]}")
   fresh_pg "$GRANT_TEST_PG_SHARD2_URL"
   raw_target[$name]=$fresh
   shard_urls[$name]="${urls[*]}"
-  printf -- '-- grant:up\nCREATE TABLE t (%s);\n-- grant:down\nDROP TABLE t;\n' "$columns" >"$dir/db/migrate/bench/1_t.sql"
-  local sharding='"sharding": {"key": "user_id", "tables": ["t"], "resolver": {"type": "consistent_hash", "virtual_nodes": 160}}'
-  cat >"$dir/grant.json" <<EOF
-{"databases": {"bench": {"shards": [{"name": "s0", "url": "${urls[0]}"}, {"name": "s1", "url": "${urls[1]}"}], $sharding}}}
-EOF
-  cat >"$dir/target.json" <<EOF
-{"databases": {"bench": {"shards": [{"name": "s0", "url": "${urls[0]}"}, {"name": "s1", "url": "${urls[1]}"},
-  {"name": "s2", "url": "${urls[2]}"}], $sharding}}}
-EOF
-  "$grant_bin" --config "$dir/grant.json" migrate -q
-  "$grant_bin" --config "$dir/target.json" migrate -q
+  rebalance_configs "$dir" "$columns" \
+    '"sharding": {"key": "user_id", "tables": ["t"], "resolver": {"type": "consistent_hash", "virtual_nodes": 160}}' \
+    "${urls[@]}"
   sql "${raw_target[$name]}" -c "CREATE TABLE t ($columns)"
   # Keys 1..count, one row each; each shard gets the keys the old config gives it, and learns
   # which of them move (the raw pipe copies exactly those).

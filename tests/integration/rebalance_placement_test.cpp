@@ -2,6 +2,7 @@
 // vectors, and random keys of every type against the C++ resolvers, a batch per round trip.
 #include <grant/config/load.hpp>
 #include <grant/db/connection.hpp>
+#include <grant/db/quoting.hpp>
 #include <grant/rebalance/placement/placement.hpp>
 #include <grant/shard/key.hpp>
 #include <grant/shard/resolver.hpp>
@@ -17,6 +18,7 @@
 namespace grant_test_rebalance_placement_test {
 
 using namespace grant;
+using db::array_literal;
 namespace placement = grant::rebalance::placement;
 
 namespace {
@@ -25,26 +27,6 @@ using Parts = std::vector<std::string>;
 
 std::unique_ptr<db::Connection> open(const std::string& url) {
   return db::connect(util::parse_database_url(url, {}), {"t", 5000, "grant-test"});
-}
-
-std::string array_literal(const std::vector<std::optional<std::string>>& values) {
-  std::string out = "{";
-  for (const auto& value : values) {
-    out += out.size() > 1 ? "," : "";
-    if (!value) {
-      out += "NULL";
-      continue;
-    }
-    out += '"';
-    for (const char c : *value) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-      }
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
 }
 
 config::Database database(const std::string& shards_json, const std::string& key, const std::string& resolver) {

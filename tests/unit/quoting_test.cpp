@@ -43,4 +43,16 @@ TEST_CASE("db::quoting") {
   CHECK(dialect_name(Dialect::sqlite) == "sqlite");
 }
 
+TEST_CASE("db::array_literal") {
+  CHECK(array_literal({}) == "{}");
+  CHECK(array_literal({"a", std::nullopt, ""}) == R"({"a",NULL,""})");
+  // Quotes and backslashes are escaped; commas, braces and the word NULL stay inside the quotes.
+  CHECK(array_literal({R"(say "hi")", R"(back\slash)", "a,b}", "NULL"}) ==
+        R"({"say \"hi\"","back\\slash","a,b}","NULL"})");
+  std::string out = "x:";
+  append_array_element(out, std::nullopt);
+  append_array_element(out, "1");
+  CHECK(out == R"(x:NULL"1")");
+}
+
 } // namespace grant_test_quoting_test

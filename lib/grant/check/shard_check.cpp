@@ -1,5 +1,7 @@
 #include <grant/check/shard_check.hpp>
 
+#include <grant/check/schema_skew.hpp>
+
 #include <grant/lookup/table_loader.hpp>
 #include <grant/migrate/tracking.hpp>
 #include <grant/shard/heavy_hitters.hpp>
@@ -23,149 +25,6 @@ using shard::LintIssue;
 using shard::Resolver;
 
 namespace {
-
-using Columns = std::vector<std::pair<std::string, std::string>>; // name, type
-
-struct ShardState {
-  std::size_t index = 0;
-  std::string name;
-  registry::PooledConnection connection;
-  std::map<std::string, std::optional<std::string>> migrations; // version -> checksum
-  std::map<std::string, std::optional<Columns>> tables;         // nullopt: table missing
-};
-
-Columns columns_of(db::Connection& connection, const std::string& table) {
-  return connection.engine().table_columns(connection, table);
-}
-
-// The names of `shards`, for messages: "s0, s1, s3".
-std::string names_of(const std::vector<const ShardState*>& shards) {
-  std::vector<std::string> names;
-  for (const auto* shard : shards) {
-    names.push_back(shard->name);
-  }
-  return util::join(names, ", ");
-}
-
-// The value most shards hold; on a tie, the smallest.
-template <typename Value> const Value& majority(const std::map<Value, std::vector<const ShardState*>>& votes) {
-  auto best = votes.begin();
-  for (auto it = votes.begin(); it != votes.end(); ++it) {
-    if (it->second.size() > best->second.size()) {
-      best = it;
-    }
-  }
-  return best->first;
-}
-
-// What most shards have is the reference, so a difference is blamed on the shard that has it,
-// not on every other shard. With an even split, the version or column present counts as meant.
-void compare_schemas(const config::Database& database, std::vector<ShardState>& shards,
-                     const std::vector<std::string>& tables, DatabaseCheck& report) {
-  std::vector<const ShardState*> reachable;
-  for (auto& shard : shards) {
-    if (shard.connection) {
-      reachable.push_back(&shard);
-    }
-  }
-  const auto without = [](const std::vector<const ShardState*>& all, const std::vector<const ShardState*>& some) {
-    std::vector<const ShardState*> out;
-    std::copy_if(all.begin(), all.end(), std::back_inserter(out),
-                 [&](const ShardState* s) { return std::find(some.begin(), some.end(), s) == some.end(); });
-    return out;
-  };
-  const auto& migrations_table = database.migrations_table;
-  std::map<std::string, std::vector<const ShardState*>> holders; // version -> shards that applied it
-  for (const auto* shard : reachable) {
-    for (const auto& [version, checksum] : shard->migrations) {
-      holders[version].push_back(shard);
-    }
-  }
-  for (const auto& [version, have] : holders) {
-    const auto lacking = without(reachable, have);
-    if (2 * have.size() >= reachable.size()) {
-      for (const auto* shard : lacking) {
-        report.schema.push_back({shard->name, "migration_missing", migrations_table,
-                                 "version " + version + " is applied on " + names_of(have) + " but not here"});
-      }
-    } else {
-      for (const auto* shard : have) {
-        report.schema.push_back({shard->name, "migration_extra", migrations_table,
-                                 "version " + version + " is applied here but not on " + names_of(lacking)});
-      }
-    }
-    std::map<std::string, std::vector<const ShardState*>> checksums; // unknown (adopted) checksums abstain
-    for (const auto* shard : have) {
-      if (const auto& checksum = shard->migrations.at(version)) {
-        checksums[*checksum].push_back(shard);
-      }
-    }
-    if (checksums.size() > 1) {
-      const auto& reference = majority(checksums);
-      for (const auto& [checksum, shards_with] : checksums) {
-        if (checksum == reference) {
-          continue;
-        }
-        for (const auto* shard : shards_with) {
-          report.schema.push_back({shard->name, "migration_checksum", migrations_table,
-                                   "version " + version + " was applied with a different checksum than on " +
-                                       names_of(checksums.at(reference))});
-        }
-      }
-    }
-  }
-  for (const auto& table : tables) {
-    std::vector<const ShardState*> with_table;
-    for (const auto* shard : reachable) {
-      const auto& columns = shard->tables.at(table);
-      if (!columns || columns->empty()) {
-        report.schema.push_back(
-            {shard->name, "missing_table", table, "table " + table + " does not exist on this shard"});
-      } else {
-        with_table.push_back(shard);
-      }
-    }
-    std::vector<std::string> names; // every column any shard has, in the order first seen
-    std::map<std::string, std::map<std::string, std::vector<const ShardState*>>> types; // column -> type -> shards
-    for (const auto* shard : with_table) {
-      for (const auto& [name, type] : *shard->tables.at(table)) {
-        if (!types.contains(name)) {
-          names.push_back(name);
-        }
-        types[name][type].push_back(shard);
-      }
-    }
-    for (const auto& name : names) {
-      std::vector<const ShardState*> have;
-      for (const auto& [type, shards_with] : types.at(name)) {
-        have.insert(have.end(), shards_with.begin(), shards_with.end());
-      }
-      const auto lacking = without(with_table, have);
-      if (2 * have.size() < with_table.size()) {
-        for (const auto* shard : have) {
-          report.schema.push_back(
-              {shard->name, "extra_column", table, "column " + name + " is not on " + names_of(lacking)});
-        }
-        continue;
-      }
-      for (const auto* shard : lacking) {
-        report.schema.push_back(
-            {shard->name, "missing_column", table, "column " + name + " (on " + names_of(have) + ") is missing"});
-      }
-      const auto& reference = majority(types.at(name));
-      for (const auto& [type, shards_with] : types.at(name)) {
-        if (type == reference) {
-          continue;
-        }
-        for (const auto* shard : shards_with) {
-          report.schema.push_back({shard->name, "column_type", table,
-                                   "column " + name + " is " + type + " here, " + reference + " on " +
-                                       names_of(types.at(name).at(reference))});
-        }
-      }
-    }
-  }
-}
 
 struct TableScan {
   std::map<std::pair<std::size_t, std::size_t>, Misplaced> misplaced; // (found, belongs) -> rows
@@ -310,7 +169,7 @@ DatabaseCheck check_database(registry::Registry& registry, const config::Config&
         shard.migrations[row.version] = row.checksum;
       }
       for (const auto& table : tables) {
-        auto columns = columns_of(*shard.connection, table);
+        auto columns = shard.connection->engine().table_columns(*shard.connection, table);
         shard.tables[table] = columns.empty() ? std::nullopt : std::optional<Columns>(std::move(columns));
       }
     } catch (const Error& error) {

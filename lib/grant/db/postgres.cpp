@@ -1,17 +1,16 @@
-// The PostgreSQL adapter: the only file that includes libpqxx.
+// The PostgreSQL adapter: the only file that includes libpqxx (its text handling, which needs
+// no libpqxx, is in postgres_text.cpp).
 #include <grant/db/connection.hpp>
 
 #include <grant/db/cancel.hpp>
+#include <grant/db/postgres_text.hpp>
 #include <grant/db/sqlstate.hpp>
 #include <grant/db/watchdog.hpp>
-#include <grant/util/strings.hpp>
 
 #include <pqxx/pqxx>
 
-#include <algorithm>
 #include <atomic>
 #include <optional>
-#include <regex>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -20,40 +19,11 @@ namespace grant::db {
 
 namespace {
 
-// libpqxx prefixes nothing useful; keep the server's words, drop trailing newlines.
-std::string clean_message(const std::string& raw) {
-  std::string text = util::redact_secrets(raw);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-    text.pop_back();
-  }
-  // The severity word adds nothing to "grant: error:", wherever libpq put it.
-  for (const std::string_view severity : {"ERROR:  ", "FATAL:  "}) {
-    for (auto pos = text.find(severity); pos != std::string::npos; pos = text.find(severity, pos)) {
-      text.erase(pos, severity.size());
-    }
-  }
-  return text;
-}
-
-// The server's "LINE 3:" in an error message.
-const std::regex& line_pattern() {
-  static const std::regex k_line(R"(LINE (\d+):)");
-  return k_line;
-}
-
-int line_from_message(const std::string& message) {
-  std::smatch match;
-  return std::regex_search(message, match, line_pattern()) ? std::stoi(match[1]) : 0;
-}
-
-std::string with_parameter(std::string url, std::string_view name, const std::string& value) {
-  if (url.find(std::string(name) + "=") != std::string::npos) {
-    return url;
-  }
-  url += url.find('?') == std::string::npos ? '?' : '&';
-  url += std::string(name) + "=" + value;
-  return url;
-}
+using postgres_text::clean_message;
+using postgres_text::line_from_message;
+using postgres_text::split_copy_line;
+using postgres_text::value_type;
+using postgres_text::with_parameter;
 
 class PostgresConnection final : public Connection {
 public:
@@ -270,37 +240,13 @@ private:
     try {
       run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
     } catch (const DbError& error) {
-      std::smatch match;
       std::string message = error.what();
       auto details = error.details();
-      if (std::regex_search(message, match, line_pattern()) && std::stoi(match[1]) > 1) {
-        const auto line = std::stoi(match[1]) - 1;
-        message.replace(static_cast<std::size_t>(match.position(1)), static_cast<std::size_t>(match.length(1)),
-                        std::to_string(line));
+      // The DECLARE line comes before the query's first line.
+      if (const int line = postgres_text::shift_line_back(message); line > 0) {
         details.line = line;
       }
       throw DbError(message, details, error.hint());
-    }
-  }
-
-  static ValueType value_type(pqxx::oid type) {
-    switch (type) {
-    case 20:
-    case 21:
-    case 23:
-    case 26: // int8, int2, int4, oid
-      return ValueType::integer;
-    case 700:
-    case 701:
-    case 1700: // float4, float8, numeric
-      return ValueType::number;
-    case 16:
-      return ValueType::boolean;
-    case 114:
-    case 3802: // json, jsonb
-      return ValueType::json;
-    default:
-      return ValueType::text;
     }
   }
 
@@ -388,81 +334,6 @@ private:
       throw DbError(clean_message(error.what()), {target(), std::string(sql), {}, 0, false, 0});
     } catch (const pqxx::usage_error& error) {
       throw DbError(clean_message(error.what()), {target(), std::string(sql), {}, 0, false, 0});
-    }
-  }
-
-  // COPY text format: tab-separated, \N for NULL, backslash escapes.
-  static void split_copy_line(const std::string& line, std::vector<std::string>& decoded,
-                              std::vector<std::string_view>& fields, std::vector<bool>& nulls) {
-    fields.clear();
-    nulls.clear();
-    // Size the decode buffers first: views into them must not move while the row is built.
-    const auto columns = static_cast<std::size_t>(std::count(line.begin(), line.end(), '\t')) + 1;
-    if (decoded.size() < columns) {
-      decoded.resize(columns);
-    }
-    std::size_t field_count = 0;
-    std::size_t start = 0;
-    while (true) {
-      auto end = line.find('\t', start);
-      if (end == std::string::npos) {
-        end = line.size();
-      }
-      const std::string_view raw(line.data() + start, end - start);
-      if (raw == "\\N") {
-        fields.emplace_back();
-        nulls.push_back(true);
-      } else if (raw.find('\\') == std::string_view::npos) {
-        fields.push_back(raw);
-        nulls.push_back(false);
-      } else {
-        auto& out = decoded[field_count];
-        out.clear();
-        for (std::size_t i = 0; i < raw.size(); ++i) {
-          if (raw[i] != '\\' || i + 1 == raw.size()) {
-            out += raw[i];
-            continue;
-          }
-          const char next = raw[++i];
-          switch (next) {
-          case 'b':
-            out += '\b';
-            break;
-          case 'f':
-            out += '\f';
-            break;
-          case 'n':
-            out += '\n';
-            break;
-          case 'r':
-            out += '\r';
-            break;
-          case 't':
-            out += '\t';
-            break;
-          case 'v':
-            out += '\v';
-            break;
-          default:
-            if (next >= '0' && next <= '7') {
-              int value = next - '0';
-              for (int k = 0; k < 2 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7'; ++k) {
-                value = value * 8 + (raw[++i] - '0');
-              }
-              out += static_cast<char>(value);
-            } else {
-              out += next;
-            }
-          }
-        }
-        fields.emplace_back(out);
-        nulls.push_back(false);
-      }
-      ++field_count;
-      if (end == line.size()) {
-        return;
-      }
-      start = end + 1;
     }
   }
 

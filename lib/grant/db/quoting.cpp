@@ -51,4 +51,30 @@ std::string quote_literal(std::string_view text) {
   return double_up(text, '\'');
 }
 
+void append_array_element(std::string& out, const std::optional<std::string>& value) {
+  if (!value) {
+    out += "NULL";
+    return;
+  }
+  out += '"';
+  for (const char c : *value) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '"';
+}
+
+std::string array_literal(const std::vector<std::optional<std::string>>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    append_array_element(out, values[i]);
+  }
+  return out + "}";
+}
+
 } // namespace grant::db

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace grant::db {
 
@@ -22,5 +24,12 @@ std::string quote_literal(Dialect dialect, std::string_view text);
 /// PL/pgSQL). Elsewhere ask the connection's Engine.
 std::string quote_identifier(std::string_view name);
 std::string quote_literal(std::string_view text);
+
+/// Appends one element of a PostgreSQL array literal to `out`: NULL, or the text in double
+/// quotes with `"` and `\` escaped (the text form a text[] parameter is bound in).
+void append_array_element(std::string& out, const std::optional<std::string>& value);
+
+/// A PostgreSQL array literal of `values`: {"a","b",NULL}.
+std::string array_literal(const std::vector<std::optional<std::string>>& values);
 
 } // namespace grant::db

@@ -3,6 +3,7 @@
 // a change twice, or after a newer one, converges on the source's state.
 #include <grant/rebalance/work.hpp>
 
+#include <grant/db/quoting.hpp>
 #include <grant/db/sqlstate.hpp>
 
 #include <nlohmann/json.hpp>
@@ -113,19 +114,7 @@ std::string column_array(const std::vector<std::vector<db::Value>>& rows, std::s
     if (r > 0) {
       out += ',';
     }
-    const auto& value = rows[r][column];
-    if (!value) {
-      out += "NULL";
-      continue;
-    }
-    out += '"';
-    for (const char c : *value) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-      }
-      out += c;
-    }
-    out += '"';
+    db::append_array_element(out, rows[r][column]);
   }
   return out + "}";
 }

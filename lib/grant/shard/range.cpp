@@ -1,3 +1,4 @@
+#include <grant/shard/range_segments.hpp>
 #include <grant/shard/strategy.hpp>
 #include <grant/util/strings.hpp>
 
@@ -28,41 +29,23 @@ std::string describe(const Span& span) {
 // The int64 line cut into segments, each owned by a range's shard or the default.
 class RangeResolver final : public Resolver {
 public:
-  RangeResolver(const config::Database& db, const std::vector<Span>& spans, std::size_t default_shard) : Resolver(db) {
-    std::optional<std::int64_t> covered_to = k_min; // nullopt: covered to the end
-    for (const auto& span : spans) {
-      const auto from = span.from.value_or(k_min);
-      if (covered_to && *covered_to != from) {
-        add(*covered_to, default_shard);
-      }
-      add(from, span.shard);
-      covered_to = span.to;
-    }
-    if (covered_to) {
-      add(*covered_to, default_shard);
-    }
-  }
+  RangeResolver(const config::Database& db, const std::vector<Span>& spans, std::size_t default_shard)
+      : Resolver(db), m_segments(cut_range_segments(spans, default_shard)) {}
 
 private:
-  void add(std::int64_t start, std::size_t shard) {
-    m_starts.push_back(start);
-    m_owners.push_back(shard);
-  }
-
   std::size_t resolve_key(const Key& key) const override {
     const auto value = key.integer();
     if (!value) [[unlikely]] {
       throw_not_integer(key);
     }
-    const auto owner = m_owners[last_at_or_below(m_starts, *value)];
+    const auto owner = m_segments.owners[last_at_or_below(m_segments.starts, *value)];
     if (owner == k_no_shard) [[unlikely]] {
       throw_no_shard(key, "add a range covering it, or a \"default\" shard");
     }
     return owner;
   }
 
-  std::vector<std::int64_t> m_starts;
-  std::vector<std::size_t> m_owners;
+  RangeSegments m_segments;
 };
 
 std::optional<Span> read_span(const BuildContext& context, const Json& item, const std::string& path,

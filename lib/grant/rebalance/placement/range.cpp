@@ -1,6 +1,7 @@
 #include <grant/rebalance/placement/placement.hpp>
 
 #include <grant/shard/key.hpp>
+#include <grant/shard/range_segments.hpp>
 
 #include <algorithm>
 #include <limits>
@@ -42,8 +43,8 @@ std::size_t shard_index(const config::Database& db, const nlohmann::ordered_json
 
 } // namespace
 
-// The int64 line cut into segments, each owned by a range's shard or the default, as
-// shard/range.cpp builds them.
+// The int64 line cut into segments, each owned by a range's shard or the default: the same
+// shard::cut_range_segments the resolver looks keys up in.
 Placement range(const Context& context) {
   const auto& db = context.db;
   const auto& params = db.sharding->resolver.params;
@@ -60,29 +61,13 @@ Placement range(const Context& context) {
     return a.from.value_or(k_min) != b.from.value_or(k_min) ? a.from.value_or(k_min) < b.from.value_or(k_min)
                                                             : a.from.has_value() < b.from.has_value();
   });
-  std::vector<std::int64_t> starts;
+  const auto segments = shard::cut_range_segments(spans, default_shard);
   std::vector<std::string> owners;
-  const auto add = [&](std::int64_t start, std::size_t shard) {
-    starts.push_back(start);
+  for (const auto shard : segments.owners) {
     owners.push_back(shard_literal(db, shard));
-  };
-  std::optional<std::int64_t> covered_to = k_min;
-  for (const auto& span : spans) {
-    const auto from = span.from.value_or(k_min);
-    if (covered_to && *covered_to != from) {
-      add(*covered_to, default_shard);
-    }
-    add(from, span.shard);
-    covered_to = span.to;
-  }
-  if (covered_to) {
-    add(*covered_to, default_shard);
-  }
-  if (starts.empty()) {
-    add(k_min, default_shard);
   }
   // The segment holding v is the last start <= v; starts[0] is INT64_MIN.
-  const std::vector<std::int64_t> bounds(starts.begin() + 1, starts.end());
+  const std::vector<std::int64_t> bounds(segments.starts.begin() + 1, segments.starts.end());
   return {place_functions(context.schema, "  RETURN " + search_tree("v", bounds, owners) + ";\n", "  RETURN NULL;\n"),
           {}};
 }
