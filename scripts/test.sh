@@ -73,65 +73,12 @@ run_phase() {
   return "$rc"
 }
 
-# Background phases: builds that run while the release tests do. Those tests spend most of their
-# time waiting on servers, timeouts and child processes, so a build at the lowest CPU and I/O
-# priority (nice 19, ionice idle) takes the cores they leave; docs/testing.md has what it saves.
-# Each runs in its own process group (set -m), so an interrupted run can stop all of it.
-declare -A background_pid=() background_started=()
-
-# start_background NAME COMMAND...: starts COMMAND; its output goes to the phase's log only.
-start_background() {
-  local name=$1
-  shift
-  say "$name: started in the background (nice 19, ionice idle)"
-  set -m
-  (
-    renice -n 19 -p "$BASHPID" >/dev/null
-    ionice -c 3 -p "$BASHPID" 2>/dev/null || true
-    "$@"
-  ) </dev/null >"$log_dir/${name// /-}.log" 2>&1 &
-  background_pid[$name]=$!
-  set +m
-  background_started[$name]=$SECONDS
-}
-
-# finish_background NAME: waits for it, prints its output, records PASS/FAIL and its wall time
-# from start to end (the summary marks it as overlapped).
-finish_background() {
-  local name=$1 rc=0
-  phase=$name
-  phase_started=${background_started[$name]}
-  say "$name: waiting for the background build"
-  wait "${background_pid[$name]}" || rc=$?
-  unset "background_pid[$name]"
-  cat "$log_dir/${name// /-}.log"
-  phase=
-  local label="$name (in background)"
-  if ((rc == 0)); then
-    results+=("PASS|$label|$((SECONDS - phase_started))")
-  else
-    results+=("FAIL|$label|$((SECONDS - phase_started))")
-    cp "$log_dir/${name// /-}.log" "$log_dir/${label// /-}.log"
-    echo "test.sh: $name failed (exit $rc)" >&2
-  fi
-  return "$rc"
-}
-
-stop_background() {
-  local name
-  for name in "${!background_pid[@]}"; do
-    kill -TERM -- "-${background_pid[$name]}" 2>/dev/null || true
-    results+=("STOP|$name (in background)|$((SECONDS - ${background_started[$name]}))")
-  done
-  background_pid=()
-}
-
 summary() {
   local line status name secs any_fail=0
   printf '\ntest.sh: summary\n' >&2
   for line in "${results[@]}"; do
     IFS='|' read -r status name secs <<<"$line"
-    printf '  %-4s  %-34s %5ss\n' "$status" "$name" "$secs" >&2
+    printf '  %-4s  %-26s %5ss\n' "$status" "$name" "$secs" >&2
     [[ $status == PASS || $status == SKIP ]] || any_fail=1
   done
   for line in "${results[@]}"; do
@@ -150,7 +97,6 @@ summary() {
 on_exit() {
   local rc=$?
   trap - EXIT INT TERM
-  stop_background
   if [[ -n $pg_dir ]]; then
     tests/servers.sh stop "$pg_dir" || true
   fi
@@ -256,36 +202,18 @@ run_phase "postgres servers" tests/servers.sh start "$pg_dir" >/dev/null
 # shellcheck source=/dev/null
 source "$pg_dir/env"
 
-# While the release tests run: the ThreadSanitizer tree, then the libFuzzer targets (fuzz/,
-# docs/fuzzing.md), one after the other so they never take both cores from the tests.
-build_while_testing() {
-  if ((sanitize)); then
-    echo "==> thread sanitizer build"
-    build_tsan || return 1
-  fi
-  echo "==> fuzz build"
-  scripts/fuzz.sh --ci --build-only
-}
-start_background "sanitizer and fuzz builds" build_while_testing
-
 run_phase "release tests" run_tests build || failed=1
 run_phase "package" tests/package/run.sh build || failed=1
 
-builds_ok=1
-finish_background "sanitizer and fuzz builds" || { builds_ok=0; failed=1; }
-
-# A bounded run of each libFuzzer target, two at a time.
-if ((builds_ok)); then
-  run_phase "fuzz" scripts/fuzz.sh --ci --no-build --jobs "$(nproc)" || failed=1
-else
-  results+=("SKIP|fuzz (its build failed)|0")
-fi
+# libFuzzer targets (fuzz/, docs/fuzzing.md): builds build-fuzz, then a bounded run of each, one
+# target per core.
+run_phase "fuzz" scripts/fuzz.sh --ci --jobs "$(nproc)" || failed=1
 
 if ((sanitize)); then
-  if ((builds_ok)); then
+  if run_phase "thread sanitizer build" build_tsan; then
     run_phase "thread sanitizer tests" run_thread_sanitized_tests || failed=1
   else
-    results+=("SKIP|thread sanitizer tests (build failed)|0")
+    failed=1
   fi
   if ((full)); then
     if run_phase "address sanitizer build" build build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANT_SANITIZE=ON \

@@ -224,14 +224,22 @@ public:
 protected:
   std::string begin_statement(const TxOptions& options) const override {
     if (options.read_only) {
-      const_cast<SqliteConnection*>(this)->execute("PRAGMA query_only = ON");
+      auto* self = const_cast<SqliteConnection*>(this);
+      self->execute("PRAGMA query_only = ON");
+      self->m_query_only = true;
       return "BEGIN DEFERRED";
     }
     // Take the write lock up front: a deferred transaction that upgrades later can deadlock.
     return "BEGIN IMMEDIATE";
   }
 
-  void after_transaction() override { execute("PRAGMA query_only = OFF"); }
+  // Only a read-only transaction turned query_only on: a migration's commit costs no statement.
+  void after_transaction() override {
+    if (m_query_only) {
+      execute("PRAGMA query_only = OFF");
+      m_query_only = false;
+    }
+  }
 
 private:
   static int on_progress(void* self) {
@@ -332,6 +340,7 @@ private:
   sqlite3* m_db = nullptr;
   std::chrono::milliseconds m_timeout{0};
   std::chrono::steady_clock::time_point m_deadline{};
+  bool m_query_only = false; ///< a read-only transaction set PRAGMA query_only
 };
 
 } // namespace

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -157,7 +158,7 @@ void with_retries(db::Connection& connection, const Target& target, const Migrat
     watch = std::make_unique<BlockerWatch>(target.endpoint.url, target.label(), connection.session_pid(),
                                            *limits.lock_timeout / 2);
   }
-  std::mt19937 jitter(std::random_device{}());
+  std::optional<std::mt19937> jitter; // seeded at the first retry: most migrations never need one
   // A server that should have cancelled the statement by now and has not answered is gone.
   const auto grace = std::chrono::milliseconds(target.database->pool.connect_timeout_ms);
   const bool bounded = limits.statement_timeout && limits.statement_timeout->count() > 0;
@@ -174,7 +175,10 @@ void with_retries(db::Connection& connection, const Target& target, const Migrat
       }
     }
     const auto base = std::min<long long>(200LL << std::min(tried, 6), 10'000);
-    const auto wait = std::chrono::milliseconds(base + std::uniform_int_distribution<long long>(0, base / 2)(jitter));
+    if (!jitter) {
+      jitter.emplace(std::random_device{}());
+    }
+    const auto wait = std::chrono::milliseconds(base + std::uniform_int_distribution<long long>(0, base / 2)(*jitter));
     if (events) {
       events({Event::Kind::note, target.label(), migration.display_name(), 0,
               "lock timeout; retry " + std::to_string(tried + 1) + " of " + std::to_string(limits.retries) + " in " +
