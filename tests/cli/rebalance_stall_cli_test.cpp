@@ -247,7 +247,7 @@ TEST_CASE("rebalance: a cutover behind writers faster than the apply refuses bef
   Rig rig(2, "rb_flood");
   rig.configure(rig.database(rig.shards({0}), ring()), rig.database(rig.shards({0, 1}), ring()));
   std::mt19937 rng(81);
-  rig.seed_orders(2000, 100000, rng);
+  rig.seed_orders(500, 100000, rng);
   REQUIRE(rig.rebalance_ok({}).at("phase") == "copied");
   std::atomic<bool> stop{false};
   std::atomic<int> floods{0};
