@@ -179,15 +179,15 @@ rebalance_shards() {
 # DIR/grant.json (s0, s1) and DIR/target.json (s0, s1, s2) with the SHARDING section, and t
 # created on every shard by `grant migrate` under both configs.
 rebalance_configs() {
-  local dir=$1 columns=$2 sharding=$3 s0=$4 s1=$5 s2=$6
+  local dir=$1 t_columns=$2 t_sharding=$3 s0=$4 s1=$5 s2=$6
   mkdir -p "$dir/db/migrate/bench"
-  printf -- '-- grant:up\nCREATE TABLE t (%s);\n-- grant:down\nDROP TABLE t;\n' "$columns" >"$dir/db/migrate/bench/1_t.sql"
+  printf -- '-- grant:up\nCREATE TABLE t (%s);\n-- grant:down\nDROP TABLE t;\n' "$t_columns" >"$dir/db/migrate/bench/1_t.sql"
   cat >"$dir/grant.json" <<JSON
-{"databases": {"bench": {"shards": [{"name": "s0", "url": "$s0"}, {"name": "s1", "url": "$s1"}], $sharding}}}
+{"databases": {"bench": {"shards": [{"name": "s0", "url": "$s0"}, {"name": "s1", "url": "$s1"}], $t_sharding}}}
 JSON
   cat >"$dir/target.json" <<JSON
 {"databases": {"bench": {"shards": [{"name": "s0", "url": "$s0"}, {"name": "s1", "url": "$s1"},
-  {"name": "s2", "url": "$s2"}], $sharding}}}
+  {"name": "s2", "url": "$s2"}], $t_sharding}}}
 JSON
   "$grant_bin" --config "$dir/grant.json" migrate -q
   "$grant_bin" --config "$dir/target.json" migrate -q
