@@ -17,12 +17,8 @@ BalancerSettings Reader::balancer(const Json& value, const std::string& key_path
   require_object(value, key_path);
   allow_keys(value, key_path, {"strategy", "failure_threshold", "cooldown_ms"});
   BalancerSettings out;
-  if (value.contains("failure_threshold")) {
-    out.failure_threshold = integer(value["failure_threshold"], key_path + ".failure_threshold", 1, 1000000);
-  }
-  if (value.contains("cooldown_ms")) {
-    out.cooldown_ms = integer(value["cooldown_ms"], key_path + ".cooldown_ms", 1, 86400000);
-  }
+  optional_integer(value, key_path, "failure_threshold", 1, 1000000, out.failure_threshold);
+  optional_integer(value, key_path, "cooldown_ms", 1, 86400000, out.cooldown_ms);
   if (value.contains("strategy")) {
     const auto& known = balancer_strategies();
     out.strategy = string(value["strategy"], key_path + ".strategy");

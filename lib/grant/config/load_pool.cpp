@@ -11,21 +11,11 @@ PoolSettings Reader::pool(const Json& value, const std::string& key_path) const 
     out.size = integer(value["size"], key_path + ".size", 1, 10000);
     out.max_idle = out.size;
   }
-  if (value.contains("max_idle")) {
-    out.max_idle = integer(value["max_idle"], key_path + ".max_idle", 0, out.size);
-  }
-  if (value.contains("checkout_timeout_ms")) {
-    out.checkout_timeout_ms = integer(value["checkout_timeout_ms"], key_path + ".checkout_timeout_ms", 0, 3600000);
-  }
-  if (value.contains("connect_timeout_ms")) {
-    out.connect_timeout_ms = integer(value["connect_timeout_ms"], key_path + ".connect_timeout_ms", 1, 3600000);
-  }
-  if (value.contains("retry_attempts")) {
-    out.retry_attempts = integer(value["retry_attempts"], key_path + ".retry_attempts", 0, 100);
-  }
-  if (value.contains("retry_delay_ms")) {
-    out.retry_delay_ms = integer(value["retry_delay_ms"], key_path + ".retry_delay_ms", 0, 600000);
-  }
+  optional_integer(value, key_path, "max_idle", 0, out.size, out.max_idle);
+  optional_integer(value, key_path, "checkout_timeout_ms", 0, 3600000, out.checkout_timeout_ms);
+  optional_integer(value, key_path, "connect_timeout_ms", 1, 3600000, out.connect_timeout_ms);
+  optional_integer(value, key_path, "retry_attempts", 0, 100, out.retry_attempts);
+  optional_integer(value, key_path, "retry_delay_ms", 0, 600000, out.retry_delay_ms);
   return out;
 }
 

@@ -38,9 +38,7 @@ RoutingSettings Reader::routing(const Json& value, const std::string& key_path) 
                               : "did you mean " + util::in_quotes(suggestion) + "?");
     }
   }
-  if (value.contains("read_your_writes_ms")) {
-    out.read_your_writes_ms = integer(value["read_your_writes_ms"], key_path + ".read_your_writes_ms", 0, 3600000);
-  }
+  optional_integer(value, key_path, "read_your_writes_ms", 0, 3600000, out.read_your_writes_ms);
   return out;
 }
 

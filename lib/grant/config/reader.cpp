@@ -87,6 +87,13 @@ int Reader::integer(const Json& value, const std::string& key_path, int min, int
   return static_cast<int>(number);
 }
 
+void Reader::optional_integer(const Json& object, const std::string& key_path, const std::string& key, int min, int max,
+                              int& out) const {
+  if (object.contains(key)) {
+    out = integer(object[key], key_path + "." + key, min, max);
+  }
+}
+
 bool Reader::boolean(const Json& value, const std::string& key_path) const {
   if (value.is_boolean()) {
     return value.get<bool>();

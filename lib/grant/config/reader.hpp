@@ -30,6 +30,9 @@ struct Reader {
   const Json& require_object(const Json& value, const std::string& key_path) const;
   std::string string(const Json& value, const std::string& key_path) const;
   int integer(const Json& value, const std::string& key_path, int min, int max) const;
+  // Sets `out` from object[key] when the key is there (range-checked as integer()); else leaves it.
+  void optional_integer(const Json& object, const std::string& key_path, const std::string& key, int min, int max,
+                        int& out) const;
   bool boolean(const Json& value, const std::string& key_path) const;
   util::DatabaseUrl url(const Json& value, const std::string& key_path) const;
   std::string name(const Json& value, const std::string& key_path) const;
