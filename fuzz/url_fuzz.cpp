@@ -67,8 +67,22 @@ void check_url(const std::string& url, bool planted, bool planted_delimited) {
     // A password of only '*' would be found in the mask itself.
     if (const auto password = fuzz::libpq_password(url);
         password && password->size() >= 3 && password->find_first_not_of('*') != std::string::npos) {
+      // Written after the userinfo too (a query value holding the same bytes as a percent-encoded
+      // password, say): those bytes are not the secret the redaction hides.
+      const auto scheme_end = url.find("://");
+      const auto authority = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+      const auto at = url.find('@', authority);
+      const auto slash = url.find('/', authority);
+      const bool userinfo_password =
+          at != std::string::npos && (slash == std::string::npos || at < slash) && url.find(':', authority) < at;
+      bool elsewhere = false;
+      for (auto pos = userinfo_password ? url.find(*password, at + 1) : std::string::npos; pos != std::string::npos;
+           pos = url.find(*password, pos + 1)) {
+        const std::string_view key = "password=";
+        elsewhere = elsewhere || pos < key.size() || url.compare(pos - key.size(), key.size(), key) != 0;
+      }
       const auto occurrences = count(url, *password);
-      if (occurrences <= 1) {
+      if (occurrences <= 1 && !elsewhere) {
         no_secret(parsed->redacted(), *password, "redacted() hides the password libpq reads", url);
         no_secret(redacted, *password, "redact_url hides the password libpq reads", url);
         if (free_text_ok) {
