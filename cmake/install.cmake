@@ -23,7 +23,7 @@ foreach(flag IN LISTS PQXX_LDFLAGS PQ_LDFLAGS SQLITE3_LDFLAGS XXHASH_LDFLAGS HTT
     list(APPEND GRANT_PC_LIBS "${flag}")
   endif()
 endforeach()
-list(APPEND GRANT_PC_LIBS -lcrypto -pthread)
+list(APPEND GRANT_PC_LIBS -lpg_query -lcrypto -pthread)
 list(JOIN GRANT_PC_LIBS " " GRANT_PC_LIBS)
 file(RELATIVE_PATH GRANT_PC_TO_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
 string(REGEX REPLACE "/$" "" GRANT_PC_TO_PREFIX "${GRANT_PC_TO_PREFIX}")

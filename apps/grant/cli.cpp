@@ -81,6 +81,7 @@ int run(int argc, char** argv) {
   setup_config(app, context);
   setup_generate(app, context);
   setup_migrate(app, context);
+  setup_lint(app, context);
   setup_rollback(app, context);
   setup_redo(app, context);
   setup_status(app, context);

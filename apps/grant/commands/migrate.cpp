@@ -1,6 +1,9 @@
 #include <grant/commands.hpp>
 #include <grant/flag_checks.hpp>
+#include <grant/lint/fleet.hpp>
+#include <grant/lint/output.hpp>
 #include <grant/migrate/runner.hpp>
+#include <grant/registry/registry.hpp>
 #include <grant/migrate_output.hpp>
 
 namespace grant::cli {
@@ -13,7 +16,34 @@ struct MigrateFlags {
   bool atomic = false;
   bool allow_out_of_order = false;
   int wait_replicas_s = -1;
+  bool no_lint = false;
 };
+
+// What is about to be applied, linted first: findings on stderr, and a stop before anything is
+// touched when one reaches lint.fail_on. A file PostgreSQL 15's parser rejects is left to the
+// server (which may be newer), with a warning.
+void lint_before(registry::Registry& registry, const migrate::Workload& work, const migrate::MigrateOptions& options,
+                 const Context& context) {
+  lint::Report report;
+  try {
+    report = lint::lint_pending(registry, work, options, {}, options.to);
+  } catch (const lint::ParseError& error) {
+    context.warn("not linted: " + std::string(error.what()) + " (" + error.where() + ")");
+    return;
+  }
+  for (const auto& finding : report.findings) {
+    if (!finding.silenced && (!context.global.quiet || lint::reaches(finding, "error"))) {
+      context.warn(lint::display_path(finding.file) + ":" + std::to_string(finding.line) + ":" +
+                   std::to_string(finding.column) + ": " + std::string(lint::severity_name(finding.severity)) + " [" +
+                   finding.rule + "] " + finding.message + "\n    fix: " + finding.fix);
+    }
+  }
+  if (lint::fails(report)) {
+    throw Error(ErrorKind::check, "lint stopped the run: a pending migration has a finding at lint.fail_on; nothing was applied",
+                "grant lint", "fix the statement, silence it with a line above it: -- grant:lint ignore=RULE "
+                              "reason=\"...\", or run with --no-lint");
+  }
+}
 
 void run_migrate(const MigrateFlags& flags, Context& context) {
   auto work = load_workload(context, flags.run);
@@ -33,6 +63,11 @@ void run_migrate(const MigrateFlags& flags, Context& context) {
   registry::Registry registry(context.config());
   const auto events = event_printer(context);
   migrate::preflight(registry, work.targets, options, events);
+  if (flags.no_lint) {
+    context.warn("--no-lint: the pending migrations were not linted");
+  } else {
+    lint_before(registry, work, options, context);
+  }
   report_results(context, "migrate", migrate::migrate(registry, work, options, events), options.dry_run);
 }
 
@@ -51,6 +86,8 @@ void setup_migrate(CLI::App& app, Context& context) {
       ->add_option("--wait-replicas", flags->wait_replicas_s,
                    "After migrating a target, wait up to SECONDS until each of its replicas has replayed the change")
       ->check(whole_number(0, 1000000));
+  command->add_flag("--no-lint", flags->no_lint,
+                    "Apply without linting the pending migrations first (prints a warning)");
   command->footer(
       "Examples:\n"
       "  grant migrate                              every database, every shard\n"
@@ -59,7 +96,7 @@ void setup_migrate(CLI::App& app, Context& context) {
       "  grant migrate --dry-run                    print the SQL, change nothing\n"
       "  grant migrate --wait 30                    wait for the servers to come up first\n"
       "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
-      "Exit codes: 0 done, 2 usage/config/migration-file error or a refused target (nothing applied there;\n"
+      "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied), 2 usage/config/migration-file error or a refused target (nothing applied there;\n"
       "other targets may have been migrated: the summary lists each), 3 a database failed.");
   command->callback([flags, &context] { run_migrate(*flags, context); });
 }

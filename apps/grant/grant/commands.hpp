@@ -25,5 +25,6 @@ void setup_serve(CLI::App& app, Context& context);
 void setup_query(CLI::App& app, Context& context);
 void setup_completion(CLI::App& app, Context& context);
 void setup_rebalance(CLI::App& app, Context& context);
+void setup_lint(CLI::App& app, Context& context);
 
 } // namespace grant::cli

@@ -66,6 +66,16 @@ struct MigrateSettings {
   std::optional<int> retries;              ///< extra attempts after a lock timeout
 };
 
+/// How `grant lint` and the lint before `grant migrate` judge a database (`lint` at the top of the
+/// config, overridden key by key by `databases.X.lint`).
+struct LintSettings {
+  std::string fail_on = "error"; ///< "error", "warning" or "none": the lowest severity that fails
+  int large_table_mb = 1024;     ///< --connect: a lock or rewrite finding on a table this large is an error
+  /// How ids of sharded tables are made unique across shards (free text, e.g. "sequences stepped by
+  /// the shard count"); when set, a serial or identity column on a sharded table is not reported.
+  std::optional<std::string> id_scheme;
+};
+
 /// SQLite connection settings of one database (`databases.X.sqlite`).
 struct SqliteSettings {
   bool foreign_keys = false; ///< PRAGMA foreign_keys = ON on every connection; SQLite's default is off
@@ -117,6 +127,7 @@ struct Database {
   RoutingSettings routing;
   MigrateSettings migrate;
   SqliteSettings sqlite;
+  LintSettings lint;
   std::string key_path; ///< databases.X
 
   bool is_sharded() const { return !shards.empty(); }

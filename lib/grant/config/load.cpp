@@ -218,7 +218,10 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
   if (!document.is_object()) {
     reader.fail("the config must be a JSON object with a \"databases\" key", "(top level)");
   }
-  reader.allow_keys(document, "", {"databases"});
+  reader.allow_keys(document, "", {"databases", "lint"});
+  if (document.contains("lint")) {
+    reader.lint_defaults = reader.lint(document["lint"], "lint", LintSettings{});
+  }
   if (!document.contains("databases")) {
     reader.fail("the config has no \"databases\" key", "databases", "see docs/config.md for the format");
   }

@@ -11,7 +11,7 @@ Database Reader::database(const std::string& db_name, const Json& value) const {
   require_object(value, path);
   allow_keys(value, path,
              {"url", "shards", "replicas", "migrations", "migrations_table", "pool", "health", "balancer", "routing",
-              "migrate", "sqlite", "sharding"});
+              "migrate", "sqlite", "sharding", "lint"});
   Database db;
   db.name = db_name;
   db.key_path = path;
@@ -72,6 +72,7 @@ Database Reader::database(const std::string& db_name, const Json& value) const {
   if (value.contains("migrate")) {
     db.migrate = migrate(value["migrate"], path + ".migrate");
   }
+  db.lint = value.contains("lint") ? lint(value["lint"], path + ".lint", lint_defaults) : lint_defaults;
   if (value.contains("sqlite")) {
     db.sqlite = sqlite(value["sqlite"], path + ".sqlite");
     const auto is_sqlite = [](const util::DatabaseUrl& u) { return u.scheme == util::UrlScheme::sqlite; };

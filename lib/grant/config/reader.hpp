@@ -1,7 +1,7 @@
 #pragma once
 // Internal to config/ (not installed): the reading context that parse() hands to the section
 // readers, one file each (load_database.cpp, load_sharding.cpp, load_replicas.cpp, load_pool.cpp,
-// load_health.cpp, load_balancer.cpp, load_routing.cpp, load_migrate.cpp, load_sqlite.cpp), and
+// load_health.cpp, load_balancer.cpp, load_routing.cpp, load_migrate.cpp, load_sqlite.cpp, load_lint.cpp), and
 // the helpers they share (reader.cpp).
 
 #include <grant/config/config.hpp>
@@ -23,6 +23,7 @@ struct Reader {
   std::string file;
   std::filesystem::path base_dir;
   const EnvLookup& env;
+  LintSettings lint_defaults{}; ///< the top-level `lint` section, which databases.X.lint overrides
 
   // Shared helpers (reader.cpp). Every failure is a ConfigError at `file: key_path`.
   [[noreturn]] void fail(const std::string& what, const std::string& key_path, const std::string& hint = {}) const;
@@ -48,6 +49,7 @@ struct Reader {
   RoutingSettings routing(const Json& value, const std::string& key_path) const;       // load_routing.cpp
   MigrateSettings migrate(const Json& value, const std::string& key_path) const;       // load_migrate.cpp
   SqliteSettings sqlite(const Json& value, const std::string& key_path) const;         // load_sqlite.cpp
+  LintSettings lint(const Json& value, const std::string& key_path, LintSettings base) const; // load_lint.cpp
   std::vector<Shard> shards(const Json& value, const std::string& key_path) const;     // load_sharding.cpp
   Sharding sharding(const Json& value, const std::string& key_path) const;             // load_sharding.cpp
   Database database(const std::string& db_name, const Json& value) const;              // load_database.cpp

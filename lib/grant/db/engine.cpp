@@ -62,4 +62,15 @@ std::size_t Engine::count_prepared(Connection& /*connection*/, const std::string
   return 0;
 }
 
+std::vector<RelationFacts> Engine::relation_facts(Connection& /*connection*/,
+                                                  const std::vector<std::string>& names) const {
+  std::vector<RelationFacts> out;
+  for (const auto& name : names) {
+    RelationFacts facts;
+    facts.name = name;
+    out.push_back(std::move(facts));
+  }
+  return out;
+}
+
 } // namespace grant::db

@@ -34,6 +34,9 @@ struct EngineTraits {
   bool replication = false;
   /// Tables live in schemas (`schema.table`; an unqualified name lands in the current schema).
   bool schemas = false;
+  /// Migrations are PostgreSQL SQL: `grant lint` parses them with PostgreSQL's parser and knows
+  /// the locks each statement takes.
+  bool lint = false;
 };
 
 /// A lock held for a migration run; released by its destructor or when the process ends.
@@ -60,6 +63,26 @@ struct ServerFacts {
   std::optional<bool> integrity_ok;         ///< the engine checked its storage
   std::string integrity_error;              ///< when integrity_ok is false: what the check said
   std::optional<bool> writable;             ///< the storage (a file and its folder) is writable
+};
+
+/// A session holding a lock on a relation (`grant lint --connect`).
+struct LockHolder {
+  int pid = 0;
+  std::string application_name;
+  std::string state; ///< "idle in transaction", "active", ...
+  std::string mode;  ///< as the server names it ("AccessShareLock")
+  double age_seconds = 0; ///< its transaction's age (its session's, outside a transaction)
+};
+
+/// What the catalogs say of one table or index, named as a migration writes it ("orders",
+/// "billing.invoices"), unquoted.
+struct RelationFacts {
+  std::string name;
+  bool exists = false;
+  std::optional<long long> bytes;         ///< with its indexes and TOAST
+  std::optional<long long> rows_estimate; ///< the planner's estimate; unknown before ANALYZE
+  bool has_pages = false;                 ///< it has (or had) rows
+  std::vector<LockHolder> holders;        ///< other sessions' granted locks on it
 };
 
 /// Everything that differs between database engines, behind one interface: one implementation
@@ -118,6 +141,9 @@ public:
   virtual void server_facts(Connection& connection, const util::DatabaseUrl& url, ServerFacts& out) const = 0;
   /// grant's prepared transactions whose gid starts with `prefix` (0 without prepared transactions).
   virtual std::size_t count_prepared(Connection& connection, const std::string& prefix) const;
+  /// Size, rows and lock holders of each relation (read-only). Asked only when traits().lint.
+  virtual std::vector<RelationFacts> relation_facts(Connection& connection,
+                                                    const std::vector<std::string>& names) const;
 };
 
 /// The engine of a URL scheme, from the registry in engine.cpp (one line per engine).

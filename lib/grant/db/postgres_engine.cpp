@@ -39,6 +39,23 @@ constexpr std::string_view k_facts_sql =
     "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, "
     "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8";
 
+// Size and row estimate of each named relation, in the order named; to_regclass() answers NULL
+// for one that does not exist.
+constexpr std::string_view k_relation_sql =
+    "SELECT c.oid IS NOT NULL, pg_total_relation_size(c.oid), "
+    "CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END, coalesce(pg_relation_size(c.oid) > 0, false) "
+    "FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord) LEFT JOIN pg_class c ON c.oid = to_regclass(n.name) "
+    "ORDER BY n.ord";
+
+// Other sessions' granted locks on the named relations, with how old their transactions are.
+constexpr std::string_view k_holders_sql =
+    "SELECT n.ord, a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), l.mode, "
+    "extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::float8 "
+    "FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord) "
+    "JOIN pg_locks l ON l.locktype = 'relation' AND l.granted AND l.relation = to_regclass(n.name) "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.pid <> pg_backend_pid() ORDER BY n.ord, a.pid";
+
 class PostgresEngine final : public Engine {
 public:
   const EngineTraits& traits() const override {
@@ -50,7 +67,8 @@ public:
                                        .invalid_indexes = true,
                                        .keeps_probe_session = true,
                                        .replication = true,
-                                       .schemas = true};
+                                       .schemas = true,
+                                       .lint = true};
     return k_traits;
   }
   util::UrlScheme scheme() const override { return util::UrlScheme::postgres; }
@@ -129,6 +147,42 @@ public:
     if (row.at(5)) {
       out.replay_age_seconds = std::stod(*row.at(5));
     }
+  }
+
+  std::vector<RelationFacts> relation_facts(Connection& connection,
+                                            const std::vector<std::string>& names) const override {
+    std::vector<std::optional<std::string>> quoted;
+    std::vector<RelationFacts> out;
+    for (const auto& name : names) {
+      quoted.emplace_back(quote_qualified(name));
+      RelationFacts facts;
+    facts.name = name;
+    out.push_back(std::move(facts));
+    }
+    const auto list = array_literal(quoted);
+    const auto sizes = connection.query(k_relation_sql, {list});
+    for (std::size_t i = 0; i < sizes.rows.size() && i < out.size(); ++i) {
+      const auto& row = sizes.rows[i];
+      out[i].exists = row.at(0).value_or("f") == "t";
+      if (row.at(1)) {
+        out[i].bytes = std::stoll(*row.at(1));
+      }
+      if (row.at(2)) {
+        out[i].rows_estimate = std::stoll(*row.at(2));
+      }
+      out[i].has_pages = row.at(3).value_or("f") == "t";
+    }
+    for (const auto& row : connection.query(k_holders_sql, {list}).rows) {
+      const auto index = std::stoul(row.at(0).value_or("1")) - 1;
+      if (index < out.size()) {
+        out[index].holders.push_back(LockHolder{.pid = std::stoi(row.at(1).value_or("0")),
+                                                .application_name = row.at(2).value_or(""),
+                                                .state = row.at(3).value_or(""),
+                                                .mode = row.at(4).value_or(""),
+                                                .age_seconds = std::stod(row.at(5).value_or("0"))});
+      }
+    }
+    return out;
   }
 
   std::size_t count_prepared(Connection& connection, const std::string& prefix) const override {

@@ -77,6 +77,9 @@ std::optional<Marker> parse_marker(std::string_view line, const std::filesystem:
   const auto [prefix, rest] = *parts;
   const auto space = rest.find_first_of(" \t");
   const std::string word(rest.substr(0, space));
+  if (prefix == "grant:" && word == "lint") {
+    return std::nullopt; // a lint marker (-- grant:lint ignore=...), read by lint/, not a section
+  }
   Marker marker;
   marker.prefix = std::string(prefix);
   if (word == "up" || word == "down") {

@@ -1,0 +1,146 @@
+#include <grant/lint/linter.hpp>
+
+#include <grant/db/engine.hpp>
+#include <grant/lint/rules.hpp>
+#include <grant/lint/scope.hpp>
+
+#include <algorithm>
+
+namespace grant::lint {
+
+namespace {
+
+bool engine_has_rules(const config::Database& database) {
+  const auto& url = database.url ? *database.url : database.shards.front().url;
+  return db::engine_for(url).traits().lint;
+}
+
+std::string_view engine_name(const config::Database& database) {
+  const auto& url = database.url ? *database.url : database.shards.front().url;
+  return db::engine_for(url).traits().display_name;
+}
+
+bool silences(const Statement& statement, std::string_view rule) {
+  return std::any_of(statement.ignores.begin(), statement.ignores.end(), [rule](const Ignore& ignore) {
+    return std::find(ignore.rules.begin(), ignore.rules.end(), rule) != ignore.rules.end();
+  });
+}
+
+// The rules about a whole transaction: a wait for ACCESS EXCLUSIVE with no lock_timeout, and
+// strong locks on several existing tables at once.
+void section_rules(const Statement& statement, Scope& scope, std::vector<Hit>& hits) {
+  for (const auto& lock : table_locks(statement, scope)) {
+    if (scope.is_new(lock.table) || scope.index_is_new(lock.table)) {
+      continue;
+    }
+    if (lock.mode == LockMode::access_exclusive && !scope.lock_timeout && !scope.reported_timeout) {
+      scope.reported_timeout = true;
+      hits.push_back({"missing-lock-timeout", lock.table, lock.mode,
+                      "waits for ACCESS EXCLUSIVE on " + lock.table +
+                          " with no lock_timeout: behind one long transaction, every query on the table queues "
+                          "behind this one",
+                      "mark the section with a bound, -- grant:up lock_timeout=5s retries=3 (or set "
+                      "migrate.lock_timeout_ms in the config), so it gives up and retries instead"});
+    }
+    if (scope.transactional && lock.mode >= LockMode::share) {
+      scope.strong_locks.insert(lock.table);
+      if (scope.strong_locks.size() >= 2 && !scope.reported_many) {
+        scope.reported_many = true;
+        std::string tables;
+        for (const auto& table : scope.strong_locks) {
+          tables += (tables.empty() ? "" : ", ") + table;
+        }
+        hits.push_back({"many-locked-tables", lock.table, lock.mode,
+                        "this transaction holds strong locks on " + tables +
+                            " at once, each until it commits: the tables block together, and two such "
+                            "migrations can deadlock",
+                        "split the section: one table per migration (or per transaction)"});
+      }
+    }
+  }
+}
+
+Finding finding_of(const Hit& hit, const Statement& statement, const migrate::Migration& migration,
+                   const config::Database& database) {
+  Finding finding;
+  finding.rule = std::string(hit.rule);
+  finding.severity = find_rule(hit.rule)->severity;
+  finding.database = database.name;
+  finding.migration = migration.display_name();
+  finding.file = migration.up.file;
+  finding.line = statement.line;
+  finding.column = statement.column;
+  finding.message = hit.message;
+  finding.statement = statement.text;
+  finding.fix = hit.fix;
+  finding.table = hit.table;
+  finding.lock = hit.lock;
+  finding.silenced = silences(statement, hit.rule);
+  return finding;
+}
+
+void lint_section(const migrate::Migration& migration, const config::Database& database, const Options& options,
+                  Scope& scope, Report& report) {
+  const auto& section = migration.up;
+  scope.transactional = section.transaction;
+  scope.configured_lock_timeout = (section.lock_timeout && section.lock_timeout->count() > 0) ||
+                                  (database.migrate.lock_timeout_ms && *database.migrate.lock_timeout_ms > 0) ||
+                                  (options.lock_timeout && options.lock_timeout->count() > 0);
+  scope.lock_timeout = scope.configured_lock_timeout;
+  scope.strong_locks.clear();
+  scope.reported_timeout = false;
+  scope.reported_many = false;
+  const auto statements = parse_postgres(section);
+  ++report.migrations;
+  report.statements += statements.size();
+  for (const auto& statement : statements) {
+    std::vector<Hit> hits;
+    check_locks(statement, scope, hits);
+    check_compatibility(statement, scope, hits);
+    check_fleet(statement, scope, hits);
+    section_rules(statement, scope, hits);
+    for (const auto& hit : hits) {
+      report.findings.push_back(finding_of(hit, statement, migration, database));
+    }
+    scope.learn(statement);
+  }
+}
+
+} // namespace
+
+void lint_migrations(const config::Database& database, const std::vector<const migrate::Migration*>& pending,
+                     const Options& options, Report& report) {
+  if (pending.empty()) {
+    return;
+  }
+  if (!engine_has_rules(database)) {
+    report.notes.push_back("database " + database.name + " (" + std::string(engine_name(database)) + "): " +
+                           std::to_string(pending.size()) +
+                           " migration(s) not linted: the lint rules are PostgreSQL's");
+    return;
+  }
+  report.fail_on[database.name] = database.lint.fail_on;
+  Scope scope(database);
+  for (const auto* migration : pending) {
+    if (!migration->empty) {
+      lint_section(*migration, database, options, scope, report);
+    }
+  }
+}
+
+bool reaches(const Finding& finding, std::string_view fail_on) {
+  const auto threshold = parse_severity(fail_on);
+  return threshold && !finding.silenced && finding.severity >= *threshold;
+}
+
+bool fails(const Report& report, const std::optional<std::string>& fail_on) {
+  return std::any_of(report.findings.begin(), report.findings.end(), [&](const Finding& finding) {
+    if (fail_on) {
+      return reaches(finding, *fail_on);
+    }
+    const auto configured = report.fail_on.find(finding.database);
+    return reaches(finding, configured == report.fail_on.end() ? "error" : configured->second);
+  });
+}
+
+} // namespace grant::lint

@@ -1,0 +1,136 @@
+#include <grant/lint/scope.hpp>
+
+#include <grant/util/strings.hpp>
+
+namespace grant::lint {
+
+namespace {
+
+std::string bare(std::string name) {
+  return name.rfind("public.", 0) == 0 ? name.substr(7) : name;
+}
+
+// `SET lock_timeout = X`: true when X is a limit (anything but 0).
+bool sets_a_limit(const Json& set) {
+  const auto args = set.value("args", Json::array());
+  if (args.empty() || !args[0].contains("A_Const")) {
+    return false;
+  }
+  const auto& value = args[0]["A_Const"];
+  if (value.contains("ival")) {
+    return value["ival"].value("ival", 0) != 0;
+  }
+  if (value.contains("sval")) {
+    // "5s", "500ms", "10": a limit; "0", "0ms": none.
+    return text_of(value["sval"], "sval").find_first_of("123456789") != std::string::npos;
+  }
+  return false;
+}
+
+} // namespace
+
+std::string Scope::table_of_index(const std::string& index) const {
+  const auto found = m_index_tables.find(index);
+  return found == m_index_tables.end() ? std::string{} : found->second;
+}
+
+const config::Sharding* Scope::sharding_of(const std::string& table) const {
+  if (!m_database.sharding) {
+    return nullptr;
+  }
+  for (const auto& listed : m_database.sharding->tables) {
+    if (bare(util::to_lower(listed)) == table || bare(listed) == table) {
+      return &*m_database.sharding;
+    }
+  }
+  return nullptr;
+}
+
+void Scope::learn(const Statement& statement) {
+  const auto& body = statement.body();
+  if (statement.type == "CreateStmt") {
+    m_new_tables.insert(relation_name(body.value("relation", Json::object())));
+  } else if (statement.type == "CreateTableAsStmt") {
+    m_new_tables.insert(relation_name(body.value("into", Json::object()).value("rel", Json::object())));
+  } else if (statement.type == "IndexStmt") {
+    const auto index = text_of(body, "idxname");
+    if (!index.empty()) {
+      const auto table = relation_name(body.value("relation", Json::object()));
+      m_new_indexes.insert(index);
+      m_index_tables[index] = table;
+    }
+  } else if (statement.type == "RenameStmt" && text_of(body, "renameType") == "OBJECT_TABLE") {
+    const auto old_name = relation_name(body.value("relation", Json::object()));
+    if (is_new(old_name)) {
+      m_new_tables.insert(text_of(body, "newname"));
+    }
+  } else if (statement.type == "VariableSetStmt" && text_of(body, "name") == "lock_timeout") {
+    const auto kind = text_of(body, "kind");
+    lock_timeout = kind == "VAR_SET_VALUE" ? sets_a_limit(body) : configured_lock_timeout;
+  } else if (statement.type == "TransactionStmt") {
+    const auto kind = text_of(body, "kind");
+    if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") {
+      transactional = true;
+    } else if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK") {
+      transactional = false;
+      strong_locks.clear();
+      reported_many = false;
+    }
+  } else if (statement.type == "AlterTableStmt") {
+    const auto table = relation_name(body.value("relation", Json::object()));
+    for (const auto& item : body.value("cmds", Json::array())) {
+      const auto& command = item.value("AlterTableCmd", Json::object());
+      const auto subtype = text_of(command, "subtype");
+      if (subtype == "AT_AddConstraint") {
+        const auto& constraint = command.value("def", Json::object()).value("Constraint", Json::object());
+        const auto& test = constraint.value("raw_expr", Json::object()).value("NullTest", Json::object());
+        if (text_of(constraint, "contype") != "CONSTR_CHECK" || text_of(test, "nulltesttype") != "IS_NOT_NULL") {
+          continue;
+        }
+        const auto fields = string_list(test.value("arg", Json::object()).value("ColumnRef", Json::object()).value(
+            "fields", Json::array()));
+        if (fields.empty()) {
+          continue;
+        }
+        if (flag_of(constraint, "skip_validation")) {
+          m_unvalidated_checks[table + "." + text_of(constraint, "conname")] = fields.back();
+        } else {
+          m_not_null.insert(table + "." + fields.back());
+        }
+      } else if (subtype == "AT_ValidateConstraint") {
+        const auto found = m_unvalidated_checks.find(table + "." + text_of(command, "name"));
+        if (found != m_unvalidated_checks.end()) {
+          m_not_null.insert(table + "." + found->second);
+        }
+      }
+    }
+  }
+}
+
+std::string index_table(const Json& drop_object, const Scope& scope) {
+  const auto name = dotted_name(drop_object.value("List", Json::object()).value("items", Json::array()));
+  const auto table = scope.table_of_index(name);
+  return table.empty() ? name : table;
+}
+
+bool makes_ids(const Json& column_def) {
+  const auto type = string_list(column_def.value("typeName", Json::object()).value("names", Json::array()));
+  if (!type.empty()) {
+    const auto& name = type.back();
+    if (name == "serial" || name == "bigserial" || name == "smallserial" || name == "serial4" || name == "serial8" ||
+        name == "serial2") {
+      return true;
+    }
+  }
+  for (const auto& item : column_def.value("constraints", Json::array())) {
+    const auto& constraint = item.value("Constraint", Json::object());
+    const auto kind = text_of(constraint, "contype");
+    if (kind == "CONSTR_IDENTITY" ||
+        (kind == "CONSTR_DEFAULT" && calls_any(constraint.value("raw_expr", Json::object()), {"nextval"}))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace grant::lint
