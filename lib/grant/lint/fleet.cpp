@@ -113,13 +113,15 @@ pending_migrations(registry::Registry& registry, const migrate::Workload& work, 
       readable.targets.push_back(target);
     }
   }
-  std::map<std::string, std::set<const migrate::Migration*>> pending;
+  std::map<std::string, std::set<std::string>> pending; // versions (status reads a copy of the files)
   std::map<std::string, bool> read_any;
   for (const auto& status : migrate::status(registry, readable, options)) {
     const auto& name = status.target.database->name;
     read_any[name] = read_any[name] || status.reachable;
     if (status.reachable) {
-      pending[name].insert(status.plan.pending.begin(), status.plan.pending.end());
+      for (const auto* migration : status.plan.pending) {
+        pending[name].insert(migration->version);
+      }
     }
   }
   for (const auto& [name, files] : work.files) {
@@ -131,7 +133,7 @@ pending_migrations(registry::Registry& registry, const migrate::Workload& work, 
       if (up_to && migrate::compare_versions(migration.version, *up_to) > 0) {
         continue;
       }
-      if (all || pending[name].count(&migration) > 0) {
+      if (all || pending[name].count(migration.version) > 0) {
         out[name].push_back(&migration);
       }
     }

@@ -41,7 +41,7 @@ const std::vector<Rule>& rules() {
       // What only a fleet has.
       {"shard-key-change", Severity::error, "fleet",
        "changing, renaming or dropping the shard-key column of a sharded table strands its rows", false},
-      {"unique-without-shard-key", Severity::error, "fleet",
+      {"unique-without-shard-key", Severity::warning, "fleet",
        "a UNIQUE or PRIMARY KEY on a sharded table that leaves out the shard key cannot hold across shards",
        false},
       {"sharded-serial", Severity::warning, "fleet",
