@@ -5,6 +5,7 @@
 #   grant-init(1)     init, generate
 #   grant-migrate(1)  migrate, rollback, redo, status, validate, baseline, repair, recover
 #   grant-shard(1)    shard-resolve, shard-check
+#   grant-lint(1)     lint
 #   grant-health(1), grant-serve(1), grant-query(1), grant-rebalance(1), grant-config(1)
 find_program(GRANT_HELP2MAN help2man)
 if(NOT GRANT_HELP2MAN)
@@ -16,6 +17,7 @@ set(GRANT_MAN_FAMILIES
   "grant-init|start a project and generate migration files|init generate"
   "grant-migrate|apply, revert, inspect and repair migrations on every database and shard|migrate rollback redo status validate baseline repair recover"
   "grant-shard|resolve shard keys and audit sharded databases|shard-resolve shard-check"
+  "grant-lint|what pending migrations will lock, rewrite or break on every target, before they run|lint"
   "grant-health|probe every writer, replica and shard|health"
   "grant-serve|HTTP health endpoints for load balancers and monitoring|serve"
   "grant-query|run SQL on a database, a shard, a replica or every shard|query"

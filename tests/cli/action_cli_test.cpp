@@ -62,4 +62,32 @@ TEST_CASE("grant-migrate action") {
   }
 }
 
+TEST_CASE("grant-migrate action: the lint input") {
+  Project project;
+  project.dir.write("db/grant.json", R"({"databases": {"pg": {"url": ")" +
+                                         grant::test::fresh_database(grant::test::writer_url(), "action_lint") +
+                                         R"(", "migrations": "migrate/pg"}}})");
+  project.dir.write("db/migrate/pg/1_users.sql", "-- grant:up\nCREATE TABLE users (id int, email text);\n");
+  REQUIRE(grant::test::run_grant({"migrate"}, project.dir.path()).exit_code == 0);
+  project.dir.write("db/migrate/pg/2_index.sql",
+                    "-- grant:up\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n");
+
+  SUBCASE("a finding at lint.fail_on: an annotation on the file, and nothing applied") {
+    const auto run = project.action("GRANT_ACTION_WAIT=5");
+    CHECK(run.exit_code == 1);
+    CHECK(contains(run.out, "::error file=db/migrate/pg/2_index.sql,line=2,col=1,title=grant lint "
+                            "concurrently-in-transaction::"));
+    CHECK(grant::test::run_grant({"status", "--exit-code"}, project.dir.path()).exit_code == 1);
+  }
+  SUBCASE("lint: false skips it (and the server refuses the statement)") {
+    const auto run = project.action("GRANT_ACTION_WAIT=5 GRANT_ACTION_LINT=false");
+    CHECK(run.exit_code == 3);
+    CHECK_FALSE(contains(run.out, "::error"));
+    CHECK(contains(run.out, "--no-lint"));
+  }
+  SUBCASE("a lint input that is neither true nor false") {
+    CHECK(project.action("GRANT_ACTION_LINT=maybe").exit_code == 2);
+  }
+}
+
 } // namespace grant_test_action_cli_test

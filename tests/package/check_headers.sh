@@ -13,7 +13,7 @@ work=$2
 include=$prefix/include
 [[ -f $include/grant/version.hpp ]] || { echo "check_headers: $include/grant/version.hpp is missing" >&2; exit 1; }
 
-forbidden='#[[:space:]]*include[[:space:]]*[<"](pqxx/|libpq-fe\.h|postgresql/|sqlite3\.h|sqlite3ext\.h|openssl/|httplib\.h|xxhash\.h)'
+forbidden='#[[:space:]]*include[[:space:]]*[<"](pqxx/|libpq-fe\.h|postgresql/|sqlite3\.h|sqlite3ext\.h|openssl/|httplib\.h|xxhash\.h|pg_query)'
 if grep -rEn "$forbidden" "$include"; then
   echo "check_headers: an installed header includes a private dependency's header (above)" >&2
   exit 1
@@ -43,7 +43,7 @@ for dir in /usr/include/pqxx /usr/include/openssl /usr/include/postgresql; do
     count=$((count + 1))
   done < <(find "$dir" -type f)
 done
-for header in sqlite3.h sqlite3ext.h httplib.h xxhash.h xxh3.h libpq-fe.h; do
+for header in sqlite3.h sqlite3ext.h httplib.h xxhash.h xxh3.h libpq-fe.h pg_query.h pg_query/pg_query_internal.h; do
   poison "$header"
   count=$((count + 1))
 done

@@ -151,7 +151,7 @@ mkdir -p "$project"
   [[ $("$root/usr/bin/grant" --json status | grep -c create_widgets) -ge 1 ]] || fail "status does not list create_widgets"
   [[ -f db/primary.sqlite3 ]] || fail "migrate did not create db/primary.sqlite3"
 )
-for page in grant grant-migrate grant-shard grant-health grant-serve grant-query grant-rebalance grant-config grant-init; do
+for page in grant grant-migrate grant-shard grant-lint grant-health grant-serve grant-query grant-rebalance grant-config grant-init; do
   MANWIDTH=80 man -l "$root/usr/share/man/man1/$page.1" >/dev/null 2>&1 || fail "the .deb's $page(1) does not render"
 done
 bash -n "$root/usr/share/bash-completion/completions/grant" || fail "bash -n on the .deb's completion"

@@ -18,9 +18,8 @@ namespace {
 // `primary` (one PostgreSQL writer), `orders` (two shards, sharded by customer_id: orders and
 // order_items) and `local` (SQLite). `lint` is extra JSON for the top-level lint section.
 config::Config fleet(const std::string& lint = "") {
-  const std::string text =
-      R"({)" + (lint.empty() ? std::string{} : R"("lint": )" + lint + ",") +
-      R"("databases": {"primary": {"url": "postgres://h/p"},
+  const std::string text = R"({)" + (lint.empty() ? std::string{} : R"("lint": )" + lint + ",") +
+                           R"("databases": {"primary": {"url": "postgres://h/p"},
           "orders": {"shards": [{"name": "s0", "url": "postgres://h/o0"}, {"name": "s1", "url": "postgres://h/o1"}],
                      "sharding": {"key": "customer_id", "tables": ["orders", "public.order_items"],
                                   "resolver": {"type": "modulo"}}},
@@ -70,14 +69,13 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
   SUBCASE("index-without-concurrently") {
     CHECK(reports("CREATE INDEX orders_by_day ON orders (day);", "index-without-concurrently"));
     CHECK_FALSE(reports("CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);", "index-without-concurrently"));
-    CHECK_FALSE(lint_texts({"-- grant:up transaction=false\nCREATE INDEX CONCURRENTLY i ON orders (day);"})
-                    .findings.size());
+    CHECK_FALSE(
+        lint_texts({"-- grant:up transaction=false\nCREATE INDEX CONCURRENTLY i ON orders (day);"}).findings.size());
   }
   SUBCASE("drop-index-without-concurrently") {
     CHECK(reports("DROP INDEX orders_by_day;", "drop-index-without-concurrently"));
-    CHECK_FALSE(
-        rules_of(lint_texts({"-- grant:up transaction=false\nDROP INDEX CONCURRENTLY orders_by_day;"})).count(
-            "drop-index-without-concurrently"));
+    CHECK_FALSE(rules_of(lint_texts({"-- grant:up transaction=false\nDROP INDEX CONCURRENTLY orders_by_day;"}))
+                    .count("drop-index-without-concurrently"));
   }
   SUBCASE("reindex-without-concurrently") {
     CHECK(reports("REINDEX TABLE orders;", "reindex-without-concurrently"));
@@ -87,8 +85,8 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
     CHECK(reports("CREATE INDEX CONCURRENTLY i ON orders (day);", "concurrently-in-transaction"));
     CHECK(reports("DROP INDEX CONCURRENTLY i;", "concurrently-in-transaction"));
     CHECK(reports("REINDEX INDEX CONCURRENTLY i;", "concurrently-in-transaction"));
-    CHECK(rules_of(lint_texts({"-- grant:up transaction=false\nCREATE INDEX CONCURRENTLY i ON orders (day);"}))
-              .empty());
+    CHECK(
+        rules_of(lint_texts({"-- grant:up transaction=false\nCREATE INDEX CONCURRENTLY i ON orders (day);"})).empty());
   }
   SUBCASE("volatile-default") {
     CHECK(reports("ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();", "volatile-default"));
@@ -134,7 +132,8 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
     CHECK_FALSE(reports("LOCK TABLE orders IN ROW EXCLUSIVE MODE;", "blocking-command"));
   }
   SUBCASE("missing-lock-timeout") {
-    const auto bare = lint_texts({"-- grant:up\nALTER TABLE orders DROP COLUMN legacy;\nALTER TABLE orders DROP COLUMN old;"});
+    const auto bare =
+        lint_texts({"-- grant:up\nALTER TABLE orders DROP COLUMN legacy;\nALTER TABLE orders DROP COLUMN old;"});
     CHECK(std::count_if(bare.findings.begin(), bare.findings.end(),
                         [](const lint::Finding& f) { return f.rule == "missing-lock-timeout"; }) == 1);
     CHECK_FALSE(reports("ALTER TABLE orders DROP COLUMN legacy;", "missing-lock-timeout")); // marker lock_timeout=2s
@@ -181,13 +180,13 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
     CHECK(reports("ALTER TABLE orders ADD CONSTRAINT r UNIQUE (ref);", "unique-without-shard-key", "orders"));
     CHECK_FALSE(reports("CREATE TABLE orders (id bigint, customer_id bigint, PRIMARY KEY (customer_id, id));",
                         "unique-without-shard-key", "orders"));
-    CHECK_FALSE(reports("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint);",
-                        "unique-without-shard-key", "primary"));
+    CHECK_FALSE(reports("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint);", "unique-without-shard-key",
+                        "primary"));
   }
   SUBCASE("sharded-serial") {
     CHECK(reports("CREATE TABLE orders (id bigserial, customer_id bigint);", "sharded-serial", "orders"));
-    CHECK(reports("CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY, customer_id bigint);",
-                  "sharded-serial", "orders"));
+    CHECK(reports("CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY, customer_id bigint);", "sharded-serial",
+                  "orders"));
     CHECK_FALSE(reports("CREATE TABLE orders (id uuid, customer_id bigint);", "sharded-serial", "orders"));
     const auto with_scheme =
         lint_texts({"-- grant:up\nCREATE TABLE orders (id bigserial, customer_id bigint);"}, "orders",
@@ -276,8 +275,8 @@ TEST_CASE("lint::linter") {
     CHECK_FALSE(lint::fails(report)); // a warning, and lint.fail_on defaults to error
     CHECK(lint::fails(report, std::string("warning")));
     CHECK_FALSE(lint::fails(report, std::string("none")));
-    const auto strict = lint_texts({"-- grant:up lock_timeout=1s\nDROP TABLE orders;"}, "primary",
-                                   R"({"fail_on": "warning"})");
+    const auto strict =
+        lint_texts({"-- grant:up lock_timeout=1s\nDROP TABLE orders;"}, "primary", R"({"fail_on": "warning"})");
     CHECK(lint::fails(strict));
   }
 }

@@ -59,6 +59,9 @@ void run_lint(const LintFlags& flags, Context& context) {
     const auto work = load_workload(context, flags.run);
     migrate::RunOptions options;
     apply_run_flags(flags.run, options);
+    if (options.wait.count() > 0) {
+      migrate::preflight(registry, work.targets, options, event_printer(context));
+    }
     report = lint::lint_pending(registry, work, options, {});
     targets = work.targets;
   } else {
@@ -79,8 +82,7 @@ void run_lint(const LintFlags& flags, Context& context) {
   } else if (flags.format == "github") {
     std::cout << util::printable(lint::to_github(report), "\n") << std::flush;
   } else if (!context.global.quiet) {
-    std::cout << util::printable(lint::to_text(report, fail_on, context.color_stdout()), "\n\t",
-                                 context.color_stdout())
+    std::cout << util::printable(lint::to_text(report, fail_on, context.color_stdout()), "\n\t", context.color_stdout())
               << std::flush;
   }
   context.exit_code = lint::fails(report, fail_on) ? 1 : 0;
@@ -93,26 +95,31 @@ void setup_lint(CLI::App& app, Context& context) {
   auto* command = app.add_subcommand(
       "lint", "What pending migrations will lock, rewrite or break, before they run (PostgreSQL's own parser)");
   add_target_flags(*command, flags->run);
+  command->add_option("--wait", flags->run.wait_s, "Wait up to SECONDS for the servers to accept connections")
+      ->check(whole_number(0, 86400));
   command->add_flag("--connect", flags->connect,
                     "Ask every target for each finding's table: size, rows, and the sessions the lock would wait "
                     "for (read-only)");
-  command->add_option("--fail-on", flags->fail_on, "Exit 1 at this severity or above: error, warning or none "
-                                                   "(default: lint.fail_on, error)")
+  command
+      ->add_option("--fail-on", flags->fail_on,
+                   "Exit 1 at this severity or above: error, warning or none "
+                   "(default: lint.fail_on, error)")
       ->check(CLI::IsMember({"error", "warning", "none"}));
-  command->add_option("--format", flags->format, "text (default), json, sarif (GitHub code scanning) or github "
-                                                 "(workflow annotations)")
+  command
+      ->add_option("--format", flags->format,
+                   "text (default), json, sarif (GitHub code scanning) or github "
+                   "(workflow annotations)")
       ->check(CLI::IsMember({"text", "json", "sarif", "github"}));
   command->add_option("FILE", flags->files,
                       "Lint these files instead of the pending migrations (no server needed without --connect)");
-  command->footer(
-      "Examples:\n"
-      "  grant lint                                  what is pending on every target\n"
-      "  grant lint --database orders --connect      with each shard's table sizes and blockers\n"
-      "  grant lint db/migrate/primary/2026*.sql     files, without a server\n"
-      "  grant lint --format sarif > lint.sarif      for GitHub code scanning\n"
-      "Silence one statement with a line above it: -- grant:lint ignore=RULE reason=\"...\"\n"
-      "Rules: docs/lint/. Exit codes: 0 clean, 1 a finding at --fail-on or above, 2 usage, config or a\n"
-      "file the parser rejects, 3 a database failed.");
+  command->footer("Examples:\n"
+                  "  grant lint                                  what is pending on every target\n"
+                  "  grant lint --database orders --connect      with each shard's table sizes and blockers\n"
+                  "  grant lint db/migrate/primary/2026*.sql     files, without a server\n"
+                  "  grant lint --format sarif > lint.sarif      for GitHub code scanning\n"
+                  "Silence one statement with a line above it: -- grant:lint ignore=RULE reason=\"...\"\n"
+                  "Rules: docs/lint/. Exit codes: 0 clean, 1 a finding at --fail-on or above, 2 usage, config or a\n"
+                  "file the parser rejects, 3 a database failed.");
   command->callback([flags, &context] { run_lint(*flags, context); });
 }
 

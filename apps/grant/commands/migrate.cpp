@@ -3,8 +3,11 @@
 #include <grant/lint/fleet.hpp>
 #include <grant/lint/output.hpp>
 #include <grant/migrate/runner.hpp>
-#include <grant/registry/registry.hpp>
 #include <grant/migrate_output.hpp>
+#include <grant/registry/registry.hpp>
+#include <grant/util/text.hpp>
+
+#include <iostream>
 
 namespace grant::cli {
 
@@ -33,15 +36,20 @@ void lint_before(registry::Registry& registry, const migrate::Workload& work, co
   }
   for (const auto& finding : report.findings) {
     if (!finding.silenced && (!context.global.quiet || lint::reaches(finding, "error"))) {
-      context.warn(lint::display_path(finding.file) + ":" + std::to_string(finding.line) + ":" +
-                   std::to_string(finding.column) + ": " + std::string(lint::severity_name(finding.severity)) + " [" +
-                   finding.rule + "] " + finding.message + "\n    fix: " + finding.fix);
+      std::cerr << util::printable(lint::display_path(finding.file) + ":" + std::to_string(finding.line) + ":" +
+                                       std::to_string(finding.column) + ": " +
+                                       std::string(lint::severity_name(finding.severity)) + " [" + finding.rule +
+                                       "] " + finding.message + "\n    fix: " + finding.fix,
+                                   "\n")
+                << '\n';
     }
   }
   if (lint::fails(report)) {
-    throw Error(ErrorKind::check, "lint stopped the run: a pending migration has a finding at lint.fail_on; nothing was applied",
-                "grant lint", "fix the statement, silence it with a line above it: -- grant:lint ignore=RULE "
-                              "reason=\"...\", or run with --no-lint");
+    throw Error(ErrorKind::check,
+                "lint stopped the run: a pending migration has a finding at lint.fail_on; nothing was applied",
+                "grant lint",
+                "fix the statement, silence it with a line above it: -- grant:lint ignore=RULE "
+                "reason=\"...\", or run with --no-lint");
   }
 }
 
@@ -88,16 +96,16 @@ void setup_migrate(CLI::App& app, Context& context) {
       ->check(whole_number(0, 1000000));
   command->add_flag("--no-lint", flags->no_lint,
                     "Apply without linting the pending migrations first (prints a warning)");
-  command->footer(
-      "Examples:\n"
-      "  grant migrate                              every database, every shard\n"
-      "  grant migrate --database analytics         one database (e.g. a CI step)\n"
-      "  grant migrate --database orders --atomic   all shards or none, per version\n"
-      "  grant migrate --dry-run                    print the SQL, change nothing\n"
-      "  grant migrate --wait 30                    wait for the servers to come up first\n"
-      "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
-      "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied), 2 usage/config/migration-file error or a refused target (nothing applied there;\n"
-      "other targets may have been migrated: the summary lists each), 3 a database failed.");
+  command->footer("Examples:\n"
+                  "  grant migrate                              every database, every shard\n"
+                  "  grant migrate --database analytics         one database (e.g. a CI step)\n"
+                  "  grant migrate --database orders --atomic   all shards or none, per version\n"
+                  "  grant migrate --dry-run                    print the SQL, change nothing\n"
+                  "  grant migrate --wait 30                    wait for the servers to come up first\n"
+                  "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
+                  "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied), 2 "
+                  "usage/config/migration-file error or a refused target (nothing applied there;\n"
+                  "other targets may have been migrated: the summary lists each), 3 a database failed.");
   command->callback([flags, &context] { run_migrate(*flags, context); });
 }
 

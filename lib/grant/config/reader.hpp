@@ -42,17 +42,17 @@ struct Reader {
   Json interpolated(const Json& value, const std::string& key_path) const;
 
   // Sections, one file each.
-  std::vector<Replica> replicas(const Json& value, const std::string& key_path) const; // load_replicas.cpp
-  PoolSettings pool(const Json& value, const std::string& key_path) const;             // load_pool.cpp
-  HealthSettings health(const Json& value, const std::string& key_path) const;         // load_health.cpp
-  BalancerSettings balancer(const Json& value, const std::string& key_path) const;     // load_balancer.cpp
-  RoutingSettings routing(const Json& value, const std::string& key_path) const;       // load_routing.cpp
-  MigrateSettings migrate(const Json& value, const std::string& key_path) const;       // load_migrate.cpp
-  SqliteSettings sqlite(const Json& value, const std::string& key_path) const;         // load_sqlite.cpp
+  std::vector<Replica> replicas(const Json& value, const std::string& key_path) const;        // load_replicas.cpp
+  PoolSettings pool(const Json& value, const std::string& key_path) const;                    // load_pool.cpp
+  HealthSettings health(const Json& value, const std::string& key_path) const;                // load_health.cpp
+  BalancerSettings balancer(const Json& value, const std::string& key_path) const;            // load_balancer.cpp
+  RoutingSettings routing(const Json& value, const std::string& key_path) const;              // load_routing.cpp
+  MigrateSettings migrate(const Json& value, const std::string& key_path) const;              // load_migrate.cpp
+  SqliteSettings sqlite(const Json& value, const std::string& key_path) const;                // load_sqlite.cpp
   LintSettings lint(const Json& value, const std::string& key_path, LintSettings base) const; // load_lint.cpp
-  std::vector<Shard> shards(const Json& value, const std::string& key_path) const;     // load_sharding.cpp
-  Sharding sharding(const Json& value, const std::string& key_path) const;             // load_sharding.cpp
-  Database database(const std::string& db_name, const Json& value) const;              // load_database.cpp
+  std::vector<Shard> shards(const Json& value, const std::string& key_path) const;            // load_sharding.cpp
+  Sharding sharding(const Json& value, const std::string& key_path) const;                    // load_sharding.cpp
+  Database database(const std::string& db_name, const Json& value) const;                     // load_database.cpp
 
 private:
   // A SQLite database must be a file in an existing folder; asked without throwing, so a symlink

@@ -69,8 +69,8 @@ struct ServerFacts {
 struct LockHolder {
   int pid = 0;
   std::string application_name;
-  std::string state; ///< "idle in transaction", "active", ...
-  std::string mode;  ///< as the server names it ("AccessShareLock")
+  std::string state;      ///< "idle in transaction", "active", ...
+  std::string mode;       ///< as the server names it ("AccessShareLock")
   double age_seconds = 0; ///< its transaction's age (its session's, outside a transaction)
 };
 

@@ -156,8 +156,8 @@ public:
     for (const auto& name : names) {
       quoted.emplace_back(quote_qualified(name));
       RelationFacts facts;
-    facts.name = name;
-    out.push_back(std::move(facts));
+      facts.name = name;
+      out.push_back(std::move(facts));
     }
     const auto list = array_literal(quoted);
     const auto sizes = connection.query(k_relation_sql, {list});

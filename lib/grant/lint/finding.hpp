@@ -71,7 +71,7 @@ struct Finding {
   std::string fix;       ///< what to run instead
   std::string table;     ///< the table (or index) it is about, schema-qualified when written so; may be empty
   LockMode lock = LockMode::none;
-  bool silenced = false;          ///< a marker silenced it (kept for --json's summary, never printed as a finding)
+  bool silenced = false;            ///< a marker silenced it (kept for --json's summary, never printed as a finding)
   std::vector<TargetFacts> targets; ///< --connect: one per target of the database
 };
 

@@ -64,8 +64,7 @@ void attach(Finding& finding, const migrate::Target& target, const TargetAnswer&
     for (const auto& holder : relation.holders) {
       const auto held = lock_from_pg_locks(holder.mode);
       if (held && locks_conflict(*held, finding.lock)) {
-        facts.blockers.push_back(
-            {holder.pid, holder.application_name, holder.state, holder.age_seconds, holder.mode});
+        facts.blockers.push_back({holder.pid, holder.application_name, holder.state, holder.age_seconds, holder.mode});
       }
     }
   }
@@ -90,8 +89,8 @@ void raise(Finding& finding, const config::Database& database) {
       finding.severity < Severity::error) {
     finding.severity = Severity::error;
     finding.message += "; an error here: " + finding.table + " is " + megabytes(*largest->table_bytes) + " on " +
-                       largest->target + ", past lint.large_table_mb (" +
-                       std::to_string(database.lint.large_table_mb) + ")";
+                       largest->target + ", past lint.large_table_mb (" + std::to_string(database.lint.large_table_mb) +
+                       ")";
   }
   if (finding.rule == "not-null-without-default" && !with_rows.empty() && finding.severity < Severity::error) {
     finding.severity = Severity::error;
@@ -170,10 +169,10 @@ void add_target_facts(registry::Registry& registry, const std::vector<migrate::T
       asked.push_back(target);
     }
   }
-  const auto answers = util::parallel_map(asked, migrate::effective_jobs(jobs, asked.size()),
-                                          [&](const migrate::Target& target) {
-                                            return ask(registry, target, tables.at(target.database->name));
-                                          });
+  const auto answers =
+      util::parallel_map(asked, migrate::effective_jobs(jobs, asked.size()), [&](const migrate::Target& target) {
+        return ask(registry, target, tables.at(target.database->name));
+      });
   for (auto& finding : report.findings) {
     if (finding.table.empty()) {
       continue;

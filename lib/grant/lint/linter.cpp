@@ -114,8 +114,8 @@ void lint_migrations(const config::Database& database, const std::vector<const m
     return;
   }
   if (!engine_has_rules(database)) {
-    report.notes.push_back("database " + database.name + " (" + std::string(engine_name(database)) + "): " +
-                           std::to_string(pending.size()) +
+    report.notes.push_back("database " + database.name + " (" + std::string(engine_name(database)) +
+                           "): " + std::to_string(pending.size()) +
                            " migration(s) not linted: the lint rules are PostgreSQL's");
     return;
   }

@@ -30,11 +30,11 @@ struct Options {
 };
 
 struct Report {
-  std::vector<Finding> findings; ///< in file order; silenced ones have `silenced` set
+  std::vector<Finding> findings;  ///< in file order; silenced ones have `silenced` set
   std::vector<std::string> notes; ///< what was not linted, or linted with less than asked, and why
   std::size_t migrations = 0;
   std::size_t statements = 0;
-  bool connected = false; ///< findings carry each target's facts (--connect)
+  bool connected = false;                     ///< findings carry each target's facts (--connect)
   std::map<std::string, std::string> fail_on; ///< by database: its lint.fail_on
 };
 

@@ -49,9 +49,12 @@ Json targets_json(const Finding& finding) {
                           {"age_s", static_cast<long long>(blocker.age_s)},
                           {"lock", blocker.lock}});
     }
-    Json entry{{"target", facts.target},         {"reachable", facts.reachable},
-               {"exists", facts.exists},         {"table_bytes", optional_number(facts.table_bytes)},
-               {"rows_estimate", optional_number(facts.rows_estimate)}, {"blockers", blockers}};
+    Json entry{{"target", facts.target},
+               {"reachable", facts.reachable},
+               {"exists", facts.exists},
+               {"table_bytes", optional_number(facts.table_bytes)},
+               {"rows_estimate", optional_number(facts.rows_estimate)},
+               {"blockers", blockers}};
     if (!facts.reachable) {
       entry["exists"] = nullptr;
       entry["error"] = facts.error;
@@ -129,8 +132,8 @@ void text_facts(const Finding& finding, std::string& out) {
       line += facts.rows_estimate ? ", ~" + std::to_string(*facts.rows_estimate) + " rows" : ", rows unknown";
       for (const auto& blocker : facts.blockers) {
         line += "; would wait for pid " + std::to_string(blocker.pid) +
-                (blocker.application_name.empty() ? "" : " (" + blocker.application_name + ")") + ", " +
-                blocker.state + " for " + human_age(blocker.age_s) + ", holding " + blocker.lock;
+                (blocker.application_name.empty() ? "" : " (" + blocker.application_name + ")") + ", " + blocker.state +
+                " for " + human_age(blocker.age_s) + ", holding " + blocker.lock;
       }
     }
     out += line + "\n";
@@ -209,23 +212,18 @@ Json to_sarif(const Report& report) {
     if (finding.silenced) {
       continue;
     }
-    results.push_back(
-        {{"ruleId", finding.rule},
-         {"level", finding.severity == Severity::info ? "note" : severity_name(finding.severity)},
-         {"message", {{"text", finding.message + ". Fix: " + finding.fix}}},
-         {"locations",
-          {{{"physicalLocation",
-             {{"artifactLocation", {{"uri", display_path(finding.file)}}},
-              {"region", {{"startLine", finding.line}, {"startColumn", finding.column}}}}}}}}});
+    results.push_back({{"ruleId", finding.rule},
+                       {"level", finding.severity == Severity::info ? "note" : severity_name(finding.severity)},
+                       {"message", {{"text", finding.message + ". Fix: " + finding.fix}}},
+                       {"locations",
+                        {{{"physicalLocation",
+                           {{"artifactLocation", {{"uri", display_path(finding.file)}}},
+                            {"region", {{"startLine", finding.line}, {"startColumn", finding.column}}}}}}}}});
   }
   return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
           {"version", "2.1.0"},
           {"runs",
-           {{{"tool",
-              {{"driver",
-                {{"name", "grant"},
-                 {"version", GRANT_VERSION},
-                 {"rules", rules_json}}}}},
+           {{{"tool", {{"driver", {{"name", "grant"}, {"version", GRANT_VERSION}, {"rules", rules_json}}}}},
              {"results", results}}}}};
 }
 
@@ -235,11 +233,13 @@ std::string to_github(const Report& report) {
     if (finding.silenced) {
       continue;
     }
-    const auto* level = finding.severity == Severity::error ? "error" : finding.severity == Severity::warning ? "warning" : "notice";
+    const auto* level = finding.severity == Severity::error     ? "error"
+                        : finding.severity == Severity::warning ? "warning"
+                                                                : "notice";
     out += std::string("::") + level + " file=" + github_escape(display_path(finding.file), true) +
            ",line=" + std::to_string(finding.line) + ",col=" + std::to_string(finding.column) +
-           ",title=" + github_escape("grant lint " + finding.rule, true) + "::" +
-           github_escape(finding.message + ". Fix: " + finding.fix, false) + "\n";
+           ",title=" + github_escape("grant lint " + finding.rule, true) +
+           "::" + github_escape(finding.message + ". Fix: " + finding.fix, false) + "\n";
   }
   return out;
 }
@@ -254,7 +254,9 @@ std::string to_text(const Report& report, const std::optional<std::string>& fail
       continue;
     }
     const auto severity = std::string(severity_name(finding.severity));
-    out += paint(display_path(finding.file) + ":" + std::to_string(finding.line) + ":" + std::to_string(finding.column) + ":", "1") +
+    out += paint(display_path(finding.file) + ":" + std::to_string(finding.line) + ":" +
+                     std::to_string(finding.column) + ":",
+                 "1") +
            " " + paint(severity, finding.severity == Severity::error ? "31" : "33") + " [" + finding.rule + "] " +
            finding.message + "\n";
     out += "    " + first_line(finding.statement) + "\n    " + paint("^", "32") + "\n";
@@ -266,9 +268,9 @@ std::string to_text(const Report& report, const std::optional<std::string>& fail
   }
   const auto counts = count(report);
   const auto found = counts.errors + counts.warnings + counts.infos;
-  out += (found == 0 ? std::string("no findings") : std::to_string(found) + " finding(s): " +
-                                                       std::to_string(counts.errors) + " error(s), " +
-                                                       std::to_string(counts.warnings) + " warning(s)") +
+  out += (found == 0 ? std::string("no findings")
+                     : std::to_string(found) + " finding(s): " + std::to_string(counts.errors) + " error(s), " +
+                           std::to_string(counts.warnings) + " warning(s)") +
          (counts.silenced > 0 ? ", " + std::to_string(counts.silenced) + " silenced by markers" : "") + "; " +
          std::to_string(report.migrations) + " migration(s), " + std::to_string(report.statements) +
          " statement(s) linted" + (fails(report, fail_on) ? "; fails" : "") + "\n";

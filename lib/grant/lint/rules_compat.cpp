@@ -18,8 +18,9 @@ void compat_drop(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
     const auto table = dotted_name(object.value("List", Json::object()).value("items", Json::array()));
     if (!scope.is_new(table)) {
       hits.push_back({"drop-table", table, LockMode::access_exclusive,
-                      "DROP TABLE " + table + " breaks every query of the running application that uses it, and "
-                      "its rows are gone",
+                      "DROP TABLE " + table +
+                          " breaks every query of the running application that uses it, and "
+                          "its rows are gone",
                       k_expand_contract});
     }
   }
@@ -35,8 +36,9 @@ void compat_alter(const Json& body, const Scope& scope, std::vector<Hit>& hits) 
     const auto subtype = text_of(command, "subtype");
     if (subtype == "AT_DropColumn") {
       hits.push_back({"drop-column", table, LockMode::access_exclusive,
-                      "DROP COLUMN " + text_of(command, "name") + " breaks queries of the running application that "
-                      "still name it (SELECT *, INSERTs listing it, ORMs that cached the columns)",
+                      "DROP COLUMN " + text_of(command, "name") +
+                          " breaks queries of the running application that "
+                          "still name it (SELECT *, INSERTs listing it, ORMs that cached the columns)",
                       k_expand_contract});
     } else if (subtype == "AT_AddColumn") {
       const auto& column = command.value("def", Json::object()).value("ColumnDef", Json::object());

@@ -12,10 +12,10 @@ namespace grant::lint {
 namespace {
 
 // Calls whose value differs from server to server: in data statements they leave shards different.
-const std::set<std::string_view> k_server_dependent{
-    "random",          "gen_random_uuid",  "uuid_generate_v1", "uuid_generate_v4", "clock_timestamp",
-    "current_database", "inet_server_addr", "inet_server_port", "pg_backend_pid",   "txid_current",
-    "random_normal",   "current_setting"};
+const std::set<std::string_view> k_server_dependent{"random",           "gen_random_uuid",  "uuid_generate_v1",
+                                                    "uuid_generate_v4", "clock_timestamp",  "current_database",
+                                                    "inet_server_addr", "inet_server_port", "pg_backend_pid",
+                                                    "txid_current",     "random_normal",    "current_setting"};
 
 bool is_key(const config::Sharding& sharding, const std::string& column) {
   return std::find(sharding.key.begin(), sharding.key.end(), column) != sharding.key.end();
@@ -69,8 +69,8 @@ void fleet_keys(const std::string& table, const config::Sharding& sharding, cons
   if (kind != "CONSTR_PRIMARY" && kind != "CONSTR_UNIQUE") {
     return;
   }
-  const auto keys = column.empty() ? string_list(constraint.value("keys", Json::array()))
-                                   : std::vector<std::string>{column};
+  const auto keys =
+      column.empty() ? string_list(constraint.value("keys", Json::array())) : std::vector<std::string>{column};
   unique_without_key(table, sharding, keys, kind == "CONSTR_PRIMARY" ? "PRIMARY KEY" : "UNIQUE", hits);
 }
 
@@ -159,7 +159,9 @@ void fleet_divergence(const Statement& statement, std::vector<Hit>& hits) {
     }
   }
   if (differs) {
-    hits.push_back({"differs-per-shard", {}, LockMode::none,
+    hits.push_back({"differs-per-shard",
+                    {},
+                    LockMode::none,
                     "this statement's effect depends on the server it runs on (random values, the database's name "
                     "or address): the shards end up with different data",
                     "compute the values once (in the migration's text, or from the shard key) so every shard runs "

@@ -11,9 +11,9 @@ namespace grant::lint {
 namespace {
 
 // Functions whose value differs row by row: as an ADD COLUMN default they force a rewrite.
-const std::set<std::string_view> k_volatile{"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4",
-                                            "clock_timestamp", "timeofday", "nextval", "txid_current",
-                                            "random_normal"};
+const std::set<std::string_view> k_volatile{"random",           "gen_random_uuid", "uuid_generate_v1",
+                                            "uuid_generate_v4", "clock_timestamp", "timeofday",
+                                            "nextval",          "txid_current",    "random_normal"};
 
 const Json& relation_of(const Json& body) {
   static const Json k_empty = Json::object();
@@ -69,8 +69,9 @@ void locks_index(const Statement& statement, const Scope& scope, std::vector<Hit
   }
   if (!scope.is_new(table)) {
     hits.push_back({"index-without-concurrently", table, LockMode::share,
-                    "CREATE INDEX on " + table + " takes a SHARE lock: inserts, updates and deletes wait until the "
-                    "index is built",
+                    "CREATE INDEX on " + table +
+                        " takes a SHARE lock: inserts, updates and deletes wait until the "
+                        "index is built",
                     "CREATE INDEX CONCURRENTLY, in a section marked transaction=false"});
   }
 }
@@ -113,8 +114,9 @@ void locks_reindex(const Statement& statement, const Scope& scope, std::vector<H
   }
   if (!scope.is_new(name) && !scope.index_is_new(name)) {
     hits.push_back({"reindex-without-concurrently", name, LockMode::share,
-                    "REINDEX of " + name + " blocks writes to the table (and locks out reads that use the index) while "
-                    "it rebuilds",
+                    "REINDEX of " + name +
+                        " blocks writes to the table (and locks out reads that use the index) while "
+                        "it rebuilds",
                     "REINDEX ... CONCURRENTLY, in a section marked transaction=false"});
   }
 }
@@ -182,12 +184,12 @@ void locks_alter(const Statement& statement, const Scope& scope, std::vector<Hit
                       "switch reads and drop the old column"});
     } else if (subtype == "AT_SetNotNull" && !scope.proven_not_null(table, text_of(command, "name"))) {
       const auto column = text_of(command, "name");
-      hits.push_back({"set-not-null", table, LockMode::access_exclusive,
-                      "SET NOT NULL on " + table + "." + column +
-                          " scans the whole table while holding ACCESS EXCLUSIVE",
-                      "ADD CONSTRAINT " + column + "_not_null CHECK (" + column +
-                          " IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT it; then SET NOT NULL (PostgreSQL 12+ "
-                          "skips the scan) and drop the CHECK"});
+      hits.push_back(
+          {"set-not-null", table, LockMode::access_exclusive,
+           "SET NOT NULL on " + table + "." + column + " scans the whole table while holding ACCESS EXCLUSIVE",
+           "ADD CONSTRAINT " + column + "_not_null CHECK (" + column +
+               " IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT it; then SET NOT NULL (PostgreSQL 12+ "
+               "skips the scan) and drop the CHECK"});
     } else if (subtype == "AT_AddConstraint") {
       locks_constraint(table, def.value("Constraint", Json::object()), hits);
     }
@@ -215,8 +217,8 @@ void locks_blocking(const Statement& statement, const Scope& scope, std::vector<
     if (!table.empty() && !scope.is_new(table)) {
       hits.push_back({"blocking-command", table, LockMode::access_exclusive,
                       command + " holds " +
-                          std::string(command == "LOCK TABLE" ? "a strong lock" : "ACCESS EXCLUSIVE") + " on " +
-                          table + " for as long as it runs",
+                          std::string(command == "LOCK TABLE" ? "a strong lock" : "ACCESS EXCLUSIVE") + " on " + table +
+                          " for as long as it runs",
                       command == "VACUUM FULL" || command == "CLUSTER"
                           ? "plain VACUUM, or rebuild online with a tool such as pg_repack"
                       : command == "TRUNCATE" ? "DELETE in batches, or TRUNCATE in a maintenance window"
@@ -269,7 +271,8 @@ std::vector<TableLock> table_locks(const Statement& statement, const Scope& scop
     }
   };
   if (type == "IndexStmt") {
-    add(relation_name(relation_of(body)), flag_of(body, "concurrent") ? LockMode::share_update_exclusive : LockMode::share);
+    add(relation_name(relation_of(body)),
+        flag_of(body, "concurrent") ? LockMode::share_update_exclusive : LockMode::share);
   } else if (type == "DropStmt") {
     const auto kind = text_of(body, "removeType");
     for (const auto& object : body.value("objects", Json::array())) {
@@ -277,11 +280,13 @@ std::vector<TableLock> table_locks(const Statement& statement, const Scope& scop
         add(index_table(object, scope),
             flag_of(body, "concurrent") ? LockMode::share_update_exclusive : LockMode::access_exclusive);
       } else if (kind == "OBJECT_TABLE" || kind == "OBJECT_MATVIEW") {
-        add(dotted_name(object.value("List", Json::object()).value("items", Json::array())), LockMode::access_exclusive);
+        add(dotted_name(object.value("List", Json::object()).value("items", Json::array())),
+            LockMode::access_exclusive);
       }
     }
   } else if (type == "ReindexStmt") {
-    add(relation_name(relation_of(body)), concurrently_option(body) ? LockMode::share_update_exclusive : LockMode::share);
+    add(relation_name(relation_of(body)),
+        concurrently_option(body) ? LockMode::share_update_exclusive : LockMode::share);
   } else if (type == "AlterTableStmt" && text_of(body, "objtype") != "OBJECT_INDEX") {
     add(relation_name(relation_of(body)), alter_lock(body));
   } else if (type == "RenameStmt" && text_of(body, "renameType") != "OBJECT_INDEX") {

@@ -87,8 +87,8 @@ void Scope::learn(const Statement& statement) {
         if (text_of(constraint, "contype") != "CONSTR_CHECK" || text_of(test, "nulltesttype") != "IS_NOT_NULL") {
           continue;
         }
-        const auto fields = string_list(test.value("arg", Json::object()).value("ColumnRef", Json::object()).value(
-            "fields", Json::array()));
+        const auto fields = string_list(
+            test.value("arg", Json::object()).value("ColumnRef", Json::object()).value("fields", Json::array()));
         if (fields.empty()) {
           continue;
         }

@@ -53,9 +53,9 @@ public:
 
   // The section being linted.
   bool transactional = true;
-  bool lock_timeout = false;          ///< a lock_timeout other than 0 is in force
+  bool lock_timeout = false;            ///< a lock_timeout other than 0 is in force
   bool configured_lock_timeout = false; ///< the one the section starts with (RESET goes back to it)
-  std::set<std::string> strong_locks; ///< existing tables this transaction holds SHARE or stronger on
+  std::set<std::string> strong_locks;   ///< existing tables this transaction holds SHARE or stronger on
   bool reported_timeout = false;
   bool reported_many = false;
 

@@ -47,7 +47,8 @@ std::size_t skip_to_code(const migrate::Section& section, std::size_t from, std:
       ++i;
     } else if (sql.compare(i, 2, "--") == 0) {
       const auto end = std::min(sql.find('\n', i), sql.size());
-      if (auto ignore = parse_ignore(std::string_view(sql).substr(i, end - i), section.file, place_of(section, i).line)) {
+      if (auto ignore =
+              parse_ignore(std::string_view(sql).substr(i, end - i), section.file, place_of(section, i).line)) {
         ignores.push_back(std::move(*ignore));
       }
       i = end;
@@ -146,11 +147,12 @@ std::optional<Ignore> parse_ignore(std::string_view line, const std::filesystem:
 std::vector<Statement> parse_postgres(const migrate::Section& section) {
   ParseResult parsed{pg_query_parse(section.sql.c_str())};
   if (parsed.result.error != nullptr) {
-    const auto offset = parsed.result.error->cursorpos > 0 ? static_cast<std::size_t>(parsed.result.error->cursorpos - 1) : 0;
+    const auto offset =
+        parsed.result.error->cursorpos > 0 ? static_cast<std::size_t>(parsed.result.error->cursorpos - 1) : 0;
     const auto place = place_of(section, offset);
     throw ParseError(std::string("PostgreSQL's parser rejects the migration: ") + parsed.result.error->message,
-                      at(section.file, place.line, place.column),
-                      "fix the SQL (psql reports the same error), or lint it with PostgreSQL 15's grammar in mind");
+                     at(section.file, place.line, place.column),
+                     "fix the SQL (psql reports the same error), or lint it with PostgreSQL 15's grammar in mind");
   }
   const auto tree = Json::parse(parsed.result.parse_tree);
   std::vector<Statement> out;
