@@ -62,6 +62,7 @@ Docs: docs/ in the source tree.)";
 
 int run(int argc, char** argv) {
   Context context;
+  context.argv.assign(argv, argv + argc);
   CLI::App app{"grant: migrations and sharding for fleets of PostgreSQL (and SQLite) databases", "grant"};
   app.require_subcommand(1);
   app.footer(k_footer);

@@ -4,6 +4,7 @@
 #include <grant/lint/output.hpp>
 #include <grant/migrate/runner.hpp>
 #include <grant/migrate_output.hpp>
+#include <grant/rollout_output.hpp>
 #include <grant/registry/registry.hpp>
 #include <grant/util/text.hpp>
 
@@ -20,6 +21,7 @@ struct MigrateFlags {
   bool allow_out_of_order = false;
   int wait_replicas_s = -1;
   bool no_lint = false;
+  RolloutFlags rollout;
 };
 
 // What is about to be applied, linted first: findings on stderr, and a stop before anything is
@@ -70,11 +72,34 @@ void run_migrate(const MigrateFlags& flags, Context& context) {
   }
   registry::Registry registry(context.config());
   const auto events = event_printer(context);
+  const auto rollout_options = cli::rollout_options(flags.rollout, context.config().rollout);
+  const bool rollout = rollout_options.active() || flags.rollout.plan;
+  if (rollout && options.atomic) {
+    throw ConfigError("--atomic applies each version to every shard at once, and a rollout (--canary, --waves, "
+                      "--max-lag, --gate-cmd, --pause, or the config's rollout section) applies it to some "
+                      "shards first",
+                      "--atomic", "choose one: waves for a gradual rollout, --atomic for all shards or none");
+  }
+  if (rollout && options.wait_replicas && rollout_options.max_lag_ms) {
+    context.detail("--wait-replicas: the last wave still waits for every replica at the end");
+  }
+  std::vector<rollout::Wave> waves;
+  if (rollout) {
+    waves = rollout::make_waves(registry, work.targets, rollout_options); // exit 2 before anything is touched
+  }
   migrate::preflight(registry, work.targets, options, events);
+  if (flags.rollout.plan) {
+    print_plan(context, rollout::plan(registry, work, waves, options, options.to), rollout_options, work.targets);
+    return;
+  }
   if (flags.no_lint) {
     context.warn("--no-lint: the pending migrations were not linted");
   } else {
     lint_before(registry, work, options, context);
+  }
+  if (rollout) {
+    report_rollout(context, rollout::run(registry, work, waves, rollout_options, options, events), options.dry_run);
+    return;
   }
   report_results(context, "migrate", migrate::migrate(registry, work, options, events), options.dry_run);
 }
@@ -94,6 +119,7 @@ void setup_migrate(CLI::App& app, Context& context) {
       ->add_option("--wait-replicas", flags->wait_replicas_s,
                    "After migrating a target, wait up to SECONDS until each of its replicas has replayed the change")
       ->check(whole_number(0, 1000000));
+  add_rollout_flags(*command, flags->rollout);
   command->add_flag("--no-lint", flags->no_lint,
                     "Apply without linting the pending migrations first (prints a warning)");
   command->footer("Examples:\n"
@@ -103,6 +129,8 @@ void setup_migrate(CLI::App& app, Context& context) {
                   "  grant migrate --dry-run                    print the SQL, change nothing\n"
                   "  grant migrate --wait 30                    wait for the servers to come up first\n"
                   "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
+      "  grant migrate --database orders --canary s0 --max-lag 2000     s0 first, gate on its replicas, then the rest\n"
+      "  grant migrate --database orders --waves 1,10%,100% --pause 5min --plan   print the waves, change nothing\n"
                   "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied), 2 "
                   "usage/config/migration-file error or a refused target (nothing applied there;\n"
                   "other targets may have been migrated: the summary lists each), 3 a database failed.");

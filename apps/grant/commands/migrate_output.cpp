@@ -85,90 +85,93 @@ migrate::EventSink event_printer(const Context& context) {
   };
 }
 
-void report_results(Context& context, const std::string& command, const std::vector<migrate::TargetResult>& results,
-                    bool dry_run) {
-  const int code = migrate::exit_code_of(results);
-  if (context.global.json) {
-    nlohmann::json targets = nlohmann::json::array();
-    for (const auto& result : results) {
-      nlohmann::json steps = nlohmann::json::array();
-      for (const auto& step : result.steps) {
-        nlohmann::json item{{"version", step.version}, {"name", step.name}, {"ms", step.ms}};
-        if (dry_run) {
-          item["sql"] = step.sql;
-        }
-        steps.push_back(item);
+nlohmann::json results_json(const std::vector<migrate::TargetResult>& results, bool dry_run) {
+  nlohmann::json targets = nlohmann::json::array();
+  for (const auto& result : results) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& step : result.steps) {
+      nlohmann::json item{{"version", step.version}, {"name", step.name}, {"ms", step.ms}};
+      if (dry_run) {
+        item["sql"] = step.sql;
       }
-      nlohmann::json entry{{"target", result.target.label()},
-                           {"database", result.target.database->name},
-                           {"shard", result.target.endpoint.shard},
-                           {"url", result.target.endpoint.url.redacted()},
-                           {"ok", result.ok},
-                           {"steps", steps},
-                           {"current_version", result.current_version}};
-      if (!result.replicas.empty()) {
-        nlohmann::json replicas = nlohmann::json::array();
-        for (const auto& replica : result.replicas) {
-          replicas.push_back(
-              {{"replica", replica.replica},
-               {"caught_up", replica.ok},
-               {"ms", replica.ms},
-               {"error", replica.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(replica.error)}});
-        }
-        entry["replicas"] = replicas;
-      }
-      if (!result.ok) {
-        entry["error"] = {{"message", result.error}, {"where", result.where}, {"hint", result.hint}};
-      }
-      targets.push_back(entry);
+      steps.push_back(item);
     }
-    context.emit_json({{"command", command}, {"dry_run", dry_run}, {"ok", code == 0}, {"targets", targets}});
-  } else {
-    if (dry_run) {
-      for (const auto& result : results) {
-        context.say("-- " + result.target.label() + " (" + result.target.endpoint.url.redacted() + ")");
-        if (result.steps.empty() && result.ok) {
-          context.say("-- nothing to do");
-        }
-        for (const auto& step : result.steps) {
-          context.say("-- " + step.version + "_" + step.name);
-          context.say(step.sql);
-        }
-      }
-    }
-    const char* verb = command == "rollback"   ? "reverted"
-                       : command == "baseline" ? "marked applied"
-                       : command == "redo"     ? "redone"
-                                               : "applied";
-    for (const auto& result : results) {
-      // A dry run's stdout is a SQL script that runs as printed: the summary rides in comments.
-      std::string line = std::string(dry_run ? "--" : "") + "  " + result.target.label() + "  ";
-      // redo's steps are the reverted migration and then the same one re-applied.
-      const auto count = command == "redo" ? result.steps.size() / 2 : result.steps.size();
-      if (result.ok) {
-        line += context.paint("ok", "32") + "  " + std::to_string(count) + " " +
-                (dry_run ? std::string("would be ") + verb : std::string(verb));
-        line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
-      } else if (result.exit_code == static_cast<int>(ErrorKind::interrupted)) {
-        line += context.paint("INTERRUPTED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb +
-                " before the signal";
-        line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
-      } else if (result.exit_code == 2 && result.steps.empty()) {
-        line += context.paint("REFUSED", "31") + "  nothing changed on this target";
-      } else if (command == "redo" && result.steps.size() == 1) {
-        line += context.paint("FAILED", "31") + "  " + result.steps.front().version + "_" + result.steps.front().name +
-                " reverted, not applied again";
-      } else {
-        line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb +
-                " before the failure";
-      }
-      context.say(line);
+    nlohmann::json entry{{"target", result.target.label()},
+                         {"database", result.target.database->name},
+                         {"shard", result.target.endpoint.shard},
+                         {"url", result.target.endpoint.url.redacted()},
+                         {"ok", result.ok},
+                         {"steps", steps},
+                         {"current_version", result.current_version}};
+    if (!result.replicas.empty()) {
+      nlohmann::json replicas = nlohmann::json::array();
       for (const auto& replica : result.replicas) {
-        context.say("      " + replica.replica + "  " +
-                    (replica.ok ? "replayed in " + std::to_string(replica.ms) + " ms" : context.paint("LATE", "31")));
+        replicas.push_back(
+            {{"replica", replica.replica},
+             {"caught_up", replica.ok},
+             {"ms", replica.ms},
+             {"error", replica.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(replica.error)}});
+      }
+      entry["replicas"] = replicas;
+    }
+    if (!result.ok) {
+      entry["error"] = {{"message", result.error}, {"where", result.where}, {"hint", result.hint}};
+    }
+    targets.push_back(entry);
+  }
+  return targets;
+}
+
+void say_results(const Context& context, const std::string& command, const std::vector<migrate::TargetResult>& results,
+                 bool dry_run) {
+  if (dry_run) {
+    for (const auto& result : results) {
+      context.say("-- " + result.target.label() + " (" + result.target.endpoint.url.redacted() + ")");
+      if (result.steps.empty() && result.ok) {
+        context.say("-- nothing to do");
+      }
+      for (const auto& step : result.steps) {
+        context.say("-- " + step.version + "_" + step.name);
+        context.say(step.sql);
       }
     }
   }
+  const char* verb = command == "rollback"   ? "reverted"
+                     : command == "baseline" ? "marked applied"
+                     : command == "redo"     ? "redone"
+                                             : "applied";
+  for (const auto& result : results) {
+    // A dry run's stdout is a SQL script that runs as printed: the summary rides in comments.
+    std::string line = std::string(dry_run ? "--" : "") + "  " + result.target.label() + "  ";
+    // redo's steps are the reverted migration and then the same one re-applied.
+    const auto count = command == "redo" ? result.steps.size() / 2 : result.steps.size();
+    if (result.ok) {
+      line += context.paint("ok", "32") + "  " + std::to_string(count) + " " +
+              (dry_run ? std::string("would be ") + verb : std::string(verb));
+      line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
+    } else if (result.exit_code == static_cast<int>(ErrorKind::interrupted)) {
+      line += context.paint("INTERRUPTED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb +
+              " before the signal";
+      line += result.current_version.empty() ? ", no version applied" : ", at " + result.current_version;
+    } else if (result.exit_code == 2 && result.steps.empty()) {
+      line += context.paint("REFUSED", "31") + "  nothing changed on this target";
+    } else if (command == "redo" && result.steps.size() == 1) {
+      line += context.paint("FAILED", "31") + "  " + result.steps.front().version + "_" + result.steps.front().name +
+              " reverted, not applied again";
+    } else {
+      line += context.paint("FAILED", "31") + "  " + std::to_string(result.steps.size()) + " " + verb +
+              " before the failure";
+    }
+    context.say(line);
+    for (const auto& replica : result.replicas) {
+      context.say("      " + replica.replica + "  " +
+                  (replica.ok ? "replayed in " + std::to_string(replica.ms) + " ms" : context.paint("LATE", "31")));
+    }
+  }
+}
+
+void say_failures(const Context& context, const std::vector<migrate::TargetResult>& results, bool dry_run) {
+  const int code = migrate::exit_code_of(results);
   for (const auto& result : results) {
     if (!result.ok) {
       context.error(result.error, result.where, result.hint);
@@ -190,6 +193,18 @@ void report_results(Context& context, const std::string& command, const std::vec
                    util::join(changed, ", ") + " did change in this run: see the summary above");
     }
   }
+}
+
+void report_results(Context& context, const std::string& command, const std::vector<migrate::TargetResult>& results,
+                    bool dry_run) {
+  const int code = migrate::exit_code_of(results);
+  if (context.global.json) {
+    context.emit_json(
+        {{"command", command}, {"dry_run", dry_run}, {"ok", code == 0}, {"targets", results_json(results, dry_run)}});
+  } else {
+    say_results(context, command, results, dry_run);
+  }
+  say_failures(context, results, dry_run);
   context.exit_code = code;
 }
 

@@ -27,6 +27,7 @@ class Context {
 public:
   GlobalOptions global;
   int exit_code = 0;
+  std::vector<std::string> argv; ///< the command line as given, for "re-run this to resume" hints
 
   /// Loads and validates the config named by --config / $GRANT_CONFIG / ./grant.json /
   /// ./db/grant.json, resolver lint included. Throws ConfigError.

@@ -31,6 +31,14 @@ migrate::Workload load_workload(Context& context, const RunFlags& flags);
 /// Progress lines: applied/reverted on stdout (text mode), waits on stderr. Thread-safe.
 migrate::EventSink event_printer(const Context& context);
 
+/// The `targets` array of migrate's --json document.
+nlohmann::json results_json(const std::vector<migrate::TargetResult>& results, bool dry_run);
+/// The per-target summary lines (text mode).
+void say_results(const Context& context, const std::string& command, const std::vector<migrate::TargetResult>& results,
+                 bool dry_run);
+/// Each failed target's error, and which targets changed when others were refused.
+void say_failures(const Context& context, const std::vector<migrate::TargetResult>& results, bool dry_run);
+
 /// Prints the per-target summary (or the JSON document) and sets the exit code.
 void report_results(Context& context, const std::string& command, const std::vector<migrate::TargetResult>& results,
                     bool dry_run);

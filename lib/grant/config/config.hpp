@@ -134,8 +134,20 @@ struct Database {
   const Shard* find_shard(std::string_view shard_name) const;
 };
 
+/// `grant migrate`'s rollout defaults (the top-level `rollout` section); its flags override each.
+struct RolloutSettings {
+  std::vector<std::string> canary; ///< shard names: the first wave
+  std::vector<std::string> waves;  ///< "1", "10%", "100%"
+  std::string order = "config";    ///< "config", "name", "size"
+  int pause_ms = 0;
+  std::optional<int> max_lag_ms;
+  std::optional<std::string> gate_cmd;
+  int gate_timeout_ms = 300000;
+};
+
 struct Config {
   std::filesystem::path path;     ///< the file it was read from
+  RolloutSettings rollout;
   std::filesystem::path base_dir; ///< relative paths resolve against this
   std::vector<Database> databases;
 

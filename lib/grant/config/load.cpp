@@ -218,7 +218,7 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
   if (!document.is_object()) {
     reader.fail("the config must be a JSON object with a \"databases\" key", "(top level)");
   }
-  reader.allow_keys(document, "", {"databases", "lint"});
+  reader.allow_keys(document, "", {"databases", "lint", "rollout"});
   if (document.contains("lint")) {
     reader.lint_defaults = reader.lint(document["lint"], "lint", LintSettings{});
   }
@@ -232,6 +232,9 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
   Config config;
   config.path = path;
   config.base_dir = reader.base_dir;
+  if (document.contains("rollout")) {
+    config.rollout = reader.rollout(document["rollout"], "rollout");
+  }
   for (const auto& [name, value] : databases.items()) {
     config.databases.push_back(reader.database(name, value));
   }

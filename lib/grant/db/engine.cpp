@@ -62,6 +62,10 @@ std::size_t Engine::count_prepared(Connection& /*connection*/, const std::string
   return 0;
 }
 
+std::optional<long long> Engine::database_bytes(Connection& /*connection*/, const util::DatabaseUrl& /*url*/) const {
+  return std::nullopt;
+}
+
 std::vector<RelationFacts> Engine::relation_facts(Connection& /*connection*/,
                                                   const std::vector<std::string>& names) const {
   std::vector<RelationFacts> out;

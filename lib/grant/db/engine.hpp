@@ -141,6 +141,8 @@ public:
   virtual void server_facts(Connection& connection, const util::DatabaseUrl& url, ServerFacts& out) const = 0;
   /// grant's prepared transactions whose gid starts with `prefix` (0 without prepared transactions).
   virtual std::size_t count_prepared(Connection& connection, const std::string& prefix) const;
+  /// The database's size on disk (a rollout's --order size); nullopt when the engine cannot tell.
+  virtual std::optional<long long> database_bytes(Connection& connection, const util::DatabaseUrl& url) const;
   /// Size, rows and lock holders of each relation (read-only). Asked only when traits().lint.
   virtual std::vector<RelationFacts> relation_facts(Connection& connection,
                                                     const std::vector<std::string>& names) const;

@@ -149,6 +149,11 @@ public:
     }
   }
 
+  std::optional<long long> database_bytes(Connection& connection, const util::DatabaseUrl& /*url*/) const override {
+    const auto bytes = connection.query("SELECT pg_database_size(current_database())").scalar();
+    return bytes ? std::optional<long long>(std::stoll(*bytes)) : std::nullopt;
+  }
+
   std::vector<RelationFacts> relation_facts(Connection& connection,
                                             const std::vector<std::string>& names) const override {
     std::vector<std::optional<std::string>> quoted;

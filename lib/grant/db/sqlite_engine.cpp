@@ -5,6 +5,8 @@
 #include <grant/db/connection.hpp>
 #include <grant/util/strings.hpp>
 
+#include <filesystem>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -74,6 +76,12 @@ bool writable(const std::filesystem::path& file) {
 
 class SqliteEngine final : public Engine {
 public:
+  std::optional<long long> database_bytes(Connection& /*connection*/, const util::DatabaseUrl& url) const override {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(url.sqlite_path, error);
+    return error ? std::nullopt : std::optional<long long>(static_cast<long long>(bytes));
+  }
+
   const EngineTraits& traits() const override {
     static const EngineTraits k_traits{.name = "sqlite", .display_name = "SQLite"};
     return k_traits;

@@ -214,10 +214,13 @@ void end_section(db::Connection& connection) {
 }
 
 void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
-                 const SessionLimits& limits, BlockerWatch* watch) {
+                 const SessionLimits& limits, BlockerWatch* watch, const std::function<void()>& between) {
   apply_limits(connection, section, limits);
   // One statement at a time: a failure names its statement and line without re-running anything.
   for (const auto& statement : section.statements) {
+    if (between && !section.transaction && &statement != &section.statements.front()) {
+      between();
+    }
     auto* watching = watch;
     if (watching) {
       watching->statement_started();
@@ -260,7 +263,11 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
                      foreign_keys.check(context);
                      transaction.commit();
                    } else {
-                     run_section(connection, target, migration, migration.up, limits, watch);
+                     std::function<void()> between;
+                     if (options.throttle) {
+                       between = [&] { options.throttle(target); };
+                     }
+                     run_section(connection, target, migration, migration.up, limits, watch, between);
                      foreign_keys.check(context);
                      step.ms = util::elapsed_ms(start);
                      tracker.record(migration, step.ms, connection.reset_session_sql());
@@ -271,6 +278,9 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
   }
   if (events) {
     events({Event::Kind::applied, target.label(), migration.display_name(), step.ms, {}});
+  }
+  if (options.throttle) {
+    options.throttle(target);
   }
   return step;
 }

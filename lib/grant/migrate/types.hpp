@@ -34,6 +34,10 @@ struct Event {
 using EventSink = std::function<void(const Event&)>;
 
 struct RunOptions {
+  /// Called on a target's thread after each migration it applied, and between the statements of
+  /// a transaction=false section (a rollout's replica-lag throttle); it may wait, or throw to
+  /// stop the target there. Empty: nothing is called.
+  std::function<void(const Target&)> throttle;
   bool dry_run = false;
   int jobs = 0; ///< 0: one per shard, bounded
   std::chrono::milliseconds lock_timeout{0};
