@@ -20,8 +20,10 @@
 # goes to a file for both. Each case runs BENCH_RUNS times, the cases alternating within a run and
 # their order rotating from run to run; median and best are reported. The findings each tool
 # reports are printed for information only: the two tools have different rules. squawk's prebuilt
-# binary (@squawk-cli/linux-x64) is called directly, so node's start-up is not timed. Nothing here
-# asserts a time.
+# binary (@squawk-cli/linux-x64) is called directly, so node's start-up is not timed. To show where
+# a difference comes from, the same run also times both tools held to one CPU (`taskset -c`, when
+# installed: squawk lints on one thread per CPU, grant on one), on one file, and `--version` (the
+# bare process), and prints the cost per file after the first. Nothing here asserts a time.
 #
 #   bench/lint.sh                   run from anywhere after a Release build in build/
 #
@@ -123,16 +125,38 @@ cat >"$work/files.json" <<'EOF'
 {"databases": {"primary": {"url": "postgres://bench@127.0.0.1:1/unused"}}}
 EOF
 
-# Both run in $work (squawk would read a .squawk.toml of the folder it runs in) on the same paths.
-run_grant_files() (
+# Both run in $work (squawk would read a .squawk.toml of the folder it runs in) on the same paths,
+# under "${pin[@]}" (empty, or taskset to one CPU).
+pin=()
+grant_lint_files() (
   cd "$work"
-  exec "$grant_bin" --config files.json lint --fail-on none --format json "${files[@]}"
+  exec "${pin[@]}" "$grant_bin" --config files.json lint --fail-on none --format json "$@"
 )
 # squawk has no switch for its exit status: 1 means "violations found".
-run_squawk_files() (
+squawk_files() (
   cd "$work"
-  "$squawk" --reporter json "${files[@]}" || (($? == 1))
+  "${pin[@]}" "$squawk" --reporter json "$@" || (($? == 1))
 )
+run_grant_files() { grant_lint_files "${files[@]}"; }
+run_squawk_files() { squawk_files "${files[@]}"; }
+# squawk lints the files on several threads (one per CPU); the same two, each held to one CPU.
+cpu=$(awk '/^Cpus_allowed_list:/ { split($2, a, /[-,]/); print a[1] }' /proc/self/status 2>/dev/null || true)
+if command -v taskset >/dev/null && [[ -n $cpu ]] && taskset -c "$cpu" true 2>/dev/null; then
+  have_taskset=1
+else
+  have_taskset=
+fi
+run_grant_files_1cpu() {
+  local pin=(taskset -c "$cpu")
+  grant_lint_files "${files[@]}"
+}
+run_squawk_files_1cpu() {
+  local pin=(taskset -c "$cpu")
+  squawk_files "${files[@]}"
+}
+# What costs the same for any number of files: one file, and the bare process.
+run_grant_one() { grant_lint_files "${files[0]}"; }
+run_squawk_one() { squawk_files "${files[0]}"; }
 run_grant_version() { "$grant_bin" --version; }
 run_squawk_version() { "$squawk" --version; }
 
@@ -237,7 +261,9 @@ grep -q 'pending' "$work/last.log" || die "grant status does not show the pendin
 # The cases alternate within each run so drift in machine load hits all of them alike, and the
 # order rotates from run to run so that no case always goes first.
 file_cases=("grant_files run_grant_files" "squawk_files run_squawk_files")
-startup_cases=("grant_version run_grant_version" "squawk_version run_squawk_version")
+pinned_cases=("grant_files_1cpu run_grant_files_1cpu" "squawk_files_1cpu run_squawk_files_1cpu")
+startup_cases=("grant_one run_grant_one" "squawk_one run_squawk_one" "grant_version run_grant_version"
+  "squawk_version run_squawk_version")
 connect_cases=("lint_connect run_lint_connect" "status run_status" "lint_pending run_lint_pending")
 run_case() { # KEY RUNNER
   timed "$2"
@@ -255,6 +281,7 @@ run_rotated() { # RUN "KEY RUNNER"...: each case once, starting with case number
 for ((run = 1; run <= runs; run++)); do
   say "run $run/$runs"
   run_rotated "$run" "${file_cases[@]}"
+  [[ -z $have_taskset ]] || run_rotated "$run" "${pinned_cases[@]}"
   run_rotated "$run" "${startup_cases[@]}"
   run_rotated "$run" "${connect_cases[@]}"
 done
@@ -280,7 +307,13 @@ printf 'Files: %s migration files, %s statements; the same paths to both tools, 
 row "case" "tool" "baseline" "ratio" "tool" "baseline" "ratio" "target (on the median)"
 row "" "median" "median" "median" "best" "best" "best" ""
 line "grant lint FILE... / squawk FILE..." grant_files squawk_files "<= 1.0" 1.0
+[[ -z $have_taskset ]] || line "the same, each on one CPU (taskset -c $cpu)" grant_files_1cpu squawk_files_1cpu ""
+line "one file: grant / squawk" grant_one squawk_one ""
 line "start-up: grant --version / squawk --version" grant_version squawk_version ""
+per_file() { awk -v n="${med[$1]}" -v one="${med[$2]}" -v f="$file_count" 'BEGIN { printf "%.3f", (f > 1 ? (n - one) * 1000 / (f - 1) : 0) }'; }
+printf '\nper file after the first (median of %s files - median of one file): grant %s ms, squawk %s ms (ratio %s)\n' \
+  "$file_count" "$(per_file grant_files grant_one)" "$(per_file squawk_files squawk_one)" \
+  "$(ratio "$(per_file grant_files grant_one)" "$(per_file squawk_files squawk_one)")"
 printf '\nfindings (for information; the rules differ):\n'
 printf '  grant   %s: %s\n' "$grant_findings" "$grant_rules"
 printf '  squawk  %s: %s\n' "$squawk_findings" "$squawk_rules"
@@ -301,6 +334,7 @@ printf '\nfindings of lint --connect: %s, of which errors %s: %s; %s shard answe
   "$connect_findings" "$connect_errors" "$connect_rules" "$reachable"
 
 printf '\nraw seconds per run:\n'
-for key in grant_files squawk_files grant_version squawk_version lint_connect status lint_pending; do
-  printf '  %-15s %s\n' "$key" "${samples[$key]}"
+for key in grant_files squawk_files grant_files_1cpu squawk_files_1cpu grant_one squawk_one grant_version \
+  squawk_version lint_connect status lint_pending; do
+  [[ -z ${samples[$key]:-} ]] || printf '  %-17s %s\n' "$key" "${samples[$key]}"
 done

@@ -4,8 +4,8 @@
 #include <grant/lint/output.hpp>
 #include <grant/migrate/runner.hpp>
 #include <grant/migrate_output.hpp>
-#include <grant/rollout_output.hpp>
 #include <grant/registry/registry.hpp>
+#include <grant/rollout_output.hpp>
 #include <grant/util/text.hpp>
 
 #include <iostream>
@@ -40,8 +40,8 @@ void lint_before(registry::Registry& registry, const migrate::Workload& work, co
     if (!finding.silenced && (!context.global.quiet || lint::reaches(finding, "error"))) {
       std::cerr << util::printable(lint::display_path(finding.file) + ":" + std::to_string(finding.line) + ":" +
                                        std::to_string(finding.column) + ": " +
-                                       std::string(lint::severity_name(finding.severity)) + " [" + finding.rule +
-                                       "] " + finding.message + "\n    fix: " + finding.fix,
+                                       std::string(lint::severity_name(finding.severity)) + " [" + finding.rule + "] " +
+                                       finding.message + "\n    fix: " + finding.fix,
                                    "\n")
                 << '\n';
     }
@@ -122,18 +122,19 @@ void setup_migrate(CLI::App& app, Context& context) {
   add_rollout_flags(*command, flags->rollout);
   command->add_flag("--no-lint", flags->no_lint,
                     "Apply without linting the pending migrations first (prints a warning)");
-  command->footer("Examples:\n"
-                  "  grant migrate                              every database, every shard\n"
-                  "  grant migrate --database analytics         one database (e.g. a CI step)\n"
-                  "  grant migrate --database orders --atomic   all shards or none, per version\n"
-                  "  grant migrate --dry-run                    print the SQL, change nothing\n"
-                  "  grant migrate --wait 30                    wait for the servers to come up first\n"
-                  "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
+  command->footer(
+      "Examples:\n"
+      "  grant migrate                              every database, every shard\n"
+      "  grant migrate --database analytics         one database (e.g. a CI step)\n"
+      "  grant migrate --database orders --atomic   all shards or none, per version\n"
+      "  grant migrate --dry-run                    print the SQL, change nothing\n"
+      "  grant migrate --wait 30                    wait for the servers to come up first\n"
+      "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
       "  grant migrate --database orders --canary s0 --max-lag 2000     s0 first, gate on its replicas, then the rest\n"
       "  grant migrate --database orders --waves 1,10%,100% --pause 5min --plan   print the waves, change nothing\n"
-                  "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied), 2 "
-                  "usage/config/migration-file error or a refused target (nothing applied there;\n"
-                  "other targets may have been migrated: the summary lists each), 3 a database failed.");
+      "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied), 2 "
+      "usage/config/migration-file error or a refused target (nothing applied there;\n"
+      "other targets may have been migrated: the summary lists each), 3 a database failed.");
   command->callback([flags, &context] { run_migrate(*flags, context); });
 }
 

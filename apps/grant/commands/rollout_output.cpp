@@ -51,7 +51,8 @@ std::vector<std::string> rollbacks(const rollout::Result& result) {
 nlohmann::json verdicts_json(const std::vector<rollout::Verdict>& verdicts) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& verdict : verdicts) {
-    out.push_back({{"gate", verdict.gate}, {"ok", verdict.ok}, {"detail", verdict.detail}, {"figures", verdict.figures}});
+    out.push_back(
+        {{"gate", verdict.gate}, {"ok", verdict.ok}, {"detail", verdict.detail}, {"figures", verdict.figures}});
   }
   return out;
 }
@@ -73,7 +74,9 @@ void add_rollout_flags(CLI::App& command, RolloutFlags& flags) {
       .add_option("--waves", flags.waves,
                   "Waves as running totals of each database's shards: counts or shares, e.g. 1,10%,50%,100%")
       ->delimiter(',');
-  command.add_option("--order", flags.order, "Shard order the waves take: config (default), name, or size (smallest first)")
+  command
+      .add_option("--order", flags.order,
+                  "Shard order the waves take: config (default), name, or size (smallest first)")
       ->check(CLI::IsMember({"config", "name", "size"}));
   command
       .add_option("--pause", flags.pause_s,
@@ -99,8 +102,8 @@ rollout::Options rollout_options(const RolloutFlags& flags, const config::Rollou
   out.canary = flags.canary.empty() ? settings.canary : flags.canary;
   out.waves = flags.waves.empty() ? settings.waves : flags.waves;
   out.order = flags.order.empty() ? settings.order : flags.order;
-  out.pause = std::chrono::milliseconds(flags.pause_s >= 0 ? static_cast<long long>(flags.pause_s * 1000)
-                                                           : settings.pause_ms);
+  out.pause =
+      std::chrono::milliseconds(flags.pause_s >= 0 ? static_cast<long long>(flags.pause_s * 1000) : settings.pause_ms);
   if (flags.max_lag_ms >= 0) {
     out.max_lag_ms = flags.max_lag_ms;
   } else {
@@ -161,16 +164,17 @@ void report_rollout(Context& context, const rollout::Result& result, bool dry_ru
                        {"results", results_json(wave.results, dry_run)},
                        {"gates", verdicts_json(wave.gates)}});
     }
-    context.emit_json({{"command", "migrate"},
-                       {"dry_run", dry_run},
-                       {"ok", result.exit_code == 0},
-                       {"rollout",
-                        {{"waves", waves},
-                         {"completed", result.completed},
-                         {"stopped_at", result.stopped_at ? nlohmann::json(*result.stopped_at) : nlohmann::json(nullptr)},
-                         {"stop_reason", result.stop_reason},
-                         {"resume", result.completed ? nlohmann::json(nullptr) : nlohmann::json(resume)},
-                         {"rollback", undo}}}});
+    context.emit_json(
+        {{"command", "migrate"},
+         {"dry_run", dry_run},
+         {"ok", result.exit_code == 0},
+         {"rollout",
+          {{"waves", waves},
+           {"completed", result.completed},
+           {"stopped_at", result.stopped_at ? nlohmann::json(*result.stopped_at) : nlohmann::json(nullptr)},
+           {"stop_reason", result.stop_reason},
+           {"resume", result.completed ? nlohmann::json(nullptr) : nlohmann::json(resume)},
+           {"rollback", undo}}}});
   } else {
     for (const auto& wave : result.waves) {
       if (!wave.results.empty()) {

@@ -146,7 +146,7 @@ struct RolloutSettings {
 };
 
 struct Config {
-  std::filesystem::path path;     ///< the file it was read from
+  std::filesystem::path path; ///< the file it was read from
   RolloutSettings rollout;
   std::filesystem::path base_dir; ///< relative paths resolve against this
   std::vector<Database> databases;

@@ -1,8 +1,8 @@
 #pragma once
 // Internal to config/ (not installed): the reading context that parse() hands to the section
 // readers, one file each (load_database.cpp, load_sharding.cpp, load_replicas.cpp, load_pool.cpp,
-// load_health.cpp, load_balancer.cpp, load_routing.cpp, load_migrate.cpp, load_sqlite.cpp, load_lint.cpp, load_rollout.cpp), and
-// the helpers they share (reader.cpp).
+// load_health.cpp, load_balancer.cpp, load_routing.cpp, load_migrate.cpp, load_sqlite.cpp, load_lint.cpp,
+// load_rollout.cpp), and the helpers they share (reader.cpp).
 
 #include <grant/config/config.hpp>
 #include <grant/config/load.hpp>
@@ -50,7 +50,7 @@ struct Reader {
   MigrateSettings migrate(const Json& value, const std::string& key_path) const;              // load_migrate.cpp
   SqliteSettings sqlite(const Json& value, const std::string& key_path) const;                // load_sqlite.cpp
   LintSettings lint(const Json& value, const std::string& key_path, LintSettings base) const; // load_lint.cpp
-  RolloutSettings rollout(const Json& value, const std::string& key_path) const;             // load_rollout.cpp
+  RolloutSettings rollout(const Json& value, const std::string& key_path) const;              // load_rollout.cpp
   std::vector<Shard> shards(const Json& value, const std::string& key_path) const;            // load_sharding.cpp
   Sharding sharding(const Json& value, const std::string& key_path) const;                    // load_sharding.cpp
   Database database(const std::string& db_name, const Json& value) const;                     // load_database.cpp

@@ -63,12 +63,11 @@ std::vector<Verdict> await_gates(const Wave& wave, const std::vector<migrate::Ta
   while (true) {
     db::cancel::check("rollout");
     std::vector<Verdict> verdicts;
-    verdicts.push_back({"applied", true, "every target of " + wave.label() + " applied cleanly",
-                        {{"targets", migrated.size()}}});
+    verdicts.push_back(
+        {"applied", true, "every target of " + wave.label() + " applied cleanly", {{"targets", migrated.size()}}});
     verdicts.push_back(lag_gate(migrated, options.max_lag_ms));
     const bool paused = Clock::now() < pause_end;
-    if (options.gate_command && (!paused || Clock::now() - last_command >= k_command_interval) &&
-        verdicts.back().ok) {
+    if (options.gate_command && (!paused || Clock::now() - last_command >= k_command_interval) && verdicts.back().ok) {
       command = command_gate(*options.gate_command, wave, options.gate_timeout);
       last_command = Clock::now();
     }
@@ -120,7 +119,10 @@ std::function<void(const migrate::Target&)> throttle(const Options& options, con
                     target.label(), "check replication (is replay paused?), then re-run the same command to resume");
       }
       if (!said && events) {
-        events({migrate::Event::Kind::waiting_server, target.label(), {}, 0,
+        events({migrate::Event::Kind::waiting_server,
+                target.label(),
+                {},
+                0,
                 "throttled: waiting for its replicas: " + verdict.detail});
         said = true;
       }
@@ -232,8 +234,8 @@ std::string describe_gates(const Options& options, const std::vector<migrate::Ta
   } else if (!targets.empty()) {
     bound = std::to_string(targets.front().database->health.max_lag_ms) + " ms (health.max_lag_ms)";
   }
-  std::string out = "every target applied cleanly; every replica of the migrated shards within " + bound +
-                    " (unknown lag fails)";
+  std::string out =
+      "every target applied cleanly; every replica of the migrated shards within " + bound + " (unknown lag fails)";
   if (options.gate_command) {
     out += "; `" + *options.gate_command + "` exits 0";
   }
@@ -242,8 +244,7 @@ std::string describe_gates(const Options& options, const std::vector<migrate::Ta
     std::snprintf(pause, sizeof pause, "%g s", static_cast<double>(options.pause.count()) / 1000.0);
     out += "; after a pause of " + std::string(pause);
   }
-  return out + "; a failing gate stops the rollout after " + std::to_string(options.gate_timeout.count() / 1000) +
-         " s";
+  return out + "; a failing gate stops the rollout after " + std::to_string(options.gate_timeout.count() / 1000) + " s";
 }
 
 } // namespace grant::rollout

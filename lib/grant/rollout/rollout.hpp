@@ -21,18 +21,16 @@ class Registry;
 namespace grant::rollout {
 
 struct Options {
-  std::vector<std::string> canary; ///< shard names, first wave of every selected database
-  std::vector<std::string> waves;  ///< "1", "10%", "100%": cumulative counts or shares of each database's shards
-  std::string order = "config";    ///< "config", "name" or "size" (smallest database first)
-  std::chrono::milliseconds pause{0};           ///< between waves (gates keep being checked)
-  std::optional<int> max_lag_ms;                 ///< the lag gate's bound, and throttling inside a wave when set
-  std::optional<std::string> gate_command;       ///< passes on exit 0 (run with /bin/sh -c)
+  std::vector<std::string> canary;    ///< shard names, first wave of every selected database
+  std::vector<std::string> waves;     ///< "1", "10%", "100%": cumulative counts or shares of each database's shards
+  std::string order = "config";       ///< "config", "name" or "size" (smallest database first)
+  std::chrono::milliseconds pause{0}; ///< between waves (gates keep being checked)
+  std::optional<int> max_lag_ms;      ///< the lag gate's bound, and throttling inside a wave when set
+  std::optional<std::string> gate_command;        ///< passes on exit 0 (run with /bin/sh -c)
   std::chrono::milliseconds gate_timeout{300000}; ///< how long a gate may keep failing before the rollout stops
   /// True when any rollout option is set (one wave of every target when only gates or the
   /// throttle are): a plain migrate otherwise.
-  bool active() const {
-    return !canary.empty() || !waves.empty() || max_lag_ms || gate_command || pause.count() > 0;
-  }
+  bool active() const { return !canary.empty() || !waves.empty() || max_lag_ms || gate_command || pause.count() > 0; }
 };
 
 /// One wave: the targets it migrates, across the selected databases.

@@ -53,8 +53,9 @@ std::vector<migrate::Target> ordered(registry::Registry& registry, std::vector<m
         auto connection = registry.checkout(target.endpoint);
         return connection->engine().database_bytes(*connection, target.endpoint.url).value_or(0);
       } catch (const Error& error) {
-        throw Error(ErrorKind::database, "--order size: cannot read the size of " + target.label() + ": " +
-                                             util::redact_secrets(error.what()),
+        throw Error(ErrorKind::database,
+                    "--order size: cannot read the size of " + target.label() + ": " +
+                        util::redact_secrets(error.what()),
                     target.label(), "drop --order size, or bring the shard back first");
       }
     });
@@ -62,7 +63,8 @@ std::vector<migrate::Target> ordered(registry::Registry& registry, std::vector<m
     for (std::size_t i = 0; i < index.size(); ++i) {
       index[i] = i;
     }
-    std::stable_sort(index.begin(), index.end(), [&sizes](std::size_t a, std::size_t b) { return sizes[a] < sizes[b]; });
+    std::stable_sort(index.begin(), index.end(),
+                     [&sizes](std::size_t a, std::size_t b) { return sizes[a] < sizes[b]; });
     std::vector<migrate::Target> out;
     for (const auto i : index) {
       out.push_back(shards[i]);
@@ -76,7 +78,7 @@ std::vector<migrate::Target> ordered(registry::Registry& registry, std::vector<m
 
 // One database's targets cut into waves (some may be empty when it has few shards).
 std::vector<std::vector<migrate::Target>> cut(registry::Registry& registry, const config::Database& database,
-                                               std::vector<migrate::Target> targets, const Options& options) {
+                                              std::vector<migrate::Target> targets, const Options& options) {
   std::vector<std::vector<migrate::Target>> out;
   if (!database.is_sharded()) {
     if (!options.canary.empty()) {
