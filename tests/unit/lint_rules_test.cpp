@@ -91,6 +91,8 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
   SUBCASE("volatile-default") {
     CHECK(reports("ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();", "volatile-default"));
     CHECK(reports("ALTER TABLE orders ADD COLUMN n bigserial;", "volatile-default"));
+    CHECK(reports("ALTER TABLE orders ADD COLUMN total2 numeric GENERATED ALWAYS AS (total * 2) STORED;",
+                  "volatile-default"));
     CHECK_FALSE(reports("ALTER TABLE orders ADD COLUMN flag boolean DEFAULT false;", "volatile-default"));
     CHECK_FALSE(reports("ALTER TABLE orders ADD COLUMN at timestamptz DEFAULT now();", "volatile-default"));
   }
@@ -100,12 +102,20 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
   }
   SUBCASE("set-not-null") {
     CHECK(reports("ALTER TABLE orders ALTER COLUMN note SET NOT NULL;", "set-not-null"));
-    CHECK_FALSE(reports("ALTER TABLE orders ADD CONSTRAINT note_nn CHECK (note IS NOT NULL) NOT VALID;\n"
-                        "ALTER TABLE orders VALIDATE CONSTRAINT note_nn;\n"
-                        "ALTER TABLE orders ALTER COLUMN note SET NOT NULL;",
-                        "set-not-null"));
-    // A CHECK that was never validated proves nothing.
+    // Validated in a migration of its own, the CHECK proves it: PostgreSQL 12+ skips the scan.
+    CHECK_FALSE(
+        rules_of(lint_texts({"-- grant:up lock_timeout=1s\n"
+                             "ALTER TABLE orders ADD CONSTRAINT note_nn CHECK (note IS NOT NULL) NOT VALID;",
+                             "-- grant:up lock_timeout=1s\nALTER TABLE orders VALIDATE CONSTRAINT note_nn;",
+                             "-- grant:up lock_timeout=1s\nALTER TABLE orders ALTER COLUMN note SET NOT NULL;"}))
+            .count("set-not-null"));
+    // A CHECK that was never validated proves nothing; nor does one validated in the transaction
+    // that added it (the scan ran under the ADD's lock).
     CHECK(reports("ALTER TABLE orders ADD CONSTRAINT note_nn CHECK (note IS NOT NULL) NOT VALID;\n"
+                  "ALTER TABLE orders ALTER COLUMN note SET NOT NULL;",
+                  "set-not-null"));
+    CHECK(reports("ALTER TABLE orders ADD CONSTRAINT note_nn CHECK (note IS NOT NULL) NOT VALID;\n"
+                  "ALTER TABLE orders VALIDATE CONSTRAINT note_nn;\n"
                   "ALTER TABLE orders ALTER COLUMN note SET NOT NULL;",
                   "set-not-null"));
   }
@@ -113,13 +123,19 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
     CHECK(reports("ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0);", "constraint-without-not-valid"));
     CHECK(reports("ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (customer_id) REFERENCES customers (id);",
                   "constraint-without-not-valid"));
-    CHECK_FALSE(reports("ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\n"
-                        "ALTER TABLE orders VALIDATE CONSTRAINT positive;",
-                        "constraint-without-not-valid"));
+    CHECK(rules_of(lint_texts({"-- grant:up lock_timeout=1s\n"
+                               "ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;",
+                               "-- grant:up lock_timeout=1s\nALTER TABLE orders VALIDATE CONSTRAINT positive;"}))
+              .empty());
+    // Validated in the same transaction: the scan runs under the ADD's ACCESS EXCLUSIVE lock.
+    CHECK(reports("ALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;\n"
+                  "ALTER TABLE orders VALIDATE CONSTRAINT positive;",
+                  "constraint-without-not-valid"));
   }
   SUBCASE("unique-without-using-index") {
     CHECK(reports("ALTER TABLE orders ADD CONSTRAINT orders_ref UNIQUE (ref);", "unique-without-using-index"));
     CHECK(reports("ALTER TABLE orders ADD PRIMARY KEY (id);", "unique-without-using-index"));
+    CHECK(reports("ALTER TABLE orders ADD COLUMN ref text UNIQUE;", "unique-without-using-index"));
     CHECK_FALSE(reports("ALTER TABLE orders ADD CONSTRAINT orders_ref UNIQUE USING INDEX orders_ref_idx;",
                         "unique-without-using-index"));
   }
@@ -130,6 +146,9 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
     CHECK(reports("TRUNCATE orders;", "blocking-command"));
     CHECK_FALSE(reports("VACUUM orders;", "blocking-command"));
     CHECK_FALSE(reports("LOCK TABLE orders IN ROW EXCLUSIVE MODE;", "blocking-command"));
+    const auto share = lint_sql("LOCK TABLE orders IN SHARE MODE;");
+    REQUIRE(share.findings.size() == 1);
+    CHECK(share.findings[0].lock == lint::LockMode::share);
   }
   SUBCASE("missing-lock-timeout") {
     const auto bare =
@@ -141,6 +160,14 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
                     .count("missing-lock-timeout"));
     CHECK(rules_of(lint_texts({"-- grant:up\nSET lock_timeout = 0;\nALTER TABLE orders DROP COLUMN legacy;"}))
               .count("missing-lock-timeout"));
+    // RESET goes back to the session's default (no limit), not to the marker's SET LOCAL.
+    CHECK(rules_of(
+              lint_texts({"-- grant:up lock_timeout=5s\nRESET lock_timeout;\nALTER TABLE orders ADD COLUMN n text;"}))
+              .count("missing-lock-timeout"));
+    // Weaker ALTER TABLE forms take no ACCESS EXCLUSIVE.
+    CHECK(rules_of(lint_texts({"-- grant:up\nALTER TABLE orders SET (autovacuum_vacuum_scale_factor = 0.01);\n"
+                               "ALTER TABLE orders DISABLE TRIGGER orders_audit;"}))
+              .empty());
   }
   SUBCASE("many-locked-tables") {
     CHECK(reports("ALTER TABLE orders DROP COLUMN a;\nALTER TABLE invoices DROP COLUMN b;", "many-locked-tables"));
@@ -178,6 +205,7 @@ TEST_CASE("lint::rules: every rule has a failing and a passing example") {
                   "orders"));
     CHECK(reports("CREATE UNIQUE INDEX ON orders (ref);", "unique-without-shard-key", "orders"));
     CHECK(reports("ALTER TABLE orders ADD CONSTRAINT r UNIQUE (ref);", "unique-without-shard-key", "orders"));
+    CHECK(reports("ALTER TABLE orders ADD COLUMN ref text UNIQUE;", "unique-without-shard-key", "orders"));
     CHECK_FALSE(reports("CREATE TABLE orders (id bigint, customer_id bigint, PRIMARY KEY (customer_id, id));",
                         "unique-without-shard-key", "orders"));
     CHECK_FALSE(reports("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint);", "unique-without-shard-key",

@@ -75,10 +75,10 @@ void run_lint(const LintFlags& flags, Context& context) {
     lint::add_target_facts(registry, targets, report, flags.run.jobs);
   }
   const auto fail_on = flags.fail_on.empty() ? std::nullopt : std::optional(flags.fail_on);
-  if (context.global.json || flags.format == "json") {
-    context.emit_json(lint::to_json(report, fail_on));
-  } else if (flags.format == "sarif") {
+  if (flags.format == "sarif") {
     context.emit_json(lint::to_sarif(report));
+  } else if (context.global.json || flags.format == "json") {
+    context.emit_json(lint::to_json(report, fail_on));
   } else if (flags.format == "github") {
     std::cout << util::printable(lint::to_github(report), "\n") << std::flush;
   } else if (!context.global.quiet) {
@@ -95,6 +95,10 @@ void setup_lint(CLI::App& app, Context& context) {
   auto* command = app.add_subcommand(
       "lint", "What pending migrations will lock, rewrite or break, before they run (PostgreSQL's own parser)");
   add_target_flags(*command, flags->run);
+  // One value per --database / --shard, so that FILE arguments after them stay files.
+  for (const char* name : {"--database", "--shard"}) {
+    command->get_option(name)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  }
   command->add_option("--wait", flags->run.wait_s, "Wait up to SECONDS for the servers to accept connections")
       ->check(whole_number(0, 86400));
   command->add_flag("--connect", flags->connect,

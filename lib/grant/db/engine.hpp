@@ -81,8 +81,8 @@ struct RelationFacts {
   bool exists = false;
   std::optional<long long> bytes;         ///< with its indexes and TOAST
   std::optional<long long> rows_estimate; ///< the planner's estimate; unknown before ANALYZE
-  bool has_pages = false;                 ///< it has (or had) rows
-  std::vector<LockHolder> holders;        ///< other sessions' granted locks on it
+  bool has_rows = false;                  ///< the statistics count live rows (or the estimate does)
+  std::vector<LockHolder> holders;        ///< other sessions' granted locks on it (an index: on its table)
 };
 
 /// Everything that differs between database engines, behind one interface: one implementation

@@ -43,16 +43,19 @@ constexpr std::string_view k_facts_sql =
 // for one that does not exist.
 constexpr std::string_view k_relation_sql =
     "SELECT c.oid IS NOT NULL, pg_total_relation_size(c.oid), "
-    "CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END, coalesce(pg_relation_size(c.oid) > 0, false) "
+    "CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END, "
+    "coalesce(c.reltuples > 0 OR pg_stat_get_live_tuples(c.oid) > 0, false) "
     "FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord) LEFT JOIN pg_class c ON c.oid = to_regclass(n.name) "
     "ORDER BY n.ord";
 
-// Other sessions' granted locks on the named relations, with how old their transactions are.
+// Other sessions' granted locks on the named relations (for an index, on its table: what DROP
+// INDEX and REINDEX wait for), with how old their transactions are.
 constexpr std::string_view k_holders_sql =
     "SELECT n.ord, a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), l.mode, "
     "extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::float8 "
     "FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord) "
-    "JOIN pg_locks l ON l.locktype = 'relation' AND l.granted AND l.relation = to_regclass(n.name) "
+    "JOIN pg_locks l ON l.locktype = 'relation' AND l.granted AND l.relation = coalesce("
+    "(SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = to_regclass(n.name)), to_regclass(n.name)) "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.pid <> pg_backend_pid() ORDER BY n.ord, a.pid";
 
@@ -175,7 +178,7 @@ public:
       if (row.at(2)) {
         out[i].rows_estimate = std::stoll(*row.at(2));
       }
-      out[i].has_pages = row.at(3).value_or("f") == "t";
+      out[i].has_rows = row.at(3).value_or("f") == "t";
     }
     for (const auto& row : connection.query(k_holders_sql, {list}).rows) {
       const auto index = std::stoul(row.at(0).value_or("1")) - 1;

@@ -54,7 +54,7 @@ struct TargetFacts {
   bool exists = false;
   std::optional<long long> table_bytes;   ///< with its indexes and TOAST
   std::optional<long long> rows_estimate; ///< from the planner's statistics; unknown before ANALYZE
-  bool has_rows = false;                  ///< the table has pages (rows now, or rows once)
+  bool has_rows = false;                  ///< the statistics count live rows
   std::vector<Blocker> blockers;
 };
 

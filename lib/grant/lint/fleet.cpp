@@ -60,7 +60,7 @@ void attach(Finding& finding, const migrate::Target& target, const TargetAnswer&
     facts.exists = relation.exists;
     facts.table_bytes = relation.bytes;
     facts.rows_estimate = relation.rows_estimate;
-    facts.has_rows = relation.has_pages;
+    facts.has_rows = relation.has_rows;
     for (const auto& holder : relation.holders) {
       const auto held = lock_from_pg_locks(holder.mode);
       if (held && locks_conflict(*held, finding.lock)) {
@@ -117,6 +117,10 @@ pending_migrations(registry::Registry& registry, const migrate::Workload& work, 
   for (const auto& status : migrate::status(registry, readable, options)) {
     const auto& name = status.target.database->name;
     read_any[name] = read_any[name] || status.reachable;
+    if (!status.reachable) {
+      notes.push_back(status.target.label() + ": could not read what is applied there (" + status.error +
+                      "); linted what the other targets have pending");
+    }
     if (status.reachable) {
       for (const auto* migration : status.plan.pending) {
         pending[name].insert(migration->version);

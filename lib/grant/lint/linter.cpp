@@ -66,7 +66,7 @@ Finding finding_of(const Hit& hit, const Statement& statement, const migrate::Mi
   finding.rule = std::string(hit.rule);
   finding.severity = find_rule(hit.rule)->severity;
   finding.database = database.name;
-  finding.migration = migration.display_name();
+  finding.migration = migration.version.empty() ? migration.up.file.filename().string() : migration.display_name();
   finding.file = migration.up.file;
   finding.line = statement.line;
   finding.column = statement.column;
@@ -87,9 +87,8 @@ void lint_section(const migrate::Migration& migration, const config::Database& d
                                   (database.migrate.lock_timeout_ms && *database.migrate.lock_timeout_ms > 0) ||
                                   (options.lock_timeout && options.lock_timeout->count() > 0);
   scope.lock_timeout = scope.configured_lock_timeout;
-  scope.strong_locks.clear();
+  scope.end_transaction();
   scope.reported_timeout = false;
-  scope.reported_many = false;
   const auto statements = parse_postgres(section);
   ++report.migrations;
   report.statements += statements.size();

@@ -12,7 +12,9 @@ const std::vector<Rule>& rules() {
       {"reindex-without-concurrently", Severity::warning, "locks",
        "REINDEX without CONCURRENTLY blocks writes (and reads that use the index) while it runs", true},
       {"concurrently-in-transaction", Severity::error, "locks",
-       "CREATE/DROP INDEX CONCURRENTLY or REINDEX CONCURRENTLY in a transactional section fails", false},
+       "what PostgreSQL runs only outside a transaction block (CREATE/DROP INDEX CONCURRENTLY, REINDEX "
+       "CONCURRENTLY, VACUUM, REINDEX SCHEMA/DATABASE/SYSTEM) fails in a transactional section",
+       false},
       {"volatile-default", Severity::warning, "locks",
        "ADD COLUMN with a volatile default (or a serial type) rewrites the table under ACCESS EXCLUSIVE", true},
       {"column-type-change", Severity::warning, "locks",

@@ -57,7 +57,7 @@ void serial_on_sharded(const std::string& table, const Json& column, const Scope
   }
   hits.push_back({"sharded-serial", table, LockMode::none,
                   "column " + text_of(column, "colname") + " of sharded table " + table +
-                      " takes its values from a sequence each shard keeps alone: every shard hands out 1, 2, 3...",
+                      " takes its values from a sequence each shard keeps alone: every shard hands out 1, 2, 3 and on",
                   "use UUIDs or ids that carry the shard, or step each shard's sequence apart and say so in the "
                   "config (lint.id_scheme)"});
 }
@@ -112,7 +112,11 @@ void fleet_alter(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
                       "keep the shard-key column as it is; to change the key, move the data with grant rebalance "
                       "to a config with the new key"});
     } else if (subtype == "AT_AddColumn") {
-      serial_on_sharded(table, def.value("ColumnDef", Json::object()), scope, hits);
+      const auto& added = def.value("ColumnDef", Json::object());
+      serial_on_sharded(table, added, scope, hits);
+      for (const auto& constraint : added.value("constraints", Json::array())) {
+        fleet_keys(table, *sharding, constraint.value("Constraint", Json::object()), text_of(added, "colname"), hits);
+      }
     } else if (subtype == "AT_AddConstraint") {
       fleet_keys(table, *sharding, def.value("Constraint", Json::object()), {}, hits);
     }

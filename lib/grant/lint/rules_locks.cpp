@@ -126,15 +126,24 @@ void locks_add_column(const std::string& table, const Json& column, std::vector<
   bool rewrites = makes_ids(column);
   for (const auto& item : column.value("constraints", Json::array())) {
     const auto& constraint = item.value("Constraint", Json::object());
-    if (text_of(constraint, "contype") == "CONSTR_DEFAULT" &&
-        calls_any(constraint.value("raw_expr", Json::object()), k_volatile)) {
-      rewrites = true;
+    const auto kind = text_of(constraint, "contype");
+    if ((kind == "CONSTR_DEFAULT" && calls_any(constraint.value("raw_expr", Json::object()), k_volatile)) ||
+        kind == "CONSTR_GENERATED") {
+      rewrites = true; // a stored generated column is computed for every row: a rewrite too
+    }
+    if (kind == "CONSTR_PRIMARY" || kind == "CONSTR_UNIQUE") {
+      hits.push_back({"unique-without-using-index", table, LockMode::access_exclusive,
+                      "ADD COLUMN " + name + (kind == "CONSTR_PRIMARY" ? " PRIMARY KEY" : " UNIQUE") +
+                          " builds its index while holding ACCESS EXCLUSIVE on " + table,
+                      "add the column plain, CREATE UNIQUE INDEX CONCURRENTLY on it (transaction=false), then "
+                      "ADD CONSTRAINT ... UNIQUE USING INDEX"});
     }
   }
   if (rewrites) {
     hits.push_back({"volatile-default", table, LockMode::access_exclusive,
-                    "ADD COLUMN " + name + " with a volatile default (or a serial or identity type) rewrites " + table +
-                        " under ACCESS EXCLUSIVE: reads and writes wait for the whole rewrite",
+                    "ADD COLUMN " + name +
+                        " with a volatile default (or a serial, identity or stored generated column) rewrites " +
+                        table + " under ACCESS EXCLUSIVE: reads and writes wait for the whole rewrite",
                     "add the column without a default (or with a constant one), set the default for new rows with "
                     "ALTER COLUMN ... SET DEFAULT, and fill old rows in batches"});
   }
@@ -192,7 +201,34 @@ void locks_alter(const Statement& statement, const Scope& scope, std::vector<Hit
                "skips the scan) and drop the CHECK"});
     } else if (subtype == "AT_AddConstraint") {
       locks_constraint(table, def.value("Constraint", Json::object()), hits);
+    } else if (subtype == "AT_ValidateConstraint" && scope.added_in_this_transaction(table, text_of(command, "name"))) {
+      hits.push_back({"constraint-without-not-valid", table, LockMode::access_exclusive,
+                      "VALIDATE CONSTRAINT " + text_of(command, "name") +
+                          " in the transaction that added it NOT VALID scans " + table +
+                          " under the lock the ADD took, so NOT VALID saves nothing",
+                      "validate it in a later migration (its own transaction takes only SHARE UPDATE EXCLUSIVE)"});
     }
+  }
+}
+
+// Statements PostgreSQL runs only outside a transaction block (besides the CONCURRENTLY forms).
+void locks_outside_transaction(const Statement& statement, const Scope& scope, std::vector<Hit>& hits) {
+  const auto& body = statement.body();
+  std::string what;
+  if (statement.type == "VacuumStmt" && flag_of(body, "is_vacuumcmd")) {
+    what = "VACUUM";
+  } else if (statement.type == "ReindexStmt") {
+    const auto kind = text_of(body, "kind");
+    if (kind == "REINDEX_OBJECT_SCHEMA" || kind == "REINDEX_OBJECT_DATABASE" || kind == "REINDEX_OBJECT_SYSTEM") {
+      what = "REINDEX " + kind.substr(std::string("REINDEX_OBJECT_").size());
+    }
+  }
+  if (!what.empty() && scope.transactional) {
+    hits.push_back({"concurrently-in-transaction",
+                    {},
+                    LockMode::none,
+                    what + " cannot run inside a transaction block, and this section runs in one",
+                    in_transaction_fix(what)});
   }
 }
 
@@ -213,12 +249,12 @@ void locks_blocking(const Statement& statement, const Scope& scope, std::vector<
     tables = relations_of(body.value("relations", Json::array()));
     command = "TRUNCATE";
   }
+  const auto mode = statement.type == "LockStmt" ? static_cast<LockMode>(std::clamp(body.value("mode", 8), 1, 8))
+                                                 : LockMode::access_exclusive;
   for (const auto& table : tables) {
     if (!table.empty() && !scope.is_new(table)) {
-      hits.push_back({"blocking-command", table, LockMode::access_exclusive,
-                      command + " holds " +
-                          std::string(command == "LOCK TABLE" ? "a strong lock" : "ACCESS EXCLUSIVE") + " on " + table +
-                          " for as long as it runs",
+      hits.push_back({"blocking-command", table, mode,
+                      command + " holds " + std::string(lock_name(mode)) + " on " + table + " for as long as it runs",
                       command == "VACUUM FULL" || command == "CLUSTER"
                           ? "plain VACUUM, or rebuild online with a tool such as pg_repack"
                       : command == "TRUNCATE" ? "DELETE in batches, or TRUNCATE in a maintenance window"
@@ -235,9 +271,12 @@ LockMode alter_lock(const Json& body) {
     const auto& constraint = command.value("def", Json::object()).value("Constraint", Json::object());
     LockMode mode = LockMode::access_exclusive;
     if (subtype == "AT_ValidateConstraint" || subtype == "AT_SetStatistics" || subtype == "AT_ClusterOn" ||
-        subtype == "AT_SetOptions" || subtype == "AT_ResetOptions" || subtype == "AT_AttachPartition") {
+        subtype == "AT_DropCluster" || subtype == "AT_SetOptions" || subtype == "AT_ResetOptions" ||
+        subtype == "AT_SetRelOptions" || subtype == "AT_ResetRelOptions" || subtype == "AT_AttachPartition") {
       mode = LockMode::share_update_exclusive;
-    } else if (subtype == "AT_AddConstraint" && text_of(constraint, "contype") == "CONSTR_FOREIGN") {
+    } else if ((subtype == "AT_AddConstraint" && text_of(constraint, "contype") == "CONSTR_FOREIGN") ||
+               subtype.rfind("AT_EnableTrig", 0) == 0 || subtype.rfind("AT_DisableTrig", 0) == 0 ||
+               subtype.rfind("AT_EnableAlwaysTrig", 0) == 0 || subtype.rfind("AT_EnableReplicaTrig", 0) == 0) {
       mode = LockMode::share_row_exclusive;
     }
     strongest = std::max(strongest, mode);
@@ -259,6 +298,7 @@ void check_locks(const Statement& statement, const Scope& scope, std::vector<Hit
   } else {
     locks_blocking(statement, scope, hits);
   }
+  locks_outside_transaction(statement, scope, hits);
 }
 
 std::vector<TableLock> table_locks(const Statement& statement, const Scope& scope) {

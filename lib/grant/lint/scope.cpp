@@ -29,6 +29,12 @@ bool sets_a_limit(const Json& set) {
 
 } // namespace
 
+void Scope::end_transaction() {
+  strong_locks.clear();
+  reported_many = false;
+  m_not_valid_here.clear();
+}
+
 std::string Scope::table_of_index(const std::string& index) const {
   const auto found = m_index_tables.find(index);
   return found == m_index_tables.end() ? std::string{} : found->second;
@@ -66,15 +72,16 @@ void Scope::learn(const Statement& statement) {
     }
   } else if (statement.type == "VariableSetStmt" && text_of(body, "name") == "lock_timeout") {
     const auto kind = text_of(body, "kind");
-    lock_timeout = kind == "VAR_SET_VALUE" ? sets_a_limit(body) : configured_lock_timeout;
+    // RESET and SET ... TO DEFAULT go back to the session's default (no limit unless the server
+    // sets one), not to the marker's SET LOCAL.
+    lock_timeout = kind == "VAR_SET_VALUE" && sets_a_limit(body);
   } else if (statement.type == "TransactionStmt") {
     const auto kind = text_of(body, "kind");
     if (kind == "TRANS_STMT_BEGIN" || kind == "TRANS_STMT_START") {
       transactional = true;
     } else if (kind == "TRANS_STMT_COMMIT" || kind == "TRANS_STMT_ROLLBACK") {
       transactional = false;
-      strong_locks.clear();
-      reported_many = false;
+      end_transaction();
     }
   } else if (statement.type == "AlterTableStmt") {
     const auto table = relation_name(body.value("relation", Json::object()));
@@ -83,6 +90,9 @@ void Scope::learn(const Statement& statement) {
       const auto subtype = text_of(command, "subtype");
       if (subtype == "AT_AddConstraint") {
         const auto& constraint = command.value("def", Json::object()).value("Constraint", Json::object());
+        if (flag_of(constraint, "skip_validation") && transactional) {
+          m_not_valid_here.insert(table + "." + text_of(constraint, "conname"));
+        }
         const auto& test = constraint.value("raw_expr", Json::object()).value("NullTest", Json::object());
         if (text_of(constraint, "contype") != "CONSTR_CHECK" || text_of(test, "nulltesttype") != "IS_NOT_NULL") {
           continue;
@@ -99,7 +109,7 @@ void Scope::learn(const Statement& statement) {
         }
       } else if (subtype == "AT_ValidateConstraint") {
         const auto found = m_unvalidated_checks.find(table + "." + text_of(command, "name"));
-        if (found != m_unvalidated_checks.end()) {
+        if (found != m_unvalidated_checks.end() && !added_in_this_transaction(table, text_of(command, "name"))) {
           m_not_null.insert(table + "." + found->second);
         }
       }

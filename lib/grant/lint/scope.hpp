@@ -50,6 +50,13 @@ public:
 
   /// Learns what `statement` creates, validates or sets, after its checks ran.
   void learn(const Statement& statement);
+  /// True when `table`.`constraint` was added NOT VALID earlier in the transaction still open:
+  /// validating it now scans under the ACCESS EXCLUSIVE lock the ADD took.
+  bool added_in_this_transaction(const std::string& table, const std::string& constraint) const {
+    return m_not_valid_here.count(table + "." + constraint) > 0;
+  }
+  /// A section or an explicit transaction ended: its locks are released.
+  void end_transaction();
 
   // The section being linted.
   bool transactional = true;
@@ -66,6 +73,7 @@ private:
   std::map<std::string, std::string> m_index_tables;
   std::map<std::string, std::string> m_unvalidated_checks; ///< "table.constraint" -> column
   std::set<std::string> m_not_null;                        ///< "table.column"
+  std::set<std::string> m_not_valid_here;                  ///< "table.constraint" added NOT VALID in this transaction
 };
 
 // The checks, one function per family (rules_<family>.cpp).
