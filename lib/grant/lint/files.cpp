@@ -26,7 +26,7 @@ bool has_marker(std::string_view text) {
 bool inside(const std::filesystem::path& file, const std::filesystem::path& folder) {
   std::error_code error;
   const auto a = std::filesystem::weakly_canonical(file, error);
-  const auto b = std::filesystem::weakly_canonical(folder, error);
+  const auto b = std::filesystem::weakly_canonical(folder, error); // a few databases: cheap enough
   const auto relative = a.lexically_relative(b);
   return !relative.empty() && *relative.begin() != "..";
 }
@@ -65,13 +65,13 @@ const config::Database& database_of(const config::Config& config, const std::fil
     }
     return *found;
   }
+  if (config.databases.size() == 1) {
+    return config.databases.front(); // whether or not its folder holds the file
+  }
   for (const auto& candidate : config.databases) {
     if (inside(file, candidate.migrations)) {
       return candidate;
     }
-  }
-  if (config.databases.size() == 1) {
-    return config.databases.front();
   }
   throw ConfigError(file.string() + " is in no database's migrations folder", file.string(),
                     "name its database: grant lint --database DB FILE");

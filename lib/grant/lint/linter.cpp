@@ -4,7 +4,10 @@
 #include <grant/lint/rules.hpp>
 #include <grant/lint/scope.hpp>
 
+#include <grant/util/parallel_for.hpp>
+
 #include <algorithm>
+#include <thread>
 
 namespace grant::lint {
 
@@ -79,8 +82,8 @@ Finding finding_of(const Hit& hit, const Statement& statement, const migrate::Mi
   return finding;
 }
 
-void lint_section(const migrate::Migration& migration, const config::Database& database, const Options& options,
-                  Scope& scope, Report& report) {
+void lint_section(const migrate::Migration& migration, const std::vector<Statement>& statements,
+                  const config::Database& database, const Options& options, Scope& scope, Report& report) {
   const auto& section = migration.up;
   scope.transactional = section.transaction;
   scope.configured_lock_timeout = (section.lock_timeout && section.lock_timeout->count() > 0) ||
@@ -89,7 +92,6 @@ void lint_section(const migrate::Migration& migration, const config::Database& d
   scope.lock_timeout = scope.configured_lock_timeout;
   scope.end_transaction();
   scope.reported_timeout = false;
-  const auto statements = parse_postgres(section);
   ++report.migrations;
   report.statements += statements.size();
   for (const auto& statement : statements) {
@@ -119,11 +121,22 @@ void lint_migrations(const config::Database& database, const std::vector<const m
     return;
   }
   report.fail_on[database.name] = database.lint.fail_on;
-  Scope scope(database);
+  // Parsing is most of the work and each file stands alone: parse on every core, then walk the
+  // statements in order (the rules read what earlier migrations created). A file the parser
+  // rejects is reported as the first of them in order would be.
+  std::vector<const migrate::Migration*> linted;
   for (const auto* migration : pending) {
     if (!migration->empty) {
-      lint_section(*migration, database, options, scope, report);
+      linted.push_back(migration);
     }
+  }
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  const auto parsed =
+      util::parallel_map(linted, linted.size() < 16 ? 1 : std::min(cores, 8),
+                         [](const migrate::Migration* migration) { return parse_postgres(migration->up); });
+  Scope scope(database);
+  for (std::size_t i = 0; i < linted.size(); ++i) {
+    lint_section(*linted[i], parsed[i], database, options, scope, report);
   }
 }
 

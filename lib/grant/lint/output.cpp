@@ -147,9 +147,13 @@ void text_facts(const Finding& finding, std::string& out) {
 } // namespace
 
 std::string display_path(const std::filesystem::path& file) {
-  std::error_code error;
-  const auto cwd = std::filesystem::current_path(error);
-  if (!error && file.is_absolute()) {
+  // grant never changes its working folder: read it once, not once per finding.
+  static const auto cwd = [] {
+    std::error_code error;
+    auto path = std::filesystem::current_path(error);
+    return error ? std::filesystem::path{} : path;
+  }();
+  if (!cwd.empty() && file.is_absolute()) {
     const auto relative = file.lexically_relative(cwd);
     if (!relative.empty() && *relative.begin() != "..") {
       return relative.generic_string();
