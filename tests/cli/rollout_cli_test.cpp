@@ -116,6 +116,15 @@ TEST_CASE("rollout: a failing canary touches no other shard; a failing gate stop
     for (int shard = 1; shard < 4; ++shard) {
       CHECK(fleet.applied_count(shard) == 0);
     }
+    // status shows the rollout in progress, and the waves of the config's rollout section.
+    fleet.config()["rollout"] = {{"waves", {"1", "100%"}}};
+    fleet.save();
+    const auto status = fleet.grant({"status"});
+    CHECK_MESSAGE(contains(status.out, "rollout in progress: s0 ahead at 2, 3 shard(s) behind; 1 of 2 wave(s) of the "
+                                       "config's rollout done, next wave 2 (orders/s1, orders/s2, orders/s3)"),
+                  status.out);
+    const auto status_json = Json::parse(fleet.grant({"--json", "status"}).out);
+    CHECK(status_json["databases"][0]["rollout"]["behind"] == Json::array({"s1", "s2", "s3"}));
     fleet.dir.write("go", "");
     run = fleet.grant({"migrate", "--waves", "1,100%", "--gate-cmd", "test -f go"});
     CHECK_MESSAGE(run.exit_code == 0, all(run));

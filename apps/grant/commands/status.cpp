@@ -2,6 +2,8 @@
 #include <grant/migrate/fleet_status.hpp>
 #include <grant/migrate/runner.hpp>
 #include <grant/migrate_output.hpp>
+#include <grant/registry/registry.hpp>
+#include <grant/rollout/rollout.hpp>
 #include <grant/util/strings.hpp>
 
 #include <iostream>
@@ -41,7 +43,46 @@ void say_target(const migrate::TargetStatus& status, const Context& context, con
   say_details(status, context, indent + "    ");
 }
 
-void say_database(const migrate::DatabaseSummary& summary, const Context& context) {
+// The config's rollout waves, when its rollout section sets any and they need no server (the
+// size order asks each shard: `grant migrate --plan` says it then).
+std::vector<rollout::Wave> configured_waves(const config::Config& config, registry::Registry& registry,
+                                            const std::vector<migrate::Target>& targets) {
+  const auto& settings = config.rollout;
+  rollout::Options options;
+  options.canary = settings.canary;
+  options.waves = settings.waves;
+  options.order = settings.order;
+  if (!options.active() || options.order == "size") {
+    return {};
+  }
+  try {
+    return rollout::make_waves(registry, targets, options);
+  } catch (const ConfigError&) {
+    return {}; // `grant migrate` reports a rollout section that does not fit the shards
+  }
+}
+
+std::string rollout_line(const rollout::Progress& progress) {
+  std::string line = "rollout in progress: " + util::join(progress.ahead, " ") + " ahead at " + progress.newest + ", " +
+                     std::to_string(progress.behind.size()) + " shard(s) behind";
+  if (progress.waves > 0) {
+    line += "; " + std::to_string(progress.waves_done) + " of " + std::to_string(progress.waves) +
+            " wave(s) of the config's rollout done" + (progress.next.empty() ? "" : ", next " + progress.next);
+  }
+  return line;
+}
+
+nlohmann::json rollout_json(const rollout::Progress& progress) {
+  return {{"newest", progress.newest},
+          {"ahead", progress.ahead},
+          {"behind", progress.behind},
+          {"waves", progress.waves},
+          {"waves_done", progress.waves_done},
+          {"next", progress.next.empty() ? nlohmann::json(nullptr) : nlohmann::json(progress.next)}};
+}
+
+void say_database(const migrate::DatabaseSummary& summary, const Context& context,
+                  const std::vector<rollout::Wave>& waves) {
   if (!summary.sharded) {
     for (const auto* target : summary.targets) {
       say_target(*target, context, "");
@@ -78,6 +119,7 @@ void say_database(const migrate::DatabaseSummary& summary, const Context& contex
       separator = "; ";
     }
     context.say(line);
+    context.say("  " + rollout_line(rollout::progress_of(summary.database, summary.version_skew, waves)));
   }
   for (const auto* file : summary.empty) {
     context.say(context.paint("empty migration", "33") + " " + file->up.file.string() +
@@ -120,7 +162,7 @@ nlohmann::json target_json(const migrate::TargetStatus& status) {
   return entry;
 }
 
-nlohmann::json database_json(const migrate::DatabaseSummary& summary) {
+nlohmann::json database_json(const migrate::DatabaseSummary& summary, const std::vector<rollout::Wave>& waves) {
   const auto& common = *summary.common;
   nlohmann::json differing = nlohmann::json::array();
   for (const auto* target : summary.differing) {
@@ -150,6 +192,9 @@ nlohmann::json database_json(const migrate::DatabaseSummary& summary) {
                                                    {"in_doubt", nullptr}}},
       {"differing", differing},
       {"version_skew", summary.version_skew.empty() ? nlohmann::json(nullptr) : nlohmann::json(summary.version_skew)},
+      {"rollout", summary.version_skew.empty()
+                      ? nlohmann::json(nullptr)
+                      : rollout_json(rollout::progress_of(summary.database, summary.version_skew, waves))},
       {"empty_migrations", empty}};
 }
 
@@ -161,6 +206,8 @@ void run_status(const StatusFlags& flags, Context& context) {
   const auto statuses = migrate::status(registry, work, options);
   const auto summaries = migrate::summarize_fleet(statuses);
   const auto skew = migrate::version_skew(statuses);
+  const auto waves =
+      skew.empty() ? std::vector<rollout::Wave>{} : configured_waves(context.config(), registry, work.targets);
   std::size_t pending = 0;
   std::size_t in_doubt = 0;
   bool unreachable = false;
@@ -176,7 +223,7 @@ void run_status(const StatusFlags& flags, Context& context) {
     }
     nlohmann::json databases = nlohmann::json::array();
     for (const auto& summary : summaries) {
-      databases.push_back(database_json(summary));
+      databases.push_back(database_json(summary, waves));
     }
     nlohmann::json skew_json = nlohmann::json::object();
     for (const auto& [database, versions] : skew) {
@@ -186,7 +233,7 @@ void run_status(const StatusFlags& flags, Context& context) {
         {{"targets", targets}, {"databases", databases}, {"pending", pending}, {"version_skew", skew_json}});
   } else {
     for (const auto& summary : summaries) {
-      say_database(summary, context);
+      say_database(summary, context, waves);
     }
   }
   if (unreachable) {

@@ -7,6 +7,7 @@
 #include <grant/migrate/targets.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -223,6 +224,43 @@ std::vector<PlannedWave> plan(registry::Registry& registry, const migrate::Workl
       planned.pending.emplace_back(status.target.label(), std::move(names));
     }
     out.push_back(std::move(planned));
+  }
+  return out;
+}
+
+Progress progress_of(const std::string& database, const std::map<std::string, std::string>& shard_versions,
+                     const std::vector<Wave>& waves) {
+  Progress out;
+  for (const auto& [shard, version] : shard_versions) {
+    if (migrate::compare_versions(version.empty() ? "0" : version, out.newest.empty() ? "0" : out.newest) > 0) {
+      out.newest = version;
+    }
+  }
+  for (const auto& [shard, version] : shard_versions) {
+    (version == out.newest ? out.ahead : out.behind).push_back(shard);
+  }
+  bool all_done_so_far = true;
+  for (const auto& wave : waves) {
+    std::vector<std::string> shards;
+    for (const auto& target : wave.targets) {
+      if (target.database->name == database) {
+        shards.push_back(target.endpoint.shard);
+      }
+    }
+    if (shards.empty()) {
+      continue;
+    }
+    ++out.waves;
+    const bool done = std::all_of(shards.begin(), shards.end(), [&](const std::string& shard) {
+      const auto found = shard_versions.find(shard);
+      return found != shard_versions.end() && found->second == out.newest;
+    });
+    if (done && all_done_so_far) {
+      ++out.waves_done;
+    } else if (all_done_so_far) {
+      all_done_so_far = false;
+      out.next = wave.label();
+    }
   }
   return out;
 }

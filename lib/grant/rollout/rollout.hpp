@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,6 +95,21 @@ std::vector<PlannedWave> plan(registry::Registry& registry, const migrate::Workl
 
 /// The gates as text ("replicas within 2000 ms (health.max_lag_ms), then `./check.sh` exits 0").
 std::string describe_gates(const Options& options, const std::vector<migrate::Target>& targets);
+
+/// A rollout in progress on one sharded database, read from its shards' newest applied versions
+/// (`grant status`). With the waves of the config's rollout section, how many are done.
+struct Progress {
+  std::string newest;              ///< the newest version any shard has
+  std::vector<std::string> ahead;  ///< shards at it
+  std::vector<std::string> behind; ///< the others
+  int waves = 0;                   ///< the config's waves for this database (0: none known)
+  int waves_done = 0;              ///< leading waves whose shards are all at `newest`
+  std::string next;                ///< the first wave not done, as Wave::label() says it
+};
+/// `shard_versions`: shard -> newest applied version ("" for none), as version_skew gives it;
+/// `waves`: the rollout's waves (any database's targets; only `database`'s count), may be empty.
+Progress progress_of(const std::string& database, const std::map<std::string, std::string>& shard_versions,
+                     const std::vector<Wave>& waves);
 
 // Gates (gates.cpp), also used by the throttle.
 /// Every replica of `targets` within `max_lag_ms` (or each database's health.max_lag_ms);
