@@ -60,6 +60,14 @@ TEST_CASE("grant-migrate action") {
     CHECK(bad.exit_code == 2);
     CHECK(contains(bad.out, "nope"));
   }
+  SUBCASE("the rollout inputs become migrate's flags") {
+    const auto canary = project.action("GRANT_ACTION_DATABASE=app GRANT_ACTION_CANARY=s0");
+    CHECK(canary.exit_code == 2);
+    CHECK(contains(canary.out, "--canary names shards, and database app is not sharded"));
+    const auto waves = project.action("GRANT_ACTION_DATABASE=app GRANT_ACTION_WAVES=100% GRANT_ACTION_PAUSE=1s");
+    CHECK(waves.exit_code == 0);
+    CHECK(contains(waves.out, "rollout complete: 1 wave(s), 1 target(s)"));
+  }
 }
 
 TEST_CASE("grant-migrate action: the lint input") {

@@ -144,7 +144,7 @@ TEST_CASE("rollout: refusals exit 2 and touch nothing") {
   fleet.dir.write("db/migrate/plain/1_p.sql", "-- grant:up\nCREATE TABLE p (id int);\n");
   fleet.dir.write("not-executable.sh", "#!/bin/sh\nexit 0\n");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
-      {{"migrate", "--database", "orders", "--waves", "1,2"}, "leaves 1 of database orders's 3 shards out"},
+      {{"migrate", "--database", "orders", "--waves", "1,2"}, "leaves 1 of the 3 shards of database orders out"},
       {{"migrate", "--database", "orders", "--waves", "2,1,100%"}, "is smaller than the wave before it"},
       {{"migrate", "--database", "orders", "--waves", "1,4"}, "asks for 4 shards, and database orders has 3"},
       {{"migrate", "--database", "orders", "--waves", "ten%"}, "is not a count or a share"},

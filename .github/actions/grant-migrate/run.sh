@@ -15,6 +15,12 @@ done
 migrate=(migrate --wait "${GRANT_ACTION_WAIT:-30}")
 [[ ${GRANT_ACTION_ATOMIC:-false} != true ]] || migrate+=(--atomic)
 [[ -z ${GRANT_ACTION_LOCK_TIMEOUT:-} ]] || migrate+=(--lock-timeout "$GRANT_ACTION_LOCK_TIMEOUT")
+# A rollout (docs/commands/migrate.md#rollouts): each input that is set becomes its flag.
+[[ -z ${GRANT_ACTION_CANARY:-} ]] || migrate+=(--canary "$GRANT_ACTION_CANARY")
+[[ -z ${GRANT_ACTION_WAVES:-} ]] || migrate+=(--waves "$GRANT_ACTION_WAVES")
+[[ -z ${GRANT_ACTION_MAX_LAG:-} ]] || migrate+=(--max-lag "$GRANT_ACTION_MAX_LAG")
+[[ -z ${GRANT_ACTION_GATE_CMD:-} ]] || migrate+=(--gate-cmd "$GRANT_ACTION_GATE_CMD")
+[[ -z ${GRANT_ACTION_PAUSE:-} ]] || migrate+=(--pause "$GRANT_ACTION_PAUSE")
 
 case ${GRANT_ACTION_LINT:-true} in
   true) grant "${global[@]}" lint --wait "${GRANT_ACTION_WAIT:-30}" --format github "${select[@]}" ;;

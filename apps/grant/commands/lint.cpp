@@ -97,7 +97,8 @@ void setup_lint(CLI::App& app, Context& context) {
   add_target_flags(*command, flags->run);
   // One value per --database / --shard, so that FILE arguments after them stay files.
   for (const char* name : {"--database", "--shard"}) {
-    command->get_option(name)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    command->get_option(name)->expected(1)->allow_extra_args(false)->multi_option_policy(
+        CLI::MultiOptionPolicy::TakeAll);
   }
   command->add_option("--wait", flags->run.wait_s, "Wait up to SECONDS for the servers to accept connections")
       ->check(whole_number(0, 86400));

@@ -132,7 +132,7 @@ void setup_migrate(CLI::App& app, Context& context) {
       "  grant migrate --wait-replicas 60           return once every replica has replayed it\n"
       "  grant migrate --database orders --canary s0 --max-lag 2000     s0 first, gate on its replicas, then the rest\n"
       "  grant migrate --database orders --waves 1,10%,100% --pause 5min --plan   print the waves, change nothing\n"
-      "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied), 2 "
+      "Exit codes: 0 done, 1 lint found a finding at lint.fail_on (nothing applied) or a rollout gate failed, 2 "
       "usage/config/migration-file error or a refused target (nothing applied there;\n"
       "other targets may have been migrated: the summary lists each), 3 a database failed.");
   command->callback([flags, &context] { run_migrate(*flags, context); });

@@ -100,6 +100,7 @@ void add_rollout_flags(CLI::App& command, RolloutFlags& flags) {
 rollout::Options rollout_options(const RolloutFlags& flags, const config::RolloutSettings& settings) {
   rollout::Options out;
   out.canary = flags.canary.empty() ? settings.canary : flags.canary;
+  out.canary_from_config = flags.canary.empty() && !settings.canary.empty();
   out.waves = flags.waves.empty() ? settings.waves : flags.waves;
   out.order = flags.order.empty() ? settings.order : flags.order;
   out.pause =
@@ -190,8 +191,8 @@ void report_rollout(Context& context, const rollout::Result& result, bool dry_ru
     for (const auto& wave : result.waves) {
       targets += wave.wave.targets.size();
     }
-    context.say("rollout complete: " + std::to_string(result.waves.size()) + " wave(s), " + std::to_string(targets) +
-                " target(s)");
+    context.say(std::string(dry_run ? "-- " : "") + "rollout complete: " + std::to_string(result.waves.size()) +
+                " wave(s), " + std::to_string(targets) + " target(s)");
   } else {
     std::string hint = "resume after fixing the cause: " + resume;
     if (!undo.empty()) {

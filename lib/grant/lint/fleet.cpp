@@ -114,12 +114,13 @@ pending_migrations(registry::Registry& registry, const migrate::Workload& work, 
   }
   std::map<std::string, std::set<std::string>> pending; // versions (status reads a copy of the files)
   std::map<std::string, bool> read_any;
+  std::map<std::string, std::vector<std::string>> unread; // notes for targets not read, when others were
   for (const auto& status : migrate::status(registry, readable, options)) {
     const auto& name = status.target.database->name;
     read_any[name] = read_any[name] || status.reachable;
     if (!status.reachable) {
-      notes.push_back(status.target.label() + ": could not read what is applied there (" + status.error +
-                      "); linted what the other targets have pending");
+      unread[name].push_back(status.target.label() + ": could not read what is applied there (" + status.error +
+                             "); linted what the other targets have pending");
     }
     if (status.reachable) {
       for (const auto* migration : status.plan.pending) {
@@ -131,6 +132,8 @@ pending_migrations(registry::Registry& registry, const migrate::Workload& work, 
     const bool all = !read_any.count(name) || !read_any[name];
     if (read_any.count(name) && !read_any[name]) {
       notes.push_back("database " + name + ": no target could be read, so every migration file was linted");
+    } else {
+      notes.insert(notes.end(), unread[name].begin(), unread[name].end());
     }
     for (const auto& migration : files) {
       if (up_to && migrate::compare_versions(migration.version, *up_to) > 0) {

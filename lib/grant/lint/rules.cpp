@@ -16,7 +16,9 @@ const std::vector<Rule>& rules() {
        "CONCURRENTLY, VACUUM, REINDEX SCHEMA/DATABASE/SYSTEM) fails in a transactional section",
        false},
       {"volatile-default", Severity::warning, "locks",
-       "ADD COLUMN with a volatile default (or a serial type) rewrites the table under ACCESS EXCLUSIVE", true},
+       "ADD COLUMN with a volatile default, a serial or identity type, or a stored generated column "
+       "rewrites the table under ACCESS EXCLUSIVE",
+       true},
       {"column-type-change", Severity::warning, "locks",
        "ALTER COLUMN TYPE rewrites the table and its indexes under ACCESS EXCLUSIVE", true},
       {"set-not-null", Severity::warning, "locks",

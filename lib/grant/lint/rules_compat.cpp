@@ -14,8 +14,8 @@ void compat_drop(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
   if (text_of(body, "removeType") != "OBJECT_TABLE") {
     return;
   }
-  for (const auto& object : body.value("objects", Json::array())) {
-    const auto table = dotted_name(object.value("List", Json::object()).value("items", Json::array()));
+  for (const auto& object : items(body, "objects")) {
+    const auto table = dotted_name(items(child(object, "List"), "items"));
     if (!scope.is_new(table)) {
       hits.push_back({"drop-table", table, LockMode::access_exclusive,
                       "DROP TABLE " + table +
@@ -27,12 +27,12 @@ void compat_drop(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
 }
 
 void compat_alter(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
-  const auto table = relation_name(body.value("relation", Json::object()));
+  const auto table = relation_name(child(body, "relation"));
   if (scope.is_new(table) || text_of(body, "objtype") == "OBJECT_INDEX") {
     return;
   }
-  for (const auto& item : body.value("cmds", Json::array())) {
-    const auto& command = item.value("AlterTableCmd", Json::object());
+  for (const auto& item : items(body, "cmds")) {
+    const auto& command = child(item, "AlterTableCmd");
     const auto subtype = text_of(command, "subtype");
     if (subtype == "AT_DropColumn") {
       hits.push_back({"drop-column", table, LockMode::access_exclusive,
@@ -41,11 +41,11 @@ void compat_alter(const Json& body, const Scope& scope, std::vector<Hit>& hits) 
                           "still name it (SELECT *, INSERTs listing it, ORMs that cached the columns)",
                       k_expand_contract});
     } else if (subtype == "AT_AddColumn") {
-      const auto& column = command.value("def", Json::object()).value("ColumnDef", Json::object());
+      const auto& column = child(child(command, "def"), "ColumnDef");
       bool not_null = false;
       bool has_default = makes_ids(column);
-      for (const auto& constraint_item : column.value("constraints", Json::array())) {
-        const auto kind = text_of(constraint_item.value("Constraint", Json::object()), "contype");
+      for (const auto& constraint_item : items(column, "constraints")) {
+        const auto kind = text_of(child(constraint_item, "Constraint"), "contype");
         not_null = not_null || kind == "CONSTR_NOTNULL" || kind == "CONSTR_PRIMARY";
         has_default = has_default || kind == "CONSTR_DEFAULT" || kind == "CONSTR_GENERATED";
       }
@@ -62,7 +62,7 @@ void compat_alter(const Json& body, const Scope& scope, std::vector<Hit>& hits) 
 
 void compat_rename(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
   const auto kind = text_of(body, "renameType");
-  const auto table = relation_name(body.value("relation", Json::object()));
+  const auto table = relation_name(child(body, "relation"));
   if ((kind != "OBJECT_TABLE" && kind != "OBJECT_COLUMN") || scope.is_new(table)) {
     return;
   }

@@ -69,23 +69,22 @@ void fleet_keys(const std::string& table, const config::Sharding& sharding, cons
   if (kind != "CONSTR_PRIMARY" && kind != "CONSTR_UNIQUE") {
     return;
   }
-  const auto keys =
-      column.empty() ? string_list(constraint.value("keys", Json::array())) : std::vector<std::string>{column};
+  const auto keys = column.empty() ? string_list(items(constraint, "keys")) : std::vector<std::string>{column};
   unique_without_key(table, sharding, keys, kind == "CONSTR_PRIMARY" ? "PRIMARY KEY" : "UNIQUE", hits);
 }
 
 void fleet_create(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
-  const auto table = relation_name(body.value("relation", Json::object()));
+  const auto table = relation_name(child(body, "relation"));
   const auto* sharding = scope.sharding_of(table);
   if (sharding == nullptr) {
     return;
   }
-  for (const auto& element : body.value("tableElts", Json::array())) {
+  for (const auto& element : items(body, "tableElts")) {
     if (element.contains("ColumnDef")) {
       const auto& column = element["ColumnDef"];
       serial_on_sharded(table, column, scope, hits);
-      for (const auto& item : column.value("constraints", Json::array())) {
-        fleet_keys(table, *sharding, item.value("Constraint", Json::object()), text_of(column, "colname"), hits);
+      for (const auto& item : items(column, "constraints")) {
+        fleet_keys(table, *sharding, child(item, "Constraint"), text_of(column, "colname"), hits);
       }
     } else if (element.contains("Constraint")) {
       fleet_keys(table, *sharding, element["Constraint"], {}, hits);
@@ -94,16 +93,16 @@ void fleet_create(const Json& body, const Scope& scope, std::vector<Hit>& hits) 
 }
 
 void fleet_alter(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
-  const auto table = relation_name(body.value("relation", Json::object()));
+  const auto table = relation_name(child(body, "relation"));
   const auto* sharding = scope.sharding_of(table);
   if (sharding == nullptr) {
     return;
   }
-  for (const auto& item : body.value("cmds", Json::array())) {
-    const auto& command = item.value("AlterTableCmd", Json::object());
+  for (const auto& item : items(body, "cmds")) {
+    const auto& command = child(item, "AlterTableCmd");
     const auto subtype = text_of(command, "subtype");
     const auto column = text_of(command, "name");
-    const auto& def = command.value("def", Json::object());
+    const auto& def = child(command, "def");
     if ((subtype == "AT_AlterColumnType" || subtype == "AT_DropColumn") && is_key(*sharding, column)) {
       hits.push_back({"shard-key-change", table, LockMode::access_exclusive,
                       std::string(subtype == "AT_DropColumn" ? "dropping" : "changing the type of") +
@@ -112,26 +111,26 @@ void fleet_alter(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
                       "keep the shard-key column as it is; to change the key, move the data with grant rebalance "
                       "to a config with the new key"});
     } else if (subtype == "AT_AddColumn") {
-      const auto& added = def.value("ColumnDef", Json::object());
+      const auto& added = child(def, "ColumnDef");
       serial_on_sharded(table, added, scope, hits);
-      for (const auto& constraint : added.value("constraints", Json::array())) {
-        fleet_keys(table, *sharding, constraint.value("Constraint", Json::object()), text_of(added, "colname"), hits);
+      for (const auto& constraint : items(added, "constraints")) {
+        fleet_keys(table, *sharding, child(constraint, "Constraint"), text_of(added, "colname"), hits);
       }
     } else if (subtype == "AT_AddConstraint") {
-      fleet_keys(table, *sharding, def.value("Constraint", Json::object()), {}, hits);
+      fleet_keys(table, *sharding, child(def, "Constraint"), {}, hits);
     }
   }
 }
 
 void fleet_index(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
-  const auto table = relation_name(body.value("relation", Json::object()));
+  const auto table = relation_name(child(body, "relation"));
   const auto* sharding = scope.sharding_of(table);
   if (sharding == nullptr || !flag_of(body, "unique")) {
     return;
   }
   std::vector<std::string> columns;
-  for (const auto& item : body.value("indexParams", Json::array())) {
-    const auto name = text_of(item.value("IndexElem", Json::object()), "name");
+  for (const auto& item : items(body, "indexParams")) {
+    const auto name = text_of(child(item, "IndexElem"), "name");
     if (name.empty()) {
       return; // an expression index: which columns it covers is not a list of names
     }
@@ -141,7 +140,7 @@ void fleet_index(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
 }
 
 void fleet_rename(const Json& body, const Scope& scope, std::vector<Hit>& hits) {
-  const auto table = relation_name(body.value("relation", Json::object()));
+  const auto table = relation_name(child(body, "relation"));
   const auto* sharding = scope.sharding_of(table);
   if (sharding != nullptr && text_of(body, "renameType") == "OBJECT_COLUMN" &&
       is_key(*sharding, text_of(body, "subname"))) {

@@ -22,8 +22,8 @@ const Json& relation_of(const Json& body) {
 }
 
 bool concurrently_option(const Json& body) {
-  for (const auto& item : body.value("params", Json::array())) {
-    if (text_of(item.value("DefElem", Json::object()), "defname") == "concurrently") {
+  for (const auto& item : items(body, "params")) {
+    if (text_of(child(item, "DefElem"), "defname") == "concurrently") {
       return true;
     }
   }
@@ -31,8 +31,8 @@ bool concurrently_option(const Json& body) {
 }
 
 bool vacuum_full(const Json& body) {
-  for (const auto& item : body.value("options", Json::array())) {
-    if (text_of(item.value("DefElem", Json::object()), "defname") == "full") {
+  for (const auto& item : items(body, "options")) {
+    if (text_of(child(item, "DefElem"), "defname") == "full") {
       return true;
     }
   }
@@ -81,8 +81,8 @@ void locks_drop(const Statement& statement, const Scope& scope, std::vector<Hit>
   if (text_of(body, "removeType") != "OBJECT_INDEX") {
     return;
   }
-  for (const auto& object : body.value("objects", Json::array())) {
-    const auto index = dotted_name(object.value("List", Json::object()).value("items", Json::array()));
+  for (const auto& object : items(body, "objects")) {
+    const auto index = dotted_name(items(child(object, "List"), "items"));
     const auto table = index_table(object, scope);
     if (flag_of(body, "concurrent")) {
       if (scope.transactional) {
@@ -114,9 +114,11 @@ void locks_reindex(const Statement& statement, const Scope& scope, std::vector<H
   }
   if (!scope.is_new(name) && !scope.index_is_new(name)) {
     hits.push_back({"reindex-without-concurrently", name, LockMode::share,
-                    "REINDEX of " + name +
-                        " blocks writes to the table (and locks out reads that use the index) while "
-                        "it rebuilds",
+                    relation_of(body).empty()
+                        ? "REINDEX " + text_of(body, "kind").substr(std::string("REINDEX_OBJECT_").size()) + " " +
+                              name + " blocks writes to each table (and reads that use its indexes) while it rebuilds"
+                        : "REINDEX of " + name +
+                              " blocks writes to the table (and locks out reads that use the index) while it rebuilds",
                     "REINDEX ... CONCURRENTLY, in a section marked transaction=false"});
   }
 }
@@ -124,10 +126,10 @@ void locks_reindex(const Statement& statement, const Scope& scope, std::vector<H
 void locks_add_column(const std::string& table, const Json& column, std::vector<Hit>& hits) {
   const auto name = text_of(column, "colname");
   bool rewrites = makes_ids(column);
-  for (const auto& item : column.value("constraints", Json::array())) {
-    const auto& constraint = item.value("Constraint", Json::object());
+  for (const auto& item : items(column, "constraints")) {
+    const auto& constraint = child(item, "Constraint");
     const auto kind = text_of(constraint, "contype");
-    if ((kind == "CONSTR_DEFAULT" && calls_any(constraint.value("raw_expr", Json::object()), k_volatile)) ||
+    if ((kind == "CONSTR_DEFAULT" && calls_any(child(constraint, "raw_expr"), k_volatile)) ||
         kind == "CONSTR_GENERATED") {
       rewrites = true; // a stored generated column is computed for every row: a rewrite too
     }
@@ -159,7 +161,7 @@ void locks_constraint(const std::string& table, const Json& constraint, std::vec
                     foreign ? LockMode::share_row_exclusive : LockMode::access_exclusive,
                     std::string(foreign ? "FOREIGN KEY" : "CHECK") + called + " checks every row of " + table +
                         " while it holds " + (foreign ? "SHARE ROW EXCLUSIVE (writes wait)" : "ACCESS EXCLUSIVE"),
-                    "ADD CONSTRAINT ... NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT in a later statement "
+                    "ADD CONSTRAINT ... NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT in a later migration "
                     "(it takes only SHARE UPDATE EXCLUSIVE)"});
   }
   if ((kind == "CONSTR_PRIMARY" || kind == "CONSTR_UNIQUE" || kind == "CONSTR_EXCLUSION") &&
@@ -178,12 +180,12 @@ void locks_alter(const Statement& statement, const Scope& scope, std::vector<Hit
   if (scope.is_new(table) || text_of(body, "objtype") == "OBJECT_INDEX") {
     return;
   }
-  for (const auto& item : body.value("cmds", Json::array())) {
-    const auto& command = item.value("AlterTableCmd", Json::object());
+  for (const auto& item : items(body, "cmds")) {
+    const auto& command = child(item, "AlterTableCmd");
     const auto subtype = text_of(command, "subtype");
-    const auto& def = command.value("def", Json::object());
+    const auto& def = child(command, "def");
     if (subtype == "AT_AddColumn") {
-      locks_add_column(table, def.value("ColumnDef", Json::object()), hits);
+      locks_add_column(table, child(def, "ColumnDef"), hits);
     } else if (subtype == "AT_AlterColumnType") {
       hits.push_back({"column-type-change", table, LockMode::access_exclusive,
                       "ALTER COLUMN " + text_of(command, "name") + " TYPE rewrites " + table +
@@ -200,7 +202,7 @@ void locks_alter(const Statement& statement, const Scope& scope, std::vector<Hit
                " IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT it; then SET NOT NULL (PostgreSQL 12+ "
                "skips the scan) and drop the CHECK"});
     } else if (subtype == "AT_AddConstraint") {
-      locks_constraint(table, def.value("Constraint", Json::object()), hits);
+      locks_constraint(table, child(def, "Constraint"), hits);
     } else if (subtype == "AT_ValidateConstraint" && scope.added_in_this_transaction(table, text_of(command, "name"))) {
       hits.push_back({"constraint-without-not-valid", table, LockMode::access_exclusive,
                       "VALIDATE CONSTRAINT " + text_of(command, "name") +
@@ -237,16 +239,16 @@ void locks_blocking(const Statement& statement, const Scope& scope, std::vector<
   std::vector<std::string> tables;
   std::string command;
   if (statement.type == "VacuumStmt" && vacuum_full(body)) {
-    tables = relations_of(body.value("rels", Json::array()), "VacuumRelation");
+    tables = relations_of(items(body, "rels"), "VacuumRelation");
     command = "VACUUM FULL";
   } else if (statement.type == "ClusterStmt") {
     tables = {relation_name(relation_of(body))};
     command = "CLUSTER";
   } else if (statement.type == "LockStmt" && body.value("mode", 0) >= static_cast<int>(LockMode::share)) {
-    tables = relations_of(body.value("relations", Json::array()));
+    tables = relations_of(items(body, "relations"));
     command = "LOCK TABLE";
   } else if (statement.type == "TruncateStmt") {
-    tables = relations_of(body.value("relations", Json::array()));
+    tables = relations_of(items(body, "relations"));
     command = "TRUNCATE";
   }
   const auto mode = statement.type == "LockStmt" ? static_cast<LockMode>(std::clamp(body.value("mode", 8), 1, 8))
@@ -265,10 +267,10 @@ void locks_blocking(const Statement& statement, const Scope& scope, std::vector<
 
 LockMode alter_lock(const Json& body) {
   LockMode strongest = LockMode::none;
-  for (const auto& item : body.value("cmds", Json::array())) {
-    const auto& command = item.value("AlterTableCmd", Json::object());
+  for (const auto& item : items(body, "cmds")) {
+    const auto& command = child(item, "AlterTableCmd");
     const auto subtype = text_of(command, "subtype");
-    const auto& constraint = command.value("def", Json::object()).value("Constraint", Json::object());
+    const auto& constraint = child(child(command, "def"), "Constraint");
     LockMode mode = LockMode::access_exclusive;
     if (subtype == "AT_ValidateConstraint" || subtype == "AT_SetStatistics" || subtype == "AT_ClusterOn" ||
         subtype == "AT_DropCluster" || subtype == "AT_SetOptions" || subtype == "AT_ResetOptions" ||
@@ -315,13 +317,12 @@ std::vector<TableLock> table_locks(const Statement& statement, const Scope& scop
         flag_of(body, "concurrent") ? LockMode::share_update_exclusive : LockMode::share);
   } else if (type == "DropStmt") {
     const auto kind = text_of(body, "removeType");
-    for (const auto& object : body.value("objects", Json::array())) {
+    for (const auto& object : items(body, "objects")) {
       if (kind == "OBJECT_INDEX") {
         add(index_table(object, scope),
             flag_of(body, "concurrent") ? LockMode::share_update_exclusive : LockMode::access_exclusive);
       } else if (kind == "OBJECT_TABLE" || kind == "OBJECT_MATVIEW") {
-        add(dotted_name(object.value("List", Json::object()).value("items", Json::array())),
-            LockMode::access_exclusive);
+        add(dotted_name(items(child(object, "List"), "items")), LockMode::access_exclusive);
       }
     }
   } else if (type == "ReindexStmt") {
@@ -332,18 +333,18 @@ std::vector<TableLock> table_locks(const Statement& statement, const Scope& scop
   } else if (type == "RenameStmt" && text_of(body, "renameType") != "OBJECT_INDEX") {
     add(relation_name(relation_of(body)), LockMode::access_exclusive);
   } else if (type == "VacuumStmt" && vacuum_full(body)) {
-    for (auto& table : relations_of(body.value("rels", Json::array()), "VacuumRelation")) {
+    for (auto& table : relations_of(items(body, "rels"), "VacuumRelation")) {
       add(std::move(table), LockMode::access_exclusive);
     }
   } else if (type == "ClusterStmt") {
     add(relation_name(relation_of(body)), LockMode::access_exclusive);
   } else if (type == "LockStmt") {
     const auto mode = static_cast<LockMode>(std::clamp(body.value("mode", 8), 1, 8));
-    for (auto& table : relations_of(body.value("relations", Json::array()))) {
+    for (auto& table : relations_of(items(body, "relations"))) {
       add(std::move(table), mode);
     }
   } else if (type == "TruncateStmt") {
-    for (auto& table : relations_of(body.value("relations", Json::array()))) {
+    for (auto& table : relations_of(items(body, "relations"))) {
       add(std::move(table), LockMode::access_exclusive);
     }
   }

@@ -12,7 +12,7 @@ std::string bare(std::string name) {
 
 // `SET lock_timeout = X`: true when X is a limit (anything but 0).
 bool sets_a_limit(const Json& set) {
-  const auto args = set.value("args", Json::array());
+  const auto args = items(set, "args");
   if (args.empty() || !args[0].contains("A_Const")) {
     return false;
   }
@@ -55,18 +55,18 @@ const config::Sharding* Scope::sharding_of(const std::string& table) const {
 void Scope::learn(const Statement& statement) {
   const auto& body = statement.body();
   if (statement.type == "CreateStmt") {
-    m_new_tables.insert(relation_name(body.value("relation", Json::object())));
+    m_new_tables.insert(relation_name(child(body, "relation")));
   } else if (statement.type == "CreateTableAsStmt") {
-    m_new_tables.insert(relation_name(body.value("into", Json::object()).value("rel", Json::object())));
+    m_new_tables.insert(relation_name(child(child(body, "into"), "rel")));
   } else if (statement.type == "IndexStmt") {
     const auto index = text_of(body, "idxname");
     if (!index.empty()) {
-      const auto table = relation_name(body.value("relation", Json::object()));
+      const auto table = relation_name(child(body, "relation"));
       m_new_indexes.insert(index);
       m_index_tables[index] = table;
     }
   } else if (statement.type == "RenameStmt" && text_of(body, "renameType") == "OBJECT_TABLE") {
-    const auto old_name = relation_name(body.value("relation", Json::object()));
+    const auto old_name = relation_name(child(body, "relation"));
     if (is_new(old_name)) {
       m_new_tables.insert(text_of(body, "newname"));
     }
@@ -84,21 +84,20 @@ void Scope::learn(const Statement& statement) {
       end_transaction();
     }
   } else if (statement.type == "AlterTableStmt") {
-    const auto table = relation_name(body.value("relation", Json::object()));
-    for (const auto& item : body.value("cmds", Json::array())) {
-      const auto& command = item.value("AlterTableCmd", Json::object());
+    const auto table = relation_name(child(body, "relation"));
+    for (const auto& item : items(body, "cmds")) {
+      const auto& command = child(item, "AlterTableCmd");
       const auto subtype = text_of(command, "subtype");
       if (subtype == "AT_AddConstraint") {
-        const auto& constraint = command.value("def", Json::object()).value("Constraint", Json::object());
+        const auto& constraint = child(child(command, "def"), "Constraint");
         if (flag_of(constraint, "skip_validation") && transactional) {
           m_not_valid_here.insert(table + "." + text_of(constraint, "conname"));
         }
-        const auto& test = constraint.value("raw_expr", Json::object()).value("NullTest", Json::object());
+        const auto& test = child(child(constraint, "raw_expr"), "NullTest");
         if (text_of(constraint, "contype") != "CONSTR_CHECK" || text_of(test, "nulltesttype") != "IS_NOT_NULL") {
           continue;
         }
-        const auto fields = string_list(
-            test.value("arg", Json::object()).value("ColumnRef", Json::object()).value("fields", Json::array()));
+        const auto fields = string_list(items(child(child(test, "arg"), "ColumnRef"), "fields"));
         if (fields.empty()) {
           continue;
         }
@@ -118,13 +117,13 @@ void Scope::learn(const Statement& statement) {
 }
 
 std::string index_table(const Json& drop_object, const Scope& scope) {
-  const auto name = dotted_name(drop_object.value("List", Json::object()).value("items", Json::array()));
+  const auto name = dotted_name(items(child(drop_object, "List"), "items"));
   const auto table = scope.table_of_index(name);
   return table.empty() ? name : table;
 }
 
 bool makes_ids(const Json& column_def) {
-  const auto type = string_list(column_def.value("typeName", Json::object()).value("names", Json::array()));
+  const auto type = string_list(items(child(column_def, "typeName"), "names"));
   if (!type.empty()) {
     const auto& name = type.back();
     if (name == "serial" || name == "bigserial" || name == "smallserial" || name == "serial4" || name == "serial8" ||
@@ -132,11 +131,11 @@ bool makes_ids(const Json& column_def) {
       return true;
     }
   }
-  for (const auto& item : column_def.value("constraints", Json::array())) {
-    const auto& constraint = item.value("Constraint", Json::object());
+  for (const auto& item : items(column_def, "constraints")) {
+    const auto& constraint = child(item, "Constraint");
     const auto kind = text_of(constraint, "contype");
     if (kind == "CONSTR_IDENTITY" ||
-        (kind == "CONSTR_DEFAULT" && calls_any(constraint.value("raw_expr", Json::object()), {"nextval"}))) {
+        (kind == "CONSTR_DEFAULT" && calls_any(child(constraint, "raw_expr"), {"nextval"}))) {
       return true;
     }
   }

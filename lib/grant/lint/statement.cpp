@@ -154,9 +154,12 @@ std::vector<Statement> parse_postgres(const migrate::Section& section) {
                      at(section.file, place.line, place.column),
                      "fix the SQL (psql reports the same error), or lint it with PostgreSQL 15's grammar in mind");
   }
-  const auto tree = Json::parse(parsed.result.parse_tree);
+  auto tree = Json::parse(parsed.result.parse_tree);
   std::vector<Statement> out;
-  for (const auto& raw : tree.value("stmts", Json::array())) {
+  if (!tree.contains("stmts") || !tree["stmts"].is_array()) {
+    return out;
+  }
+  for (auto& raw : tree["stmts"]) {
     const auto location = static_cast<std::size_t>(raw.value("stmt_location", 0));
     const auto length = static_cast<std::size_t>(raw.value("stmt_len", 0));
     Statement statement;
@@ -172,11 +175,29 @@ std::vector<Statement> parse_postgres(const migrate::Section& section) {
     if (!raw.contains("stmt") || !raw["stmt"].is_object() || raw["stmt"].empty()) {
       continue;
     }
-    statement.node = raw["stmt"];
+    statement.node = std::move(raw["stmt"]);
     statement.type = statement.node.begin().key();
     out.push_back(std::move(statement));
   }
   return out;
+}
+
+const Json& child(const Json& object, std::string_view key) {
+  static const Json k_empty = Json::object();
+  if (!object.is_object()) {
+    return k_empty;
+  }
+  const auto found = object.find(key);
+  return found != object.end() ? *found : k_empty;
+}
+
+const Json& items(const Json& object, std::string_view key) {
+  static const Json k_empty = Json::array();
+  if (!object.is_object()) {
+    return k_empty;
+  }
+  const auto found = object.find(key);
+  return found != object.end() && found->is_array() ? *found : k_empty;
 }
 
 std::string text_of(const Json& object, std::string_view key) {
@@ -231,7 +252,7 @@ std::string dotted_name(const Json& list) {
 }
 
 std::string function_name(const Json& func_call) {
-  const auto parts = string_list(func_call.is_object() ? func_call.value("funcname", Json::array()) : Json::array());
+  const auto parts = string_list(func_call.is_object() ? items(func_call, "funcname") : Json::array());
   return parts.empty() ? std::string{} : util::to_lower(parts.back());
 }
 

@@ -53,6 +53,10 @@ std::string dotted_name(const Json& list);
 std::string function_name(const Json& func_call);
 /// True when `node`, or anything inside it, calls a function named in `names`.
 bool calls_any(const Json& node, const std::set<std::string_view>& names);
+/// `object[key]` when it is an object's field, else an empty object: read without copying.
+const Json& child(const Json& object, std::string_view key);
+/// `object[key]` when it is an array, else an empty array: read without copying.
+const Json& items(const Json& object, std::string_view key);
 /// A string field of an object, or "".
 std::string text_of(const Json& object, std::string_view key);
 /// A boolean field of an object, or false.

@@ -279,9 +279,6 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
   if (events) {
     events({Event::Kind::applied, target.label(), migration.display_name(), step.ms, {}});
   }
-  if (options.throttle) {
-    options.throttle(target);
-  }
   return step;
 }
 

@@ -70,6 +70,9 @@ void migrate_on(db::Connection& connection, Tracker& tracker, const Target& targ
       break;
     }
     result.steps.push_back(apply_up(connection, tracker, target, *migration, options, events));
+    if (options.throttle && !options.dry_run) {
+      options.throttle(target); // after the step is recorded: a throttle that gives up keeps it counted
+    }
   }
 }
 

@@ -34,7 +34,7 @@ struct Event {
 using EventSink = std::function<void(const Event&)>;
 
 struct RunOptions {
-  /// Called on a target's thread after each migration it applied, and between the statements of
+  /// Called on a target's thread after each migration it applied (migrate, not --atomic), and between the statements of
   /// a transaction=false section (a rollout's replica-lag throttle); it may wait, or throw to
   /// stop the target there. Empty: nothing is called.
   std::function<void(const Target&)> throttle;

@@ -20,9 +20,12 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds k_gate_interval{1000};
 constexpr std::chrono::milliseconds k_command_interval{5000};
 
-void say(const EventSink& events, const std::string& text, migrate::Event::Kind kind = migrate::Event::Kind::note) {
+// Progress goes where notes go; a dry run's stdout is a SQL script, so there it goes with the
+// waits (stderr).
+void say(const EventSink& events, const std::string& text, bool dry_run = false,
+         migrate::Event::Kind kind = migrate::Event::Kind::note) {
   if (events) {
-    events({kind, "rollout", {}, 0, text});
+    events({dry_run ? migrate::Event::Kind::waiting_server : kind, "rollout", {}, 0, text});
   }
 }
 
@@ -85,7 +88,7 @@ std::vector<Verdict> await_gates(const Wave& wave, const std::vector<migrate::Ta
       }
     }
     if (said != last_said) {
-      say(events, "gates after wave " + std::to_string(wave.number) + ": " + said,
+      say(events, "gates after wave " + std::to_string(wave.number) + ": " + said, false,
           all_ok ? migrate::Event::Kind::note : migrate::Event::Kind::waiting_server);
       last_said = said;
     }
@@ -148,13 +151,13 @@ Result run(registry::Registry& registry, const migrate::Workload& work, const st
     const auto work_of_wave = subset(work, wave);
     if (already_applied(registry, work_of_wave, options_migrate, options_migrate.to)) {
       outcome.already_applied = true;
-      say(events, wave.label() + ": already applied");
+      say(events, wave.label() + ": already applied", options_migrate.dry_run);
       migrated.insert(migrated.end(), wave.targets.begin(), wave.targets.end());
       result.waves.push_back(std::move(outcome));
       earlier_done = true;
       continue;
     }
-    if (earlier_done && !result.waves.empty()) {
+    if (earlier_done && !result.waves.empty() && !options_migrate.dry_run) {
       // Resuming: the waves before were applied by an earlier run; their gates hold first.
       bool passed = false;
       auto verdicts = await_gates(result.waves.back().wave, migrated, options, events, passed);
@@ -167,7 +170,7 @@ Result run(registry::Registry& registry, const migrate::Workload& work, const st
       }
     }
     earlier_done = false;
-    say(events, wave.label() + ": applying");
+    say(events, wave.label() + (options_migrate.dry_run ? ": would apply" : ": applying"), options_migrate.dry_run);
     outcome.results = migrate::migrate(registry, work_of_wave, options_migrate, events);
     migrated.insert(migrated.end(), wave.targets.begin(), wave.targets.end());
     const int code = migrate::exit_code_of(outcome.results);

@@ -22,7 +22,10 @@ class Registry;
 namespace grant::rollout {
 
 struct Options {
-  std::vector<std::string> canary;    ///< shard names, first wave of every selected database
+  std::vector<std::string> canary; ///< shard names, first wave of every selected database
+  /// The canary came from the config's rollout section: an unsharded database then migrates in
+  /// the first wave instead of being refused.
+  bool canary_from_config = false;
   std::vector<std::string> waves;     ///< "1", "10%", "100%": cumulative counts or shares of each database's shards
   std::string order = "config";       ///< "config", "name" or "size" (smallest database first)
   std::chrono::milliseconds pause{0}; ///< between waves (gates keep being checked)

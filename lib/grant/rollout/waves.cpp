@@ -81,7 +81,7 @@ std::vector<std::vector<migrate::Target>> cut(registry::Registry& registry, cons
                                               std::vector<migrate::Target> targets, const Options& options) {
   std::vector<std::vector<migrate::Target>> out;
   if (!database.is_sharded()) {
-    if (!options.canary.empty()) {
+    if (!options.canary.empty() && !options.canary_from_config) {
       throw ConfigError("--canary names shards, and database " + database.name + " is not sharded", "--canary",
                         "select the sharded database with --database, or use --waves");
     }
@@ -134,7 +134,7 @@ std::vector<std::vector<migrate::Target>> cut(registry::Registry& registry, cons
   }
   if (done < total) {
     throw ConfigError("--waves " + util::join(options.waves, ",") + " leaves " + std::to_string(total - done) +
-                          " of database " + database.name + "'s " + std::to_string(total) + " shards out",
+                          " of the " + std::to_string(total) + " shards of database " + database.name + " out",
                       "--waves", "end the waves at 100%");
   }
   return out;
