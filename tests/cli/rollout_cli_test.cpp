@@ -163,9 +163,22 @@ TEST_CASE("rollout: refusals exit 2 and touch nothing") {
     CHECK(run.exit_code == 2);
     CHECK_MESSAGE(contains(run.err, words), run.err);
   }
+  // The same refusal from the config's rollout section names its key; its canary skips the
+  // unsharded database instead of refusing it.
+  fleet.config()["rollout"] = {{"waves", {"1", "2"}}};
+  fleet.save();
+  auto run = fleet.grant({"migrate", "--database", "orders"});
+  CHECK(run.exit_code == 2);
+  CHECK_MESSAGE(contains(run.err, "rollout.waves 1,2 leaves 1 of the 3 shards of database orders out"), run.err);
+  CHECK(contains(run.err, "at: rollout.waves"));
   for (int shard = 0; shard < 3; ++shard) {
     CHECK(fleet.applied_count(shard) == 0);
   }
+  fleet.config()["rollout"] = {{"canary", "s0"}};
+  fleet.save();
+  run = fleet.grant({"migrate", "--database", "plain", "--plan"});
+  CHECK_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(contains(run.out, "wave 1: plain"));
 }
 
 TEST_CASE("rollout: SIGKILL at random instants across waves, then a re-run finishes") {

@@ -60,7 +60,8 @@ void run_lint(const LintFlags& flags, Context& context) {
     migrate::RunOptions options;
     apply_run_flags(flags.run, options);
     if (options.wait.count() > 0) {
-      migrate::preflight(registry, work.targets, options, event_printer(context));
+      migrate::preflight(registry, work.targets, options, event_printer(context),
+                         false); // read-only: a replica is fine
     }
     report = lint::lint_pending(registry, work, options, {});
     targets = work.targets;

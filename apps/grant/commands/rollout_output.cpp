@@ -101,6 +101,18 @@ rollout::Options rollout_options(const RolloutFlags& flags, const config::Rollou
   rollout::Options out;
   out.canary = flags.canary.empty() ? settings.canary : flags.canary;
   out.canary_from_config = flags.canary.empty() && !settings.canary.empty();
+  if (out.canary_from_config) {
+    out.sources.canary = "rollout.canary";
+  }
+  if (flags.waves.empty() && !settings.waves.empty()) {
+    out.sources.waves = "rollout.waves";
+  }
+  if (flags.gate_cmd.empty() && settings.gate_cmd) {
+    out.sources.gate_command = "rollout.gate_cmd";
+  }
+  if (flags.max_lag_ms < 0 && settings.max_lag_ms) {
+    out.sources.max_lag = "rollout.max_lag_ms";
+  }
   out.waves = flags.waves.empty() ? settings.waves : flags.waves;
   out.order = flags.order.empty() ? settings.order : flags.order;
   out.pause =

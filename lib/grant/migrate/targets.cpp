@@ -83,7 +83,7 @@ int effective_jobs(int requested, std::size_t targets) {
 }
 
 void preflight(registry::Registry& registry, const std::vector<Target>& targets, const RunOptions& options,
-               const EventSink& events) {
+               const EventSink& events, bool refuse_replicas) {
   const auto deadline = std::chrono::steady_clock::now() + options.wait;
   const auto check = [&](const Target& target) -> std::string {
     const auto& url = target.endpoint.url;
@@ -94,7 +94,7 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
     while (true) {
       try {
         auto connection = registry.checkout(target.endpoint);
-        if (connection->in_recovery()) {
+        if (refuse_replicas && connection->in_recovery()) {
           return "refusing to migrate " + target.label() + ": the server is in recovery (a read replica)";
         }
         return {};

@@ -31,7 +31,7 @@ int exit_code_of(const std::vector<TargetResult>& results);
 /// Connects to every target (waiting up to options.wait for servers to come up) and refuses
 /// servers in recovery, before anything changes. Throws.
 void preflight(registry::Registry& registry, const std::vector<Target>& targets, const RunOptions& options,
-               const EventSink& events);
+               const EventSink& events, bool refuse_replicas = true);
 
 /// Runs `body` for each item on up to `jobs` threads; results keep the input order.
 template <typename Item, typename Result>

@@ -39,10 +39,10 @@ bool executable(const std::filesystem::path& path) {
 
 } // namespace
 
-void check_command(const std::string& command) {
+void check_command(const std::string& command, const std::string& source) {
   const auto trimmed = std::string(util::trim(command));
   if (trimmed.empty()) {
-    throw ConfigError("--gate-cmd is empty", "--gate-cmd", "give a command that exits 0 when the wave may go on");
+    throw ConfigError(source + " is empty", source, "give a command that exits 0 when the wave may go on");
   }
   const auto word = trimmed.substr(0, trimmed.find_first_of(" \t;|&"));
   static const std::set<std::string> k_builtins{"exit", "true", "false", "test", "[", ":", ".", "command", "!"};
@@ -51,7 +51,7 @@ void check_command(const std::string& command) {
   }
   if (word.find('/') != std::string::npos) {
     if (!executable(word)) {
-      throw ConfigError("--gate-cmd: " + util::in_quotes(word) + " is not an executable file", "--gate-cmd",
+      throw ConfigError(source + ": " + util::in_quotes(word) + " is not an executable file", source,
                         "check the path and its execute permission (chmod +x)");
     }
     return;
@@ -62,7 +62,7 @@ void check_command(const std::string& command) {
       return;
     }
   }
-  throw ConfigError("--gate-cmd: " + util::in_quotes(word) + " is not a command on PATH", "--gate-cmd",
+  throw ConfigError(source + ": " + util::in_quotes(word) + " is not a command on PATH", source,
                     "give the command's full path, or install it");
 }
 

@@ -118,7 +118,7 @@ std::function<void(const migrate::Target&)> throttle(const Options& options, con
       }
       if (Clock::now() >= give_up) {
         throw Error(ErrorKind::database,
-                    target.label() + ": its replicas stayed past --max-lag for " +
+                    target.label() + ": its replicas stayed past " + options.sources.max_lag + " for " +
                         std::to_string(options.gate_timeout.count() / 1000) + " s: " + verdict.detail,
                     target.label(), "check replication (is replay paused?), then re-run the same command to resume");
       }
@@ -271,7 +271,7 @@ Progress progress_of(const std::string& database, const std::map<std::string, st
 std::string describe_gates(const Options& options, const std::vector<migrate::Target>& targets) {
   std::string bound;
   if (options.max_lag_ms) {
-    bound = std::to_string(*options.max_lag_ms) + " ms (--max-lag)";
+    bound = std::to_string(*options.max_lag_ms) + " ms (" + options.sources.max_lag + ")";
   } else if (!targets.empty()) {
     bound = std::to_string(targets.front().database->health.max_lag_ms) + " ms (health.max_lag_ms)";
   }

@@ -26,6 +26,13 @@ struct Options {
   /// The canary came from the config's rollout section: an unsharded database then migrates in
   /// the first wave instead of being refused.
   bool canary_from_config = false;
+  /// Where each setting came from, for messages: the flag, or the config key (`rollout.waves`).
+  struct Sources {
+    std::string canary = "--canary";
+    std::string waves = "--waves";
+    std::string gate_command = "--gate-cmd";
+    std::string max_lag = "--max-lag";
+  } sources;
   std::vector<std::string> waves;     ///< "1", "10%", "100%": cumulative counts or shares of each database's shards
   std::string order = "config";       ///< "config", "name" or "size" (smallest database first)
   std::chrono::milliseconds pause{0}; ///< between waves (gates keep being checked)
@@ -120,7 +127,8 @@ Progress progress_of(const std::string& database, const std::map<std::string, st
 Verdict lag_gate(const std::vector<migrate::Target>& targets, std::optional<int> max_lag_ms);
 /// Runs the command (stdout to stderr), bounded by `timeout`; passes on exit 0.
 Verdict command_gate(const std::string& command, const Wave& wave, std::chrono::milliseconds timeout);
-/// Throws ConfigError when the command's first word is neither a shell builtin nor an executable.
-void check_command(const std::string& command);
+/// Throws ConfigError (at `source`) when the command's first word is neither a shell builtin nor
+/// an executable.
+void check_command(const std::string& command, const std::string& source = "--gate-cmd");
 
 } // namespace grant::rollout

@@ -17,9 +17,9 @@ namespace grant::rollout {
 namespace {
 
 // A wave's cumulative size for a database of `total` shards: "3" is 3, "10%" is ceil(10% of total).
-std::size_t cumulative(const std::string& spec, std::size_t total) {
-  const auto bad = [&spec](const std::string& why) {
-    return ConfigError("--waves: " + util::in_quotes(spec) + " " + why, "--waves",
+std::size_t cumulative(const std::string& spec, std::size_t total, const std::string& source) {
+  const auto bad = [&spec, &source](const std::string& why) {
+    return ConfigError(source + ": " + util::in_quotes(spec) + " " + why, source,
                        "write counts or shares of each database's shards, growing, ending at 100%: "
                        "--waves 1,10%,50%,100%");
   };
@@ -82,8 +82,8 @@ std::vector<std::vector<migrate::Target>> cut(registry::Registry& registry, cons
   std::vector<std::vector<migrate::Target>> out;
   if (!database.is_sharded()) {
     if (!options.canary.empty() && !options.canary_from_config) {
-      throw ConfigError("--canary names shards, and database " + database.name + " is not sharded", "--canary",
-                        "select the sharded database with --database, or use --waves");
+      throw ConfigError(options.sources.canary + " names shards, and database " + database.name + " is not sharded",
+                        options.sources.canary, "select the sharded database with --database, or use --waves");
     }
     out.push_back(std::move(targets));
     return out;
@@ -99,9 +99,10 @@ std::vector<std::vector<migrate::Target>> cut(registry::Registry& registry, cons
       for (const auto& shard : database.shards) {
         names.push_back(shard.name);
       }
-      throw ConfigError("--canary " + util::in_quotes(name) + ": database " + database.name + " has no such shard" +
+      throw ConfigError(options.sources.canary + " " + util::in_quotes(name) + ": database " + database.name +
+                            " has no such shard" +
                             (database.find_shard(name) ? " among the selected ones (--shard)" : ""),
-                        "--canary", "its shards: " + util::join(names, ", "));
+                        options.sources.canary, "its shards: " + util::join(names, ", "));
     }
     canary.push_back(*found);
     targets.erase(found);
@@ -114,15 +115,15 @@ std::vector<std::vector<migrate::Target>> cut(registry::Registry& registry, cons
   const std::vector<std::string> specs = options.waves.empty() ? std::vector<std::string>{"100%"} : options.waves;
   std::size_t previous = 0;
   for (const auto& spec : specs) {
-    const auto upto = cumulative(spec, total);
+    const auto upto = cumulative(spec, total, options.sources.waves);
     if (upto > total) {
-      throw ConfigError("--waves: " + util::in_quotes(spec) + " asks for " + std::to_string(upto) +
+      throw ConfigError(options.sources.waves + ": " + util::in_quotes(spec) + " asks for " + std::to_string(upto) +
                             " shards, and database " + database.name + " has " + std::to_string(total),
-                        "--waves", "use a share (50%) or a smaller count");
+                        options.sources.waves, "use a share (50%) or a smaller count");
     }
     if (upto < previous) {
-      throw ConfigError("--waves: " + util::in_quotes(spec) + " is smaller than the wave before it", "--waves",
-                        "each wave is a running total: --waves 1,10%,50%,100%");
+      throw ConfigError(options.sources.waves + ": " + util::in_quotes(spec) + " is smaller than the wave before it",
+                        options.sources.waves, "each wave is a running total: --waves 1,10%,50%,100%");
     }
     previous = upto;
     std::vector<migrate::Target> wave;
@@ -133,9 +134,10 @@ std::vector<std::vector<migrate::Target>> cut(registry::Registry& registry, cons
     out.push_back(std::move(wave));
   }
   if (done < total) {
-    throw ConfigError("--waves " + util::join(options.waves, ",") + " leaves " + std::to_string(total - done) +
-                          " of the " + std::to_string(total) + " shards of database " + database.name + " out",
-                      "--waves", "end the waves at 100%");
+    throw ConfigError(options.sources.waves + " " + util::join(options.waves, ",") + " leaves " +
+                          std::to_string(total - done) + " of the " + std::to_string(total) + " shards of database " +
+                          database.name + " out",
+                      options.sources.waves, "end the waves at 100%");
   }
   return out;
 }
@@ -153,7 +155,7 @@ std::string Wave::label() const {
 std::vector<Wave> make_waves(registry::Registry& registry, const std::vector<migrate::Target>& targets,
                              const Options& options) {
   if (options.gate_command) {
-    check_command(*options.gate_command);
+    check_command(*options.gate_command, options.sources.gate_command);
   }
   // Each database in config order, its waves side by side: wave i is every database's i-th.
   std::vector<const config::Database*> databases;
