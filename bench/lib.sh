@@ -5,6 +5,7 @@
 #   bench_start                       # $work (removed on exit), cleanup trap
 #   bench_servers VAR...              # tests/servers.sh when the first VAR is unset
 #   bench_psql                        # $psql, PGCONNECT_TIMEOUT
+#   bench_npm_tool VAR TOOL PACKAGE   # a peer tool from npm (dbmate, squawk), cached
 #   fresh_pg URL / fresh_pg_many URL N / drop_pg URL DB_URL... / timed CMD... / median / minimum / ratio
 #
 # Everything a script creates (databases, servers, $work) is removed on exit, also on error or ^C.
@@ -101,6 +102,38 @@ bench_servers() {
   for var in "$@"; do
     [[ -n ${!var:-} ]] || die "$var is unset (source the env file of tests/servers.sh, or unset $1 to start servers)"
   done
+}
+
+# A peer tool from npm, for comparison only: `bench_npm_tool VAR TOOL PACKAGE` sets VAR to the
+# tool's binary: $VAR when set, else TOOL on PATH, else the one installed into
+# ${XDG_CACHE_HOME:-~/.cache}/grant-bench/TOOL (installing PACKAGE there with npm the first time).
+# The npm package's bin is a node wrapper around a prebuilt binary from an optional dependency
+# (@TOOL/linux-x64, @TOOL-cli/linux-x64, ...): the binary itself is used, so node's start-up is
+# not timed.
+bench_find_npm_binary() {
+  local prefix=$1 tool=$2 native
+  for native in "$prefix"/node_modules/@"$tool"*/*/bin/"$tool"; do
+    [[ -x $native ]] && { printf '%s' "$native"; return 0; }
+  done
+  [[ -x $prefix/node_modules/.bin/$tool ]] && { printf '%s' "$prefix/node_modules/.bin/$tool"; return 0; }
+  return 1
+}
+bench_npm_tool() {
+  local var=$1 tool=$2 package=$3 found cache
+  found=${!var:-}
+  if [[ -z $found ]]; then
+    cache=${XDG_CACHE_HOME:-$HOME/.cache}/grant-bench/$tool
+    if ! found=$(command -v "$tool") && ! found=$(bench_find_npm_binary "$cache" "$tool"); then
+      command -v npm >/dev/null || die "$tool not found and npm is missing: install $tool or set $var"
+      say "installing $package from npm into $cache"
+      mkdir -p "$cache"
+      npm install --prefix "$cache" --no-audit --no-fund "$package" >"$work/npm.log" 2>&1 ||
+        { cat "$work/npm.log" >&2; die "npm install $package failed"; }
+      found=$(bench_find_npm_binary "$cache" "$tool") || die "npm installed $package but no binary was found under $cache"
+    fi
+  fi
+  "$found" --version >/dev/null 2>&1 || die "$found does not run"
+  printf -v "$var" '%s' "$found"
 }
 
 bench_psql() {

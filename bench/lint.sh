@@ -57,30 +57,8 @@ bench_positive BENCH_RUNS "$runs"
 bench_start
 
 # ---- squawk ----------------------------------------------------------------------------------
-find_squawk() {
-  local prefix=$1 native
-  # The npm package's bin is a node wrapper around a prebuilt binary from an optional
-  # dependency (@squawk-cli/linux-x64, ...); call the binary itself so node start-up is not timed.
-  for native in "$prefix"/node_modules/@squawk-cli/*/bin/squawk; do
-    [[ -x $native ]] && { printf '%s' "$native"; return 0; }
-  done
-  [[ -x $prefix/node_modules/.bin/squawk ]] && { printf '%s' "$prefix/node_modules/.bin/squawk"; return 0; }
-  return 1
-}
-
 squawk=${SQUAWK_BIN:-}
-if [[ -z $squawk ]]; then
-  cache=${XDG_CACHE_HOME:-$HOME/.cache}/grant-bench/squawk
-  if ! squawk=$(command -v squawk) && ! squawk=$(find_squawk "$cache"); then
-    command -v npm >/dev/null || die "squawk not found and npm is missing: install squawk or set SQUAWK_BIN"
-    say "installing squawk-cli from npm into $cache"
-    mkdir -p "$cache"
-    npm install --prefix "$cache" --no-audit --no-fund squawk-cli >"$work/npm.log" 2>&1 ||
-      { cat "$work/npm.log" >&2; die "npm install squawk-cli failed"; }
-    squawk=$(find_squawk "$cache") || die "npm installed squawk-cli but no binary was found under $cache"
-  fi
-fi
-"$squawk" --version >/dev/null 2>&1 || die "$squawk does not run"
+bench_npm_tool squawk squawk squawk-cli
 
 bench_servers GRANT_TEST_PG_SHARD0_URL GRANT_TEST_PG_SHARD1_URL GRANT_TEST_PG_SHARD2_URL GRANT_TEST_PG_SHARD3_URL
 bench_psql

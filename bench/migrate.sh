@@ -59,30 +59,8 @@ bench_servers GRANT_TEST_PG_WRITER_URL GRANT_TEST_PG_SHARD0_URL GRANT_TEST_PG_SH
 bench_psql
 
 # ---- dbmate ----------------------------------------------------------------------------------
-find_dbmate() {
-  local prefix=$1 native
-  # The npm package's bin is a node wrapper around a prebuilt binary from an optional
-  # dependency (@dbmate/linux-x64, ...); call the binary itself so node start-up is not timed.
-  for native in "$prefix"/node_modules/@dbmate/*/bin/dbmate; do
-    [[ -x $native ]] && { printf '%s' "$native"; return 0; }
-  done
-  [[ -x $prefix/node_modules/.bin/dbmate ]] && { printf '%s' "$prefix/node_modules/.bin/dbmate"; return 0; }
-  return 1
-}
-
 dbmate=${DBMATE_BIN:-}
-if [[ -z $dbmate ]]; then
-  cache=${XDG_CACHE_HOME:-$HOME/.cache}/grant-bench/dbmate
-  if ! dbmate=$(command -v dbmate) && ! dbmate=$(find_dbmate "$cache"); then
-    command -v npm >/dev/null || die "dbmate not found and npm is missing: install dbmate or set DBMATE_BIN"
-    say "installing dbmate from npm into $cache"
-    mkdir -p "$cache"
-    npm install --prefix "$cache" --no-audit --no-fund dbmate >"$work/npm.log" 2>&1 ||
-      { cat "$work/npm.log" >&2; die "npm install dbmate failed"; }
-    dbmate=$(find_dbmate "$cache") || die "npm installed dbmate but no binary was found under $cache"
-  fi
-fi
-"$dbmate" --version >/dev/null 2>&1 || die "$dbmate does not run"
+bench_npm_tool dbmate dbmate dbmate
 
 # ---- migration files and floor scripts -------------------------------------------------------
 applied_by="${USER:-$(id -un)}@$(hostname)"

@@ -17,11 +17,6 @@ namespace grant::lint {
 
 namespace {
 
-bool engine_lints(const config::Database& database) {
-  const auto& url = database.url ? *database.url : database.shards.front().url;
-  return db::engine_for(url).traits().lint;
-}
-
 struct TargetAnswer {
   bool reachable = true;
   std::string error;

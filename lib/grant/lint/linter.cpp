@@ -13,14 +13,8 @@ namespace grant::lint {
 
 namespace {
 
-bool engine_has_rules(const config::Database& database) {
-  const auto& url = database.url ? *database.url : database.shards.front().url;
-  return db::engine_for(url).traits().lint;
-}
-
-std::string_view engine_name(const config::Database& database) {
-  const auto& url = database.url ? *database.url : database.shards.front().url;
-  return db::engine_for(url).traits().display_name;
+const db::Engine& engine_of(const config::Database& database) {
+  return db::engine_for(database.url ? *database.url : database.shards.front().url);
 }
 
 bool silences(const Statement& statement, std::string_view rule) {
@@ -114,8 +108,8 @@ void lint_migrations(const config::Database& database, const std::vector<const m
   if (pending.empty()) {
     return;
   }
-  if (!engine_has_rules(database)) {
-    report.notes.push_back("database " + database.name + " (" + std::string(engine_name(database)) +
+  if (!engine_lints(database)) {
+    report.notes.push_back("database " + database.name + " (" + std::string(engine_of(database).traits().display_name) +
                            "): " + std::to_string(pending.size()) +
                            " migration(s) not linted: the lint rules are PostgreSQL's");
     return;
@@ -138,6 +132,10 @@ void lint_migrations(const config::Database& database, const std::vector<const m
   for (std::size_t i = 0; i < linted.size(); ++i) {
     lint_section(*linted[i], parsed[i], database, options, scope, report);
   }
+}
+
+bool engine_lints(const config::Database& database) {
+  return engine_of(database).traits().lint;
 }
 
 bool reaches(const Finding& finding, std::string_view fail_on) {

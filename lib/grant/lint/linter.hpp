@@ -45,6 +45,9 @@ struct Report {
 void lint_migrations(const config::Database& database, const std::vector<const migrate::Migration*>& pending,
                      const Options& options, Report& report);
 
+/// True when the engine of `database`'s URLs has lint rules (PostgreSQL); SQLite's does not.
+bool engine_lints(const config::Database& database);
+
 /// True when a finding that is not silenced is at its database's lint.fail_on or above, or at
 /// `fail_on` when given (--fail-on: "error", "warning", "none" never fails).
 bool fails(const Report& report, const std::optional<std::string>& fail_on = std::nullopt);

@@ -15,12 +15,6 @@ const std::set<std::string_view> k_volatile{"random",           "gen_random_uuid
                                             "uuid_generate_v4", "clock_timestamp", "timeofday",
                                             "nextval",          "txid_current",    "random_normal"};
 
-const Json& relation_of(const Json& body) {
-  static const Json k_empty = Json::object();
-  const auto found = body.find("relation");
-  return found == body.end() ? k_empty : *found;
-}
-
 bool concurrently_option(const Json& body) {
   for (const auto& item : items(body, "params")) {
     if (text_of(child(item, "DefElem"), "defname") == "concurrently") {
@@ -58,7 +52,7 @@ std::string in_transaction_fix(std::string_view what) {
 
 void locks_index(const Statement& statement, const Scope& scope, std::vector<Hit>& hits) {
   const auto& body = statement.body();
-  const auto table = relation_name(relation_of(body));
+  const auto table = relation_name(child(body, "relation"));
   if (flag_of(body, "concurrent")) {
     if (scope.transactional) {
       hits.push_back({"concurrently-in-transaction", table, LockMode::share_update_exclusive,
@@ -100,7 +94,7 @@ void locks_drop(const Statement& statement, const Scope& scope, std::vector<Hit>
 
 void locks_reindex(const Statement& statement, const Scope& scope, std::vector<Hit>& hits) {
   const auto& body = statement.body();
-  auto name = relation_name(relation_of(body));
+  auto name = relation_name(child(body, "relation"));
   if (name.empty()) {
     name = text_of(body, "name");
   }
@@ -114,7 +108,7 @@ void locks_reindex(const Statement& statement, const Scope& scope, std::vector<H
   }
   if (!scope.is_new(name) && !scope.index_is_new(name)) {
     hits.push_back({"reindex-without-concurrently", name, LockMode::share,
-                    relation_of(body).empty()
+                    child(body, "relation").empty()
                         ? "REINDEX " + text_of(body, "kind").substr(std::string("REINDEX_OBJECT_").size()) + " " +
                               name + " blocks writes to each table (and reads that use its indexes) while it rebuilds"
                         : "REINDEX of " + name +
@@ -176,7 +170,7 @@ void locks_constraint(const std::string& table, const Json& constraint, std::vec
 
 void locks_alter(const Statement& statement, const Scope& scope, std::vector<Hit>& hits) {
   const auto& body = statement.body();
-  const auto table = relation_name(relation_of(body));
+  const auto table = relation_name(child(body, "relation"));
   if (scope.is_new(table) || text_of(body, "objtype") == "OBJECT_INDEX") {
     return;
   }
@@ -242,7 +236,7 @@ void locks_blocking(const Statement& statement, const Scope& scope, std::vector<
     tables = relations_of(items(body, "rels"), "VacuumRelation");
     command = "VACUUM FULL";
   } else if (statement.type == "ClusterStmt") {
-    tables = {relation_name(relation_of(body))};
+    tables = {relation_name(child(body, "relation"))};
     command = "CLUSTER";
   } else if (statement.type == "LockStmt" && body.value("mode", 0) >= static_cast<int>(LockMode::share)) {
     tables = relations_of(items(body, "relations"));
@@ -313,7 +307,7 @@ std::vector<TableLock> table_locks(const Statement& statement, const Scope& scop
     }
   };
   if (type == "IndexStmt") {
-    add(relation_name(relation_of(body)),
+    add(relation_name(child(body, "relation")),
         flag_of(body, "concurrent") ? LockMode::share_update_exclusive : LockMode::share);
   } else if (type == "DropStmt") {
     const auto kind = text_of(body, "removeType");
@@ -326,18 +320,18 @@ std::vector<TableLock> table_locks(const Statement& statement, const Scope& scop
       }
     }
   } else if (type == "ReindexStmt") {
-    add(relation_name(relation_of(body)),
+    add(relation_name(child(body, "relation")),
         concurrently_option(body) ? LockMode::share_update_exclusive : LockMode::share);
   } else if (type == "AlterTableStmt" && text_of(body, "objtype") != "OBJECT_INDEX") {
-    add(relation_name(relation_of(body)), alter_lock(body));
+    add(relation_name(child(body, "relation")), alter_lock(body));
   } else if (type == "RenameStmt" && text_of(body, "renameType") != "OBJECT_INDEX") {
-    add(relation_name(relation_of(body)), LockMode::access_exclusive);
+    add(relation_name(child(body, "relation")), LockMode::access_exclusive);
   } else if (type == "VacuumStmt" && vacuum_full(body)) {
     for (auto& table : relations_of(items(body, "rels"), "VacuumRelation")) {
       add(std::move(table), LockMode::access_exclusive);
     }
   } else if (type == "ClusterStmt") {
-    add(relation_name(relation_of(body)), LockMode::access_exclusive);
+    add(relation_name(child(body, "relation")), LockMode::access_exclusive);
   } else if (type == "LockStmt") {
     const auto mode = static_cast<LockMode>(std::clamp(body.value("mode", 8), 1, 8));
     for (auto& table : relations_of(items(body, "relations"))) {
