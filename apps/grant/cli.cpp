@@ -139,13 +139,18 @@ int run(int argc, char** argv) {
   return after_signal(context.exit_code, app);
 }
 
-const config::Config& Context::config() {
+const config::Config& Context::config(util::UrlCheck urls) {
+  if (m_config && m_config_urls == util::UrlCheck::syntax && urls == util::UrlCheck::full) {
+    // A reference to the loaded config may be held: a command asks once, knowing whether it connects.
+    throw std::logic_error("the config was loaded for a command that does not connect");
+  }
   if (!m_config) {
+    m_config_urls = urls;
     std::optional<std::filesystem::path> path;
     if (global.config_given) {
       path = global.config_path;
     }
-    auto loaded = config::load(path, config::process_env());
+    auto loaded = config::load(path, config::process_env(), urls);
     shard::validate(loaded); // resolver lint is part of loading: a bad resolver is a config error
     m_config = std::move(loaded);
   }

@@ -32,11 +32,25 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 for file in bin/grant lib/libgrant.a lib/cmake/grant/grantConfig.cmake lib/cmake/grant/grantConfigVersion.cmake \
   lib/cmake/grant/grantTargets.cmake lib/pkgconfig/grant.pc include/grant/migrate/runner.hpp include/grant/version.hpp \
   share/man/man1/grant.1 share/man/man1/grant-migrate.1 share/bash-completion/completions/grant \
-  share/zsh/vendor-completions/_grant share/fish/vendor_completions.d/grant.fish; do
+  share/zsh/vendor-completions/_grant share/fish/vendor_completions.d/grant.fish \
+  lib/grant/grant-postgres.so lib/grant/grant-serve.so; do
   [[ -f $prefix/$file ]] || fail "the install has no $file"
 done
 [[ $("$prefix/bin/grant" --version) == "grant $version (commit $commit)" ]] ||
   fail "installed grant --version says '$("$prefix/bin/grant" --version)', expected 'grant $version (commit $commit)'"
+
+# The PostgreSQL adapter is a module the program loads on first use: an installed grant finds it
+# (a connection error, exit 3, not "cannot load", exit 2).
+postgres_reaches() {
+  local program=$1 dir
+  dir=$(mktemp -d "$work/postgres-XXXX")
+  printf '{"databases": {"app": {"url": "postgres://u@127.0.0.1:1/app?connect_timeout=2"}}}' >"$dir/grant.json"
+  mkdir -p "$dir/db/migrate/app"
+  local rc=0
+  (cd "$dir" && "$program" status >"$dir/out.log" 2>&1) || rc=$?
+  [[ $rc == 3 ]] && grep -q "127.0.0.1" "$dir/out.log" || fail "$program with a PostgreSQL URL: exit $rc, $(cat "$dir/out.log")"
+}
+postgres_reaches "$prefix/bin/grant"
 
 step "public headers"
 tests/package/check_headers.sh "$prefix" "$work/headers"
@@ -127,7 +141,12 @@ for path in ./usr/bin/grant ./usr/share/man/man1/grant.1 ./usr/share/man/man1/gr
   ./usr/share/fish/vendor_completions.d/grant.fish; do
   grep -q " $path\$" "$work/deb-contents.txt" || fail "$deb lacks $path"
 done
-if grep -qE ' \./usr/(include|lib)/' "$work/deb-contents.txt"; then fail "$deb carries development files (they belong in grant-dev)"; fi
+for path in ./usr/lib/grant/grant-postgres.so ./usr/lib/grant/grant-serve.so; do
+  grep -q " $path\$" "$work/deb-contents.txt" || fail "$deb lacks $path (a module grant loads on first use)"
+done
+if grep -E ' \./usr/(include|lib)/' "$work/deb-contents.txt" | grep -qvE ' \./usr/lib/(grant/(grant-[a-z]+\.so)?)?$'; then
+  fail "$deb carries development files (they belong in grant-dev)"
+fi
 depends=$(dpkg-deb -f "$deb" Depends)
 for library in libpqxx-6.4 libpq5 libsqlite3-0 libxxhash0 libssl3 libcpp-httplib0.11; do
   grep -q "$library" <<<"$depends" || fail "$deb's Depends lacks $library: $depends"
@@ -135,6 +154,7 @@ done
 root=$work/root
 dpkg-deb -x "$deb" "$root"
 [[ $("$root/usr/bin/grant" --version) == "grant $version (commit $commit)" ]] || fail "the unpacked grant --version: $("$root/usr/bin/grant" --version)"
+postgres_reaches "$root/usr/bin/grant"
 unpacked_help=$("$root/usr/bin/grant" --help)
 grep -q "^Usage: grant" <<<"$unpacked_help" || fail "the unpacked grant --help"
 project=$work/sqlite-project

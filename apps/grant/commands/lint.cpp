@@ -51,7 +51,9 @@ lint::Report lint_files(const LintFlags& flags, const config::Config& config, st
 }
 
 void run_lint(const LintFlags& flags, Context& context) {
-  const auto& config = context.config();
+  // Named files without --connect read no server: the URLs are not handed to libpq.
+  const bool connects = flags.files.empty() || flags.connect;
+  const auto& config = context.config(connects ? util::UrlCheck::full : util::UrlCheck::syntax);
   registry::Registry registry(config);
   lint::Report report;
   std::vector<migrate::Target> targets;

@@ -30,8 +30,10 @@ public:
   std::vector<std::string> argv; ///< the command line as given, for "re-run this to resume" hints
 
   /// Loads and validates the config named by --config / $GRANT_CONFIG / ./grant.json /
-  /// ./db/grant.json, resolver lint included. Throws ConfigError.
-  const config::Config& config();
+  /// ./db/grant.json, resolver lint included. Throws ConfigError. `urls`: util::UrlCheck::syntax
+  /// for a command that will not connect (`grant lint FILE...`), which then never loads the
+  /// PostgreSQL adapter; such a command must not ask again with full checks.
+  const config::Config& config(util::UrlCheck urls = util::UrlCheck::full);
 
   // Every text printer escapes control bytes and invalid UTF-8 (util::printable): a name, key or
   // message never drives the terminal. Tabs and newlines pass.
@@ -55,6 +57,7 @@ public:
 
 private:
   std::optional<config::Config> m_config;
+  util::UrlCheck m_config_urls = util::UrlCheck::full;
 };
 
 } // namespace grant::cli

@@ -127,7 +127,7 @@ std::filesystem::path locate(const std::optional<std::filesystem::path>& explici
                     "run `grant init` to write a starter db/grant.json, or pass --config PATH");
 }
 
-Config parse(std::string_view text, const std::filesystem::path& path, const EnvLookup& env) {
+Config parse(std::string_view text, const std::filesystem::path& path, const EnvLookup& env, util::UrlCheck urls) {
   const std::string file = path.string();
   Json document;
   // Duplicate keys would silently keep the last one: catch them while parsing, with the key
@@ -214,7 +214,7 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
                       "a key may appear once per object; remove one of them");
   }
 
-  Reader reader{file, base_dir_of(path), env};
+  Reader reader{file, base_dir_of(path), env, urls};
   if (!document.is_object()) {
     reader.fail("the config must be a JSON object with a \"databases\" key", "(top level)");
   }
@@ -241,7 +241,7 @@ Config parse(std::string_view text, const std::filesystem::path& path, const Env
   return config;
 }
 
-Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env) {
+Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env, util::UrlCheck urls) {
   const auto path = locate(explicit_path, env);
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
@@ -255,7 +255,7 @@ Config load(const std::optional<std::filesystem::path>& explicit_path, const Env
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return parse(buffer.str(), path, env);
+  return parse(buffer.str(), path, env, urls);
 }
 
 } // namespace grant::config

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <grant/config/config.hpp>
+#include <grant/util/url.hpp>
 
 #include <functional>
 #include <optional>
@@ -20,9 +21,13 @@ std::filesystem::path locate(const std::optional<std::filesystem::path>& explici
 
 /// Parses, interpolates and validates a config document. `path` names it in errors and
 /// anchors relative paths. Throws ConfigError with the key path (and line:column for syntax).
-Config parse(std::string_view text, const std::filesystem::path& path, const EnvLookup& env);
+/// `urls`: util::UrlCheck::syntax for a run that never connects (PostgreSQL URLs are then not
+/// read by libpq, and their host, port, user and dbname stay empty).
+Config parse(std::string_view text, const std::filesystem::path& path, const EnvLookup& env,
+             util::UrlCheck urls = util::UrlCheck::full);
 
 /// locate() + read + parse().
-Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env);
+Config load(const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env,
+            util::UrlCheck urls = util::UrlCheck::full);
 
 } // namespace grant::config

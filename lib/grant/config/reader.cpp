@@ -111,7 +111,7 @@ bool Reader::boolean(const Json& value, const std::string& key_path) const {
 util::DatabaseUrl Reader::url(const Json& value, const std::string& key_path) const {
   const auto text = string(value, key_path);
   try {
-    auto parsed = util::parse_database_url(text, base_dir);
+    auto parsed = util::parse_database_url(text, base_dir, url_check);
     if (parsed.scheme == util::UrlScheme::sqlite && parsed.sqlite_path != ":memory:") {
       sqlite_file(parsed.sqlite_path, key_path);
     }

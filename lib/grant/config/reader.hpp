@@ -23,6 +23,7 @@ struct Reader {
   std::string file;
   std::filesystem::path base_dir;
   const EnvLookup& env;
+  util::UrlCheck url_check = util::UrlCheck::full;
   LintSettings lint_defaults{}; ///< the top-level `lint` section, which databases.X.lint overrides
 
   // Shared helpers (reader.cpp). Every failure is a ConfigError at `file: key_path`.

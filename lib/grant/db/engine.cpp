@@ -6,27 +6,53 @@ namespace grant::db {
 
 namespace {
 
-// The registry: one line per engine.
-constexpr const Engine& (*k_engines[])() = {&postgres_engine, &sqlite_engine};
+// The registry: one line per engine. Its traits are known without the engine itself, which the
+// grant program loads on first use (the PostgreSQL adapter is a module there: apps/grant/modules.cpp).
+struct Registered {
+  util::UrlScheme scheme;
+  Dialect dialect;
+  const EngineTraits& (*traits)();
+  const Engine& (*engine)();
+};
+constexpr Registered k_engines[] = {
+    {util::UrlScheme::postgres, Dialect::postgres, &postgres_traits, &postgres_engine},
+    {util::UrlScheme::sqlite, Dialect::sqlite, &sqlite_traits, &sqlite_engine},
+};
 
-} // namespace
-
-const Engine& engine_for(util::UrlScheme scheme) {
-  for (const auto engine : k_engines) {
-    if (engine().scheme() == scheme) {
-      return engine();
+const Registered& registered(util::UrlScheme scheme) {
+  for (const auto& entry : k_engines) {
+    if (entry.scheme == scheme) {
+      return entry;
     }
   }
   throw Error(ErrorKind::usage, "unsupported URL scheme");
 }
 
-const Engine& engine_for(Dialect dialect) {
-  for (const auto engine : k_engines) {
-    if (engine().dialect() == dialect) {
-      return engine();
+const Registered& registered(Dialect dialect) {
+  for (const auto& entry : k_engines) {
+    if (entry.dialect == dialect) {
+      return entry;
     }
   }
   throw Error(ErrorKind::usage, "unsupported SQL dialect");
+}
+
+} // namespace
+
+const Engine& engine_for(util::UrlScheme scheme) {
+  return registered(scheme).engine();
+}
+
+const Engine& engine_for(Dialect dialect) {
+  return registered(dialect).engine();
+}
+
+const EngineTraits& traits_for(util::UrlScheme scheme) {
+  return registered(scheme).traits();
+}
+
+const EngineTraits& traits_for(Dialect dialect) {
+  return registered(dialect).traits();
 }
 
 std::string Engine::quote_qualified(std::string_view dotted_name) const {

@@ -155,11 +155,22 @@ inline const Engine& engine_for(const util::DatabaseUrl& url) {
 }
 /// The engine of a dialect (for connections that only know their dialect).
 const Engine& engine_for(Dialect dialect);
+/// An engine's traits without the engine: what the library asks before it connects. (The grant
+/// program loads the PostgreSQL adapter on first use of engine_for; traits_for never loads it.)
+const EngineTraits& traits_for(util::UrlScheme scheme);
+inline const EngineTraits& traits_for(const util::DatabaseUrl& url) {
+  return traits_for(url.scheme);
+}
+const EngineTraits& traits_for(Dialect dialect);
 
-/// PostgreSQL: postgres_engine.cpp, and the adapter in postgres.cpp (the only file with libpqxx).
+/// PostgreSQL: postgres_traits.cpp, postgres_engine.cpp, and the adapter in postgres.cpp (the only
+/// file with libpqxx). The last two, postgres_text.cpp and util/conninfo.cpp are the adapter's
+/// module in the grant program (lib/CMakeLists.txt).
+const EngineTraits& postgres_traits();
 const Engine& postgres_engine();
 std::unique_ptr<Connection> connect_postgres(const util::DatabaseUrl& url, const ConnectOptions& options);
 /// SQLite: sqlite_engine.cpp, and the adapter in sqlite.cpp (the only file with sqlite3.h).
+const EngineTraits& sqlite_traits();
 const Engine& sqlite_engine();
 std::unique_ptr<Connection> connect_sqlite(const util::DatabaseUrl& url, const ConnectOptions& options);
 

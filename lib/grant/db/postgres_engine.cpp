@@ -61,19 +61,7 @@ constexpr std::string_view k_holders_sql =
 
 class PostgresEngine final : public Engine {
 public:
-  const EngineTraits& traits() const override {
-    static const EngineTraits k_traits{.name = "postgres",
-                                       .display_name = "PostgreSQL",
-                                       .prepared_transactions = true,
-                                       .rebalance = true,
-                                       .server_timeouts = true,
-                                       .invalid_indexes = true,
-                                       .keeps_probe_session = true,
-                                       .replication = true,
-                                       .schemas = true,
-                                       .lint = true};
-    return k_traits;
-  }
+  const EngineTraits& traits() const override { return postgres_traits(); }
   util::UrlScheme scheme() const override { return util::UrlScheme::postgres; }
   Dialect dialect() const override { return Dialect::postgres; }
 

@@ -27,7 +27,7 @@ std::string double_up(std::string_view text, char quote) {
 } // namespace
 
 std::string_view dialect_name(Dialect dialect) {
-  return engine_for(dialect).traits().name;
+  return traits_for(dialect).name;
 }
 
 std::string quote_identifier(Dialect /*dialect*/, std::string_view name) {

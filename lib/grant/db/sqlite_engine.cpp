@@ -82,10 +82,7 @@ public:
     return error ? std::nullopt : std::optional<long long>(static_cast<long long>(bytes));
   }
 
-  const EngineTraits& traits() const override {
-    static const EngineTraits k_traits{.name = "sqlite", .display_name = "SQLite"};
-    return k_traits;
-  }
+  const EngineTraits& traits() const override { return sqlite_traits(); }
   util::UrlScheme scheme() const override { return util::UrlScheme::sqlite; }
   Dialect dialect() const override { return Dialect::sqlite; }
 
@@ -139,6 +136,11 @@ public:
 };
 
 } // namespace
+
+const EngineTraits& sqlite_traits() {
+  static const EngineTraits k_traits{.name = "sqlite", .display_name = "SQLite"};
+  return k_traits;
+}
 
 const Engine& sqlite_engine() {
   static const SqliteEngine k_engine;

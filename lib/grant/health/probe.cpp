@@ -125,7 +125,7 @@ Probe probe(const registry::Endpoint& endpoint, std::chrono::milliseconds timeou
   }
   // A kept session first (PostgreSQL only: a SQLite handle would hide a deleted file); should it
   // have broken (a restart, a dropped connection), the probe starts over on a new one.
-  const bool keep = session != nullptr && db::engine_for(endpoint.url).traits().keeps_probe_session;
+  const bool keep = session != nullptr && db::traits_for(endpoint.url).keeps_probe_session;
   if (auto kept = keep ? session->take() : nullptr) {
     try {
       look(*kept, out, timeout, false);

@@ -13,8 +13,8 @@ namespace grant::lint {
 
 namespace {
 
-const db::Engine& engine_of(const config::Database& database) {
-  return db::engine_for(database.url ? *database.url : database.shards.front().url);
+const db::EngineTraits& traits_of(const config::Database& database) {
+  return db::traits_for(database.url ? *database.url : database.shards.front().url);
 }
 
 bool silences(const Statement& statement, std::string_view rule) {
@@ -109,7 +109,7 @@ void lint_migrations(const config::Database& database, const std::vector<const m
     return;
   }
   if (!engine_lints(database)) {
-    report.notes.push_back("database " + database.name + " (" + std::string(engine_of(database).traits().display_name) +
+    report.notes.push_back("database " + database.name + " (" + std::string(traits_of(database).display_name) +
                            "): " + std::to_string(pending.size()) +
                            " migration(s) not linted: the lint rules are PostgreSQL's");
     return;
@@ -135,7 +135,7 @@ void lint_migrations(const config::Database& database, const std::vector<const m
 }
 
 bool engine_lints(const config::Database& database) {
-  return engine_of(database).traits().lint;
+  return traits_of(database).lint;
 }
 
 bool reaches(const Finding& finding, std::string_view fail_on) {

@@ -283,8 +283,8 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
   // Refuse before any database is touched: every target must take prepared transactions, and no
   // pending migration may need to run outside a transaction.
   for (const auto& target : work.targets) {
-    if (const auto& engine = db::engine_for(target.endpoint.url); !engine.traits().prepared_transactions) {
-      const std::string name(engine.traits().display_name);
+    if (const auto& traits = db::traits_for(target.endpoint.url); !traits.prepared_transactions) {
+      const std::string name(traits.display_name);
       throw ConfigError("--atomic needs PostgreSQL (prepared transactions); " + target.label() + " is " + name,
                         target.label(), "run without --atomic for " + name + " databases");
     }

@@ -76,7 +76,7 @@ std::vector<InDoubt> recover(registry::Registry& registry, const std::vector<Tar
   std::map<std::string, std::pair<const config::Database*, std::string>> keys; // decision key -> (db, coordinator)
   std::set<std::string> unfinished;                                            // keys with an item not done
   for (const auto& target : targets) {
-    if (!db::engine_for(target.endpoint.url).traits().prepared_transactions) {
+    if (!db::traits_for(target.endpoint.url).prepared_transactions) {
       continue;
     }
     selected[target.database->name].insert(target.label());

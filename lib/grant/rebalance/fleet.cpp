@@ -33,8 +33,8 @@ const config::Database& sharded(const config::Config& config, const std::string&
                       "rebalance moves rows between the \"shards\" of a database with \"sharding\"");
   }
   for (const auto& shard : database->shards) {
-    if (const auto& engine = db::engine_for(shard.url); !engine.traits().rebalance) {
-      throw ConfigError("shard " + shard.name + " of " + name + " is " + std::string(engine.traits().display_name) +
+    if (const auto& traits = db::traits_for(shard.url); !traits.rebalance) {
+      throw ConfigError("shard " + shard.name + " of " + name + " is " + std::string(traits.display_name) +
                             ": rebalance needs PostgreSQL shards",
                         shard.key_path,
                         "rebalance relies on triggers and two-phase commit; move SQLite rows by hand (docs/commands/"

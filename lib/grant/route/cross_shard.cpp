@@ -40,9 +40,9 @@ void Router::across_shards(const std::string& database, const std::vector<std::s
   }
   const auto writers = registry::writers_of(db, shards); // unknown names: ConfigError
   for (const auto& writer : writers) {
-    if (const auto& engine = db::engine_for(writer.url); !engine.traits().prepared_transactions) {
+    if (const auto& traits = db::traits_for(writer.url); !traits.prepared_transactions) {
       throw ConfigError("across_shards needs PostgreSQL (prepared transactions); " + writer.label() + " is " +
-                            std::string(engine.traits().display_name),
+                            std::string(traits.display_name),
                         writer.label());
     }
   }

@@ -9,11 +9,9 @@
 #include <mutex>
 #include <string>
 
-namespace httplib {
-class Server;
-}
-
 namespace grant::serve {
+
+class HttpListener;
 
 /// Where to listen: "127.0.0.1:8433", "[::1]:8433", "0.0.0.0:8433"; port 0 picks a free one.
 struct ListenAddress {
@@ -56,7 +54,7 @@ public:
 private:
   const health::Monitor& m_monitor;
   ServerOptions m_options;
-  std::unique_ptr<httplib::Server> m_http;
+  std::unique_ptr<HttpListener> m_http; ///< cpp-httplib behind serve/http.hpp
   mutable std::mutex m_view_mutex;
   mutable std::shared_ptr<const View> m_view;
   mutable std::uint64_t m_view_generation = 0; ///< the monitor's published() count m_view was made from

@@ -1,9 +1,8 @@
 #include <grant/util/url.hpp>
 
 #include <grant/error.hpp>
+#include <grant/util/conninfo.hpp>
 #include <grant/util/strings.hpp>
-
-#include <libpq-fe.h>
 
 #include <algorithm>
 #include <charconv>
@@ -86,15 +85,6 @@ std::vector<std::string> secrets_of(std::string_view url) {
   return out;
 }
 
-std::string conninfo_value(PQconninfoOption* options, std::string_view keyword) {
-  for (auto* option = options; option->keyword != nullptr; ++option) {
-    if (keyword == option->keyword && option->val != nullptr) {
-      return option->val;
-    }
-  }
-  return {};
-}
-
 } // namespace
 
 std::string redact_url(std::string_view url) {
@@ -113,7 +103,7 @@ bool DatabaseUrl::sqlite_file_missing() const {
   return scheme == UrlScheme::sqlite && sqlite_path != ":memory:" && !std::filesystem::exists(sqlite_path);
 }
 
-DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir) {
+DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir, UrlCheck check) {
   DatabaseUrl parsed;
   parsed.raw = std::string(url);
   if (url.empty()) {
@@ -144,12 +134,12 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
   }
   if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
     parsed.scheme = UrlScheme::postgres;
-    char* error = nullptr;
-    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(parsed.raw.c_str(), &error),
-                                                                         &PQconninfoFree);
-    if (!options) {
-      std::string message = error != nullptr ? std::string(trim(error)) : "invalid URI";
-      PQfreemem(error);
+    if (check == UrlCheck::syntax) {
+      return parsed;
+    }
+    const auto options = parse_conninfo(parsed.raw);
+    if (!options.valid) {
+      std::string message = options.error;
       // libpq quotes the offending token, which may be the password itself.
       for (const auto& secret : secrets_of(url)) {
         for (auto pos = secret.empty() ? std::string::npos : message.find(secret); pos != std::string::npos;
@@ -160,7 +150,7 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
       throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": " + redact_secrets(message));
     }
     // libpq checks these only when it connects; a config error must not wait for that.
-    for (const auto& port : split(conninfo_value(options.get(), "port"), ',')) {
+    for (const auto& port : split(options.value("port"), ',')) {
       int number = 0;
       const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
       if (!port.empty() && (ec != std::errc{} || ptr != port.data() + port.size() || number < 1 || number > 65535)) {
@@ -171,16 +161,16 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
     }
     static const std::vector<std::string> k_sslmodes{"disable", "allow",     "prefer",
                                                      "require", "verify-ca", "verify-full"};
-    if (const auto mode = conninfo_value(options.get(), "sslmode");
+    if (const auto mode = options.value("sslmode");
         !mode.empty() && std::find(k_sslmodes.begin(), k_sslmodes.end(), mode) == k_sslmodes.end()) {
       throw ConfigError("invalid PostgreSQL URL " + in_quotes(redact_url(url)) + ": sslmode " + in_quotes(mode) +
                             " is not one of " + join(k_sslmodes, ", "),
                         {}, "sslmode=require encrypts without checking the certificate; verify-full also checks it");
     }
-    parsed.host = conninfo_value(options.get(), "host");
-    parsed.port = conninfo_value(options.get(), "port");
-    parsed.user = conninfo_value(options.get(), "user");
-    parsed.dbname = conninfo_value(options.get(), "dbname");
+    parsed.host = options.value("host");
+    parsed.port = options.value("port");
+    parsed.user = options.value("user");
+    parsed.dbname = options.value("dbname");
     return parsed;
   }
   const auto colon = url.find(':');

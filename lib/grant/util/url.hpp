@@ -25,9 +25,17 @@ struct DatabaseUrl {
   bool sqlite_file_missing() const;
 };
 
+/// How far a PostgreSQL URL is checked when it is parsed.
+enum class UrlCheck {
+  full,   ///< libpq reads it (util/conninfo.hpp): every parameter, port and sslmode checked, and
+          ///< host, port, user and dbname filled in
+  syntax, ///< the scheme only, for a run that never connects (`grant lint FILE...`): libpq is not loaded
+};
+
 /// Parses `postgres://` / `postgresql://` (validated by libpq itself) and `sqlite3:` / `sqlite:`.
 /// Relative SQLite paths are resolved against `base_dir`. Throws grant::ConfigError.
-DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir);
+DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir,
+                               UrlCheck check = UrlCheck::full);
 
 /// The URL with any password replaced by `***` (userinfo and `password=` parameters).
 std::string redact_url(std::string_view url);
