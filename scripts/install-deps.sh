@@ -15,7 +15,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libpqxx-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev doctest-dev
-  libssl-dev libxxhash-dev libbenchmark-dev libcpp-httplib-dev libpg-query-dev
+  nettle-dev libxxhash-dev libbenchmark-dev libcpp-httplib-dev libpg-query-dev
   help2man man-db dpkg-dev mold
 )
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves that grant's installed public headers stand on their own and keep libpqxx, libpq,
-# sqlite3, OpenSSL, xxhash and cpp-httplib private:
+# sqlite3, OpenSSL, Nettle, xxhash and cpp-httplib private:
 #   1. no installed header includes one of their headers;
 #   2. one translation unit including every installed header compiles with only PREFIX/include
 #      on the include path, while every header of those libraries is shadowed by a stub that
@@ -13,7 +13,7 @@ work=$2
 include=$prefix/include
 [[ -f $include/grant/version.hpp ]] || { echo "check_headers: $include/grant/version.hpp is missing" >&2; exit 1; }
 
-forbidden='#[[:space:]]*include[[:space:]]*[<"](pqxx/|libpq-fe\.h|postgresql/|sqlite3\.h|sqlite3ext\.h|openssl/|httplib\.h|xxhash\.h|pg_query)'
+forbidden='#[[:space:]]*include[[:space:]]*[<"](pqxx/|libpq-fe\.h|postgresql/|sqlite3\.h|sqlite3ext\.h|openssl/|nettle/|httplib\.h|xxhash\.h|pg_query)'
 if grep -rEn "$forbidden" "$include"; then
   echo "check_headers: an installed header includes a private dependency's header (above)" >&2
   exit 1
@@ -34,7 +34,7 @@ poison() {
   printf '#error "a grant public header includes <%s>, a private dependency"\n' "$header" >"$work/poison/$header"
 }
 count=0
-for dir in /usr/include/pqxx /usr/include/openssl /usr/include/postgresql; do
+for dir in /usr/include/pqxx /usr/include/openssl /usr/include/nettle /usr/include/postgresql; do
   [[ -d $dir ]] || continue
   while IFS= read -r file; do
     poison "${file#/usr/include/}"
@@ -67,4 +67,4 @@ headers=$(grep -c '^#include' "$tu")
 # -I puts the stubs ahead of /usr/include; -nostdinc++ is not used: the C++ library and
 # nlohmann_json (a public dependency) come from the system paths as a consumer's would.
 c++ -std=c++20 -Wall -Wextra -Werror -fsyntax-only -I"$work/poison" -I"$include" "$tu"
-echo "check_headers: $headers installed headers compile together with only $include on the include path ($count private-dependency headers stubbed as #error); none includes pqxx, libpq, sqlite3, OpenSSL, xxhash or cpp-httplib"
+echo "check_headers: $headers installed headers compile together with only $include on the include path ($count private-dependency headers stubbed as #error); none includes pqxx, libpq, sqlite3, OpenSSL, Nettle, xxhash or cpp-httplib"

@@ -148,7 +148,7 @@ if grep -E ' \./usr/(include|lib)/' "$work/deb-contents.txt" | grep -qvE ' \./us
   fail "$deb carries development files (they belong in grant-dev)"
 fi
 depends=$(dpkg-deb -f "$deb" Depends)
-for library in libpqxx-6.4 libpq5 libsqlite3-0 libxxhash0 libssl3 libcpp-httplib0.11; do
+for library in libpqxx-6.4 libpq5 libsqlite3-0 libxxhash0 libnettle8 libcpp-httplib0.11; do
   grep -q "$library" <<<"$depends" || fail "$deb's Depends lacks $library: $depends"
 done
 root=$work/root

@@ -1,23 +1,23 @@
 #include <grant/util/sha256.hpp>
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
-#include <stdexcept>
+#include <cstdint>
 
 namespace grant::util {
 
 std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
+  sha256_ctx context;
+  sha256_init(&context);
+  sha256_update(&context, data.size(), reinterpret_cast<const std::uint8_t*>(data.data()));
+  std::uint8_t digest[SHA256_DIGEST_SIZE];
+  sha256_digest(&context, sizeof digest, digest);
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += k_hex[digest[i] >> 4];
-    out += k_hex[digest[i] & 0x0f];
+  out.reserve(sizeof digest * 2);
+  for (const auto byte : digest) {
+    out += k_hex[byte >> 4];
+    out += k_hex[byte & 0x0f];
   }
   return out;
 }
