@@ -111,6 +111,24 @@ TEST_CASE("migrate::transaction_control reads split statements, not words inside
   }
 }
 
+TEST_CASE("migrate::creates_only: statements that cannot cascade or break a foreign key") {
+  using grant::migrate::creates_only;
+  for (const auto* statement :
+       {"CREATE TABLE t (id integer PRIMARY KEY, p integer REFERENCES parent ON DELETE CASCADE)",
+        "create temp table t (id int)", "CREATE TEMPORARY TABLE t AS SELECT 1", "CREATE UNIQUE INDEX i ON t (a)",
+        "CREATE INDEX IF NOT EXISTS i ON t (a)", "-- a comment\nCREATE VIEW v AS SELECT 1",
+        "CREATE VIRTUAL TABLE f USING fts5(body)", "CREATE TRIGGER t_del AFTER DELETE ON t BEGIN DELETE FROM u; END"}) {
+    CAPTURE(statement);
+    CHECK(creates_only(statement));
+  }
+  for (const auto* statement :
+       {"DROP TABLE parent", "ALTER TABLE t RENAME TO u", "DELETE FROM parent", "INSERT INTO child VALUES (1, 2)",
+        "UPDATE t SET a = 1", "CREATE", "CREATE OR REPLACE VIEW v AS SELECT 1", "PRAGMA foreign_keys = OFF", ""}) {
+    CAPTURE(statement);
+    CHECK_FALSE(creates_only(statement));
+  }
+}
+
 TEST_CASE("migrate::parse_migration refuses transaction control in transactional sections") {
   SUBCASE("COMMIT in the up section, at its line, with the marker to use") {
     const auto error = parse_error("-- grant:up\nCREATE TABLE t (id int);\n\nCOMMIT;\n-- grant:down\nDROP TABLE t;\n");

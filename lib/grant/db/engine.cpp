@@ -84,6 +84,27 @@ std::optional<std::string> Engine::write_position(Connection& /*connection*/) co
   return std::nullopt;
 }
 
+std::optional<ReplayState> Engine::replay_state(Connection& /*connection*/,
+                                                const std::optional<std::string>& /*position*/) const {
+  return std::nullopt;
+}
+
+std::optional<BlockingSession> Engine::blocker_of(Connection& /*connection*/, int /*pid*/) const {
+  return std::nullopt;
+}
+
+std::string Engine::end_session_statement(int /*pid*/) const {
+  return {};
+}
+
+std::string Engine::lock_view() const {
+  return "the server's lock table";
+}
+
+std::vector<InvalidIndex> Engine::invalid_indexes(Connection& /*connection*/) const {
+  return {};
+}
+
 std::size_t Engine::count_prepared(Connection& /*connection*/, const std::string& /*prefix*/) const {
   return 0;
 }

@@ -85,6 +85,31 @@ struct RelationFacts {
   std::vector<LockHolder> holders;        ///< other sessions' granted locks on it (an index: on its table)
 };
 
+/// An index a failed `CREATE INDEX CONCURRENTLY` left INVALID: maintained on every write, never
+/// used, and in the way of a re-run.
+struct InvalidIndex {
+  std::string schema;
+  std::string index;
+  std::string table;
+  std::string display; ///< "index on table" as the server names them on this session (search_path)
+};
+
+/// The session a waiting statement is blocked behind (grant's lock watch while a migration runs).
+struct BlockingSession {
+  int pid = 0;
+  std::string application;
+  std::string user;
+  std::string state;
+  double transaction_seconds = -1; ///< how long its transaction has been open; -1 unknown
+  std::string query;               ///< its current or last statement, shortened
+};
+
+/// How far a replica has replayed its writer's changes.
+struct ReplayState {
+  std::string replayed; ///< its position, as write_position() prints one
+  bool reached = false; ///< at or past the position asked about
+};
+
 /// Everything that differs between database engines, behind one interface: one implementation
 /// per adapter (postgres_engine.cpp, sqlite_engine.cpp) and one line in engine.cpp's registry.
 class Engine {
@@ -143,6 +168,23 @@ public:
   virtual std::size_t count_prepared(Connection& connection, const std::string& prefix) const;
   /// The database's size on disk (a rollout's --order size); nullopt when the engine cannot tell.
   virtual std::optional<long long> database_bytes(Connection& connection, const util::DatabaseUrl& url) const;
+  /// On a replica: what it has replayed, and whether that reaches `position` (a write_position()
+  /// of its writer; nullopt: asked for the position only). nullopt when the server is no replica.
+  /// Asked only when traits().replication.
+  virtual std::optional<ReplayState> replay_state(Connection& connection,
+                                                  const std::optional<std::string>& position) const;
+
+  // Sessions and leftovers of failures.
+  /// The session that blocks backend `pid`'s statement right now (the oldest transaction among
+  /// them), asked from a second session; nullopt when none. Asked only when traits().server_timeouts.
+  virtual std::optional<BlockingSession> blocker_of(Connection& connection, int pid) const;
+  /// The statement an operator runs to end session `pid` (in hints); empty when the engine has none.
+  virtual std::string end_session_statement(int pid) const;
+  /// Where an operator looks for lock holders (in hints): "pg_locks".
+  virtual std::string lock_view() const;
+  /// Indexes left INVALID, outside the system schemas. Asked only when traits().invalid_indexes.
+  virtual std::vector<InvalidIndex> invalid_indexes(Connection& connection) const;
+
   /// Size, rows and lock holders of each relation (read-only). Asked only when traits().lint.
   virtual std::vector<RelationFacts> relation_facts(Connection& connection,
                                                     const std::vector<std::string>& names) const;

@@ -127,6 +127,55 @@ public:
     return connection.query("SELECT pg_current_wal_insert_lsn()::text").scalar();
   }
 
+  std::optional<ReplayState> replay_state(Connection& connection,
+                                          const std::optional<std::string>& position) const override {
+    const auto row = position ? connection.query("SELECT pg_last_wal_replay_lsn()::text, "
+                                                 "pg_last_wal_replay_lsn() >= $1::pg_lsn",
+                                                 {*position})
+                              : connection.query("SELECT pg_last_wal_replay_lsn()::text, false");
+    if (!row.at(0, 0)) {
+      return std::nullopt; // not in recovery
+    }
+    return ReplayState{*row.at(0, 0), row.at(0, 1) == Value{"t"}};
+  }
+
+  std::optional<BlockingSession> blocker_of(Connection& connection, int pid) const override {
+    const auto rows = connection.query(
+        "SELECT pid, application_name, usename, state, extract(epoch FROM now() - xact_start)::float8, "
+        "left(regexp_replace(query, '\\s+', ' ', 'g'), 200) FROM pg_stat_activity "
+        "WHERE pid = ANY(pg_blocking_pids($1::int)) ORDER BY xact_start LIMIT 1",
+        {std::to_string(pid)});
+    if (rows.empty()) {
+      return std::nullopt;
+    }
+    const auto& row = rows.rows.front();
+    return BlockingSession{.pid = std::stoi(row[0].value_or("0")),
+                           .application = row[1].value_or(""),
+                           .user = row[2].value_or(""),
+                           .state = row[3].value_or(""),
+                           .transaction_seconds = row[4] ? std::stod(*row[4]) : -1,
+                           .query = row[5].value_or("")};
+  }
+
+  std::string end_session_statement(int pid) const override {
+    return "SELECT pg_terminate_backend(" + std::to_string(pid) + ")";
+  }
+
+  std::string lock_view() const override { return "pg_locks"; }
+
+  std::vector<InvalidIndex> invalid_indexes(Connection& connection) const override {
+    std::vector<InvalidIndex> out;
+    const auto rows = connection.query(
+        "SELECT n.nspname, c.relname, t.relname, i.indexrelid::regclass::text || ' on ' || i.indrelid::regclass::text "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2");
+    for (const auto& row : rows.rows) {
+      out.push_back({row[0].value_or(""), row[1].value_or(""), row[2].value_or(""), row[3].value_or("?")});
+    }
+    return out;
+  }
+
   void server_facts(Connection& connection, const util::DatabaseUrl& /*url*/, ServerFacts& out) const override {
     const auto facts = connection.query(k_facts_sql);
     const auto& row = facts.rows.at(0);

@@ -2,8 +2,8 @@
 
 namespace grant::db {
 
-SqliteForeignKeysOff::SqliteForeignKeysOff(Connection& connection) : m_connection(connection) {
-  if (connection.dialect() != Dialect::sqlite || connection.transaction_depth() > 0) {
+SqliteForeignKeysOff::SqliteForeignKeysOff(Connection& connection, bool needed) : m_connection(connection) {
+  if (!needed || connection.dialect() != Dialect::sqlite || connection.transaction_depth() > 0) {
     return;
   }
   if (connection.query("PRAGMA foreign_keys").scalar() == Value("1")) {

@@ -9,10 +9,11 @@ namespace grant::db {
 /// Created before the migration's transaction, this guard turns enforcement off (SQLite ignores
 /// the pragma inside a transaction), `check()` runs `PRAGMA foreign_key_check` before the commit,
 /// and the destructor turns enforcement back on. Does nothing for PostgreSQL, when foreign keys
-/// are already off, or inside a caller's transaction.
+/// are already off, inside a caller's transaction, or when `needed` is false (the caller knows the
+/// section only creates empty objects: migrate::creates_only).
 class SqliteForeignKeysOff {
 public:
-  explicit SqliteForeignKeysOff(Connection& connection);
+  explicit SqliteForeignKeysOff(Connection& connection, bool needed = true);
   ~SqliteForeignKeysOff();
   SqliteForeignKeysOff(const SqliteForeignKeysOff&) = delete;
   SqliteForeignKeysOff& operator=(const SqliteForeignKeysOff&) = delete;

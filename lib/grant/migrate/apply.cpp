@@ -4,10 +4,12 @@
 #include <grant/db/sqlite_foreign_keys.hpp>
 #include <grant/db/sqlstate.hpp>
 #include <grant/migrate/blockers.hpp>
+#include <grant/migrate/statement_kind.hpp>
 #include <grant/util/elapsed.hpp>
 #include <grant/util/sql_split.hpp>
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -40,11 +42,8 @@ private:
 std::vector<std::string> invalid_indexes(db::Connection& connection) {
   std::vector<std::string> out;
   try {
-    const auto rows =
-        connection.query("SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
-                         "WHERE NOT i.indisvalid ORDER BY 1");
-    for (const auto& row : rows.rows) {
-      out.push_back(row[0].value_or("?") + " on " + row[1].value_or("?"));
+    for (const auto& index : connection.engine().invalid_indexes(connection)) {
+      out.push_back(index.display);
     }
   } catch (const Error&) {
   }
@@ -80,10 +79,13 @@ struct Failure {
     const auto blocker = failure.watch ? failure.watch->last() : std::nullopt;
     message += "\n  blocked by: " +
                (blocker ? blocker->describe() : std::string("a session that had gone by the time grant looked"));
-    hint = blocker ? "end or wait out session " + std::to_string(blocker->pid) + " (SELECT pg_terminate_backend(" +
-                         std::to_string(blocker->pid) +
-                         ") if it is stuck), or raise lock_timeout/retries, and run grant again"
-                   : "find what holds the lock (pg_locks), or raise lock_timeout/retries, and run grant again";
+    const auto& engine = connection.engine();
+    const auto end_session = blocker ? engine.end_session_statement(blocker->pid) : std::string();
+    hint = blocker ? "end or wait out session " + std::to_string(blocker->pid) +
+                         (end_session.empty() ? "" : " (" + end_session + " if it is stuck)") +
+                         ", or raise lock_timeout/retries, and run grant again"
+                   : "find what holds the lock (" + engine.lock_view() +
+                         "), or raise lock_timeout/retries, and run grant again";
   }
   if (!section.transaction && connection.engine().traits().invalid_indexes && !error.connection_lost()) {
     hint = "this section runs outside a transaction (transaction=false): statements before the failing one "
@@ -239,6 +241,17 @@ void run_section(db::Connection& connection, const Target& target, const Migrati
   }
 }
 
+namespace {
+
+// SQLite's foreign-key guard costs four statements per migration; a section that only creates
+// empty objects cannot cascade or break a foreign key, so it goes without.
+bool guards_foreign_keys(const Section& section) {
+  return !std::all_of(section.statements.begin(), section.statements.end(),
+                      [](const util::SqlStatement& statement) { return creates_only(statement.text); });
+}
+
+} // namespace
+
 Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
               const RunOptions& options, const EventSink& events) {
   Step step{migration.version, migration.name, 0, {}};
@@ -253,7 +266,8 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
     with_retries(connection, target, migration, migration.up, events,
                  [&](const SessionLimits& limits, BlockerWatch* watch) {
                    const auto start = std::chrono::steady_clock::now();
-                   db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
+                   db::SqliteForeignKeysOff foreign_keys(
+                       connection, guards_foreign_keys(migration.up)); // a table rebuild must not cascade
                    const auto context = target.label() + ": migration " + migration.display_name();
                    if (migration.up.transaction) {
                      db::Transaction transaction(connection);
@@ -296,7 +310,7 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
   const auto start = std::chrono::steady_clock::now();
   try {
     with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
-      db::SqliteForeignKeysOff foreign_keys(connection); // SQLite's table rebuild must not cascade
+      db::SqliteForeignKeysOff foreign_keys(connection, guards_foreign_keys(down)); // a table rebuild must not cascade
       const auto context = target.label() + ": rollback of " + migration.display_name();
       if (down.transaction) {
         db::Transaction transaction(connection);

@@ -74,21 +74,8 @@ void BlockerWatch::loop() {
       if (!session) {
         session = db::connect(m_url, {m_target + " (lock watch)", 2000, "grant lock watch"});
       }
-      const auto rows = session->query(
-          "SELECT pid, application_name, usename, state, extract(epoch FROM now() - xact_start)::float8, "
-          "left(regexp_replace(query, '\\s+', ' ', 'g'), 200) FROM pg_stat_activity "
-          "WHERE pid = ANY(pg_blocking_pids($1::int)) ORDER BY xact_start LIMIT 1",
-          {std::to_string(m_pid)});
-      if (!rows.empty()) {
-        const auto& row = rows.rows.front();
-        Blocker blocker;
-        blocker.pid = std::stoi(row[0].value_or("0"));
-        blocker.application = row[1].value_or("");
-        blocker.user = row[2].value_or("");
-        blocker.state = row[3].value_or("");
-        blocker.transaction_seconds = row[4] ? std::stod(*row[4]) : -1;
-        blocker.query = row[5].value_or("");
-        found = blocker;
+      if (const auto session_found = session->engine().blocker_of(*session, m_pid)) {
+        found = Blocker{*session_found};
       }
     } catch (const Error&) {
       session.reset(); // best effort: the migration's own error is what matters

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <grant/db/engine.hpp>
+
 #include <grant/db/connection.hpp>
 
 #include <chrono>
@@ -12,14 +14,7 @@
 namespace grant::migrate {
 
 /// A session that held a lock a migration waited for (from pg_blocking_pids()).
-struct Blocker {
-  int pid = 0;
-  std::string application;
-  std::string user;
-  std::string state;
-  double transaction_seconds = -1; ///< how long its transaction has been open; -1 unknown
-  std::string query;               ///< its current or last statement, shortened
-
+struct Blocker : db::BlockingSession {
   std::string describe() const;
 };
 

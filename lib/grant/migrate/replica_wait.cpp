@@ -30,15 +30,14 @@ ReplicaCatchUp wait_for(const registry::Endpoint& replica, const std::string& ls
         session = db::connect(replica.url, {replica.label(), static_cast<int>(std::max<long long>(left.count(), 1000)),
                                             "grant wait-replicas"});
       }
-      const auto row =
-          session->query("SELECT pg_last_wal_replay_lsn()::text, pg_last_wal_replay_lsn() >= $1::pg_lsn", {lsn});
-      if (!row.at(0, 0)) {
+      const auto state = session->engine().replay_state(*session, lsn);
+      if (!state) {
         out.error = replica.label() + " is not in recovery (not a replica): nothing to wait for there";
         out.ms = since(start);
         return out;
       }
-      replayed = *row.at(0, 0);
-      if (row.at(0, 1) == db::Value{"t"}) {
+      replayed = state->replayed;
+      if (state->reached) {
         out.ok = true;
         out.ms = since(start);
         return out;

@@ -71,4 +71,31 @@ std::optional<std::string> transaction_control(std::string_view statement) {
   return std::nullopt;
 }
 
+bool creates_only(std::string_view statement) {
+  SqlLexer lexer(statement);
+  std::vector<std::string> words;
+  while (!lexer.done() && words.size() < 3) {
+    const auto token = lexer.next();
+    if (token.kind == TokenKind::space || token.kind == TokenKind::comment) {
+      continue;
+    }
+    if (token.kind != TokenKind::word) {
+      break;
+    }
+    words.push_back(util::to_lower(lexer.text(token)));
+  }
+  if (words.size() < 2 || words[0] != "create") {
+    return false;
+  }
+  const auto object = [](const std::string& word) {
+    return word == "table" || word == "index" || word == "view" || word == "trigger";
+  };
+  const auto& second = words[1];
+  if (object(second)) {
+    return true;
+  }
+  const bool modifier = second == "temp" || second == "temporary" || second == "unique" || second == "virtual";
+  return modifier && words.size() == 3 && object(words[2]);
+}
+
 } // namespace grant::migrate

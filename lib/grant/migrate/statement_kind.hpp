@@ -19,4 +19,10 @@ bool is_copy_from_stdin(std::string_view statement);
 /// or inside a `BEGIN ATOMIC` body util::split_statements kept whole, does not count.
 std::optional<std::string> transaction_control(std::string_view statement);
 
+/// True when `statement` only creates an object that holds no rows yet: CREATE [TEMP | TEMPORARY |
+/// UNIQUE | VIRTUAL] TABLE, INDEX, VIEW or TRIGGER. Such a statement can neither cascade nor break
+/// a foreign key, so a SQLite section made only of them needs no foreign-key guard
+/// (db::SqliteForeignKeysOff).
+bool creates_only(std::string_view statement);
+
 } // namespace grant::migrate

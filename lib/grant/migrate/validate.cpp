@@ -41,16 +41,10 @@ void plan_problems(const std::string& target, const Plan& plan, std::vector<Prob
 // A CREATE INDEX CONCURRENTLY that failed leaves its index behind, INVALID: never used for reads,
 // still maintained on every write, and in the way of a re-run without IF NOT EXISTS.
 void invalid_indexes(db::Connection& connection, const std::string& target, std::vector<Problem>& out) {
-  const auto rows =
-      connection.query("SELECT n.nspname, c.relname, t.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                       "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                       "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
-                       {});
-  for (const auto& row : rows.rows) {
-    const auto schema = row[0].value_or("");
-    const auto index = connection.quote_identifier(schema) + "." + connection.quote_identifier(row[1].value_or(""));
-    const auto table = connection.quote_identifier(schema) + "." + connection.quote_identifier(row[2].value_or(""));
+  for (const auto& invalid : connection.engine().invalid_indexes(connection)) {
+    const auto schema = connection.quote_identifier(invalid.schema);
+    const auto index = schema + "." + connection.quote_identifier(invalid.index);
+    const auto table = schema + "." + connection.quote_identifier(invalid.table);
     out.push_back({"invalid_index",
                    target,
                    {},

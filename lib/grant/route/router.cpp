@@ -195,8 +195,8 @@ bool Router::replayed(Balancer& balancer, std::size_t index, std::uint64_t lsn, 
     }
   }
   m_replay_checks.fetch_add(1, std::memory_order_relaxed);
-  const auto text = connection.query("SELECT pg_last_wal_replay_lsn()::text").scalar();
-  const auto position = text ? health::parse_lsn(*text) : std::nullopt;
+  const auto state = connection.engine().replay_state(connection, std::nullopt);
+  const auto position = state ? health::parse_lsn(state->replayed) : std::nullopt;
   if (!position || *position < lsn) {
     return false;
   }
