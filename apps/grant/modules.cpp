@@ -25,8 +25,15 @@ namespace {
 // folder relative to it (bin/../lib/grant, or bin/../lib/<multiarch>/grant).
 std::vector<std::filesystem::path> module_dirs() {
   std::error_code error;
-  const auto program = std::filesystem::read_symlink("/proc/self/exe", error);
-  const auto dir = error ? std::filesystem::current_path() : program.parent_path();
+  auto program = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) {
+    // Without /proc: the path the program was started by, as the dynamic loader recorded it.
+    Dl_info info{};
+    program = ::dladdr(reinterpret_cast<void*>(&module_dirs), &info) != 0 && info.dli_fname != nullptr
+                  ? std::filesystem::absolute(info.dli_fname, error)
+                  : std::filesystem::path();
+  }
+  const auto dir = program.parent_path();
   return {dir, (dir / GRANT_MODULE_DIR_FROM_BIN).lexically_normal()};
 }
 
