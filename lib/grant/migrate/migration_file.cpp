@@ -7,11 +7,15 @@
 #include <grant/migrate/source_file.hpp>
 #include <grant/migrate/statement_kind.hpp>
 #include <grant/migrate/where.hpp>
+#include <grant/util/parallel_for.hpp>
 #include <grant/util/sha256.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
+#include <exception>
 #include <map>
+#include <optional>
+#include <thread>
 
 namespace grant::migrate {
 
@@ -226,18 +230,20 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
   // error (read_migration_source), never a file skipped in silence.
   const auto files = list_migrations_folder(folder);
   std::map<std::string, Migration> by_version;
+  // By version without its leading zeros (what compare_versions counts as equal): the first file.
   std::map<std::string, std::filesystem::path> first_file;
   std::map<std::string, Pair> pairs;
   const auto claim = [&](const std::string& version, const std::filesystem::path& file) {
-    for (const auto& [other_version, other_file] : first_file) {
-      if (compare_versions(other_version, version) == 0) {
-        throw ConfigError("two migrations have version " + version + ": " + other_file.filename().string() + " and " +
-                              file.filename().string(),
-                          folder.string(), "give one of them a new version (rename the file)");
-      }
+    const auto digits = version.find_first_not_of('0');
+    const auto [claimed, inserted] =
+        first_file.emplace(digits == std::string::npos ? std::string("0") : version.substr(digits), file);
+    if (!inserted) {
+      throw ConfigError("two migrations have version " + version + ": " + claimed->second.filename().string() +
+                            " and " + file.filename().string(),
+                        folder.string(), "give one of them a new version (rename the file)");
     }
-    first_file[version] = file;
   };
+  std::vector<std::pair<FileName, std::filesystem::path>> singles;
   for (const auto& file : files) {
     const auto name = parse_file_name(file);
     if (!name) {
@@ -254,10 +260,30 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
       }
       continue;
     }
-    claim(name->version, file);
-    auto migration = parse_migration(file, read_migration_source(file));
-    migration.version = name->version;
-    migration.name = name->name;
+    singles.emplace_back(*name, file);
+  }
+  // The files are read and parsed on every core (a large folder's reads, splits and SHA-256s
+  // are most of a short run's work); their errors are raised in folder order, as one thread
+  // would meet them.
+  std::vector<std::optional<Migration>> parsed(singles.size());
+  std::vector<std::exception_ptr> failed(singles.size());
+  const auto cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  util::parallel_for(singles.size(), singles.size() < 64 ? 1 : cores, [&](std::size_t i) {
+    try {
+      parsed[i] = parse_migration(singles[i].second, read_migration_source(singles[i].second));
+    } catch (...) {
+      failed[i] = std::current_exception();
+    }
+  });
+  for (std::size_t i = 0; i < singles.size(); ++i) {
+    const auto& [name, file] = singles[i];
+    claim(name.version, file);
+    if (failed[i]) {
+      std::rethrow_exception(failed[i]);
+    }
+    auto& migration = *parsed[i];
+    migration.version = name.version;
+    migration.name = name.name;
     by_version.emplace(migration.version, std::move(migration));
   }
   for (const auto& [key, pair] : pairs) {
