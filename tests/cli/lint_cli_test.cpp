@@ -3,6 +3,7 @@
 // severity on a large table, reports a shard without the table and an unreachable one; every
 // format is read back by a parser (SARIF's required fields); `grant migrate` stops on an error
 // before touching a shard; a file the parser rejects exits 2 with its position.
+#include "support/fault_proxy.hpp"
 #include "support/fleet.hpp"
 #include "support/support.hpp"
 
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 
@@ -224,6 +226,37 @@ TEST_CASE("cli: grant lint on four shards") {
     CHECK(contains(run.out, "plain.sql:1:1: warning [drop-index-without-concurrently]"));
   }
   idle_transaction.abort();
+}
+
+TEST_CASE("cli: grant lint --connect with a shard that stops answering: bounded, reported") {
+  grant::test::ShardFleet fleet(2, "lint_stall", true);
+  grant::test::FaultProxy proxy(fleet.url(1));
+  fleet.route(1, proxy.url());
+  fleet.config()["databases"]["orders"]["pool"] = {{"connect_timeout_ms", 2000}};
+  fleet.save();
+  fleet.file("1_orders.sql", "-- grant:up\nCREATE TABLE orders (user_id bigint, id bigint, note text, "
+                             "PRIMARY KEY (user_id, id));\n");
+  auto run = fleet.grant({"migrate"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  fleet.file("2_change.sql", "-- grant:up\nALTER TABLE orders ALTER COLUMN note TYPE varchar(200);\n");
+
+  // The pending set is read through the proxy; the catalog question of --connect stalls there.
+  proxy.add_rule("with ordinality", grant::test::FaultProxy::Action::stall);
+  const auto started = std::chrono::steady_clock::now();
+  run = fleet.grant({"lint", "--connect", "--format", "json", "--fail-on", "none"});
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(proxy.fired() == 1);
+  CHECK_MESSAGE(run.exit_code == 0, run.err);
+  const auto document = Json::parse(run.out);
+  REQUIRE(finding(document, "column-type-change") != nullptr);
+  const auto& s1 = target(*finding(document, "column-type-change"), "orders/s1");
+  CHECK(s1["reachable"] == false);
+  CHECK_MESSAGE(contains(s1["error"].get<std::string>(), "no reply from orders/s1 within 2000"), s1.dump());
+  CHECK(target(*finding(document, "column-type-change"), "orders/s0")["reachable"] == true);
+  // One connect timeout (2 s) bounds the stalled question, with room for a slow machine.
+  CHECK(took < std::chrono::seconds(12));
+  proxy.clear_rules();
+  proxy.release();
 }
 
 } // namespace grant_test_lint_cli_test
