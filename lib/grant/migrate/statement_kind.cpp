@@ -12,6 +12,24 @@ namespace {
 using util::SqlLexer;
 using TokenKind = util::SqlTokenKind;
 
+// Up to `count` words the statement starts with, in lower case (comments and spaces skipped; a
+// symbol or a literal ends them).
+std::vector<std::string> leading_words(std::string_view statement, std::size_t count) {
+  SqlLexer lexer(statement);
+  std::vector<std::string> words;
+  while (!lexer.done() && words.size() < count) {
+    const auto token = lexer.next();
+    if (token.kind == TokenKind::space || token.kind == TokenKind::comment) {
+      continue;
+    }
+    if (token.kind != TokenKind::word) {
+      break;
+    }
+    words.push_back(util::to_lower(lexer.text(token)));
+  }
+  return words;
+}
+
 } // namespace
 
 bool is_copy_from_stdin(std::string_view statement) {
@@ -39,18 +57,7 @@ bool is_copy_from_stdin(std::string_view statement) {
 }
 
 std::optional<std::string> transaction_control(std::string_view statement) {
-  SqlLexer lexer(statement);
-  std::vector<std::string> words;
-  while (!lexer.done() && words.size() < 3) {
-    const auto token = lexer.next();
-    if (token.kind == TokenKind::space || token.kind == TokenKind::comment) {
-      continue;
-    }
-    if (token.kind != TokenKind::word) {
-      break;
-    }
-    words.push_back(util::to_lower(lexer.text(token)));
-  }
+  auto words = leading_words(statement, 3);
   words.resize(3);
   const auto& first = words[0];
   const auto& second = words[1];
@@ -72,18 +79,7 @@ std::optional<std::string> transaction_control(std::string_view statement) {
 }
 
 bool creates_only(std::string_view statement) {
-  SqlLexer lexer(statement);
-  std::vector<std::string> words;
-  while (!lexer.done() && words.size() < 3) {
-    const auto token = lexer.next();
-    if (token.kind == TokenKind::space || token.kind == TokenKind::comment) {
-      continue;
-    }
-    if (token.kind != TokenKind::word) {
-      break;
-    }
-    words.push_back(util::to_lower(lexer.text(token)));
-  }
+  auto words = leading_words(statement, 3);
   if (words.size() < 2 || words[0] != "create") {
     return false;
   }
