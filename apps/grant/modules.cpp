@@ -9,6 +9,7 @@
 #include <grant/serve/http.hpp>
 #include <grant/util/conninfo.hpp>
 #include <grant/util/strings.hpp>
+#include <grant/version.hpp>
 
 #include <dlfcn.h>
 
@@ -49,7 +50,20 @@ void* load_module(const std::string& name, const std::string& what) {
     }
     // RTLD_NOW: a module that does not fit this program fails here, with the symbol named.
     if (void* handle = ::dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL)) {
-      return handle;
+      // Program and module share class layouts: one from another release must not be used.
+      using Version = const char* (*)();
+      // grant-postgres -> grant_module_version_postgres: a name of its own per module, as both
+      // are also in libgrant.a.
+      const auto symbol = "grant_module_version_" + name.substr(name.find('-') + 1);
+      const auto version = reinterpret_cast<Version>(::dlsym(handle, symbol.c_str()));
+      const std::string found = version != nullptr ? version() : "an unknown version";
+      if (found == GRANT_VERSION) {
+        return handle;
+      }
+      ::dlclose(handle);
+      failures += (failures.empty() ? "" : "; ") + file.string() + " is from grant " + found + ", this program is " +
+                  GRANT_VERSION;
+      continue;
     }
     const char* message = ::dlerror();
     failures += (failures.empty() ? "" : "; ") + std::string(message != nullptr ? message : file.string());

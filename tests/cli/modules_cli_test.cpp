@@ -5,6 +5,8 @@
 // its modules: a clear error for PostgreSQL, SQLite unaffected.
 #include "support/support.hpp"
 
+#include <grant/version.hpp>
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -63,7 +65,7 @@ TEST_CASE("a SQLite run loads neither libpq nor cpp-httplib; a PostgreSQL URL lo
   CHECK_FALSE(loaded(status, "libcpp-httplib"));
 }
 
-TEST_CASE("a program copied without its modules: PostgreSQL is a clear error, SQLite still works") {
+TEST_CASE("a program copied without its modules, or beside a stale one: a clear error, SQLite still works") {
   TempDir dir;
   const auto program = dir.path() / "bin" / "grant";
   std::filesystem::create_directories(program.parent_path());
@@ -80,6 +82,13 @@ TEST_CASE("a program copied without its modules: PostgreSQL is a clear error, SQ
                                  (dir.path() / "bin" / "grant-postgres.so").string()));
   CHECK(contains(postgres.out, "hint: reinstall grant: the module ships with the program, in "));
   CHECK_FALSE(contains(postgres.out, "s3cret-module"));
+
+  // A module from another release beside it: refused by its version, before anything runs.
+  std::filesystem::copy_file(GRANT_STALE_MODULE, program.parent_path() / "grant-postgres.so");
+  const auto stale = run(R"({"databases": {"app": {"url": "postgres://u@127.0.0.1:1/app"}}})");
+  CHECK(stale.exit_code == 2);
+  CHECK(contains(stale.out, (program.parent_path() / "grant-postgres.so").string() +
+                                " is from grant 0.0.0, this program is " GRANT_VERSION));
 
   dir.write("db/migrate/app/20240101000000_one.sql", "-- migrate:up\nCREATE TABLE t (id integer);\n");
   const auto sqlite = run(R"({"databases": {"app": {"url": "sqlite:./app.db"}}})");

@@ -3,8 +3,13 @@
 // lookup needs no mangled C++; both sides are built from this tree with the same compiler.
 #include <grant/db/engine.hpp>
 #include <grant/util/conninfo.hpp>
+#include <grant/version.hpp>
 
 extern "C" {
+
+const char* grant_module_version_postgres() {
+  return GRANT_VERSION;
+}
 
 const grant::db::Engine* grant_module_postgres_engine() {
   return &grant::db::postgres_engine();
