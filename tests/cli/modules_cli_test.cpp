@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <vector>
 
 namespace grant_test_modules_cli_test {
 
@@ -28,6 +29,14 @@ bool loaded(const grant::test::RunResult& run, const std::string& object) {
   return contains(run.err, "file=" + object) || contains(run.err, "/" + object);
 }
 
+// Checks that the run loaded none of `objects`.
+void loaded_none(const grant::test::RunResult& run, const std::vector<std::string>& objects) {
+  for (const auto& object : objects) {
+    CAPTURE(object);
+    CHECK_FALSE(loaded(run, object));
+  }
+}
+
 } // namespace
 
 TEST_CASE("a SQLite run loads neither libpq nor cpp-httplib; a PostgreSQL URL loads the adapter") {
@@ -38,31 +47,25 @@ TEST_CASE("a SQLite run loads neither libpq nor cpp-httplib; a PostgreSQL URL lo
   const auto version = traced({"--version"}, dir);
   REQUIRE(version.exit_code == 0);
   REQUIRE(loaded(version, "libc.so.6")); // the log is there to read
-  CHECK_FALSE(loaded(version, "libpq.so"));
-  CHECK_FALSE(loaded(version, "libcpp-httplib"));
+  loaded_none(version, {"libpq.so", "libcpp-httplib"});
 
   const auto migrate = traced({"migrate"}, dir);
   REQUIRE(migrate.exit_code == 0);
   CHECK(loaded(migrate, "libsqlite3.so"));
-  CHECK_FALSE(loaded(migrate, "grant-postgres.so"));
-  CHECK_FALSE(loaded(migrate, "libpq.so"));
-  CHECK_FALSE(loaded(migrate, "libpqxx"));
-  CHECK_FALSE(loaded(migrate, "libgnutls"));
-  CHECK_FALSE(loaded(migrate, "libcpp-httplib"));
+  loaded_none(migrate, {"grant-postgres.so", "libpq.so", "libpqxx", "libgnutls", "libcpp-httplib"});
 
   // `grant lint FILE...` reads no server: a PostgreSQL config is not handed to libpq.
   dir.write("grant.json", R"({"databases": {"app": {"url": "postgres://u@127.0.0.1:1/app"}}})");
   const auto lint = traced({"lint", "--fail-on", "none", "db/migrate/app/20240101000000_one.sql"}, dir);
   CHECK(lint.exit_code == 0);
-  CHECK_FALSE(loaded(lint, "grant-postgres.so"));
-  CHECK_FALSE(loaded(lint, "libpq.so"));
+  loaded_none(lint, {"grant-postgres.so", "libpq.so"});
 
   // A command that connects reads the URL with libpq, from the adapter's module.
   const auto status = traced({"status"}, dir);
   CHECK(status.exit_code == 3);
   CHECK(loaded(status, "grant-postgres.so"));
   CHECK(loaded(status, "libpq.so"));
-  CHECK_FALSE(loaded(status, "libcpp-httplib"));
+  loaded_none(status, {"libcpp-httplib"});
 }
 
 TEST_CASE("a program copied without its modules, or beside a stale one: a clear error, SQLite still works") {

@@ -117,8 +117,6 @@ public:
   virtual ~Engine() = default;
 
   virtual const EngineTraits& traits() const = 0;
-  /// The URL scheme that selects this engine (util/url.hpp parses it).
-  virtual util::UrlScheme scheme() const = 0;
   virtual Dialect dialect() const = 0;
 
   /// Opens a session (the adapter's factory).

@@ -62,7 +62,6 @@ constexpr std::string_view k_holders_sql =
 class PostgresEngine final : public Engine {
 public:
   const EngineTraits& traits() const override { return postgres_traits(); }
-  util::UrlScheme scheme() const override { return util::UrlScheme::postgres; }
   Dialect dialect() const override { return Dialect::postgres; }
 
   std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options) const override {

@@ -83,7 +83,6 @@ public:
   }
 
   const EngineTraits& traits() const override { return sqlite_traits(); }
-  util::UrlScheme scheme() const override { return util::UrlScheme::sqlite; }
   Dialect dialect() const override { return Dialect::sqlite; }
 
   std::unique_ptr<Connection> connect(const util::DatabaseUrl& url, const ConnectOptions& options) const override {
