@@ -228,7 +228,7 @@ TEST_CASE("cli: grant lint on four shards") {
   idle_transaction.abort();
 }
 
-TEST_CASE("cli: grant lint --connect with a shard that stops answering: bounded, reported") {
+TEST_CASE("cli: grant lint --connect with a shard that stops answering or drops: bounded, reported") {
   grant::test::ShardFleet fleet(2, "lint_stall", true);
   grant::test::FaultProxy proxy(fleet.url(1));
   fleet.route(1, proxy.url());
@@ -240,8 +240,17 @@ TEST_CASE("cli: grant lint --connect with a shard that stops answering: bounded,
   REQUIRE_MESSAGE(run.exit_code == 0, run.err);
   fleet.file("2_change.sql", "-- grant:up\nALTER TABLE orders ALTER COLUMN note TYPE varchar(200);\n");
 
-  // The pending set is read through the proxy; the catalog question of --connect stalls there.
-  proxy.add_rule("with ordinality", grant::test::FaultProxy::Action::stall);
+  // The pending set is read through the proxy; the catalog question of --connect stalls there,
+  // or its connection is dropped.
+  std::string expected;
+  SUBCASE("stalled") {
+    proxy.add_rule("with ordinality", grant::test::FaultProxy::Action::stall);
+    expected = "no reply from orders/s1 within 2000";
+  }
+  SUBCASE("dropped") {
+    proxy.add_rule("with ordinality", grant::test::FaultProxy::Action::drop_before);
+    expected = "lost the connection to orders/s1";
+  }
   const auto started = std::chrono::steady_clock::now();
   run = fleet.grant({"lint", "--connect", "--format", "json", "--fail-on", "none"});
   const auto took = std::chrono::steady_clock::now() - started;
@@ -251,7 +260,7 @@ TEST_CASE("cli: grant lint --connect with a shard that stops answering: bounded,
   REQUIRE(finding(document, "column-type-change") != nullptr);
   const auto& s1 = target(*finding(document, "column-type-change"), "orders/s1");
   CHECK(s1["reachable"] == false);
-  CHECK_MESSAGE(contains(s1["error"].get<std::string>(), "no reply from orders/s1 within 2000"), s1.dump());
+  CHECK_MESSAGE(contains(s1["error"].get<std::string>(), expected), s1.dump());
   CHECK(target(*finding(document, "column-type-change"), "orders/s0")["reachable"] == true);
   // One connect timeout (2 s) bounds the stalled question, with room for a slow machine.
   CHECK(took < std::chrono::seconds(12));
