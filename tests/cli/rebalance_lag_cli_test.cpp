@@ -86,7 +86,20 @@ TEST_CASE("rebalance: the copy pauses while a replica of a shard lags past max_l
   ReplayPaused paused;
   // WAL the replica does not replay: its replay_lag grows past 300 ms.
   sql(urls[0], "CREATE TABLE lag_maker (x int); INSERT INTO lag_maker VALUES (1)");
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Until the writer sees it (the standby's feedback can come late on a loaded machine): the copy
+  // of 2,000 rows takes well under a second, its first lag check must already see the lag.
+  const auto lag_seen_by = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  std::string writer_lag = "0";
+  while (std::chrono::steady_clock::now() < lag_seen_by) {
+    writer_lag = scalar(urls[0], "SELECT COALESCE(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint "
+                                 "FROM pg_stat_replication");
+    if (std::stoll(writer_lag) > 300) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CAPTURE(writer_lag); // the writer never saw its replica lag when this fails
+  REQUIRE(std::stoll(writer_lag) > 300);
   const auto output = dir / "copy.log";
   const int pid = grant::test::spawn_grant(
       {"--config", "grant.json", "rebalance", "--database", "orders", "--target", "target.json", "--batch-size", "50"},
