@@ -18,7 +18,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/grantConfig.cmake ${CMAKE_CURRENT_BINA
 # names them itself (Requires.private would need --static, which drags in libpq's own static
 # dependencies). Only nlohmann_json is Required: its headers are in grant's.
 set(GRANT_PC_LIBS "")
-foreach(flag IN LISTS PQXX_LDFLAGS PQ_LDFLAGS SQLITE3_LDFLAGS XXHASH_LDFLAGS HTTPLIB_LDFLAGS NETTLE_LDFLAGS)
+foreach(flag IN LISTS PQXX_LDFLAGS PQ_LDFLAGS MARIADB_LDFLAGS SQLITE3_LDFLAGS XXHASH_LDFLAGS HTTPLIB_LDFLAGS NETTLE_LDFLAGS)
   if(NOT flag IN_LIST GRANT_PC_LIBS AND NOT flag MATCHES "^-L(/usr/lib|/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}|/lib)$")
     list(APPEND GRANT_PC_LIBS "${flag}")
   endif()

@@ -28,7 +28,7 @@ set(CPACK_DEBIAN_DEV_DESCRIPTION "grant's C++ library (static), headers, CMake p
 find_package(grant CONFIG REQUIRED) then target_link_libraries(app PRIVATE grant::grant).")
 # The config file finds these with find_dependency / pkg-config on the consumer's machine.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-  "nlohmann-json3-dev (>= 3.10), libpqxx-dev, libpq-dev, libsqlite3-dev, libxxhash-dev, libcpp-httplib-dev, nettle-dev, libpg-query-dev, pkg-config")
+  "nlohmann-json3-dev (>= 3.10), libpqxx-dev, libpq-dev, libmariadb-dev, libsqlite3-dev, libxxhash-dev, libcpp-httplib-dev, nettle-dev, libpg-query-dev, pkg-config")
 
 # Runtime Depends come from the binary's own DT_NEEDED (dpkg-shlibdeps, part of dpkg-dev);
 # without it, the Debian 12 packages that ship those libraries.
@@ -37,6 +37,6 @@ if(GRANT_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 else()
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-    "libpqxx-6.4, libpq5, libsqlite3-0, libxxhash0, libnettle8, libcpp-httplib0.11, libstdc++6 (>= 12), libc6")
+    "libpqxx-6.4, libpq5, libmariadb3, libsqlite3-0, libxxhash0, libnettle8, libcpp-httplib0.11, libstdc++6 (>= 12), libc6")
 endif()
 include(CPack)

@@ -1,6 +1,6 @@
-// The grant program's loaders for the two parts of the library it loads on first use
-// (lib/CMakeLists.txt says which and why): the PostgreSQL adapter, grant-postgres.so, and the
-// HTTP listener of `grant serve`, grant-serve.so. Each function here stands in for the
+// The grant program's loaders for the parts of the library it loads on first use
+// (lib/CMakeLists.txt says which and why): the PostgreSQL adapter, grant-postgres.so, the MySQL
+// adapter, grant-mysql.so, and the HTTP listener of `grant serve`, grant-serve.so. Each function here stands in for the
 // library's own definition, which is in the module: its first call loads the module (from beside
 // the program in a build tree, else from the installed module folder) and later calls reuse it.
 // A program or test linking the whole library (grant::grant) never compiles this file.
@@ -89,11 +89,22 @@ void* postgres_module() {
   return module;
 }
 
+void* mysql_module() {
+  static void* const module = load_module("grant-mysql", "MySQL adapter");
+  return module;
+}
+
 } // namespace
 
 } // namespace grant::cli
 
 namespace grant::db {
+
+const Engine& mysql_engine() {
+  static const Engine* const engine =
+      cli::entry<const Engine* (*)()>(cli::mysql_module(), "grant_module_mysql_engine")();
+  return *engine;
+}
 
 const Engine& postgres_engine() {
   static const Engine* const engine =

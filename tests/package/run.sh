@@ -33,7 +33,7 @@ for file in bin/grant lib/libgrant.a lib/cmake/grant/grantConfig.cmake lib/cmake
   lib/cmake/grant/grantTargets.cmake lib/pkgconfig/grant.pc include/grant/migrate/runner.hpp include/grant/version.hpp \
   share/man/man1/grant.1 share/man/man1/grant-migrate.1 share/bash-completion/completions/grant \
   share/zsh/vendor-completions/_grant share/fish/vendor_completions.d/grant.fish \
-  lib/grant/grant-postgres.so lib/grant/grant-serve.so; do
+  lib/grant/grant-postgres.so lib/grant/grant-mysql.so lib/grant/grant-serve.so; do
   [[ -f $prefix/$file ]] || fail "the install has no $file"
 done
 [[ $("$prefix/bin/grant" --version) == "grant $version (commit $commit)" ]] ||
@@ -141,7 +141,7 @@ for path in ./usr/bin/grant ./usr/share/man/man1/grant.1 ./usr/share/man/man1/gr
   ./usr/share/fish/vendor_completions.d/grant.fish; do
   grep -q " $path\$" "$work/deb-contents.txt" || fail "$deb lacks $path"
 done
-for path in ./usr/lib/grant/grant-postgres.so ./usr/lib/grant/grant-serve.so; do
+for path in ./usr/lib/grant/grant-postgres.so ./usr/lib/grant/grant-mysql.so ./usr/lib/grant/grant-serve.so; do
   grep -q " $path\$" "$work/deb-contents.txt" || fail "$deb lacks $path (a module grant loads on first use)"
 done
 if grep -E ' \./usr/(include|lib)/' "$work/deb-contents.txt" | grep -qvE ' \./usr/lib/(grant/(grant-[a-z]+\.so)?)?$'; then

@@ -15,5 +15,5 @@ sudo=()
 "${sudo[@]}" install -m 0755 "$root/build-action/grant" /usr/local/bin/grant
 # The modules grant loads on first use (the PostgreSQL adapter, grant serve's HTTP listener), where
 # the program looks for them: bin/../lib/grant for this build's /usr/local prefix.
-"${sudo[@]}" install -D -m 0644 -t /usr/local/lib/grant "$root/build-action/grant-postgres.so" "$root/build-action/grant-serve.so"
+"${sudo[@]}" install -D -m 0644 -t /usr/local/lib/grant "$root/build-action/grant-postgres.so" "$root/build-action/grant-mysql.so" "$root/build-action/grant-serve.so"
 grant --version

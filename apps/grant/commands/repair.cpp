@@ -29,6 +29,8 @@ std::string describe(const migrate::RepairStep& step) {
     return migration + ": checksum unknown -> " + short_checksum(step.new_checksum);
   case Action::forget:
     return migration + ": row removed (no migration file has this version)";
+  case Action::forget_dirty:
+    return migration + ": failed run forgotten (it was dirty); `grant migrate` runs it again from the start";
   }
   return migration;
 }

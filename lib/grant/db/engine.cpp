@@ -17,6 +17,7 @@ struct Registered {
 constexpr Registered k_engines[] = {
     {util::UrlScheme::postgres, Dialect::postgres, &postgres_traits, &postgres_engine},
     {util::UrlScheme::sqlite, Dialect::sqlite, &sqlite_traits, &sqlite_engine},
+    {util::UrlScheme::mysql, Dialect::mysql, &mysql_traits, &mysql_engine},
 };
 
 const Registered& registered(util::UrlScheme scheme) {

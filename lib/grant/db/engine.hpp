@@ -37,6 +37,11 @@ struct EngineTraits {
   /// Migrations are PostgreSQL SQL: `grant lint` parses them with PostgreSQL's parser and knows
   /// the locks each statement takes.
   bool lint = false;
+  /// DDL runs inside a transaction and rolls back with it. Without it (MySQL commits each DDL
+  /// statement as it runs) a migration that fails half way leaves its first statements applied:
+  /// grant records the version as dirty before running it and refuses to go on until `grant
+  /// repair` or an edited file (migrate/apply.cpp).
+  bool transactional_ddl = true;
 };
 
 /// A lock held for a migration run; released by its destructor or when the process ends.
@@ -60,9 +65,12 @@ struct ServerFacts {
   std::optional<long long> connections_max;
   std::optional<std::string> wal_position;  ///< writer: its position; replica: what it replayed
   std::optional<double> replay_age_seconds; ///< replica: age of the last replayed transaction
-  std::optional<bool> integrity_ok;         ///< the engine checked its storage
-  std::string integrity_error;              ///< when integrity_ok is false: what the check said
-  std::optional<bool> writable;             ///< the storage (a file and its folder) is writable
+  /// replica: its own measure of how far behind it is, where the engine has no byte positions
+  /// (MySQL: Seconds_Behind_Master, NULL while replication is stopped: then unset, unknown)
+  std::optional<double> reported_lag_seconds;
+  std::optional<bool> integrity_ok; ///< the engine checked its storage
+  std::string integrity_error;      ///< when integrity_ok is false: what the check said
+  std::optional<bool> writable;     ///< the storage (a file and its folder) is writable
 };
 
 /// A session holding a lock on a relation (`grant lint --connect`).
@@ -132,6 +140,10 @@ public:
   virtual std::string now_expression() const = 0;
   /// The column type of applied_at.
   virtual std::string timestamp_type() const = 0;
+  /// SQL for `expression` without its leading zeros (versions compare as numbers: "001" is "1").
+  virtual std::string without_leading_zeros(const std::string& expression) const {
+    return "ltrim(" + expression + ", '0')";
+  }
   /// The schema an unqualified name lands in on this session (nullopt: none exists). Asked only
   /// when traits().schemas.
   virtual std::optional<std::string> current_schema(Connection& connection) const;
@@ -209,6 +221,11 @@ const EngineTraits& traits_for(Dialect dialect);
 const EngineTraits& postgres_traits();
 const Engine& postgres_engine();
 std::unique_ptr<Connection> connect_postgres(const util::DatabaseUrl& url, const ConnectOptions& options);
+/// MySQL and MariaDB: mysql_traits.cpp, mysql_engine.cpp, and the adapter in mysql.cpp (the only
+/// file with MariaDB Connector/C); the last two are a module in the grant program.
+const EngineTraits& mysql_traits();
+const Engine& mysql_engine();
+std::unique_ptr<Connection> connect_mysql(const util::DatabaseUrl& url, const ConnectOptions& options);
 /// SQLite: sqlite_engine.cpp, and the adapter in sqlite.cpp (the only file with sqlite3.h).
 const EngineTraits& sqlite_traits();
 const Engine& sqlite_engine();

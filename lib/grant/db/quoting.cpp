@@ -30,17 +30,30 @@ std::string_view dialect_name(Dialect dialect) {
   return traits_for(dialect).name;
 }
 
-std::string quote_identifier(Dialect /*dialect*/, std::string_view name) {
-  // Both dialects use the SQL-standard double quote; SQLite also accepts it for identifiers.
-  return double_up(name, '"');
+std::string quote_identifier(Dialect dialect, std::string_view name) {
+  // PostgreSQL and SQLite use the SQL-standard double quote; MySQL backquotes (a double quote
+  // is a string there unless sql_mode has ANSI_QUOTES).
+  return double_up(name, dialect == Dialect::mysql ? '`' : '"');
 }
 
 std::string quote_qualified(Dialect dialect, std::string_view dotted_name) {
   return engine_for(dialect).quote_qualified(dotted_name);
 }
 
-std::string quote_literal(Dialect /*dialect*/, std::string_view text) {
-  return double_up(text, '\'');
+std::string quote_literal(Dialect dialect, std::string_view text) {
+  if (dialect != Dialect::mysql) {
+    return double_up(text, '\'');
+  }
+  // MySQL also reads backslash escapes inside a literal (unless NO_BACKSLASH_ESCAPES): doubled.
+  std::string doubled;
+  doubled.reserve(text.size());
+  for (const char c : text) {
+    doubled += c;
+    if (c == '\\') {
+      doubled += c;
+    }
+  }
+  return double_up(doubled, '\'');
 }
 
 std::string quote_identifier(std::string_view name) {

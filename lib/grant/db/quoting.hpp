@@ -7,7 +7,7 @@
 
 namespace grant::db {
 
-enum class Dialect { postgres, sqlite };
+enum class Dialect { postgres, sqlite, mysql };
 
 std::string_view dialect_name(Dialect dialect);
 

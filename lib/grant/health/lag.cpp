@@ -18,7 +18,15 @@ std::string_view lag_state_name(LagState state) {
 
 Lag replica_lag(const Probe& writer, const Probe& replica, int max_lag_ms) {
   Lag lag;
-  if (!writer.reachable || !replica.reachable || !writer.wal_lsn || !replica.wal_lsn) {
+  if (!writer.reachable || !replica.reachable) {
+    return lag;
+  }
+  if (!writer.wal_lsn || !replica.wal_lsn) {
+    // No byte positions (MySQL): the replica's own measure, unknown while it has none.
+    if (replica.reported_lag_seconds) {
+      lag.seconds = std::max(0.0, *replica.reported_lag_seconds);
+      lag.state = *lag.seconds * 1000.0 > max_lag_ms ? LagState::lagging : LagState::ok;
+    }
     return lag;
   }
   lag.bytes = *writer.wal_lsn > *replica.wal_lsn ? *writer.wal_lsn - *replica.wal_lsn : 0;

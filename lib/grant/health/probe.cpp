@@ -51,6 +51,7 @@ void take_facts(const db::ServerFacts& facts, Probe& out) {
     out.wal_lsn = parse_lsn(*facts.wal_position);
   }
   out.replay_age_seconds = facts.replay_age_seconds;
+  out.reported_lag_seconds = facts.reported_lag_seconds;
   if (facts.in_recovery) {
     out.role_mismatch = (out.endpoint.role == registry::Role::writing) == *facts.in_recovery;
   }

@@ -38,6 +38,7 @@ struct Probe {
   std::optional<std::uint64_t> wal_lsn;
   /// Replica: now() - pg_last_xact_replay_timestamp() in seconds (empty when nothing was replayed).
   std::optional<double> replay_age_seconds;
+  std::optional<double> reported_lag_seconds; ///< MySQL: Seconds_Behind_Master (db::ServerFacts)
   /// SQLite: PRAGMA quick_check said "ok"; the file (and its folder, for the journal) is writable.
   std::optional<bool> integrity_ok;
   std::optional<bool> writable;

@@ -28,13 +28,19 @@ std::string duration_text(std::chrono::milliseconds value) {
 // A statement of a migration failed; keeps the SQLSTATE so a lock timeout can be retried.
 class StatementFailed : public Error {
 public:
-  StatementFailed(std::string what, std::string where, std::string hint, std::string sqlstate)
-      : Error(ErrorKind::database, std::move(what), std::move(where), std::move(hint)),
-        m_sqlstate(std::move(sqlstate)) {}
+  StatementFailed(std::string what, std::string where, std::string hint, std::string sqlstate, std::size_t index,
+                  bool lost)
+      : Error(ErrorKind::database, std::move(what), std::move(where), std::move(hint)), m_sqlstate(std::move(sqlstate)),
+        m_index(index), m_lost(lost) {}
   bool lock_timeout() const { return m_sqlstate == db::sqlstate::k_lock_not_available; }
+  /// The failing statement's place in its section (0: the first).
+  std::size_t index() const { return m_index; }
+  bool connection_lost() const { return m_lost; }
 
 private:
   std::string m_sqlstate;
+  std::size_t m_index;
+  bool m_lost;
 };
 
 // Indexes a failed CREATE INDEX CONCURRENTLY leaves behind: they are maintained on every write
@@ -87,7 +93,26 @@ struct Failure {
                    : "find what holds the lock (" + engine.lock_view() +
                          "), or raise lock_timeout/retries, and run grant again";
   }
-  if (!section.transaction && connection.engine().traits().invalid_indexes && !error.connection_lost()) {
+  const auto index = static_cast<std::size_t>(&failure.statement - section.statements.data());
+  if (!connection.engine().traits().transactional_ddl) {
+    const auto& engine_name = connection.engine().traits().display_name;
+    if (index == 0 && !error.connection_lost()) {
+      message += "\n  applied: nothing (the first statement failed)";
+    } else {
+      message +=
+          "\n  applied: " +
+          (index == 0 ? std::string("unknown (the connection was lost during the first statement)")
+                      : "statements 1-" + std::to_string(index) + " of " + std::to_string(section.statements.size()) +
+                            " stay applied (" + std::string(engine_name) + " commits DDL as it runs)") +
+          (&section == &migration.up ? "; the version is recorded as dirty"
+                                     : "; the version stays recorded as applied");
+      hint = &section != &migration.up
+                 ? "finish the rollback by hand (or fix the down section) and run it again"
+                 : "undo those statements by hand (or make the file finish the job), then `grant repair` forgets the "
+                   "failed run and `grant migrate` runs the file again from the start; an edited file also runs again "
+                   "from the start";
+    }
+  } else if (!section.transaction && connection.engine().traits().invalid_indexes && !error.connection_lost()) {
     hint = "this section runs outside a transaction (transaction=false): statements before the failing one "
            "stay applied; make them idempotent (IF NOT EXISTS) and run grant again";
     const auto invalid = invalid_indexes(connection);
@@ -96,7 +121,8 @@ struct Failure {
       hint = "drop the invalid index with DROP INDEX CONCURRENTLY, then run grant again (" + hint + ")";
     }
   }
-  throw StatementFailed(message, section.file.string() + ":" + std::to_string(file_line), hint, error.sqlstate());
+  throw StatementFailed(message, section.file.string() + ":" + std::to_string(file_line), hint, error.sqlstate(), index,
+                        error.connection_lost());
 }
 
 // Bounds the section's statements: SET LOCAL inside a transaction, SET (undone by the session
@@ -250,13 +276,41 @@ bool guards_foreign_keys(const Section& section) {
                       [](const util::SqlStatement& statement) { return creates_only(statement.text); });
 }
 
+// On an engine whose DDL commits as it runs: the version is dirty from before its first statement
+// to after its last. When the first statement fails nothing was applied, and the row goes again.
+void dirty_run(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
+               const SessionLimits& limits, BlockerWatch* watch, std::chrono::steady_clock::time_point start,
+               Step& step) {
+  tracker.record_dirty(migration);
+  try {
+    run_section(connection, target, migration, migration.up, limits, watch);
+  } catch (const StatementFailed& failure) {
+    if (failure.index() == 0 && !failure.connection_lost()) {
+      try {
+        connection.reset_session();
+        tracker.remove(migration.version);
+      } catch (const Error&) {
+        // The row stays dirty: refused until `grant repair`, which is safe.
+      }
+    }
+    throw;
+  }
+  step.ms = util::elapsed_ms(start);
+  tracker.clear_dirty(migration, step.ms, connection.reset_session_sql());
+}
+
 } // namespace
 
 Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
               const RunOptions& options, const EventSink& events) {
   Step step{migration.version, migration.name, 0, {}};
   if (options.dry_run) {
-    step.sql = transaction_wrapped(migration.up, tracker.record_sql(migration));
+    step.sql = tracker.tracks_dirty()
+                   ? "-- " + std::string(connection.engine().traits().display_name) +
+                         " commits DDL as it runs: the version is recorded as dirty first\n" +
+                         tracker.record_dirty_sql(migration) + "\n" + migration.up.sql +
+                         (util::ends_with(migration.up.sql, "\n") ? "" : "\n") + tracker.clear_dirty_sql(migration)
+                   : transaction_wrapped(migration.up, tracker.record_sql(migration));
     return step;
   }
   if (events) {
@@ -269,7 +323,9 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
                    db::SqliteForeignKeysOff foreign_keys(
                        connection, guards_foreign_keys(migration.up)); // a table rebuild must not cascade
                    const auto context = target.label() + ": migration " + migration.display_name();
-                   if (migration.up.transaction) {
+                   if (tracker.tracks_dirty()) {
+                     dirty_run(connection, tracker, target, migration, limits, watch, start, step);
+                   } else if (migration.up.transaction) {
                      db::Transaction transaction(connection);
                      run_section(connection, target, migration, migration.up, limits, watch);
                      step.ms = util::elapsed_ms(start);
@@ -312,7 +368,7 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
     with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
       db::SqliteForeignKeysOff foreign_keys(connection, guards_foreign_keys(down)); // a table rebuild must not cascade
       const auto context = target.label() + ": rollback of " + migration.display_name();
-      if (down.transaction) {
+      if (down.transaction && connection.engine().traits().transactional_ddl) {
         db::Transaction transaction(connection);
         run_section(connection, target, migration, down, limits, watch);
         end_section(connection);

@@ -9,9 +9,17 @@ namespace {
 
 std::vector<RepairStep> repair_target(db::Connection& connection, Tracker& tracker, const std::vector<Migration>& files,
                                       const RepairOptions& options) {
-  const auto plan = make_plan(files, tracker.applied());
   std::vector<RepairStep> steps;
   using Action = RepairStep::Action;
+  for (const auto& dirty : tracker.dirty_rows()) {
+    steps.push_back({Action::forget_dirty,
+                     dirty.version,
+                     dirty.name,
+                     dirty.checksum.value_or(""),
+                     {},
+                     tracker.remove_sql(dirty.version)});
+  }
+  const auto plan = make_plan(files, tracker.applied(false));
   for (const auto& row : plan.applied) {
     const auto* file = plan.file_of(row.version);
     if (file == nullptr) {
@@ -42,13 +50,15 @@ std::vector<RepairStep> repair_target(db::Connection& connection, Tracker& track
   }
   db::Transaction transaction(connection);
   for (const auto& step : steps) {
+    if (step.action == Action::forget || step.action == Action::forget_dirty) {
+      tracker.remove(step.version);
+      continue;
+    }
     const auto* file = plan.file_of(step.version);
     const auto* row = &*std::find_if(plan.applied.begin(), plan.applied.end(), [&](const AppliedMigration& applied) {
       return compare_versions(applied.version, step.version) == 0;
     });
-    if (step.action == Action::forget) {
-      tracker.remove(step.version);
-    } else if (row->source == AppliedMigration::Source::flyway) {
+    if (row->source == AppliedMigration::Source::flyway) {
       tracker.record(*file, row->execution_ms);
     } else {
       tracker.update_checksum(step.version, step.name, step.new_checksum);
@@ -68,6 +78,8 @@ const char* action_name(RepairStep::Action action) {
     return "checksum_recorded";
   case RepairStep::Action::forget:
     return "forgotten";
+  case RepairStep::Action::forget_dirty:
+    return "failed_run_forgotten";
   }
   return "";
 }

@@ -63,6 +63,18 @@ std::vector<const Migration*> to_revert(const Plan& plan, const Target& target, 
 
 void migrate_on(db::Connection& connection, Tracker& tracker, const Target& target, const std::vector<Migration>& files,
                 const MigrateOptions& options, const EventSink& events, TargetResult& result) {
+  // A version left dirty by a run that failed half way (MySQL) runs again from the start once its
+  // file was edited; an unchanged file is refused by applied() until `grant repair`.
+  for (const auto& dirty : options.dry_run ? std::vector<AppliedMigration>{} : tracker.dirty_rows()) {
+    const auto* file = find_version(files, dirty.version);
+    if (file != nullptr && dirty.checksum && !file->matches_checksum(*dirty.checksum)) {
+      tracker.remove(dirty.version);
+      if (events) {
+        events({Event::Kind::note, target.label(), file->display_name(), 0,
+                "its last run failed half way and the file has changed since: running it again from the start"});
+      }
+    }
+  }
   const auto plan = make_plan(files, tracker.applied());
   check_out_of_order(plan, options, target);
   for (const auto* migration : plan.pending) {

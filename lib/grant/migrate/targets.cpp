@@ -119,8 +119,11 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
       fan_out<Target, std::string>(targets, effective_jobs(options.jobs, targets.size()), [&](const Target& target) {
         try {
           return check(target);
+        } catch (const db::DbError& error) {
+          // A server that answered and refused (a wrong password, no such database): the adapter's hint.
+          return std::string("!") + error.what() + '\x1f' + (error.connection_lost() ? "" : error.hint());
         } catch (const Error& error) {
-          return std::string("!") + error.what();
+          return std::string("!") + error.what() + '\x1f';
         }
       });
   for (std::size_t i = 0; i < problems.size(); ++i) {
@@ -128,9 +131,12 @@ void preflight(registry::Registry& registry, const std::vector<Target>& targets,
       continue;
     }
     if (problems[i].front() == '!') {
-      throw db::DbError(problems[i].substr(1), {targets[i].label(), {}, {}, 0, true, 0},
+      const auto split = problems[i].rfind('\x1f');
+      const auto hint = problems[i].substr(split + 1);
+      throw db::DbError(problems[i].substr(1, split - 1), {targets[i].label(), {}, {}, 0, true, 0},
                         options.wait.count() > 0 ? "the server did not come up within --wait"
-                                                 : "check the server, or pass --wait SECONDS to wait for it");
+                        : hint.empty()           ? "check the server, or pass --wait SECONDS to wait for it"
+                                                 : hint);
     }
     throw ConfigError(problems[i], targets[i].label(),
                       "point the database's url at the writer (primary); replicas are never migrated");

@@ -107,7 +107,8 @@ TableFormat Tracker::format() {
 std::string Tracker::create_sql() const {
   return "CREATE TABLE IF NOT EXISTS " + m_quoted + " (version varchar(" + std::to_string(k_max_version_digits) +
          ") PRIMARY KEY, name text, checksum text, " + "applied_at " + m_connection.engine().timestamp_type() +
-         ", execution_ms bigint, applied_by text)";
+         ", execution_ms bigint, applied_by text" + (tracks_dirty() ? ", dirty boolean NOT NULL DEFAULT false" : "") +
+         ")";
 }
 
 std::vector<std::string> Tracker::missing_columns_sql() {
@@ -121,6 +122,9 @@ std::vector<std::string> Tracker::missing_columns_sql() {
     if (!has_column(column)) {
       out.push_back("ALTER TABLE " + m_quoted + " ADD COLUMN " + m_connection.quote_identifier(column) + " " + type);
     }
+  }
+  if (tracks_dirty() && !has_column("dirty")) {
+    out.push_back("ALTER TABLE " + m_quoted + " ADD COLUMN dirty boolean NOT NULL DEFAULT false");
   }
   return out;
 }
@@ -139,16 +143,25 @@ std::optional<std::string> Tracker::ensure(const std::vector<Migration>& files) 
   case TableFormat::missing:
     m_connection.execute(create_sql());
     m_columns = {"version", "name", "checksum", "applied_at", "execution_ms", "applied_by"};
+    if (tracks_dirty()) {
+      m_columns->push_back("dirty");
+    }
     return std::nullopt;
   case TableFormat::grant:
+    if (tracks_dirty() && !has_column("dirty")) {
+      for (const auto& statement : missing_columns_sql()) {
+        m_connection.execute(statement);
+      }
+      m_columns->push_back("dirty");
+    }
     return std::nullopt;
   case TableFormat::dbmate:
     // Adopt a dbmate / Rails table in place: its rows stay applied, with checksum unknown.
     for (const auto& statement : missing_columns_sql()) {
       m_connection.execute(statement);
     }
-    for (const char* column : {"name", "checksum", "applied_at", "execution_ms", "applied_by"}) {
-      if (!has_column(column)) {
+    for (const char* column : {"name", "checksum", "applied_at", "execution_ms", "applied_by", "dirty"}) {
+      if (!has_column(column) && (std::string_view(column) != "dirty" || tracks_dirty())) {
         m_columns->push_back(column);
       }
     }
@@ -166,6 +179,9 @@ std::optional<std::string> Tracker::ensure(const std::vector<Migration>& files) 
     transaction.commit();
   }
   m_columns = {"version", "name", "checksum", "applied_at", "execution_ms", "applied_by"};
+  if (tracks_dirty()) {
+    m_columns->push_back("dirty");
+  }
   const auto recorded = statements.size() - 2; // DROP and CREATE, then one INSERT per version
   return "converted golang-migrate's " + m_table + " (at version " + (row ? row->version : std::string("none")) +
          ") into grant's tracking table: " + std::to_string(recorded) +
@@ -179,7 +195,6 @@ std::string Tracker::ensure_sql(const std::vector<Migration>& files) {
     statements.push_back(create_sql());
     break;
   case TableFormat::grant:
-    break;
   case TableFormat::dbmate:
     statements = missing_columns_sql();
     break;
@@ -196,7 +211,7 @@ std::string Tracker::ensure_sql(const std::vector<Migration>& files) {
   return out;
 }
 
-std::vector<AppliedMigration> Tracker::applied() {
+std::vector<AppliedMigration> Tracker::applied(bool refuse_dirty) {
   std::vector<AppliedMigration> out;
   const auto table_format = format();
   if (table_format == TableFormat::golang_migrate) {
@@ -205,11 +220,26 @@ std::vector<AppliedMigration> Tracker::applied() {
     }
   } else if (table_format != TableFormat::missing) {
     const auto pick = [&](const char* column) { return has_column(column) ? std::string(column) : "NULL"; };
+    const bool dirty_column = table_format == TableFormat::grant && has_column("dirty");
     const auto rows =
         m_connection.query("SELECT version, " + pick("name") + ", " + pick("checksum") + ", " + pick("applied_at") +
-                               ", " + pick("execution_ms") + ", " + pick("applied_by") + " FROM " + m_quoted,
+                               ", " + pick("execution_ms") + ", " + pick("applied_by") + ", " +
+                               (dirty_column ? "dirty" : "0") + " FROM " + m_quoted,
                            {});
     for (const auto& row : rows.rows) {
+      if (row[6] && *row[6] != "0" && *row[6] != "f" && *row[6] != "false") {
+        AppliedMigration dirty;
+        dirty.version = row[0].value_or("");
+        dirty.name = row[1].value_or("");
+        dirty.checksum = row[2];
+        dirty.applied_at = row[3].value_or("");
+        dirty.applied_by = row[5].value_or("");
+        dirty.dirty = true;
+        if (refuse_dirty) {
+          throw dirty_error(dirty);
+        }
+        continue;
+      }
       AppliedMigration applied;
       applied.version = row[0].value_or("");
       applied.name = row[1].value_or("");
@@ -236,7 +266,8 @@ std::vector<AppliedMigration> Tracker::applied() {
 
 std::string Tracker::version_matches(const std::string& value) const {
   // Versions are numbers: the row "001" is the file "1".
-  return "ltrim(version, '0') = ltrim(" + value + ", '0')";
+  const auto& engine = m_connection.engine();
+  return engine.without_leading_zeros("version") + " = " + engine.without_leading_zeros(value);
 }
 
 void Tracker::record(const Migration& migration, long long execution_ms, std::string_view before) {

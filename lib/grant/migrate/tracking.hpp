@@ -1,6 +1,7 @@
 #pragma once
 
 #include <grant/db/connection.hpp>
+#include <grant/error.hpp>
 #include <grant/migrate/migration_file.hpp>
 
 #include <optional>
@@ -24,6 +25,9 @@ struct AppliedMigration {
   Source source = Source::grant;
   /// golang-migrate's row and Flyway's BASELINE row: every file version up to this one is applied.
   bool covers_older = false;
+  /// A run of it started and did not finish, on an engine whose DDL commits as it runs (MySQL):
+  /// its first statements may be applied (migrate/dirty.cpp).
+  bool dirty = false;
 };
 
 /// What the table named by `migrations_table` is.
@@ -56,8 +60,23 @@ public:
   std::string ensure_sql(const std::vector<Migration>& files);
 
   /// Applied rows in version order (grant's table, else golang-migrate's row, plus Flyway's
-  /// history); empty when there is no table. Throws ConfigError for a dirty golang-migrate table.
-  std::vector<AppliedMigration> applied();
+  /// history); empty when there is no table. Throws ConfigError for a dirty golang-migrate table,
+  /// and for a dirty row of grant's own unless `refuse_dirty` is false (then it is left out).
+  std::vector<AppliedMigration> applied(bool refuse_dirty = true);
+
+  // Engines whose DDL commits as it runs (MySQL): a version is recorded as dirty before its
+  // statements run and made clean once they all have (migrate/dirty.cpp).
+  /// True when this target's table has the dirty column (traits().transactional_ddl false).
+  bool tracks_dirty() const;
+  void record_dirty(const Migration& migration);
+  /// Marks the version clean and applied; `before` rides in the same round trip.
+  void clear_dirty(const Migration& migration, long long execution_ms, std::string_view before = {});
+  /// The dirty rows, oldest first.
+  std::vector<AppliedMigration> dirty_rows();
+  /// The ConfigError (exit 2) that refuses to go on past a dirty row.
+  ConfigError dirty_error(const AppliedMigration& row) const;
+  std::string record_dirty_sql(const Migration& migration);
+  std::string clear_dirty_sql(const Migration& migration);
 
   /// Writes the row; `before` (SQL without parameters, e.g. the session reset) rides in the same
   /// round trip.

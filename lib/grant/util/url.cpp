@@ -2,6 +2,7 @@
 
 #include <grant/error.hpp>
 #include <grant/util/conninfo.hpp>
+#include <grant/util/mysql_url.hpp>
 #include <grant/util/strings.hpp>
 
 #include <algorithm>
@@ -173,10 +174,22 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
     parsed.dbname = options.value("dbname");
     return parsed;
   }
+  if (starts_with(url, "mysql://") || starts_with(url, "mariadb://")) {
+    parsed.scheme = UrlScheme::mysql;
+    if (check == UrlCheck::syntax) {
+      return parsed;
+    }
+    const auto parts = parse_mysql_url(url);
+    parsed.host = parts.socket.empty() ? parts.host : parts.socket;
+    parsed.port = std::to_string(parts.port);
+    parsed.user = parts.user;
+    parsed.dbname = parts.database;
+    return parsed;
+  }
   const auto colon = url.find(':');
   const std::string scheme(colon == std::string_view::npos ? url : url.substr(0, colon));
   throw ConfigError("unsupported URL scheme " + in_quotes(scheme) + " in " + in_quotes(redact_url(url)), {},
-                    "use postgres://, postgresql://, sqlite3: or sqlite:");
+                    "use postgres://, postgresql://, mysql://, mariadb://, sqlite3: or sqlite:");
 }
 
 } // namespace grant::util

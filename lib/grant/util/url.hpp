@@ -6,7 +6,7 @@
 
 namespace grant::util {
 
-enum class UrlScheme { postgres, sqlite };
+enum class UrlScheme { postgres, sqlite, mysql };
 
 /// A database URL as the config gives it. The raw text keeps the password and is only ever
 /// handed to the driver; everything printed goes through redacted().
@@ -14,7 +14,7 @@ struct DatabaseUrl {
   UrlScheme scheme = UrlScheme::sqlite;
   std::string raw;                   ///< the full URL, password included: never print
   std::filesystem::path sqlite_path; ///< sqlite only: resolved against the config folder
-  std::string host;                  ///< postgres only, for display
+  std::string host;                  ///< postgres and mysql, for display
   std::string port;
   std::string user;
   std::string dbname;
@@ -32,7 +32,8 @@ enum class UrlCheck {
   syntax, ///< the scheme only, for a run that never connects (`grant lint FILE...`): libpq is not loaded
 };
 
-/// Parses `postgres://` / `postgresql://` (validated by libpq itself) and `sqlite3:` / `sqlite:`.
+/// Parses `postgres://` / `postgresql://` (validated by libpq itself), `mysql://` / `mariadb://`
+/// (util/mysql_url.hpp) and `sqlite3:` / `sqlite:`.
 /// Relative SQLite paths are resolved against `base_dir`. Throws grant::ConfigError.
 DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& base_dir,
                                UrlCheck check = UrlCheck::full);

@@ -1,0 +1,462 @@
+// The MySQL / MariaDB adapter over MariaDB Connector/C (libmariadb, which speaks to both).
+#include <grant/db/cancel.hpp>
+#include <grant/db/connection.hpp>
+#include <grant/db/watchdog.hpp>
+#include <grant/util/mysql_url.hpp>
+#include <grant/util/strings.hpp>
+
+#include <mysql.h>
+
+#include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+
+#include <poll.h>
+#include <sys/socket.h>
+
+namespace grant::db {
+
+namespace {
+
+// Client errors after which the session cannot be used again (errmsg.h: CR_*).
+bool is_connection_error(unsigned code) {
+  return code == 2002 || code == 2003 || code == 2006 || code == 2013 || code == 2055;
+}
+
+// "... near 'x' at line 3": the line the server points at, 0 when it says none.
+int line_from_message(const std::string& message) {
+  const auto at = message.rfind(" at line ");
+  return at == std::string::npos ? 0 : std::atoi(message.c_str() + at + 9);
+}
+
+// `$n` placeholders replaced by literals, outside quotes and comments (grant's own statements use
+// `$n` in every dialect; Connector/C's text protocol has no parameters).
+std::string with_params(std::string_view sql, const Params& params) {
+  if (params.empty()) {
+    return std::string(sql);
+  }
+  std::string out;
+  out.reserve(sql.size() + 16 * params.size());
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"' || c == '`') {
+      auto end = i + 1;
+      while (end < sql.size() && sql[end] != c) {
+        end += (sql[end] == '\\' && c != '`') ? 2 : 1;
+      }
+      out.append(sql.substr(i, end + 1 - i));
+      i = end;
+    } else if (c == '$' && i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1])) != 0) {
+      std::size_t end = i + 1;
+      while (end < sql.size() && std::isdigit(static_cast<unsigned char>(sql[end])) != 0) {
+        ++end;
+      }
+      const auto index = static_cast<std::size_t>(std::atoi(std::string(sql.substr(i + 1, end - i - 1)).c_str()));
+      if (index == 0 || index > params.size()) {
+        throw Error(ErrorKind::usage,
+                    "statement refers to parameter $" + std::to_string(index) + " of " + std::to_string(params.size()));
+      }
+      const auto& value = params[index - 1];
+      out += value ? quote_literal(Dialect::mysql, *value) : "NULL";
+      i = end - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+ValueType value_type(const MYSQL_FIELD& field) {
+  switch (field.type) {
+  case MYSQL_TYPE_TINY:
+  case MYSQL_TYPE_SHORT:
+  case MYSQL_TYPE_LONG:
+  case MYSQL_TYPE_LONGLONG:
+  case MYSQL_TYPE_INT24:
+  case MYSQL_TYPE_YEAR:
+    return ValueType::integer;
+  case MYSQL_TYPE_DECIMAL:
+  case MYSQL_TYPE_NEWDECIMAL:
+  case MYSQL_TYPE_FLOAT:
+  case MYSQL_TYPE_DOUBLE:
+    return ValueType::number;
+  case MYSQL_TYPE_JSON:
+    return ValueType::json;
+  default:
+    return ValueType::text;
+  }
+}
+
+struct Result {
+  MYSQL_RES* result = nullptr;
+  explicit Result(MYSQL_RES* r) : result(r) {}
+  ~Result() {
+    if (result != nullptr) {
+      mysql_free_result(result);
+    }
+  }
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+};
+
+class MysqlConnection final : public Connection {
+public:
+  MysqlConnection(const util::DatabaseUrl& url, const ConnectOptions& options)
+      : Connection(options.target.empty() ? url.redacted() : options.target), m_url(util::parse_mysql_url(url.raw)) {
+    static std::once_flag k_library;
+    std::call_once(k_library, [] { mysql_library_init(0, nullptr, nullptr); });
+    m_handle = mysql_init(nullptr);
+    if (m_handle == nullptr) {
+      throw DbError("out of memory opening a MySQL session", {target(), {}, {}, 0, true, 0});
+    }
+    open(m_handle, options.connect_timeout_ms, options.application_name);
+    m_socket = static_cast<int>(mysql_get_socket(m_handle));
+    m_mariadb = std::string(mysql_get_server_info(m_handle)).find("MariaDB") != std::string::npos;
+    m_reset_sql = std::string("SET SESSION sql_mode = DEFAULT, foreign_key_checks = DEFAULT, unique_checks = DEFAULT, "
+                              "time_zone = DEFAULT, lock_wait_timeout = DEFAULT, ") +
+                  (m_mariadb ? "max_statement_time = DEFAULT" : "max_execution_time = DEFAULT") + "; USE " +
+                  quote_identifier(m_url.database) + ";";
+  }
+
+  ~MysqlConnection() override { mysql_close(m_handle); }
+
+  Dialect dialect() const override { return Dialect::mysql; }
+  const Engine& engine() const override { return mysql_engine(); }
+
+  void execute(std::string_view sql) override {
+    run(sql, [&] { drain(sql); });
+  }
+
+  Rows query(std::string_view sql, const Params& params) override {
+    const auto text = with_params(sql, params);
+    Rows rows;
+    run(text, [&] {
+      send(text);
+      Result result(mysql_store_result(m_handle));
+      if (result.result == nullptr) {
+        if (mysql_field_count(m_handle) != 0) {
+          fail(text);
+        }
+        rows.affected = static_cast<long long>(mysql_affected_rows(m_handle));
+      } else {
+        const unsigned width = mysql_num_fields(result.result);
+        const MYSQL_FIELD* fields = mysql_fetch_fields(result.result);
+        for (unsigned c = 0; c < width; ++c) {
+          rows.columns.emplace_back(fields[c].name);
+        }
+        while (MYSQL_ROW row = mysql_fetch_row(result.result)) {
+          const unsigned long* lengths = mysql_fetch_lengths(result.result);
+          std::vector<Value> values;
+          values.reserve(width);
+          for (unsigned c = 0; c < width; ++c) {
+            values.push_back(row[c] == nullptr ? Value{} : Value{std::string(row[c], lengths[c])});
+          }
+          rows.rows.push_back(std::move(values));
+        }
+        rows.affected = static_cast<long long>(rows.rows.size());
+      }
+      skip_more_results(text);
+    });
+    return rows;
+  }
+
+  void stream(std::string_view select_sql, const RowCallback& on_row) override {
+    run(select_sql, [&] {
+      send(select_sql);
+      each_row(
+          select_sql, [&](const RowView& row) { on_row(row); }, nullptr);
+    });
+  }
+
+  void stream_result(std::string_view sql, ResultSink& sink, const StreamOptions& options) override {
+    std::optional<Transaction> own;
+    if (options.read_only && transaction_depth() == 0) {
+      own.emplace(*this, TxOptions{Isolation::default_level, true});
+    }
+    long long affected = 0;
+    run(sql, [&] {
+      send(sql);
+      if (mysql_field_count(m_handle) == 0) {
+        affected = static_cast<long long>(mysql_affected_rows(m_handle));
+        sink.columns({});
+      } else {
+        affected = each_row(
+            sql, [&](const RowView& row) { sink.row(row); },
+            [&](const std::vector<Column>& columns) { sink.columns(columns); });
+      }
+      skip_more_results(sql);
+    });
+    sink.finished(affected);
+    if (own) {
+      own->commit();
+    }
+  }
+
+  void interrupt() noexcept override {
+    m_interrupted = true; // whatever it was doing, the session is not handed out again
+    if (const int socket = m_socket.load(); socket >= 0) {
+      ::shutdown(socket, SHUT_RDWR); // the blocked read sees end of file: the client reports the loss
+    }
+  }
+
+  void cancel() noexcept override {
+    // MySQL has no cancel request on the wire: a second session asks the server to stop this
+    // one's statement (KILL QUERY), which then fails with "Query execution was interrupted".
+    try {
+      MYSQL* killer = mysql_init(nullptr);
+      if (killer == nullptr) {
+        return;
+      }
+      try {
+        open(killer, 2000, "grant-cancel");
+        const auto statement = "KILL QUERY " + std::to_string(mysql_thread_id(m_handle));
+        mysql_real_query(killer, statement.data(), statement.size());
+      } catch (...) {
+      }
+      mysql_close(killer);
+    } catch (...) {
+      // Not sent (the server is gone): the statement ends with the session instead.
+    }
+  }
+
+  void set_statement_timeout(std::chrono::milliseconds timeout) override {
+    if (m_mariadb) {
+      execute("SET SESSION max_statement_time = " + std::to_string(static_cast<double>(timeout.count()) / 1000.0));
+    } else {
+      execute("SET SESSION max_execution_time = " + std::to_string(timeout.count()));
+    }
+  }
+
+  std::string reset_session_sql() const override { return m_reset_sql; }
+
+  int session_pid() const noexcept override { return static_cast<int>(mysql_thread_id(m_handle)); }
+
+  bool in_recovery() override {
+    // A replica is a server that replicates from another (the replication settings are there
+    // even while its threads are stopped).
+    try {
+      return !query("SHOW REPLICA STATUS", {}).empty();
+    } catch (const DbError& error) {
+      if (error.connection_lost()) {
+        throw;
+      }
+      return query("SELECT @@read_only", {}).scalar() == Value{"1"}; // not allowed to look: the next best sign
+    }
+  }
+
+  std::string server_version() override {
+    const std::string info = mysql_get_server_info(m_handle);
+    return std::string(m_mariadb ? "MariaDB " : "MySQL ") + info.substr(0, info.find('-'));
+  }
+
+  bool is_usable() const noexcept override { return !m_broken && !m_interrupted; }
+
+  bool check_idle() noexcept override {
+    if (!is_usable()) {
+      return false;
+    }
+    pollfd waiting{m_socket.load(), POLLIN, 0};
+    if (::poll(&waiting, 1, 0) != 0) {
+      m_broken = true; // the server wrote to an idle session: it is closing it
+      return false;
+    }
+    return true;
+  }
+
+protected:
+  std::string begin_statement(const TxOptions& options) const override {
+    std::string out;
+    switch (options.isolation) {
+    case Isolation::default_level:
+      break;
+    case Isolation::read_committed:
+      out = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; ";
+      break;
+    case Isolation::repeatable_read:
+      out = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; ";
+      break;
+    case Isolation::serializable:
+      out = "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; ";
+      break;
+    }
+    return out + (options.read_only ? "START TRANSACTION READ ONLY" : "START TRANSACTION");
+  }
+
+private:
+  void open(MYSQL* handle, int connect_timeout_ms, const std::string& program) {
+    const unsigned seconds = static_cast<unsigned>(std::max(1, (connect_timeout_ms + 999) / 1000));
+    mysql_optionsv(handle, MYSQL_OPT_CONNECT_TIMEOUT, &seconds);
+    mysql_optionsv(handle, MYSQL_SET_CHARSET_NAME, m_url.charset.c_str());
+    mysql_optionsv(handle, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", program.c_str());
+    if (m_url.ssl_mode == "disabled") {
+      const my_bool off = 0;
+      mysql_optionsv(handle, MYSQL_OPT_SSL_ENFORCE, &off);
+    } else if (m_url.ssl_mode == "required" || m_url.ssl_mode == "verify-ca" || m_url.ssl_mode == "verify-identity") {
+      const my_bool on = 1;
+      mysql_optionsv(handle, MYSQL_OPT_SSL_ENFORCE, &on);
+      if (m_url.ssl_mode != "required") {
+        mysql_optionsv(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+      }
+    }
+    const bool by_socket = !m_url.socket.empty();
+    if (mysql_real_connect(handle, by_socket ? nullptr : m_url.host.c_str(), m_url.user.c_str(),
+                           m_url.password.empty() ? nullptr : m_url.password.c_str(), m_url.database.c_str(),
+                           by_socket ? 0 : m_url.port, by_socket ? m_url.socket.c_str() : nullptr,
+                           CLIENT_MULTI_STATEMENTS | CLIENT_FOUND_ROWS) == nullptr) {
+      const std::string message = mysql_error(handle);
+      const unsigned code = mysql_errno(handle);
+      const std::string where = by_socket ? m_url.socket : m_url.host + ":" + std::to_string(m_url.port);
+      std::string hint = "check that the server runs and listens there, and the URL's host and port";
+      if (code == 1045) {
+        hint = "check the user and password in the URL";
+      } else if (code == 1049) {
+        hint = "create the database (CREATE DATABASE " + quote_identifier(m_url.database) + ") or fix the URL";
+      }
+      // The server answered and refused (1045 access denied, 1049 unknown database): not a lost
+      // connection, and nothing to wait for.
+      const bool refused = code == 1045 || code == 1049;
+      throw DbError("cannot connect to MySQL at " + where + " (" + target() + "): " + util::redact_secrets(message) +
+                        " [" + std::to_string(code) + "]",
+                    {target(), {}, mysql_sqlstate(handle), 0, !refused, 0}, hint);
+    }
+  }
+
+  // Runs `body` with the reply timeout armed and Ctrl-C able to cancel it, and turns a session
+  // the watchdog gave up into the error that says so.
+  template <typename Body> void run(std::string_view sql, Body&& body) {
+    if (m_broken || m_interrupted) {
+      throw DbError("connection to " + target() + " was lost earlier", {target(), std::string(sql), {}, 0, true, 0},
+                    "reconnect and retry");
+    }
+    const auto bound = reply_timeout();
+    const cancel::Running running(*this);
+    try {
+      const Deadline deadline(bound, [this] {
+        m_timed_out = true;
+        interrupt();
+      });
+      body();
+    } catch (const DbError&) {
+      if (m_timed_out) {
+        m_broken = true;
+        throw DbError("no reply from " + target() + " within " + std::to_string(bound.count()) +
+                          " ms; the session was given up (the server or the network went silent)",
+                      {target(), std::string(sql), {}, 0, true, 0},
+                      "check the server and the network path to it, then re-run");
+      }
+      throw;
+    }
+  }
+
+  [[noreturn]] void fail(std::string_view sql) {
+    const unsigned code = mysql_errno(m_handle);
+    const std::string message = mysql_error(m_handle);
+    const std::string state = mysql_sqlstate(m_handle);
+    if (is_connection_error(code)) {
+      m_broken = true;
+      throw DbError("lost the connection to " + target() + ": " + message,
+                    {target(), std::string(sql), state, 0, true, 0}, "check the server, then re-run");
+    }
+    if (code == 1317 /* ER_QUERY_INTERRUPTED */ && cancel::requested() != 0) {
+      throw Interrupted(target() + ": cancelled on the server by " + cancel::signal_name(cancel::requested()) + " (" +
+                            message + ")",
+                        target());
+    }
+    throw DbError("ERROR " + std::to_string(code) + " (" + state + "): " + message,
+                  {target(), std::string(sql), state, 0, false, line_from_message(message)});
+  }
+
+  void send(std::string_view sql) {
+    if (mysql_real_query(m_handle, sql.data(), sql.size()) != 0) {
+      fail(sql);
+    }
+  }
+
+  // Runs a script of statements, reading and dropping each result.
+  void drain(std::string_view sql) {
+    send(sql);
+    while (true) {
+      if (MYSQL_RES* result = mysql_store_result(m_handle)) {
+        mysql_free_result(result);
+      } else if (mysql_field_count(m_handle) != 0) {
+        fail(sql);
+      }
+      const int more = mysql_next_result(m_handle);
+      if (more < 0) {
+        return;
+      }
+      if (more > 0) {
+        fail(sql);
+      }
+    }
+  }
+
+  void skip_more_results(std::string_view sql) {
+    while (mysql_more_results(m_handle)) {
+      if (mysql_next_result(m_handle) > 0) {
+        fail(sql);
+      }
+      if (MYSQL_RES* result = mysql_store_result(m_handle)) {
+        mysql_free_result(result);
+      }
+    }
+  }
+
+  // Reads the current result row by row without holding it; returns the rows read.
+  long long each_row(std::string_view sql, const std::function<void(const RowView&)>& on_row,
+                     const std::function<void(const std::vector<Column>&)>& on_columns) {
+    Result result(mysql_use_result(m_handle));
+    if (result.result == nullptr) {
+      if (mysql_field_count(m_handle) != 0) {
+        fail(sql);
+      }
+      if (on_columns) {
+        on_columns({});
+      }
+      return 0;
+    }
+    const unsigned width = mysql_num_fields(result.result);
+    if (on_columns) {
+      const MYSQL_FIELD* fields = mysql_fetch_fields(result.result);
+      std::vector<Column> columns;
+      for (unsigned c = 0; c < width; ++c) {
+        columns.push_back({fields[c].name, value_type(fields[c])});
+      }
+      on_columns(columns);
+    }
+    std::vector<std::string_view> views(width);
+    std::vector<bool> nulls(width);
+    long long count = 0;
+    while (MYSQL_ROW row = mysql_fetch_row(result.result)) {
+      const unsigned long* lengths = mysql_fetch_lengths(result.result);
+      for (unsigned c = 0; c < width; ++c) {
+        nulls[c] = row[c] == nullptr;
+        views[c] = row[c] == nullptr ? std::string_view() : std::string_view(row[c], lengths[c]);
+      }
+      on_row(RowView{views, nulls});
+      ++count;
+    }
+    if (mysql_errno(m_handle) != 0) {
+      fail(sql);
+    }
+    return count;
+  }
+
+  util::MysqlUrl m_url;
+  MYSQL* m_handle = nullptr;
+  bool m_mariadb = false;
+  std::string m_reset_sql;
+  std::atomic<int> m_socket{-1}; ///< for interrupt() from another thread
+  std::atomic<bool> m_interrupted{false};
+  std::atomic<bool> m_timed_out{false};
+  bool m_broken = false;
+};
+
+} // namespace
+
+std::unique_ptr<Connection> connect_mysql(const util::DatabaseUrl& url, const ConnectOptions& options) {
+  return std::make_unique<MysqlConnection>(url, options);
+}
+
+} // namespace grant::db

@@ -1,0 +1,2 @@
+-- grant:up
+CREATE TABLE users (id integer);

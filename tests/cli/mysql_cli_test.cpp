@@ -1,0 +1,351 @@
+// MySQL / MariaDB end to end, on the real MariaDB servers tests/servers.sh starts (a primary, a
+// replica following it by GTID, two shards): migrate, status, validate, rollback, redo; a migration
+// that fails half way (MySQL commits DDL as it runs) is recorded as dirty and refused until `grant
+// repair` or an edited file; eight concurrent runs apply each version once; a SIGKILLed run leaves
+// no lock behind; bad input (a bad port, an unknown charset, a database that does not exist,
+// PostgreSQL-only syntax); health reads the replica's lag, and unknown once its SQL thread stops.
+#include "support/support.hpp"
+
+#include <grant/db/connection.hpp>
+#include <grant/util/url.hpp>
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <csignal>
+#include <unistd.h>
+
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_mysql_cli_test {
+
+using grant::test::contains;
+using grant::test::RunResult;
+using Json = nlohmann::json;
+
+namespace {
+
+std::unique_ptr<grant::db::Connection> open(const std::string& url) {
+  return grant::db::connect(grant::util::parse_database_url(url, "/"), {});
+}
+
+std::string password_of(const std::string& url) {
+  const auto scheme = url.find("://") + 3;
+  const auto colon = url.find(':', scheme);
+  return url.substr(colon + 1, url.rfind('@') - colon - 1);
+}
+
+// A fresh database on a MySQL server of the test fleet.
+std::string fresh_mysql_database(const std::string& server_url, const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static const auto run_id = std::random_device{}() % 100000;
+  const auto name =
+      prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(run_id) + "_" + std::to_string(counter++);
+  open(server_url)->execute("CREATE DATABASE `" + name + "`");
+  return grant::test::with_dbname(server_url, name);
+}
+
+// A project folder with one database "app" on a fresh MySQL database.
+class MysqlProject {
+public:
+  explicit MysqlProject(const std::string& prefix, const std::string& server = "GRANT_TEST_MY_PRIMARY_URL")
+      : m_url(fresh_mysql_database(grant::test::server_env(server), prefix)) {
+    write_config(Json{{"databases", {{"app", {{"url", m_url}}}}}});
+  }
+
+  grant::test::TempDir dir;
+
+  const std::string& url() const { return m_url; }
+  void write_config(const Json& config) const { dir.write("grant.json", config.dump(2)); }
+  void file(const std::string& name, const std::string& text) const { dir.write("db/migrate/app/" + name, text); }
+  RunResult grant(const std::vector<std::string>& args) const {
+    auto run = grant::test::run_grant(args, dir.path());
+    CHECK_FALSE(contains(run.out, password_of(m_url)));
+    CHECK_FALSE(contains(run.err, password_of(m_url)));
+    return run;
+  }
+  grant::db::Rows query(const std::string& sql) const { return open(m_url)->query(sql); }
+  bool has_table(const std::string& name) const {
+    return !query("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '" + name +
+                  "'")
+                .empty();
+  }
+  std::vector<std::string> rows(const std::string& sql) const {
+    std::vector<std::string> out;
+    for (const auto& row : query(sql).rows) {
+      std::string line;
+      for (const auto& value : row) {
+        line += (line.empty() ? "" : "|") + value.value_or("NULL");
+      }
+      out.push_back(line);
+    }
+    return out;
+  }
+
+private:
+  std::string m_url;
+};
+
+const std::string k_users = "-- grant:up\nCREATE TABLE users (id bigint PRIMARY KEY, email varchar(200) NOT NULL);\n"
+                            "-- grant:down\nDROP TABLE users;\n";
+const std::string k_name = "-- grant:up\nALTER TABLE users ADD COLUMN name text;\n"
+                           "INSERT INTO users (id, email) VALUES (1, 'a@example.com');\n"
+                           "-- grant:down\nDELETE FROM users WHERE id = 1;\nALTER TABLE users DROP COLUMN name;\n";
+
+} // namespace
+
+TEST_CASE("mysql: migrate, status, validate, rollback and redo") {
+  MysqlProject project("my_apply");
+  project.file("20240101000000_users.sql", k_users);
+  project.file("20240102000000_name.sql", k_name);
+
+  auto run = project.grant({"migrate"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(contains(run.out, "2 applied, at 20240102000000"));
+  CHECK(project.rows("SELECT version, dirty FROM schema_migrations ORDER BY version") ==
+        std::vector<std::string>{"20240101000000|0", "20240102000000|0"});
+  CHECK(project.rows("SELECT email FROM users") == std::vector<std::string>{"a@example.com"});
+
+  run = project.grant({"status", "--json"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(Json::parse(run.out).at("pending") == 0);
+  run = project.grant({"validate"});
+  CHECK_MESSAGE(run.exit_code == 0, run.err);
+
+  run = project.grant({"rollback"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(project.rows("SELECT version FROM schema_migrations") == std::vector<std::string>{"20240101000000"});
+  CHECK(project.rows("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND "
+                     "table_name = 'users' AND column_name = 'name'") == std::vector<std::string>{"0"});
+
+  run = project.grant({"migrate"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  run = project.grant({"redo"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(project.rows("SELECT COUNT(*) FROM users") == std::vector<std::string>{"1"});
+
+  // --dry-run says the version is recorded as dirty first, and changes nothing.
+  project.file("20240103000000_more.sql", "-- grant:up\nCREATE TABLE more (id int);\n");
+  run = project.grant({"migrate", "--dry-run"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(contains(run.out, "recorded as dirty first"));
+  CHECK_FALSE(project.has_table("more"));
+}
+
+TEST_CASE("mysql: a migration that fails half way is dirty until repair or an edited file") {
+  MysqlProject project("my_dirty");
+  project.file("20240101000000_users.sql", k_users);
+  const std::string half = "-- grant:up\nCREATE TABLE a1 (id int);\nCREATE TABLE a2 (id int);\n"
+                           "CREATE TABLE a1 (id int);\nCREATE TABLE a3 (id int);\n"
+                           "-- grant:down\nDROP TABLE a3;\nDROP TABLE a2;\nDROP TABLE a1;\n";
+  project.file("20240102000000_half.sql", half);
+
+  auto run = project.grant({"migrate"});
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "Table 'a1' already exists"));
+  CHECK(contains(run.err, "applied: statements 1-2 of 4 stay applied (MySQL commits DDL as it runs)"));
+  CHECK(contains(run.err, "the version is recorded as dirty"));
+  CHECK(contains(run.err, "20240102000000_half.sql:4"));
+  CHECK_FALSE(contains(run.err, "nothing was applied"));
+  CHECK(project.has_table("a1"));
+  CHECK(project.has_table("a2"));
+  CHECK_FALSE(project.has_table("a3"));
+  CHECK(project.rows("SELECT version, dirty FROM schema_migrations ORDER BY version") ==
+        std::vector<std::string>{"20240101000000|0", "20240102000000|1"});
+
+  // Refused, unchanged, until someone looks: migrate and status exit 2 naming the version.
+  run = project.grant({"migrate"});
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "version 20240102000000 (half) is dirty"));
+  CHECK(contains(run.err, "grant repair"));
+  run = project.grant({"status"});
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "is dirty"));
+
+  // repair forgets the failed run (a dry run first changes nothing).
+  run = project.grant({"repair", "--dry-run"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(contains(run.out, "failed run forgotten"));
+  CHECK(project.rows("SELECT COUNT(*) FROM schema_migrations WHERE dirty") == std::vector<std::string>{"1"});
+  run = project.grant({"repair", "--json"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(contains(run.out, "failed_run_forgotten"));
+  CHECK(project.rows("SELECT COUNT(*) FROM schema_migrations") == std::vector<std::string>{"1"});
+
+  // Run again unchanged: the first statement fails now, so nothing was applied and nothing is dirty.
+  run = project.grant({"migrate"});
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "applied: nothing (the first statement failed)"));
+  CHECK(project.rows("SELECT COUNT(*) FROM schema_migrations") == std::vector<std::string>{"1"});
+
+  // Half way again, then an edited file (idempotent now) runs again from the start.
+  project.query("DROP TABLE a1");
+  run = project.grant({"migrate"});
+  CHECK(run.exit_code == 3);
+  CHECK(project.rows("SELECT COUNT(*) FROM schema_migrations WHERE dirty") == std::vector<std::string>{"1"});
+  project.file("20240102000000_half.sql", "-- grant:up\nCREATE TABLE IF NOT EXISTS a1 (id int);\n"
+                                          "CREATE TABLE IF NOT EXISTS a2 (id int);\nCREATE TABLE a3 (id int);\n"
+                                          "-- grant:down\nDROP TABLE a3;\nDROP TABLE a2;\nDROP TABLE a1;\n");
+  run = project.grant({"migrate"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  const auto said = run.err + run.out;
+  CHECK(contains(said, "running it again from the start"));
+  CHECK(project.has_table("a3"));
+  CHECK(project.rows("SELECT version, dirty FROM schema_migrations ORDER BY version") ==
+        std::vector<std::string>{"20240101000000|0", "20240102000000|0"});
+  run = project.grant({"validate"});
+  CHECK_MESSAGE(run.exit_code == 0, run.err);
+}
+
+TEST_CASE("mysql: PostgreSQL-only syntax fails with the server's error, file and line") {
+  MysqlProject project("my_pgsyntax");
+  project.file("20240101000000_users.sql", k_users);
+  project.file("20240102000000_pg.sql", "-- grant:up\nCREATE TABLE t (id int);\n"
+                                        "CREATE INDEX CONCURRENTLY t_id ON t (id);\n");
+  const auto run = project.grant({"migrate"});
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "ERROR 1064 (42000)"));
+  CHECK(contains(run.err, "20240102000000_pg.sql:3"));
+  CHECK(contains(run.err, "statements 1-1 of 2 stay applied"));
+  CHECK(project.rows("SELECT version, dirty FROM schema_migrations ORDER BY version") ==
+        std::vector<std::string>{"20240101000000|0", "20240102000000|1"});
+}
+
+TEST_CASE("mysql: eight concurrent migrate runs apply each version exactly once") {
+  MysqlProject project("my_concurrent");
+  project.file("20240101000000_users.sql", k_users);
+  for (int i = 2; i <= 6; ++i) {
+    project.file("2024010" + std::to_string(i) + "000000_t" + std::to_string(i) + ".sql",
+                 "-- grant:up\nCREATE TABLE t" + std::to_string(i) + " (id int);\nINSERT INTO users VALUES (" +
+                     std::to_string(i) + ", 'x');\n");
+  }
+  std::vector<RunResult> runs(8);
+  std::vector<std::thread> threads;
+  for (auto& run : runs) {
+    threads.emplace_back([&run, &project] { run = grant::test::run_grant({"migrate"}, project.dir.path()); });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (const auto& run : runs) {
+    CHECK_MESSAGE(run.exit_code == 0, run.err);
+  }
+  CHECK(project.rows("SELECT COUNT(*), COUNT(DISTINCT version), SUM(dirty) FROM schema_migrations") ==
+        std::vector<std::string>{"6|6|0"});
+  CHECK(project.rows("SELECT COUNT(*) FROM users") == std::vector<std::string>{"5"});
+}
+
+TEST_CASE("mysql: a SIGKILLed migrate leaves its lock behind with its session, and a dirty version") {
+  MysqlProject project("my_kill");
+  project.file("20240101000000_slow.sql", "-- grant:up\nCREATE TABLE before_sleep (id int);\n"
+                                          "SELECT SLEEP(4);\nCREATE TABLE after_sleep (id int);\n");
+  grant::test::BackgroundGrant slow({"migrate"}, project.dir.path(), project.dir / "slow.log");
+  // Wait until it sleeps on the server (the first statement ran).
+  bool sleeping = false;
+  for (int i = 0; i < 200 && !sleeping; ++i) {
+    sleeping =
+        !project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(4)%'").empty();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(sleeping);
+  CHECK(slow.stop(SIGKILL) == 128 + SIGKILL);
+  // The server ends the killed client's session when it notices the closed socket; its lock goes with it.
+  const auto started = std::chrono::steady_clock::now();
+  auto run = project.grant({"migrate"});
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "version 20240101000000 (slow) is dirty"));
+  CHECK(waited < std::chrono::seconds(30)); // the session ends with its statement: the lock goes with it
+  CHECK(project.has_table("before_sleep"));
+  CHECK_FALSE(project.has_table("after_sleep"));
+}
+
+TEST_CASE("mysql: bad input") {
+  grant::test::TempDir dir;
+  dir.write("db/migrate/app/20240101000000_users.sql", k_users);
+  const auto primary = grant::test::server_env("GRANT_TEST_MY_PRIMARY_URL");
+  const auto secret = password_of(primary);
+  const auto try_url = [&](const std::string& url) {
+    dir.write("grant.json", Json{{"databases", {{"app", {{"url", url}}}}}}.dump());
+    auto run = grant::test::run_grant({"migrate"}, dir.path());
+    CHECK_FALSE(contains(run.out + run.err, secret));
+    return run;
+  };
+  auto run = try_url("mysql://grant:" + secret + "@127.0.0.1:99999/app");
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "port '99999' is not a number from 1 to 65535"));
+  CHECK(contains(run.err, "databases.app.url"));
+
+  run = try_url(primary + "?charset=klingon");
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "charset 'klingon' is not one grant knows"));
+
+  run = try_url(grant::test::with_dbname(primary, "no_such_database_here"));
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "Unknown database 'no_such_database_here'"));
+  CHECK(contains(run.err, "CREATE DATABASE `no_such_database_here`"));
+
+  const auto port = primary.substr(primary.rfind(':') + 1, primary.rfind('/') - primary.rfind(':') - 1);
+  run = try_url("mariadb://grant:" + secret + "@127.0.0.1:" + port);
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "it names no database"));
+  run = try_url(grant::test::with_dbname("mysql://grant:wrong-" + secret + primary.substr(primary.rfind('@')), "x"));
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "Access denied for user 'grant'"));
+  CHECK(contains(run.err, "check the user and password"));
+}
+
+TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread stops") {
+  grant::test::TempDir dir;
+  const auto primary = grant::test::server_env("GRANT_TEST_MY_PRIMARY_URL");
+  const auto replica = grant::test::server_env("GRANT_TEST_MY_REPLICA_URL");
+  dir.write("grant.json",
+            Json{{"databases", {{"app", {{"url", primary}, {"replicas", Json::array({replica})}}}}}}.dump());
+  auto run = grant::test::run_grant({"health", "--format", "json"}, dir.path());
+  CAPTURE(run.out);
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  auto document = Json::parse(run.out);
+  REQUIRE(document.at("endpoints").size() == 2);
+  for (const auto& endpoint : document.at("endpoints")) {
+    CHECK(endpoint.at("reachable") == true);
+    CHECK(contains(endpoint.at("server_version").get<std::string>(), "MariaDB"));
+  }
+  for (const auto& endpoint : document.at("endpoints")) {
+    if (endpoint.at("role") == "replica") {
+      CAPTURE(endpoint.dump());
+      CHECK(endpoint.at("in_recovery") == true);
+      CHECK(endpoint.at("lag").at("seconds").is_number());
+    }
+  }
+
+  auto admin = open(replica);
+  admin->execute("STOP SLAVE SQL_THREAD");
+  struct Restart {
+    grant::db::Connection& connection;
+    ~Restart() {
+      try {
+        connection.execute("START SLAVE SQL_THREAD");
+      } catch (...) {
+      }
+    }
+  } restart{*admin};
+  open(primary)->execute("CREATE TABLE IF NOT EXISTS health_lag (id int); INSERT INTO health_lag VALUES (1)");
+  run = grant::test::run_grant({"health", "--format", "json"}, dir.path());
+  document = Json::parse(run.out);
+  bool unknown = false;
+  for (const auto& endpoint : document.at("endpoints")) {
+    if (endpoint.at("role") == "replica") {
+      CAPTURE(endpoint.dump());
+      unknown = endpoint.at("lag").at("state") == "unknown" && endpoint.at("lag").at("seconds").is_null();
+    }
+  }
+  CHECK(unknown);
+}
+
+} // namespace grant_test_mysql_cli_test
