@@ -349,3 +349,21 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
 }
 
 } // namespace grant_test_mysql_cli_test
+
+namespace grant_test_mysql_cli_test {
+
+TEST_CASE("mysql: grant init --engine mysql writes a MySQL starter config") {
+  grant::test::TempDir dir;
+  auto run = grant::test::run_grant({"init", "--engine", "mysql"}, dir.path());
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  const auto config = Json::parse(grant::test::read_file(dir / "db/grant.json"));
+  CHECK(config.at("databases").at("primary").at("url") == "mysql://app:${MYSQL_PASSWORD}@127.0.0.1:3306/primary");
+  CHECK(contains(run.out, "MYSQL_PASSWORD"));
+  // The starter parses: with the variable set, `config check` reads it.
+  run = grant::test::run_grant({"config", "check"}, dir.path(), {{"MYSQL_PASSWORD", "x"}});
+  CHECK_MESSAGE(run.exit_code == 0, run.err);
+  run = grant::test::run_grant({"init", "--engine", "oracle", "--dir", "other"}, dir.path());
+  CHECK(run.exit_code == 2);
+}
+
+} // namespace grant_test_mysql_cli_test

@@ -14,17 +14,24 @@ namespace {
 
 struct InitOptions {
   std::string directory = ".";
+  std::string engine = "sqlite";
 };
 
-constexpr const char* k_starter_config = R"({
-  "databases": {
-    "primary": {
-      "url": "sqlite3:primary.sqlite3",
-      "migrations": "migrate/primary"
-    }
+// The starter database's URL per --engine; a password comes from the environment (${VAR}).
+std::string starter_url(const std::string& engine) {
+  if (engine == "postgres") {
+    return "postgres://app:${PGPASSWORD}@127.0.0.1:5432/primary";
   }
+  if (engine == "mysql") {
+    return "mysql://app:${MYSQL_PASSWORD}@127.0.0.1:3306/primary";
+  }
+  return "sqlite3:primary.sqlite3";
 }
-)";
+
+std::string starter_config(const std::string& engine) {
+  return "{\n  \"databases\": {\n    \"primary\": {\n      \"url\": \"" + starter_url(engine) +
+         "\",\n      \"migrations\": \"migrate/primary\"\n    }\n  }\n}\n";
+}
 
 // The project folder must be a folder grant can write into: a file, a symlink loop or a folder
 // without write permission is a usage error naming the path, never a filesystem_error.
@@ -55,7 +62,7 @@ void run_init(const InitOptions& options, Context& context) {
   }
   migrate::create_migrations_folder(migrations);
   std::ofstream out(config_file);
-  out << k_starter_config;
+  out << starter_config(options.engine);
   out.close();
   if (!out) {
     throw Error(ErrorKind::usage, "could not write " + config_file.string(), config_file.string(),
@@ -67,6 +74,11 @@ void run_init(const InitOptions& options, Context& context) {
   }
   context.say("wrote " + config_file.string());
   context.say("created " + migrations.string() + "/");
+  if (options.engine != "sqlite") {
+    context.say("edit the url in " + config_file.string() + " (" + starter_url(options.engine) +
+                "): its password is read from " + (options.engine == "mysql" ? "MYSQL_PASSWORD" : "PGPASSWORD") +
+                " when grant runs");
+  }
   context.say("next: grant generate migration create_users --database primary");
 }
 
@@ -76,7 +88,10 @@ void setup_init(CLI::App& app, Context& context) {
   auto options = std::make_shared<InitOptions>();
   auto* command = app.add_subcommand("init", "Write a starter db/grant.json (SQLite) and db/migrate/primary/");
   command->add_option("--dir", options->directory, "Project folder to initialise (default: .)");
-  command->footer("Example:\n  grant init && grant generate migration create_users --database primary");
+  command->add_option("--engine", options->engine, "The starter database: sqlite (default), postgres or mysql")
+      ->check(CLI::IsMember({"sqlite", "postgres", "mysql"}));
+  command->footer("Examples:\n  grant init && grant generate migration create_users --database primary\n"
+                  "  grant init --engine mysql    # mysql://app:${MYSQL_PASSWORD}@127.0.0.1:3306/primary");
   command->callback([options, &context] { run_init(*options, context); });
 }
 

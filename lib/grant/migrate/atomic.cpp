@@ -286,7 +286,11 @@ std::vector<TargetResult> migrate_atomic(registry::Registry& registry, const Wor
     if (const auto& traits = db::traits_for(target.endpoint.url); !traits.prepared_transactions) {
       const std::string name(traits.display_name);
       throw ConfigError("--atomic needs PostgreSQL (prepared transactions); " + target.label() + " is " + name,
-                        target.label(), "run without --atomic for " + name + " databases");
+                        target.label(),
+                        db::traits_for(target.endpoint.url).transactional_ddl
+                            ? "run without --atomic for " + name + " databases"
+                            : "run without --atomic: " + name +
+                                  " commits DDL as it runs, so no two-phase commit can hold a migration back");
     }
   }
   util::parallel_for(work.targets.size(), effective_jobs(options.jobs, work.targets.size()), [&](std::size_t i) {

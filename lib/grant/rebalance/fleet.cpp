@@ -37,8 +37,8 @@ const config::Database& sharded(const config::Config& config, const std::string&
       throw ConfigError("shard " + shard.name + " of " + name + " is " + std::string(traits.display_name) +
                             ": rebalance needs PostgreSQL shards",
                         shard.key_path,
-                        "rebalance relies on triggers and two-phase commit; move SQLite rows by hand (docs/commands/"
-                        "rebalance.md)");
+                        "rebalance relies on PL/pgSQL triggers and two-phase commit; move " +
+                            std::string(traits.display_name) + " rows by hand (docs/commands/rebalance.md)");
     }
   }
   return *database;
