@@ -60,7 +60,9 @@ int connect_to(const std::string& host, int port) {
 
 } // namespace
 
-FaultProxy::FaultProxy(const std::string& upstream_url) : m_upstream_url(upstream_url) {
+FaultProxy::FaultProxy(const std::string& upstream_url)
+    : m_upstream_url(upstream_url),
+      m_mysql(upstream_url.rfind("mysql://", 0) == 0 || upstream_url.rfind("mariadb://", 0) == 0) {
   static const std::regex k_host_port(R"(@([0-9.]+):([0-9]+)/)");
   std::smatch found;
   if (!std::regex_search(upstream_url, found, k_host_port)) {
@@ -212,8 +214,41 @@ void FaultProxy::serve(int client) {
       continue;
     }
     pending.append(buffer, static_cast<std::size_t>(n));
-    // Forward whole messages one at a time, looking at each statement.
-    while (mode == Mode::forward) {
+    // MySQL: packets of a 3-byte length, a sequence number and the payload; a command starts a
+    // new sequence (0), and COM_QUERY (0x03) carries the statement. The handshake's packets have
+    // sequence numbers from 1.
+    while (m_mysql && mode == Mode::forward && pending.size() >= 4) {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(pending.data());
+      const std::size_t length = 4 + (bytes[0] | (bytes[1] << 8U) | (bytes[2] << 16U));
+      if (pending.size() < length) {
+        break;
+      }
+      const std::string packet = pending.substr(0, length);
+      pending.erase(0, length);
+      Action action{};
+      if (bytes[3] == 0 && length > 5 && packet[4] == 0x03 && match(packet.substr(5), action)) {
+        if (action == Action::drop_before) {
+          cut();
+          break;
+        }
+        if (action == Action::stall) {
+          mode = Mode::stalled;
+          break;
+        }
+        if (send_all(server, packet.data(), packet.size())) {
+          discard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+          start_discarding();
+        } else {
+          cut();
+        }
+        break;
+      }
+      if (!send_all(server, packet.data(), packet.size())) {
+        cut();
+      }
+    }
+    // PostgreSQL: forward whole messages one at a time, looking at each statement.
+    while (!m_mysql && mode == Mode::forward) {
       const std::size_t header = startup ? 4 : 5;
       if (pending.size() < header) {
         break;

@@ -9,9 +9,10 @@
 
 namespace grant::test {
 
-/// A TCP proxy in front of one PostgreSQL server that fails the way networks do. It forwards
-/// bytes both ways and reads the frontend protocol the client sends (startup, simple Query and
-/// Parse messages); when a statement contains a rule's text (case-insensitive), the rule fires:
+/// A TCP proxy in front of one PostgreSQL or MySQL server that fails the way networks do. It
+/// forwards bytes both ways and reads the protocol the client sends (PostgreSQL: startup, simple
+/// Query and Parse messages; MySQL: COM_QUERY packets); when a statement contains a rule's text (case-insensitive), the
+/// rule fires:
 ///  - drop_before: the connection is cut before the server sees the statement;
 ///  - drop_after:  the server gets the statement (and runs it), the reply never reaches the
 ///                 client, and the connection is cut (a lost reply);
@@ -22,7 +23,7 @@ class FaultProxy {
 public:
   enum class Action { drop_before, drop_after, stall };
 
-  /// Proxies to the host:port of a postgres:// URL.
+  /// Proxies to the host:port of a postgres:// or mysql:// URL.
   explicit FaultProxy(const std::string& upstream_url);
   ~FaultProxy();
   FaultProxy(const FaultProxy&) = delete;
@@ -58,6 +59,7 @@ private:
   bool match(const std::string& statement, Action& action);
 
   std::string m_upstream_url;
+  bool m_mysql = false; ///< a mysql:// or mariadb:// URL: the MySQL client protocol
   std::string m_host;
   int m_upstream_port = 0;
   int m_listen = -1;
