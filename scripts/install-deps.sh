@@ -4,7 +4,9 @@
 #
 #   scripts/install-deps.sh [--with-postgres] [--with-shells] [--with-bench] [--with-fuzz] [--with-format]
 #
-#   --with-postgres  also PostgreSQL 15 server and client (integration tests, tests/servers.sh)
+#   --with-postgres  also the test servers of tests/servers.sh (integration tests): PostgreSQL 15
+#                    server and client, and MariaDB 10.11's server and client programs without the
+#                    system service (mariadb-server-core, mariadb-client: nothing starts on install)
 #   --with-shells    also zsh and fish, which check the completion scripts grant generates
 #   --with-bench     also what bench/*.sh compare against or measure with: the sqlite3 shell, strace,
 #                    wrk and GNU time
@@ -14,18 +16,18 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libpqxx-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev doctest-dev
+  libpqxx-dev libmariadb-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev doctest-dev
   nettle-dev libxxhash-dev libbenchmark-dev libcpp-httplib-dev libpg-query-dev
   help2man man-db dpkg-dev mold
 )
 
 usage() {
-  sed -n '2,13s/^# \{0,1\}//p' "$0"
+  sed -n '2,/^set /s/^# \{0,1\}//p' "$0"
 }
 
 for arg in "$@"; do
   case $arg in
-    --with-postgres) packages+=(postgresql-15 postgresql-client-15) ;;
+    --with-postgres) packages+=(postgresql-15 postgresql-client-15 mariadb-server-core mariadb-client) ;;
     --with-shells) packages+=(zsh fish) ;;
     --with-bench) packages+=(sqlite3 strace wrk time) ;; # libbenchmark-dev is in the base list
     --with-fuzz) packages+=(clang libfuzzer-14-dev) ;;

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL 15 servers on 127.0.0.1 for the integration tests: a writer, a
-# streaming replica of it, and four shard servers (shard0..shard3).
+# Throwaway database servers on 127.0.0.1 for the integration tests: PostgreSQL 15 (a writer, a
+# streaming replica of it, four shard servers shard0..shard3) and MariaDB 10.11 (a primary, a
+# GTID binlog replica of it, two shard servers shard0 and shard1).
 #
 #   tests/servers.sh start [DIR]   start them in DIR (default: a new /tmp/grant-pg.XXXXXX);
 #                                  writes DIR/env and prints its path as the last stdout line
-#   tests/servers.sh stop DIR      stop them (replica first) and delete DIR; safe to repeat
-#   tests/servers.sh status DIR    pg_isready for each server
+#   tests/servers.sh stop DIR      stop them and delete DIR; safe to repeat
+#   tests/servers.sh status DIR    whether each server answers
 #
-# Every server has the SUPERUSER login role "grant" (password grant-test-secret, scram-sha-256
-# over TCP) and a database grant_test owned by it. Use them with:  source "$(tests/servers.sh start | tail -n1)"
+# Every server has the login "grant" (password grant-test-secret) and a database grant_test.
+# PostgreSQL: a SUPERUSER role, scram-sha-256 over TCP. MariaDB: every privilege (replication
+# control included: STOP SLAVE SQL_THREAD works as grant) except READ ONLY ADMIN, so the
+# replica's read_only refuses grant's writes. Use them with:  source "$(tests/servers.sh start | tail -n1)"
+# DIR/env exports, with NAME one of WRITER REPLICA SHARD0..SHARD3 (PG) or PRIMARY REPLICA
+# SHARD0 SHARD1 (MY):
+#   GRANT_TEST_PG_NAME_URL    postgres://grant:grant-test-secret@127.0.0.1:PORT/grant_test
+#   GRANT_TEST_MY_NAME_URL    mysql://grant:grant-test-secret@127.0.0.1:PORT/grant_test
+#   GRANT_TEST_PG_NAME_PORT, GRANT_TEST_MY_NAME_PORT, GRANT_TEST_MY_NAME_SOCKET (unix socket)
+#   GRANT_TEST_PG_{DIR,BIN,HOST,USER,PASSWORD,DATABASE,SOCKET_DIR}
+#   GRANT_TEST_MYSQL=1, GRANT_TEST_MY_{DIR,HOST,USER,PASSWORD,DATABASE}
+#   GRANT_TEST_MY_ADMIN_USER  MariaDB's root-like account over a NAME_SOCKET, for the OS user
+#                             that ran start (root in CI): mariadb -S SOCKET -u ADMIN_USER
+# MariaDB is required unless GRANT_TEST_NO_MYSQL=1, which leaves it out (and its lines of DIR/env).
 # Set GRANT_TEST_PG_KEEP_ON_FAILURE=1 to keep DIR (data and logs) when start fails.
 set -euo pipefail
 
@@ -19,6 +32,9 @@ readonly database=grant_test
 readonly marker=.grant-test-servers
 # Stop order matters: the replica goes before its writer.
 readonly servers=(replica writer shard0 shard1 shard2 shard3)
+
+# shellcheck source=tests/mariadb_servers.sh
+source "${BASH_SOURCE[0]%/*}/mariadb_servers.sh"
 
 # Keep the caller's libpq settings out of our own connections.
 unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGPASSWORD PGPASSFILE PGSERVICE PGSERVICEFILE \
@@ -35,7 +51,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,12s/^# \{0,1\}//p' "$0"
+  sed -n '2,/^set /s/^# \{0,1\}//p' "$0"
 }
 
 # Runs a command as the OS user that owns the clusters: postgres refuses to run as root.
@@ -158,9 +174,12 @@ cmd_stop() {
   [[ -f $dir/$marker ]] || die "$dir was not made by 'servers.sh start' (no $marker); not touching it"
   local t0 name
   t0=$(now)
+  my_stop_all & # beside the PostgreSQL servers
+  local my_stop=$!
   for name in "${servers[@]}"; do
     stop_server "$dir/$name"
   done
+  wait "$my_stop" || true
   rm -rf -- "$dir"
   log "stopped all servers and removed $dir in $(elapsed_since "$t0")s"
 }
@@ -181,6 +200,7 @@ cmd_status() {
       bad=1
     fi
   done
+  my_status || bad=1
   return "$bad"
 }
 
@@ -202,6 +222,7 @@ on_start_exit() {
   done
   if [[ -n $dir && -f $dir/$marker ]]; then
     if [[ ${GRANT_TEST_PG_KEEP_ON_FAILURE:-0} == 1 ]]; then
+      my_stop_all
       for name in "${servers[@]}"; do
         stop_server "$dir/$name"
       done
@@ -237,6 +258,7 @@ cmd_start() {
   if ((EUID == 0)) && ! id postgres >/dev/null 2>&1; then
     die "running as root but there is no 'postgres' OS user to run the servers as; run: scripts/install-deps.sh --with-postgres"
   fi
+  my_check_installed
 
   if [[ -z $dir ]]; then
     dir=$(mktemp -d /tmp/grant-pg.XXXXXX)
@@ -252,8 +274,8 @@ cmd_start() {
   trap 'exit 143' TERM
 
   sock=$dir/sock
-  # Unix socket paths are limited to 107 bytes: DIR/sock/.s.PGSQL.NNNNN
-  ((${#sock} + 18 <= 107)) || die "$dir is too long a path for PostgreSQL's unix socket; use a shorter one"
+  # Unix socket paths are limited to 107 bytes: DIR/sock/.s.PGSQL.NNNNN (as long as DIR/mysql/replica.sock)
+  ((${#sock} + 18 <= 107)) || die "$dir is too long a path for a unix socket; use a shorter one"
   mkdir -p "$dir/logs" "$sock"
   if ((EUID == 0)); then
     chown -R postgres: "$dir"
@@ -261,6 +283,9 @@ cmd_start() {
   fi
   as_pg test -w "$dir" || die "the postgres OS user cannot write $dir (is a parent folder private?); use a folder under /tmp"
   cd "$dir" # postgres must be able to read its working directory
+
+  # The MariaDB fleet starts in the background, beside steps 1-4 (tests/mariadb_servers.sh).
+  my_start_background
 
   # 1. One initdb; the writer is set up once (role, database) and then copied for the shards.
   log "initdb in $dir"
@@ -364,6 +389,9 @@ EOF
     fi
   done
 
+  # 5. The MariaDB fleet, started before step 1, is up too.
+  my_join
+
   local url_base="postgres://$role:$password@127.0.0.1"
   {
     printf '# PostgreSQL test servers from tests/servers.sh; stop with: tests/servers.sh stop %q\n' "$dir"
@@ -378,10 +406,13 @@ EOF
       printf 'export GRANT_TEST_PG_%s_PORT=%s\n' "${name^^}" "${port[$name]}"
       printf 'export GRANT_TEST_PG_%s_URL=%s:%s/%s\n' "${name^^}" "$url_base" "${port[$name]}" "$database"
     done
+    my_env
   } >"$dir/env"
 
   start_done=1
-  log "writer :${port[writer]}, replica :${port[replica]}, shards :${port[shard0]} :${port[shard1]} :${port[shard2]} :${port[shard3]} up in $(elapsed_since "$t0")s"
+  log "writer :${port[writer]}, replica :${port[replica]}, shards :${port[shard0]} :${port[shard1]} :${port[shard2]} :${port[shard3]}"
+  my_wanted && log "mariadb primary :$(my_port primary), replica :$(my_port replica), shards :$(my_port shard0) :$(my_port shard1)"
+  log "up in $(elapsed_since "$t0")s"
   log "stop with: $0 stop $dir"
   printf '%s\n' "$dir/env"
 }
