@@ -11,12 +11,14 @@
 
 #include <doctest/doctest.h>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include <csignal>
@@ -97,6 +99,19 @@ const std::string k_users = "-- grant:up\nCREATE TABLE users (id bigint PRIMARY 
 const std::string k_name = "-- grant:up\nALTER TABLE users ADD COLUMN name text;\n"
                            "INSERT INTO users (id, email) VALUES (1, 'a@example.com');\n"
                            "-- grant:down\nDELETE FROM users WHERE id = 1;\nALTER TABLE users DROP COLUMN name;\n";
+
+// The status GET `path` answers on a `grant serve` at `port` once it settles on `status` (up to 10 s).
+bool serve_answers(int port, const std::string& path, int status) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1);
+  for (int i = 0; i < 200; ++i) {
+    if (const auto result = client.Get(path.c_str()); result && result->status == status) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
 
 } // namespace
 
@@ -306,7 +321,9 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
   const auto primary = grant::test::server_env("GRANT_TEST_MY_PRIMARY_URL");
   const auto replica = grant::test::server_env("GRANT_TEST_MY_REPLICA_URL");
   dir.write("grant.json",
-            Json{{"databases", {{"app", {{"url", primary}, {"replicas", Json::array({replica})}}}}}}.dump());
+            Json{{"databases",
+                  {{"app", {{"url", primary}, {"replicas", Json::array({Json{{"name", "r1"}, {"url", replica}}})}}}}}}
+                .dump());
   auto run = grant::test::run_grant({"health", "--format", "json"}, dir.path());
   CAPTURE(run.out);
   REQUIRE_MESSAGE(run.exit_code == 0, run.err);
@@ -323,6 +340,22 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
       CHECK(endpoint.at("lag").at("seconds").is_number());
     }
   }
+
+  // grant serve answers for MySQL endpoints from its monitor.
+  grant::test::BackgroundGrant serve({"serve", "--listen", "127.0.0.1:0", "--interval", "200"}, dir.path(),
+                                     dir / "serve.out");
+  int port = 0;
+  for (int i = 0; i < 200 && port == 0; ++i) {
+    std::smatch match;
+    const auto text = std::filesystem::exists(dir / "serve.out") ? grant::test::read_file(dir / "serve.out") : "";
+    if (std::regex_search(text, match, std::regex(R"(http://127\.0\.0\.1:(\d+))"))) {
+      port = std::stoi(match[1].str());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(port != 0);
+  CHECK(serve_answers(port, "/writer/app", 200));
+  CHECK(serve_answers(port, "/replica/app", 200));
 
   auto admin = open(replica);
   admin->execute("STOP SLAVE SQL_THREAD");
@@ -346,6 +379,8 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
     }
   }
   CHECK(unknown);
+  CHECK(serve_answers(port, "/replica/app", 503)); // unknown lag: not usable for reads
+  CHECK(serve_answers(port, "/writer/app", 200));
 }
 
 } // namespace grant_test_mysql_cli_test

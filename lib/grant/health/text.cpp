@@ -35,7 +35,9 @@ std::string lag_text(const EndpointHealth& entry) {
   if (entry.lag->state == LagState::unknown) {
     return entry.lag->bytes ? "unknown (" + bytes_text(*entry.lag->bytes) + ")" : "unknown";
   }
-  return bytes_text(entry.lag->bytes.value_or(0)) + ", " + format("%.1f s", entry.lag->seconds.value_or(0));
+  const auto seconds = format("%.1f s", entry.lag->seconds.value_or(0));
+  // Engines without byte positions (MySQL) report seconds only.
+  return entry.lag->bytes ? bytes_text(*entry.lag->bytes) + ", " + seconds : seconds;
 }
 
 const char* status_color(Status status) {
