@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds Release with warnings as errors, starts the
-# PostgreSQL test servers (tests/servers.sh), runs ctest, tests the package (tests/package/run.sh:
+# PostgreSQL and MariaDB test servers (tests/servers.sh), runs ctest, tests the package (tests/package/run.sh:
 # install into a scratch prefix, build and run examples/* against it with find_package, the
 # public headers alone, pkg-config, man pages, completions, the .deb), runs every fuzz target
 # for a few seconds (scripts/fuzz.sh --ci: clang, libFuzzer, ASan+UBSan), then builds the
@@ -200,7 +200,7 @@ run_phase "release build" build build -DCMAKE_BUILD_TYPE=Release -DGRANT_WERROR=
 
 # The folder exists before the servers do, so the EXIT trap can always clean it up.
 pg_dir=$(mktemp -d /tmp/grant-pg.XXXXXX)
-run_phase "postgres servers" tests/servers.sh start "$pg_dir" >/dev/null
+run_phase "test servers" tests/servers.sh start "$pg_dir" >/dev/null
 # shellcheck source=/dev/null
 source "$pg_dir/env"
 
