@@ -17,8 +17,20 @@ constexpr std::array<std::string_view, 10> k_charsets{"utf8mb4", "utf8mb3", "utf
 constexpr std::array<std::string_view, 5> k_ssl_modes{"disabled", "preferred", "required", "verify-ca",
                                                       "verify-identity"};
 
+// The URL for an error message: redacted as everywhere, and beyond that, whatever comes before the
+// last '@' masked, so that a password holding a '/' (which ends the authority for the redaction)
+// is never shown in part.
+std::string shown(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme_end == std::string_view::npos || at == std::string_view::npos || at < scheme_end) {
+    return redact_url(url);
+  }
+  return std::string(url.substr(0, scheme_end + 3)) + "***" + std::string(url.substr(at));
+}
+
 [[noreturn]] void invalid(std::string_view url, const std::string& what, const std::string& hint = {}) {
-  throw ConfigError("invalid MySQL URL " + in_quotes(redact_url(url)) + ": " + what, {}, hint);
+  throw ConfigError("invalid MySQL URL " + in_quotes(shown(url)) + ": " + what, {}, hint);
 }
 
 int hex_value(char c) {
@@ -62,23 +74,27 @@ MysqlUrl parse_mysql_url(std::string_view url) {
     invalid(url, "it does not start with mysql:// or mariadb://");
   }
   std::string_view rest = url.substr(scheme_end + 3);
+  // As the redaction reads it (util/url.cpp): the authority ends at the first '/', and the user
+  // part at the last '@' before it; a password may hold '@', ':' and '?', and a '/' only as %2F.
+  const auto slash = rest.find('/');
+  const auto at = rest.rfind('@', slash);
+  std::string_view userinfo;
+  if (at != std::string_view::npos) {
+    userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+  } else if (rest.find('@') != std::string_view::npos) {
+    invalid(url, "its user or password holds a '/'", "percent-encode it: a '/' in a password is written %2F");
+  }
   std::string_view query;
   if (const auto question = rest.find('?'); question != std::string_view::npos) {
     query = rest.substr(question + 1);
     rest = rest.substr(0, question);
   }
-  // The password may hold '@', ':' or '/' (percent-encoded or not): the user part ends at the last '@'.
-  const auto at = rest.rfind('@');
   std::string_view authority = rest;
   std::string_view path;
-  std::string_view userinfo;
-  if (at != std::string_view::npos) {
-    userinfo = rest.substr(0, at);
-    authority = rest.substr(at + 1);
-  }
-  if (const auto slash = authority.find('/'); slash != std::string_view::npos) {
-    path = authority.substr(slash + 1);
-    authority = authority.substr(0, slash);
+  if (const auto end = authority.find('/'); end != std::string_view::npos) {
+    path = authority.substr(end + 1);
+    authority = authority.substr(0, end);
   }
   if (!userinfo.empty()) {
     const auto colon = userinfo.find(':');
