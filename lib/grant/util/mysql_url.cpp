@@ -22,11 +22,11 @@ constexpr std::array<std::string_view, 5> k_ssl_modes{"disabled", "preferred", "
 // is never shown in part.
 std::string shown(std::string_view url) {
   const auto scheme_end = url.find("://");
-  const auto at = url.rfind('@');
-  if (scheme_end == std::string_view::npos || at == std::string_view::npos || at < scheme_end) {
-    return redact_url(url);
+  const auto slash = scheme_end == std::string_view::npos ? std::string_view::npos : url.find('/', scheme_end + 3);
+  if (slash == std::string_view::npos || url.find('@', slash) == std::string_view::npos) {
+    return redact_url(url); // no '@' past the authority: the redaction sees the whole password
   }
-  return std::string(url.substr(0, scheme_end + 3)) + "***" + std::string(url.substr(at));
+  return std::string(url.substr(0, scheme_end + 3)) + "***" + std::string(url.substr(url.rfind('@')));
 }
 
 [[noreturn]] void invalid(std::string_view url, const std::string& what, const std::string& hint = {}) {
