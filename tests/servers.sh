@@ -180,8 +180,18 @@ cmd_stop() {
     stop_server "$dir/$name"
   done
   wait "$my_stop" || true
-  rm -rf -- "$dir"
-  log "stopped all servers and removed $dir in $(elapsed_since "$t0")s"
+  # After a whole test run the data folders hold a database per test, about 6 GB in 235,000
+  # files, which take 20-40 s of disk time to delete: the folder is moved out of the way at once
+  # (same file system) and deleted by a detached process, so the command returns.
+  local trash
+  if trash=$(mktemp -d "$(dirname -- "$dir")/.grant-servers-trash.XXXXXX") && mv -- "$dir" "$trash/"; then
+    setsid rm -rf -- "$trash" </dev/null >/dev/null 2>&1 &
+    log "stopped all servers in $(elapsed_since "$t0")s; $dir is gone (its files are being deleted in the background)"
+  else
+    [[ -z ${trash:-} ]] || rmdir -- "$trash" 2>/dev/null || true
+    rm -rf -- "$dir"
+    log "stopped all servers and removed $dir in $(elapsed_since "$t0")s"
+  fi
 }
 
 cmd_status() {
