@@ -120,7 +120,8 @@ TEST_CASE("registry::registry") {
       CHECK(seen[static_cast<std::size_t>(t)] == seen[static_cast<std::size_t>(t % 4)]);
     }
     CHECK(registry.stats().size() == 4);
-    for (const auto& [label, stats] : registry.stats()) {
+    for (const auto& [name, stats] : registry.stats()) {
+      const auto& label = name; // CAPTURE's lambda cannot name a structured binding under clang 14
       CAPTURE(label);
       CHECK(stats.checkouts == 4);
       CHECK(stats.in_use == 0);

@@ -92,7 +92,8 @@ TEST_CASE("route threads: picks, checkouts and queries from many threads while t
   CHECK(replica_reads > 0);
   CHECK(monitor.state()->rounds >= 1);
   const auto stats = registry.stats();
-  for (const auto& [label, pool] : stats) {
+  for (const auto& [name, pool] : stats) {
+    const auto& label = name; // CAPTURE's lambda cannot name a structured binding under clang 14
     CAPTURE(label);
     CHECK(pool.in_use == 0);
   }

@@ -115,7 +115,7 @@ TEST_CASE("serve: every method but GET and HEAD is 405 at once, with or without 
   const std::string length = "Content-Length: " + std::to_string(body.size()) + "\r\n";
   SUBCASE("each method, each way of sending a body or none") {
     for (const std::string method : {"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND", "FOO"}) {
-      for (const auto& [what, request] : std::vector<std::pair<std::string, std::string>>{
+      for (const auto& [case_name, request] : std::vector<std::pair<std::string, std::string>>{
                {"no body", method + " /health HTTP/1.1\r\nHost: x\r\n\r\n"},
                {"Content-Length: 0", method + " /writer/app HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"},
                {"a body", method + " /health HTTP/1.1\r\nHost: x\r\n" + length + "\r\n" + body},
@@ -123,6 +123,7 @@ TEST_CASE("serve: every method but GET and HEAD is 405 at once, with or without 
                                       body + "\r\n0\r\n\r\n"},
                {"a body over the limit",
                 method + " /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x')}}) {
+        const auto& what = case_name; // CAPTURE's lambda cannot name a structured binding under clang 14
         CAPTURE(method);
         CAPTURE(what);
         const auto start = std::chrono::steady_clock::now();

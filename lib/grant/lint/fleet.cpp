@@ -147,9 +147,10 @@ Report lint_pending(registry::Registry& registry, const migrate::Workload& work,
   Report report;
   const auto pending = pending_migrations(registry, work, options, up_to, report.notes);
   for (const auto& [name, migrations] : pending) {
-    const auto& database = *std::find_if(work.targets.begin(), work.targets.end(), [&](const migrate::Target& t) {
-                              return t.database->name == name;
-                            })->database;
+    const auto& database =
+        *std::find_if(work.targets.begin(), work.targets.end(), [&wanted = name](const migrate::Target& t) {
+           return t.database->name == wanted;
+         })->database;
     lint_migrations(database, migrations, lint_options, report);
   }
   return report;

@@ -45,7 +45,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>>
 skew_groups(const std::map<std::string, std::string>& shard_versions) {
   std::vector<std::pair<std::string, std::vector<std::string>>> groups;
   for (const auto& [shard, version] : shard_versions) {
-    auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == version; });
+    auto group =
+        std::find_if(groups.begin(), groups.end(), [&wanted = version](const auto& g) { return g.first == wanted; });
     if (group == groups.end()) {
       groups.push_back({version, {}});
       group = std::prev(groups.end());
