@@ -1,8 +1,7 @@
 // The MySQL / MariaDB adapter over MariaDB Connector/C (libmariadb, which speaks to both).
 #include <grant/db/cancel.hpp>
-#include <grant/db/connection.hpp>
 #include <grant/db/mysql_text.hpp>
-#include <grant/db/watchdog.hpp>
+#include <grant/db/socket_session.hpp>
 #include <grant/util/mysql_url.hpp>
 #include <grant/util/strings.hpp>
 
@@ -37,10 +36,10 @@ struct Result {
   Result& operator=(const Result&) = delete;
 };
 
-class MysqlConnection final : public Connection {
+class MysqlConnection final : public SocketSession {
 public:
   MysqlConnection(const util::DatabaseUrl& url, const ConnectOptions& options)
-      : Connection(options.target.empty() ? url.redacted() : options.target), m_url(util::parse_mysql_url(url.raw)) {
+      : SocketSession(options.target.empty() ? url.redacted() : options.target), m_url(util::parse_mysql_url(url.raw)) {
     static std::once_flag k_library;
     std::call_once(k_library, [] { mysql_library_init(0, nullptr, nullptr); });
     m_handle = mysql_init(nullptr);
@@ -62,13 +61,13 @@ public:
   const Engine& engine() const override { return mysql_engine(); }
 
   void execute(std::string_view sql) override {
-    run(sql, [&] { drain(sql); });
+    bounded(sql, [&] { drain(sql); });
   }
 
   Rows query(std::string_view sql, const Params& params) override {
     const auto text = with_params(sql, params);
     Rows rows;
-    run(text, [&] {
+    bounded(text, [&] {
       send(text);
       Result result(mysql_store_result(m_handle));
       if (result.result == nullptr) {
@@ -99,7 +98,7 @@ public:
   }
 
   void stream(std::string_view select_sql, const RowCallback& on_row) override {
-    run(select_sql, [&] {
+    bounded(select_sql, [&] {
       send(select_sql);
       each_row(
           select_sql, [&](const RowView& row) { on_row(row); }, nullptr);
@@ -112,7 +111,7 @@ public:
       own.emplace(*this, TxOptions{Isolation::default_level, true});
     }
     long long affected = 0;
-    run(sql, [&] {
+    bounded(sql, [&] {
       send(sql);
       if (mysql_field_count(m_handle) == 0) {
         affected = static_cast<long long>(mysql_affected_rows(m_handle));
@@ -127,13 +126,6 @@ public:
     sink.finished(affected);
     if (own) {
       own->commit();
-    }
-  }
-
-  void interrupt() noexcept override {
-    m_interrupted = true; // whatever it was doing, the session is not handed out again
-    if (const int socket = m_socket.load(); socket >= 0) {
-      ::shutdown(socket, SHUT_RDWR); // the blocked read sees end of file: the client reports the loss
     }
   }
 
@@ -188,18 +180,6 @@ public:
   }
 
   bool is_usable() const noexcept override { return !m_broken && !m_interrupted; }
-
-  bool check_idle() noexcept override {
-    if (!is_usable()) {
-      return false;
-    }
-    pollfd waiting{m_socket.load(), POLLIN, 0};
-    if (::poll(&waiting, 1, 0) != 0) {
-      m_broken = true; // the server wrote to an idle session: it is closing it
-      return false;
-    }
-    return true;
-  }
 
 protected:
   std::string begin_statement(const TxOptions& options) const override {
@@ -256,33 +236,6 @@ private:
       throw DbError("cannot connect to MySQL at " + where + " (" + target() + "): " + util::redact_secrets(message) +
                         " [" + std::to_string(code) + "]",
                     {target(), {}, mysql_sqlstate(handle), 0, !refused, 0}, hint);
-    }
-  }
-
-  // Runs `body` with the reply timeout armed and Ctrl-C able to cancel it, and turns a session
-  // the watchdog gave up into the error that says so.
-  template <typename Body> void run(std::string_view sql, Body&& body) {
-    if (m_broken || m_interrupted) {
-      throw DbError("connection to " + target() + " was lost earlier", {target(), std::string(sql), {}, 0, true, 0},
-                    "reconnect and retry");
-    }
-    const auto bound = reply_timeout();
-    const cancel::Running running(*this);
-    try {
-      const Deadline deadline(bound, [this] {
-        m_timed_out = true;
-        interrupt();
-      });
-      body();
-    } catch (const DbError&) {
-      if (m_timed_out) {
-        m_broken = true;
-        throw DbError("no reply from " + target() + " within " + std::to_string(bound.count()) +
-                          " ms; the session was given up (the server or the network went silent)",
-                      {target(), std::string(sql), {}, 0, true, 0},
-                      "check the server and the network path to it, then re-run");
-      }
-      throw;
     }
   }
 
@@ -384,10 +337,6 @@ private:
   MYSQL* m_handle = nullptr;
   bool m_mariadb = false;
   std::string m_reset_sql;
-  std::atomic<int> m_socket{-1}; ///< for interrupt() from another thread
-  std::atomic<bool> m_interrupted{false};
-  std::atomic<bool> m_timed_out{false};
-  bool m_broken = false;
 };
 
 } // namespace

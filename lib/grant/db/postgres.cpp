@@ -4,8 +4,8 @@
 
 #include <grant/db/cancel.hpp>
 #include <grant/db/postgres_text.hpp>
+#include <grant/db/socket_session.hpp>
 #include <grant/db/sqlstate.hpp>
-#include <grant/db/watchdog.hpp>
 
 #include <pqxx/pqxx>
 
@@ -25,10 +25,10 @@ using postgres_text::split_copy_line;
 using postgres_text::value_type;
 using postgres_text::with_parameter;
 
-class PostgresConnection final : public Connection {
+class PostgresConnection final : public SocketSession {
 public:
   PostgresConnection(const util::DatabaseUrl& url, const ConnectOptions& options)
-      : Connection(options.target.empty() ? url.redacted() : options.target), m_url(url.redacted()) {
+      : SocketSession(options.target.empty() ? url.redacted() : options.target), m_url(url.redacted()) {
     const int seconds = std::max(2, (options.connect_timeout_ms + 999) / 1000);
     std::string conninfo = with_parameter(url.raw, "connect_timeout", std::to_string(seconds));
     conninfo = with_parameter(conninfo, "application_name", options.application_name);
@@ -142,13 +142,6 @@ public:
     }
   }
 
-  void interrupt() noexcept override {
-    m_interrupted = true; // whatever it was doing, the session is not handed out again
-    if (const int socket = m_socket.load(); socket >= 0) {
-      ::shutdown(socket, SHUT_RDWR); // the blocked recv() sees end of file: libpq reports the loss
-    }
-  }
-
   void cancel() noexcept override {
     try {
       m_connection->cancel_query(); // thread-safe in libpqxx 6.4: its own PGcancel copy
@@ -173,20 +166,6 @@ public:
 
   bool is_usable() const noexcept override {
     return !m_broken && !m_interrupted && m_connection && m_connection->is_open();
-  }
-
-  bool check_idle() noexcept override {
-    if (!is_usable()) {
-      return false;
-    }
-    // Between statements the server has nothing to say; a readable socket is a terminated
-    // session (a restart's "terminating connection" and end of file) or one about to be.
-    pollfd fd{m_socket.load(), POLLIN, 0};
-    if (::poll(&fd, 1, 0) != 0) {
-      m_broken = true;
-      return false;
-    }
-    return true;
   }
 
 protected:
@@ -275,28 +254,7 @@ private:
   }
 
   template <typename Body> void run(std::string_view sql, Body&& body) {
-    if (m_broken || m_interrupted) {
-      throw DbError("connection to " + target() + " was lost earlier", {target(), std::string(sql), {}, 0, true, 0},
-                    "reconnect and retry");
-    }
-    const auto bound = reply_timeout();
-    const cancel::Running running(*this);
-    try {
-      const Deadline deadline(bound, [this] {
-        m_timed_out = true;
-        interrupt();
-      });
-      translate(sql, body);
-    } catch (const DbError&) {
-      if (m_timed_out) {
-        m_broken = true;
-        throw DbError("no reply from " + target() + " within " + std::to_string(bound.count()) +
-                          " ms; the session was given up (the server or the network went silent)",
-                      {target(), std::string(sql), {}, 0, true, 0},
-                      "check the server and the network path to it, then re-run");
-      }
-      throw;
-    }
+    bounded(sql, [&] { translate(sql, body); });
   }
 
   template <typename Body> void translate(std::string_view sql, Body&& body) {
@@ -339,10 +297,6 @@ private:
 
   std::string m_url;
   std::unique_ptr<pqxx::connection> m_connection;
-  std::atomic<int> m_socket{-1}; ///< for interrupt() from another thread
-  std::atomic<bool> m_interrupted{false};
-  std::atomic<bool> m_timed_out{false}; ///< the reply timeout broke the session
-  bool m_broken = false;
   std::vector<std::string_view> m_fields; ///< stream_result's row buffers, reused
   std::vector<bool> m_nulls;
   long long m_last_affected = 0;
