@@ -281,3 +281,31 @@ minimum() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+
+# ---- the report's table: each case against its baseline, on the median and on the best run ----
+# summarize: med[KEY] and best[KEY] from samples[KEY].
+declare -A med=() best=()
+summarize() {
+  local key
+  for key in "${!samples[@]}"; do
+    med[$key]=$(median "${samples[$key]}")
+    best[$key]=$(minimum "${samples[$key]}")
+  done
+}
+ratio_row() { printf '%-50s %8s %8s %6s   %8s %8s %6s   %s\n' "$@"; }
+# ratio_header [LAST_COLUMN]: the table's two header lines.
+ratio_header() {
+  ratio_row "case" "tool" "baseline" "ratio" "tool" "baseline" "ratio" "${1:-}"
+  ratio_row "" "median" "median" "median" "best" "best" "best" ""
+}
+# ratio_line LABEL KEY BASELINE_KEY [TARGET_TEXT THRESHOLD]: one line; with a threshold it says
+# whether the median ratio meets it.
+ratio_line() {
+  local r verdict=
+  r=$(ratio "${med[$2]}" "${med[$3]}")
+  if [[ -n ${5:-} ]]; then
+    verdict=$(awk -v r="$r" -v t="$5" 'BEGIN { print (r <= t) ? "met" : "NOT met" }')
+  fi
+  ratio_row "$1" "${med[$2]}" "${med[$3]}" "$r" \
+    "${best[$2]}" "${best[$3]}" "$(ratio "${best[$2]}" "${best[$3]}")" "${4:-}${verdict:+ ($verdict)}"
+}

@@ -297,34 +297,18 @@ if [[ -n $strace_bin ]] && "$strace_bin" -f -c -o /dev/null true >/dev/null 2>&1
 fi
 
 # ---- report ----------------------------------------------------------------------------------
-declare -A med=() best=()
-for key in "${!samples[@]}"; do
-  med[$key]=$(median "${samples[$key]}")
-  best[$key]=$(minimum "${samples[$key]}")
-done
-
-row() { printf '%-50s %8s %8s %6s   %8s %8s %6s   %s\n' "$@"; }
-line() { # label, grant key, baseline key, target text, threshold (empty: no target)
-  local r verdict=
-  r=$(ratio "${med[$2]}" "${med[$3]}")
-  if [[ -n ${5:-} ]]; then
-    verdict=$(awk -v r="$r" -v t="$5" 'BEGIN { print (r <= t) ? "met" : "NOT met" }')
-  fi
-  row "$1" "${med[$2]}" "${med[$3]}" "$r" \
-    "${best[$2]}" "${best[$3]}" "$(ratio "${best[$2]}" "${best[$3]}")" "$4${verdict:+ ($verdict)}"
-}
+summarize
 printf '\nMigrations: %s x (CREATE TABLE + CREATE INDEX), %s runs per case on fresh databases,\n' "$migrations" "$runs"
 printf 'wall seconds of the whole process (median, and best run)\n\n'
-row "case" "tool" "baseline" "ratio" "tool" "baseline" "ratio" "target (on the median)"
-row "" "median" "median" "median" "best" "best" "best" ""
-line "PostgreSQL: grant / dbmate" pg_grant pg_dbmate "<= 1.0 (aim 0.5)" 1.0
-line "PostgreSQL: grant / psql -f (same transactions)" pg_grant pg_psql "<= 1.05" 1.05
-line "PostgreSQL: dbmate / psql -f (same transactions)" pg_dbmate pg_psql ""
-line "SQLite: grant / dbmate" sqlite_grant sqlite_dbmate "<= 1.0 (aim 0.5)" 1.0
-line "SQLite: grant / sqlite3 CLI (same transactions)" sqlite_grant sqlite_cli "<= 1.1" 1.1
-line "SQLite: dbmate / sqlite3 CLI (same transactions)" sqlite_dbmate sqlite_cli ""
-line "SQLite: dbmate / sqlite3 CLI synchronous=NORMAL" sqlite_dbmate sqlite_cli_normal ""
-line "4 shards --jobs 4 / 1 shard (grant)" shard4 shard1 "<= 2.0" 2.0
+ratio_header "target (on the median)"
+ratio_line "PostgreSQL: grant / dbmate" pg_grant pg_dbmate "<= 1.0 (aim 0.5)" 1.0
+ratio_line "PostgreSQL: grant / psql -f (same transactions)" pg_grant pg_psql "<= 1.05" 1.05
+ratio_line "PostgreSQL: dbmate / psql -f (same transactions)" pg_dbmate pg_psql ""
+ratio_line "SQLite: grant / dbmate" sqlite_grant sqlite_dbmate "<= 1.0 (aim 0.5)" 1.0
+ratio_line "SQLite: grant / sqlite3 CLI (same transactions)" sqlite_grant sqlite_cli "<= 1.1" 1.1
+ratio_line "SQLite: dbmate / sqlite3 CLI (same transactions)" sqlite_dbmate sqlite_cli ""
+ratio_line "SQLite: dbmate / sqlite3 CLI synchronous=NORMAL" sqlite_dbmate sqlite_cli_normal ""
+ratio_line "4 shards --jobs 4 / 1 shard (grant)" shard4 shard1 "<= 2.0" 2.0
 
 printf '\nSQLite durability of each tool (probe migration inside its connection; syncs from strace -f -c):\n'
 for key in sqlite_grant sqlite_dbmate sqlite_cli sqlite_cli_normal; do

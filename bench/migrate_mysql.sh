@@ -101,21 +101,13 @@ for ((run = 1; run <= runs; run++)); do
   done
 done
 
-declare -A med=() best=()
-for key in "${!samples[@]}"; do
-  med[$key]=$(median "${samples[$key]}")
-  best[$key]=$(minimum "${samples[$key]}")
-done
-row() { printf '%-50s %8s %8s %6s   %8s %8s %6s\n' "$@"; }
-line() { row "$1" "${med[$2]}" "${med[$3]}" "$(ratio "${med[$2]}" "${med[$3]}")" "${best[$2]}" "${best[$3]}" \
-  "$(ratio "${best[$2]}" "${best[$3]}")"; }
+summarize
 printf '\nMigrations: %s x (CREATE TABLE + CREATE INDEX) on MariaDB, %s runs per case on fresh databases,\n' "$migrations" "$runs"
 printf 'wall seconds of the whole process (median, and best run)\n\n'
-row "case" "tool" "baseline" "ratio" "tool" "baseline" "ratio"
-row "" "median" "median" "median" "best" "best" "best"
-line "MySQL: grant / dbmate" my_grant my_dbmate
-line "MySQL: grant / mariadb client (same statements)" my_grant my_floor
-line "MySQL: dbmate / mariadb client (same statements)" my_dbmate my_floor
+ratio_header ""
+ratio_line "MySQL: grant / dbmate" my_grant my_dbmate
+ratio_line "MySQL: grant / mariadb client (same statements)" my_grant my_floor
+ratio_line "MySQL: dbmate / mariadb client (same statements)" my_dbmate my_floor
 printf '\nraw seconds per run:\n'
 for key in my_grant my_dbmate my_floor; do
   printf '  %-10s %s\n' "$key" "${samples[$key]}"
