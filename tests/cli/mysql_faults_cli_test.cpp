@@ -3,20 +3,24 @@
 // before a statement mid-migration (the other shard finishes; the dropped one is dirty with what
 // it applied named, and refused until repair), and a stalled server bounded by the section's
 // statement_timeout plus the connect timeout, then the same fan-out finishing once the network is
-// back. Scatter-gather over both shards equals the rows of both.
+// back; a shard server shut down mid fan-out (the other shard finishes, the stopped one is dirty
+// once it is back). Scatter-gather over both shards equals the rows of both.
 #include "support/fault_proxy.hpp"
+#include "support/pg_pair.hpp"
 #include "support/support.hpp"
 
 #include <grant/db/connection.hpp>
+#include <grant/error.hpp>
 #include <grant/util/url.hpp>
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <random>
+#include <csignal>
+#include <cstdlib>
+#include <thread>
 
 #include <unistd.h>
 
@@ -34,13 +38,7 @@ std::unique_ptr<grant::db::Connection> open(const std::string& url) {
 }
 
 std::string fresh(const std::string& variable, const std::string& prefix) {
-  static std::atomic<int> counter{0};
-  static const auto run_id = std::random_device{}() % 100000;
-  const auto server = grant::test::server_env(variable);
-  const auto name =
-      prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(run_id) + "_" + std::to_string(counter++);
-  open(server)->execute("CREATE DATABASE `" + name + "`");
-  return grant::test::with_dbname(server, name);
+  return grant::test::fresh_database(grant::test::server_env(variable), prefix);
 }
 
 long long count(const std::string& url, const std::string& sql) {
@@ -65,6 +63,54 @@ struct Shards {
   }
   void file(const std::string& name, const std::string& text) const { dir.write("db/migrate/orders/" + name, text); }
   RunResult grant(const std::vector<std::string>& args) const { return grant::test::run_grant(args, dir.path()); }
+  // After a fault left s1 dirty and its leftovers were undone by hand: repair, then both shards finish.
+  void repair_and_finish() const {
+    auto run = grant({"repair"});
+    REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+    run = grant({"migrate"});
+    REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  }
+};
+
+bool reachable(const std::string& url) {
+  try {
+    grant::db::connect(grant::util::parse_database_url(url, "/"), {"probe", 1000, "grant-test"})->query("SELECT 1");
+    return true;
+  } catch (const grant::Error&) {
+    return false;
+  }
+}
+
+// The fleet's second shard server, shut down for the scope and started again as tests/servers.sh
+// started it (its own config file under GRANT_TEST_MY_DIR; as the postgres OS user under root).
+// Every test of the fleet's shard servers is in this file, so none runs while it is down.
+class ShardServerDown {
+public:
+  explicit ShardServerDown(std::string url) : m_url(std::move(url)) {
+    try {
+      open(m_url)->execute("SHUTDOWN");
+    } catch (const grant::Error&) {
+      // the server may end the session before it answers
+    }
+    REQUIRE(grant::test::eventually([&] { return !reachable(m_url); }, std::chrono::seconds(30)));
+  }
+  ~ShardServerDown() {
+    const auto dir = grant::test::server_env("GRANT_TEST_MY_DIR");
+    const char* binary = std::getenv("GRANT_TEST_MARIADBD");
+    const std::string command = std::string("setsid ") + (binary ? binary : "/usr/sbin/mariadbd") +
+                                " --defaults-file='" + dir + "/shard1.cnf'" +
+                                (geteuid() == 0 ? " --user=postgres" : "") + " </dev/null >>'" + dir +
+                                "/../logs/mariadb-shard1.log' 2>&1 &";
+    if (std::system(command.c_str()) != 0 ||
+        !grant::test::eventually([&] { return reachable(m_url); }, std::chrono::seconds(60))) {
+      FAIL("the MariaDB shard1 test server did not start again");
+    }
+  }
+  ShardServerDown(const ShardServerDown&) = delete;
+  ShardServerDown& operator=(const ShardServerDown&) = delete;
+
+private:
+  std::string m_url;
 };
 
 const std::string k_orders = "-- grant:up\nCREATE TABLE orders (user_id bigint, id bigint, total decimal(10,2), "
@@ -96,10 +142,7 @@ TEST_CASE("mysql faults: a connection dropped mid-migration on one shard") {
   CHECK(run.exit_code == 2);
   CHECK(contains(run.err, "is dirty"));
   open(shards.s1)->execute("DROP TABLE fault_a");
-  run = shards.grant({"repair"});
-  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
-  run = shards.grant({"migrate"});
-  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  shards.repair_and_finish();
   CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
 }
 
@@ -123,10 +166,43 @@ TEST_CASE("mysql faults: a stalled server is given up within statement_timeout p
   proxy.clear_rules();
   open(shards.s1)->execute("DROP TABLE IF EXISTS stall_a");
   open(shards.s1)->execute("DROP TABLE IF EXISTS stall_b");
-  run = shards.grant({"repair"});
-  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
-  run = shards.grant({"migrate"});
-  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  shards.repair_and_finish();
+}
+
+TEST_CASE("mysql faults: a shard server shut down mid fan-out") {
+  Shards shards;
+  shards.config(shards.s1);
+  shards.file("1_orders.sql", k_orders);
+  shards.file("2_slow.sql",
+              "-- grant:up\nCREATE TABLE stop_a (id int);\nSELECT SLEEP(3);\nCREATE TABLE stop_b (id int);\n");
+  grant::test::BackgroundGrant migrate({"migrate", "--jobs", "2"}, shards.dir.path(), shards.dir / "run.out");
+  const auto sleeping = [&] {
+    return count(shards.s1, "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(3)%'") >
+           0;
+  };
+  REQUIRE(grant::test::eventually(sleeping, std::chrono::seconds(20)));
+  {
+    const ShardServerDown down(shards.s1);
+    const auto code = migrate.stop(0, std::chrono::seconds(30));
+    const auto text = grant::test::read_file(shards.dir / "run.out");
+    REQUIRE_MESSAGE(code.has_value(), "grant still runs 30 s after the shard server went down:\n" << text);
+    CHECK_MESSAGE(*code == 3, text);
+    CHECK_MESSAGE(contains(text, "orders/s1"), text);
+    CHECK_MESSAGE(contains(text, "statements 1-1 of 3 stay applied"), text);
+    CHECK_FALSE(contains(text, "nothing was applied"));
+    // The other shard finished.
+    CHECK(count(shards.s0, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
+    const auto status = shards.grant({"status"});
+    CHECK(status.exit_code == 3);
+    CHECK(contains(status.out + status.err, "orders/s1"));
+  }
+  // Back up: s1's version is dirty (its first statement stayed), refused until repair.
+  auto run = shards.grant({"migrate"});
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "is dirty"));
+  open(shards.s1)->execute("DROP TABLE stop_a");
+  shards.repair_and_finish();
+  CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
 }
 
 TEST_CASE("mysql faults: scatter-gather over both shards equals the combined rows") {

@@ -174,6 +174,29 @@ void FaultProxy::serve(int client) {
     mode = Mode::discard_reply;
   };
   auto discard_deadline = std::chrono::steady_clock::now();
+  // A matched rule before its message goes on: true when the message is held back (the
+  // connection is cut before it, or stalls from it on).
+  const auto held_back = [&](Action action) {
+    if (action == Action::drop_before) {
+      cut();
+      return true;
+    }
+    if (action == Action::stall) {
+      mode = Mode::stalled;
+      return true;
+    }
+    return false;
+  };
+  // drop_after: the message reaches the server, then the client's side drops and the reply is
+  // thrown away.
+  const auto send_then_drop = [&](const std::string& message) {
+    if (send_all(server, message.data(), message.size())) {
+      discard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      start_discarding();
+    } else {
+      cut();
+    }
+  };
   char buffer[65536];
   while (!m_stop && mode != Mode::closed) {
     if (mode == Mode::stalled) {
@@ -227,19 +250,8 @@ void FaultProxy::serve(int client) {
       pending.erase(0, length);
       Action action{};
       if (bytes[3] == 0 && length > 5 && packet[4] == 0x03 && match(packet.substr(5), action)) {
-        if (action == Action::drop_before) {
-          cut();
-          break;
-        }
-        if (action == Action::stall) {
-          mode = Mode::stalled;
-          break;
-        }
-        if (send_all(server, packet.data(), packet.size())) {
-          discard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-          start_discarding();
-        } else {
-          cut();
+        if (!held_back(action)) {
+          send_then_drop(packet);
         }
         break;
       }
@@ -273,33 +285,22 @@ void FaultProxy::serve(int client) {
         }
         Action action{};
         if (!statement.empty() && match(statement.c_str(), action)) {
-          if (action == Action::drop_before) {
-            cut();
-            break;
-          }
-          if (action == Action::stall) {
-            mode = Mode::stalled;
-            break;
-          }
-          if (!send_all(server, message.data(), message.size())) {
-            cut();
+          if (held_back(action)) {
             break;
           }
           if (type == 'Q') {
-            discard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            start_discarding();
-          } else {
-            drop_at_sync = true;
+            send_then_drop(message);
+            break;
           }
+          if (!send_all(server, message.data(), message.size())) { // a Parse: drop once its Sync is through
+            cut();
+            break;
+          }
+          drop_at_sync = true;
           continue;
         }
         if (drop_at_sync && type == 'S') {
-          if (send_all(server, message.data(), message.size())) {
-            discard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            start_discarding();
-          } else {
-            cut();
-          }
+          send_then_drop(message);
           break;
         }
       }
