@@ -21,8 +21,8 @@ void on_signal(int signal) {
     [[maybe_unused]] const auto written = write(STDERR_FILENO, k_now, sizeof k_now - 1);
     _exit(128 + signal);
   }
-  constexpr char k_first[] = "grant: interrupted: cancelling what runs on the servers and rolling back "
-                             "(again to exit at once)\n";
+  constexpr char k_first[] = "grant: interrupted: cancelling what runs on the servers and rolling back what a "
+                             "transaction holds (again to exit at once)\n";
   [[maybe_unused]] const auto written = write(STDERR_FILENO, k_first, sizeof k_first - 1);
 }
 
@@ -52,9 +52,13 @@ int after_signal(int code, const CLI::App& app) {
   if (command == "rebalance") {
     next = "; re-run the same phase to resume (the copy keeps its checkpoints)";
   }
+  // MySQL commits DDL as it runs: what a cancelled migration leaves there is said above, per target.
   std::cerr << "grant: interrupted by " << db::cancel::signal_name(signal)
             << ": what was running was cancelled on its server and rolled back"
-            << (reads ? "" : ", and grant's locks were released") << next << '\n'
+            << (reads ? ""
+                      : " where it ran in a transaction (the lines above say what stays), and grant's locks were "
+                        "released")
+            << next << '\n'
             << std::flush;
   return 128 + signal;
 }

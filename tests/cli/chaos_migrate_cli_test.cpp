@@ -155,7 +155,7 @@ TEST_CASE("chaos::migrate --jobs 4 with one shard stalled by the proxy: bounded 
 }
 
 TEST_CASE("chaos::migrate through a partition from the writer: stalls, then drops") {
-  grant::test::Project project(true, "chaos_partition");
+  grant::test::Project project(grant::test::Engine::postgres, "chaos_partition");
   grant::test::FaultProxy proxy(project.url());
   project.config()["databases"]["app"]["url"] = proxy.url();
   project.config()["databases"]["app"]["migrate"] = {{"statement_timeout_ms", 1000}};

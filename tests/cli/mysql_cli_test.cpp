@@ -2,7 +2,8 @@
 // replica following it by GTID, two shards): migrate, status, validate, rollback, redo; a migration
 // that fails half way (MySQL commits DDL as it runs) is recorded as dirty and refused until `grant
 // repair` or an edited file; eight concurrent runs apply each version once; a SIGKILLed run leaves
-// no lock behind; bad input (a bad port, an unknown charset, a database that does not exist,
+// no lock behind; SIGINT and SIGTERM kill the running statement on the server (a writer it
+// blocked goes on) and say what stays; bad input (a bad port, an unknown charset, a database that does not exist,
 // PostgreSQL-only syntax); health reads the replica's lag, and unknown once its SQL thread stops.
 #include "support/support.hpp"
 
@@ -17,7 +18,6 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
-#include <random>
 #include <regex>
 #include <thread>
 
@@ -43,21 +43,11 @@ std::string password_of(const std::string& url) {
   return url.substr(colon + 1, url.rfind('@') - colon - 1);
 }
 
-// A fresh database on a MySQL server of the test fleet.
-std::string fresh_mysql_database(const std::string& server_url, const std::string& prefix) {
-  static std::atomic<int> counter{0};
-  static const auto run_id = std::random_device{}() % 100000;
-  const auto name =
-      prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(run_id) + "_" + std::to_string(counter++);
-  open(server_url)->execute("CREATE DATABASE `" + name + "`");
-  return grant::test::with_dbname(server_url, name);
-}
-
 // A project folder with one database "app" on a fresh MySQL database.
 class MysqlProject {
 public:
   explicit MysqlProject(const std::string& prefix, const std::string& server = "GRANT_TEST_MY_PRIMARY_URL")
-      : m_url(fresh_mysql_database(grant::test::server_env(server), prefix)) {
+      : m_url(grant::test::fresh_database(grant::test::server_env(server), prefix)) {
     write_config(Json{{"databases", {{"app", {{"url", m_url}}}}}});
   }
 
@@ -112,6 +102,27 @@ bool serve_answers(int port, const std::string& path, int status) {
   }
   return false;
 }
+
+// The replica's SQL thread stopped for the scope: it receives the primary's binlog but applies
+// nothing, and its lag becomes unknown. (Every test using the fleet's replica is in this file, so
+// they run one after the other.)
+class SqlThreadStopped {
+public:
+  explicit SqlThreadStopped(const std::string& replica_url) : m_admin(open(replica_url)) {
+    m_admin->execute("STOP SLAVE SQL_THREAD");
+  }
+  ~SqlThreadStopped() {
+    try {
+      m_admin->execute("START SLAVE SQL_THREAD");
+    } catch (...) {
+    }
+  }
+  SqlThreadStopped(const SqlThreadStopped&) = delete;
+  SqlThreadStopped& operator=(const SqlThreadStopped&) = delete;
+
+private:
+  std::unique_ptr<grant::db::Connection> m_admin;
+};
 
 } // namespace
 
@@ -281,6 +292,110 @@ TEST_CASE("mysql: a SIGKILLed migrate leaves its lock behind with its session, a
   CHECK_FALSE(project.has_table("after_sleep"));
 }
 
+TEST_CASE("mysql: SIGINT kills the running statement on the server, frees the writer it blocked, exit 130") {
+  MysqlProject project("my_sigint");
+  project.query("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL) ENGINE=InnoDB");
+  project.query("INSERT INTO counters VALUES (1, 0)");
+  // Its first statement holds counters' row 1 for a minute: an UPDATE keeps its row lock to its end.
+  project.file("20240101000000_hold.sql", "-- grant:up\nUPDATE counters SET n = n + SLEEP(60) WHERE id = 1;\n"
+                                          "CREATE TABLE after_hold (id int);\n");
+  // The application: one UPDATE of that row after another, each timed.
+  std::atomic<bool> stop{false};
+  std::atomic<long long> longest_ms{0};
+  std::atomic<int> writes{0};
+  std::thread writer([&] {
+    auto connection = open(project.url());
+    while (!stop) {
+      const auto started = std::chrono::steady_clock::now();
+      connection->execute("UPDATE counters SET n = n + 1 WHERE id = 1");
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+      longest_ms = std::max<long long>(longest_ms, ms);
+      ++writes;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  const auto holding = [&] {
+    return !project
+                .query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'UPDATE counters SET n = n + "
+                       "SLEEP(60)%'")
+                .empty();
+  };
+  grant::test::BackgroundGrant run({"migrate"}, project.dir.path(), project.dir / "run.out");
+  bool held = false;
+  for (int i = 0; i < 300 && !held; ++i) {
+    held = holding();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(held);
+  const auto writes_while_held = writes.load();
+  std::this_thread::sleep_for(std::chrono::seconds(1)); // the writer is blocked behind it now
+  CHECK(writes.load() <= writes_while_held + 1);        // (one may have been on its way)
+  const auto signalled = std::chrono::steady_clock::now();
+  const auto code = run.stop(SIGINT, std::chrono::seconds(10));
+  const auto writes_at_signal = writes.load();
+  const auto text = grant::test::read_file(project.dir / "run.out");
+  REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGINT:\n" << text);
+  CHECK(std::chrono::steady_clock::now() - signalled < std::chrono::seconds(5));
+  CHECK_MESSAGE(*code == 130, text);
+  CHECK_MESSAGE(contains(text, "app: migration 20240101000000_hold interrupted by SIGINT: its first statement was "
+                               "cancelled, so nothing of it was applied"),
+                text);
+  CHECK_MESSAGE(contains(text, "grant: interrupted by SIGINT"), text);
+  CHECK_FALSE(contains(text, "dirty"));
+  // The statement is gone from the server and the writer goes on.
+  CHECK_FALSE(holding());
+  bool wrote = false;
+  for (int i = 0; i < 100 && !wrote; ++i) {
+    wrote = writes > writes_at_signal + 2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop = true;
+  writer.join();
+  CHECK(wrote);
+  MESSAGE("MySQL, SIGINT 1 s into a statement holding the writer's row: the writer's longest blocked write ",
+          longest_ms.load(), " ms, ", writes.load(), " writes");
+  CHECK(longest_ms >= 1000); // it was blocked for the second before the signal
+  CHECK(longest_ms < 10000);
+  CHECK(project.rows("SELECT COUNT(*) FROM schema_migrations") == std::vector<std::string>{"0"});
+
+  // The lock went with the signal: the next run takes it at once and applies the fixed file.
+  project.file("20240101000000_hold.sql", "-- grant:up\nUPDATE counters SET n = n + 1 WHERE id = 1;\n"
+                                          "CREATE TABLE after_hold (id int);\n");
+  const auto again = project.grant({"migrate", "--lock-timeout", "2"});
+  CHECK_MESSAGE(again.exit_code == 0, again.err);
+  CHECK(project.has_table("after_hold"));
+}
+
+TEST_CASE("mysql: SIGTERM half way through a migration says which statements stay and leaves it dirty") {
+  MysqlProject project("my_sigterm");
+  project.file("20240101000000_half.sql", "-- grant:up\nCREATE TABLE before_sleep (id int);\nSELECT SLEEP(60);\n"
+                                          "CREATE TABLE after_sleep (id int);\n");
+  grant::test::BackgroundGrant run({"migrate"}, project.dir.path(), project.dir / "run.out");
+  bool sleeping = false;
+  for (int i = 0; i < 300 && !sleeping; ++i) {
+    sleeping =
+        !project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(60)%'").empty();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(sleeping);
+  const auto code = run.stop(SIGTERM, std::chrono::seconds(10));
+  const auto text = grant::test::read_file(project.dir / "run.out");
+  REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGTERM:\n" << text);
+  CHECK_MESSAGE(*code == 143, text);
+  CHECK_MESSAGE(contains(text, "interrupted by SIGTERM: statements 1-1 of 3 stay applied (MySQL commits DDL as it "
+                               "runs); the version is recorded as dirty"),
+                text);
+  CHECK_MESSAGE(contains(text, "grant repair"), text);
+  CHECK_FALSE_MESSAGE(contains(text, "SIGTERM: rolled back"), text); // the PostgreSQL wording would be false here
+  CHECK(project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(60)%'").empty());
+  CHECK(project.has_table("before_sleep"));
+  CHECK_FALSE(project.has_table("after_sleep"));
+  const auto refused = project.grant({"migrate", "--lock-timeout", "2"});
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "is dirty"));
+}
+
 TEST_CASE("mysql: bad input") {
   grant::test::TempDir dir;
   dir.write("db/migrate/app/20240101000000_users.sql", k_users);
@@ -357,17 +472,7 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
   CHECK(serve_answers(port, "/writer/app", 200));
   CHECK(serve_answers(port, "/replica/app", 200));
 
-  auto admin = open(replica);
-  admin->execute("STOP SLAVE SQL_THREAD");
-  struct Restart {
-    grant::db::Connection& connection;
-    ~Restart() {
-      try {
-        connection.execute("START SLAVE SQL_THREAD");
-      } catch (...) {
-      }
-    }
-  } restart{*admin};
+  const SqlThreadStopped stopped(replica);
   open(primary)->execute("CREATE TABLE IF NOT EXISTS health_lag (id int); INSERT INTO health_lag VALUES (1)");
   run = grant::test::run_grant({"health", "--format", "json"}, dir.path());
   document = Json::parse(run.out);
@@ -399,6 +504,56 @@ TEST_CASE("mysql: grant init --engine mysql writes a MySQL starter config") {
   CHECK_MESSAGE(run.exit_code == 0, run.err);
   run = grant::test::run_grant({"init", "--engine", "oracle", "--dir", "other"}, dir.path());
   CHECK(run.exit_code == 2);
+}
+
+TEST_CASE("mysql: --wait-replicas waits for the replica's GTID position; query --role reading reads the replica") {
+  MysqlProject project("my_replicas");
+  const auto dbname = project.url().substr(project.url().rfind('/') + 1);
+  const auto replica = grant::test::with_dbname(grant::test::server_env("GRANT_TEST_MY_REPLICA_URL"), dbname);
+  project.write_config(
+      Json{{"databases",
+            {{"app", {{"url", project.url()}, {"replicas", Json::array({Json{{"name", "r1"}, {"url", replica}}})}}}}}});
+  project.file("20240101000000_users.sql", k_users);
+  auto run = project.grant({"migrate", "--wait-replicas", "20"});
+  INFO(run.out, run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(contains(run.out, "app/r1  replayed in"));
+  CHECK(std::regex_search(run.out + run.err, std::regex("to replay past [0-9]+-[0-9]+-[0-9]+")));
+  // Read right after grant returned: the replica already has the table.
+  CHECK(open(replica)->query("SELECT COUNT(*) FROM users").scalar() == grant::db::Value{"0"});
+
+  // query --role reading runs on the replica (read_only there), read-only all the same.
+  run = project.grant({"query", "--database", "app", "--role", "reading", "--format", "csv", "-v",
+                       "SELECT @@read_only AS ro, (SELECT COUNT(*) FROM users) AS n"});
+  CHECK(run.exit_code == 0);
+  CHECK(contains(run.out, "ro,n"));
+  CHECK(contains(run.out, "1,0"));
+  CHECK(contains(run.err, "app/r1"));
+  run = project.grant({"query", "--database", "app", "--role", "reading", "DELETE FROM users"});
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "refused DELETE before it reached the server"));
+
+  SUBCASE("a replica that applies nothing fails the run after the bound, naming it; the writer is migrated") {
+    const SqlThreadStopped stopped(replica);
+    project.file("20240102000000_teams.sql", "-- grant:up\nCREATE TABLE teams (id int);\n");
+    run = project.grant({"--json", "migrate", "--wait-replicas", "1"});
+    INFO(run.out, run.err);
+    CHECK(run.exit_code == 3);
+    const auto document = Json::parse(run.out);
+    const auto& target = document["targets"][0];
+    CHECK(target["current_version"] == "20240102000000");
+    REQUIRE(target["replicas"].size() == 1);
+    CHECK(target["replicas"][0]["replica"] == "app/r1");
+    CHECK(target["replicas"][0]["caught_up"] == false);
+    CHECK(contains(target["replicas"][0]["error"].get<std::string>(), "did not replay past"));
+
+    // query --role reading: the stopped replica's lag is unknown, so the writer serves the read.
+    run = project.grant(
+        {"query", "--database", "app", "--role", "reading", "--format", "csv", "SELECT @@read_only AS ro"});
+    CHECK(run.exit_code == 0);
+    CHECK(contains(run.out, "ro\n0"));
+    CHECK(contains(run.err, "reading app from its writer"));
+  }
 }
 
 } // namespace grant_test_mysql_cli_test

@@ -76,7 +76,7 @@ Finished run_bounded(const std::filesystem::path& cwd, const std::vector<std::st
 } // namespace
 
 TEST_CASE("signal::migrate on PostgreSQL: SIGINT cancels the running statement, rolls back, releases the lock") {
-  grant::test::Project project(true, "signal_int");
+  grant::test::Project project(grant::test::Engine::postgres, "signal_int");
   project.file("1_first.sql", grant::test::table_migration("signal_first"));
   project.file("2_slow.sql", slow_migration("signal_slow", "60"));
   project.file("3_after.sql", grant::test::table_migration("signal_after"));
@@ -171,7 +171,7 @@ TEST_CASE("signal::query --all-shards: SIGINT cancels the statement on every sha
 }
 
 TEST_CASE("signal::a second SIGINT exits at once while the first one's cancel gets no answer") {
-  grant::test::Project project(true, "signal_twice");
+  grant::test::Project project(grant::test::Engine::postgres, "signal_twice");
   // The proxy holds the statement and every byte after it: the server never runs it, so the
   // cancel request finds nothing to stop and grant keeps waiting for a reply.
   grant::test::FaultProxy proxy(project.url());
@@ -236,7 +236,7 @@ TEST_CASE("signal::migrate --atomic: SIGINT before the decision rolls every shar
 }
 
 TEST_CASE("signal::migrate on SQLite: SIGINT interrupts the statement, rolls back and frees the lock file") {
-  grant::test::Project project(false, "signal_sqlite");
+  grant::test::Project project(grant::test::Engine::sqlite, "signal_sqlite");
   project.file("1_first.sql", grant::test::table_migration("signal_first"));
   // Counts forever: only an interrupt ends it.
   project.file("2_slow.sql", "-- grant:up\nCREATE TABLE signal_slow (id int);\n"
@@ -261,7 +261,7 @@ TEST_CASE("signal::migrate on SQLite: SIGINT interrupts the statement, rolls bac
 }
 
 TEST_CASE("signal::rollback: SIGTERM during a down section keeps the version applied") {
-  grant::test::Project project(true, "signal_down");
+  grant::test::Project project(grant::test::Engine::postgres, "signal_down");
   project.file("1_table.sql", "-- grant:up\nCREATE TABLE signal_down (id int);\n"
                               "-- grant:down\nDROP TABLE signal_down;\nSELECT pg_sleep(60);\n");
   const auto applied = project.grant({"migrate"});

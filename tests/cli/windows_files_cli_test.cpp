@@ -53,7 +53,7 @@ const std::vector<File> k_files{
 } // namespace
 
 TEST_CASE("cli: files saved by Windows editors (BOM, CRLF) migrate as they are") {
-  Project project(false);
+  Project project(grant::test::Engine::sqlite);
   project.dir.write("grant.json", windows(project.config().dump(2)));
   for (const auto& file : k_files) {
     project.file(file.name, windows(file.text));
@@ -101,7 +101,7 @@ TEST_CASE("cli: files saved by Windows editors (BOM, CRLF) migrate as they are")
 }
 
 TEST_CASE("cli: a CRLF file applied before line ends were normalized shows no drift") {
-  Project project(false);
+  Project project(grant::test::Engine::sqlite);
   const std::string text = "-- grant:up\nCREATE TABLE users (id integer);\n";
   project.file("1_users.sql", windows(text));
   REQUIRE(project.grant({"migrate"}).exit_code == 0);

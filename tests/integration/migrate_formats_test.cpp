@@ -13,7 +13,7 @@ using grant::test::contains;
 using grant::test::Project;
 
 TEST_CASE("migrate::formats on PostgreSQL") {
-  Project project(true, "mig_formats");
+  Project project(grant::test::Engine::postgres, "mig_formats");
 
   SUBCASE("transaction=false: every statement found where PostgreSQL would end it") {
     project.file("1_corners.sql",

@@ -1,7 +1,9 @@
 #include "support/project.hpp"
 
 #include <grant/db/connection.hpp>
+#include <grant/util/mysql_url.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -13,10 +15,21 @@ std::unique_ptr<db::Connection> connect_to(const std::string& url, const std::fi
   return db::connect(util::parse_database_url(url, dir), {"test", 5000, "grant-test"});
 }
 
+std::string url_for(Engine engine, const std::string& prefix) {
+  switch (engine) {
+  case Engine::postgres:
+    return fresh_database(writer_url(), prefix);
+  case Engine::mysql:
+    return fresh_database(server_env("GRANT_TEST_MY_PRIMARY_URL"), prefix);
+  case Engine::sqlite:
+    break;
+  }
+  return "sqlite3:db/app.sqlite3";
+}
+
 } // namespace
 
-Project::Project(bool postgres, const std::string& prefix)
-    : m_postgres(postgres), m_url(postgres ? fresh_database(writer_url(), prefix) : "sqlite3:db/app.sqlite3") {
+Project::Project(Engine engine, const std::string& prefix) : m_engine(engine), m_url(url_for(engine, prefix)) {
   m_config["databases"]["app"] = {{"url", m_url}, {"migrations", "db/migrate/app"}};
   std::filesystem::create_directories(dir / "db/migrate/app");
   save();
@@ -59,19 +72,25 @@ void Project::execute(const std::string& sql) const {
 }
 
 bool Project::has_table(const std::string& name) const {
-  if (!m_postgres && !std::filesystem::exists(dir / "db/app.sqlite3")) {
-    return false;
+  switch (m_engine) {
+  case Engine::postgres:
+    return scalar("SELECT to_regclass('" + name + "') IS NOT NULL") == "t";
+  case Engine::mysql:
+    return scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '" +
+                  name + "'") == "1";
+  case Engine::sqlite:
+    break;
   }
-  return query(m_postgres ? "SELECT to_regclass('" + name + "') IS NOT NULL"
-                          : "SELECT count(*) > 0 FROM sqlite_master WHERE name = '" + name + "'")[0][0] ==
-         (m_postgres ? "t" : "1");
+  return std::filesystem::exists(dir / "db/app.sqlite3") &&
+         scalar("SELECT count(*) > 0 FROM sqlite_master WHERE name = '" + name + "'") == "1";
 }
 
 std::vector<std::string> Project::columns(const std::string& table) const {
   std::vector<std::string> out;
-  const auto rows = query(m_postgres ? "SELECT column_name FROM information_schema.columns WHERE table_name = '" +
-                                           table + "' ORDER BY ordinal_position"
-                                     : "SELECT name FROM pragma_table_info('" + table + "')");
+  const auto rows =
+      query(sqlite() ? "SELECT name FROM pragma_table_info('" + table + "')"
+                     : "SELECT column_name FROM information_schema.columns WHERE table_name = '" + table + "'" +
+                           (mysql() ? " AND table_schema = DATABASE()" : "") + " ORDER BY ordinal_position");
   for (const auto& row : rows) {
     out.push_back(row[0]);
   }
@@ -83,7 +102,11 @@ std::vector<std::string> Project::applied() const {
   if (!has_table("schema_migrations")) {
     return out;
   }
-  for (const auto& row : query("SELECT version FROM schema_migrations ORDER BY length(version), version")) {
+  // A dirty version (MySQL: its run did not finish) is not applied.
+  const auto all = columns("schema_migrations");
+  const bool dirty = std::find(all.begin(), all.end(), "dirty") != all.end();
+  for (const auto& row : query(std::string("SELECT version FROM schema_migrations") +
+                               (dirty ? " WHERE NOT dirty" : "") + " ORDER BY length(version), version")) {
     out.push_back(row[0]);
   }
   return out;
@@ -91,9 +114,23 @@ std::vector<std::string> Project::applied() const {
 
 int Project::run_script(const std::string& script) const {
   const auto path = dir.write("script.sql", script);
-  const std::string command =
-      m_postgres ? "psql -X -q -v ON_ERROR_STOP=1 '" + m_url + "' -f '" + path.string() + "' >/dev/null"
-                 : "cd '" + dir.path().string() + "' && sqlite3 -bail db/app.sqlite3 < '" + path.string() + "'";
+  std::string command;
+  switch (m_engine) {
+  case Engine::postgres:
+    command = "psql -X -q -v ON_ERROR_STOP=1 '" + m_url + "' -f '" + path.string() + "' >/dev/null";
+    break;
+  case Engine::mysql: {
+    // The password goes through the environment, never a command line another process can read.
+    const auto url = util::parse_mysql_url(m_url);
+    command = "MYSQL_PWD='" + url.password + "' mariadb --batch --host=" + url.host +
+              " --port=" + std::to_string(url.port) + " --user='" + url.user + "' '" + url.database + "' < '" +
+              path.string() + "' >/dev/null";
+    break;
+  }
+  case Engine::sqlite:
+    command = "cd '" + dir.path().string() + "' && sqlite3 -bail db/app.sqlite3 < '" + path.string() + "'";
+    break;
+  }
   return std::system(command.c_str());
 }
 

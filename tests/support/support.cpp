@@ -1,5 +1,8 @@
 #include "support/support.hpp"
 
+#include <grant/db/connection.hpp>
+#include <grant/util/url.hpp>
+
 #include <doctest/doctest.h>
 
 #include <pqxx/pqxx>
@@ -221,6 +224,10 @@ std::string fresh_database(const std::string& url, const std::string& prefix) {
   static const auto run_id = std::random_device{}() % 100000;
   const std::string name =
       prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(run_id) + "_" + std::to_string(counter++);
+  if (url.rfind("mysql://", 0) == 0 || url.rfind("mariadb://", 0) == 0) {
+    db::connect(util::parse_database_url(url, "/"), {})->execute("CREATE DATABASE `" + name + "`");
+    return with_dbname(url, name);
+  }
   pqxx::connection admin(url);
   pqxx::nontransaction work(admin);
   work.exec("CREATE DATABASE " + work.quote_name(name));

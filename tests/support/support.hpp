@@ -94,7 +94,8 @@ bool contains(const std::string& text, const std::string& part);
 /// A TCP port on 127.0.0.1 where nothing listens (for "unreachable server" cases).
 int closed_port();
 
-/// Creates a fresh, empty database with a unique name on the server of `url` and returns its URL.
+/// Creates a fresh, empty database with a unique name on the server of `url` (PostgreSQL or MySQL)
+/// and returns its URL.
 /// Dropped at process exit is not attempted: the servers are thrown away after the run.
 std::string fresh_database(const std::string& url, const std::string& prefix);
 

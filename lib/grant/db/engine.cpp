@@ -1,5 +1,7 @@
 #include <grant/db/engine.hpp>
 
+#include <stdexcept>
+
 #include <grant/db/connection.hpp>
 
 namespace grant::db {
@@ -80,6 +82,12 @@ void Engine::set_section_limits(Connection& /*connection*/, std::optional<std::c
                                 std::optional<std::chrono::milliseconds> /*statement_timeout*/, bool /*local*/) const {}
 
 void Engine::pin_read_only(Connection& /*connection*/) const {}
+
+std::string Engine::swap_tables_sql(const std::string& /*table*/, const std::string& /*staged*/,
+                                    const std::string& /*aside*/) const {
+  // Where DDL is transactional the tables are swapped inside one transaction instead.
+  throw std::logic_error("swap_tables_sql is asked only where DDL is not transactional");
+}
 
 std::optional<std::string> Engine::write_position(Connection& /*connection*/) const {
   return std::nullopt;

@@ -30,7 +30,8 @@ struct EngineTraits {
   bool invalid_indexes = false;
   /// A health probe may keep its session between probes (a SQLite handle would hide a deleted file).
   bool keeps_probe_session = false;
-  /// Replicas follow the writer by a position (WAL LSN) that the writer and replicas report.
+  /// Replicas follow the writer by a position that the writer and replicas report (PostgreSQL: the
+  /// WAL LSN; MariaDB: the GTID position).
   bool replication = false;
   /// Tables live in schemas (`schema.table`; an unqualified name lands in the current schema).
   bool schemas = false;
@@ -152,6 +153,11 @@ public:
   /// A table's columns (name, type with its modifiers) in order; empty when it does not exist.
   virtual std::vector<std::pair<std::string, std::string>> table_columns(Connection& connection,
                                                                          const std::string& table) const = 0;
+  /// One statement that puts table `staged` in the place of `table` and moves `table` to `aside`,
+  /// all at once (all quoted). Asked only where DDL is not transactional (traits().transactional_ddl
+  /// false), so that a run killed half way leaves one of the two tables in place, never neither.
+  virtual std::string swap_tables_sql(const std::string& table, const std::string& staged,
+                                      const std::string& aside) const;
 
   // Locks and sessions.
   /// Takes the migration lock of `table` on this database, waiting up to `timeout` (zero:

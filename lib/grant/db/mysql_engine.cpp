@@ -1,6 +1,7 @@
 // What MySQL and MariaDB do differently (db/engine.hpp), over the adapter in mysql.cpp.
 #include <grant/db/cancel.hpp>
 #include <grant/db/connection.hpp>
+#include <grant/util/gtid.hpp>
 #include <grant/util/strings.hpp>
 
 #include <xxhash.h>
@@ -87,6 +88,11 @@ public:
     return out;
   }
 
+  std::string swap_tables_sql(const std::string& table, const std::string& staged,
+                              const std::string& aside) const override {
+    return "RENAME TABLE " + table + " TO " + aside + ", " + staged + " TO " + table; // atomic in MySQL
+  }
+
   std::unique_ptr<Lock> migration_lock(Connection& connection, const util::DatabaseUrl& /*url*/,
                                        const std::string& table, std::chrono::milliseconds timeout,
                                        const OnLockWait& on_wait) const override {
@@ -160,6 +166,21 @@ public:
         }
       }
     }
+  }
+
+  std::optional<std::string> write_position(Connection& connection) const override {
+    // MariaDB's GTID position of the binary log, past the last commit. (MySQL 8 keeps GTID sets in
+    // @@gtid_executed instead: not read here.)
+    return connection.query("SELECT @@gtid_binlog_pos").scalar();
+  }
+
+  std::optional<ReplayState> replay_state(Connection& connection,
+                                          const std::optional<std::string>& position) const override {
+    if (connection.query("SHOW REPLICA STATUS").empty()) {
+      return std::nullopt; // not a replica
+    }
+    const auto replayed = connection.query("SELECT @@gtid_slave_pos").scalar().value_or("");
+    return ReplayState{replayed, position && util::gtid_position_reached(*position, replayed)};
   }
 
   std::optional<long long> database_bytes(Connection& connection, const util::DatabaseUrl& /*url*/) const override {

@@ -50,25 +50,37 @@ std::optional<AppliedMigration> Tracker::golang_migrate_row() {
 
 std::vector<std::string> Tracker::conversion_sql(const std::vector<Migration>& files) {
   // Its one row says "every version up to this one is applied": one grant row per such file.
+  // Where DDL commits as it runs (MySQL), grant's table is filled under another name and swapped
+  // in by one statement: a run killed at any point leaves golang-migrate's table or grant's.
   const auto row = golang_migrate_row();
-  std::vector<std::string> out{"DROP TABLE " + m_quoted, create_sql()};
-  if (!row) {
-    return out;
+  const bool staged = !m_connection.engine().traits().transactional_ddl;
+  const auto target = staged ? m_connection.quote_qualified(m_table + "_grant_new") : m_quoted;
+  std::vector<std::string> out;
+  if (staged) {
+    out = {"DROP TABLE IF EXISTS " + target, create_sql(target)};
+  } else {
+    out = {"DROP TABLE " + m_quoted, create_sql()};
   }
   const auto insert = [&](const std::string& version, const std::string& name) {
-    out.push_back("INSERT INTO " + m_quoted + " (version, name, applied_by) VALUES (" +
+    out.push_back("INSERT INTO " + target + " (version, name, applied_by) VALUES (" +
                   m_connection.quote_literal(version) + ", " + m_connection.quote_literal(name) + ", " +
                   m_connection.quote_literal("golang-migrate (adopted by " + current_user_at_host() + ")") + ")");
   };
   bool has_own_file = false;
   for (const auto& file : files) {
-    if (compare_versions(file.version, row->version) <= 0) {
+    if (row && compare_versions(file.version, row->version) <= 0) {
       insert(file.version, file.name);
       has_own_file = has_own_file || compare_versions(file.version, row->version) == 0;
     }
   }
-  if (!has_own_file) {
+  if (row && !has_own_file) {
     insert(row->version, ""); // keep the version it was at, even when its file is gone
+  }
+  if (staged) {
+    const auto aside = m_connection.quote_qualified(m_table + "_golang_migrate");
+    out.push_back("DROP TABLE IF EXISTS " + aside);
+    out.push_back(m_connection.engine().swap_tables_sql(m_quoted, target, aside));
+    out.push_back("DROP TABLE " + aside);
   }
   return out;
 }

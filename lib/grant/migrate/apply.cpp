@@ -164,13 +164,12 @@ std::string transaction_wrapped(const Section& section, const std::string& track
 }
 
 // A down whose row is gone (someone else removed it) must not pass for a rollback.
-void forget_row(Tracker& tracker, const Target& target, const Migration& migration) {
+// `left`: what became of the down section's statements ("the down section was rolled back").
+void forget_row(Tracker& tracker, const Target& target, const Migration& migration, const std::string& left) {
   if (tracker.remove(migration.version) == 0) {
     throw Error(ErrorKind::database,
                 target.label() + ": reverting " + migration.display_name() + " deleted no row of " + tracker.table() +
-                    " (none has version " + migration.version + ")" +
-                    (migration.down->transaction ? "; the down section was rolled back"
-                                                 : "; the down section ran outside a transaction and stays applied"),
+                    " (none has version " + migration.version + "); " + left,
                 target.label(),
                 "something other than grant (the down section itself?) deleted the row: check `grant status`");
   }
@@ -216,13 +215,36 @@ void with_retries(db::Connection& connection, const Target& target, const Migrat
   }
 }
 
+// Where DDL commits as it runs, what a signal left of a section: the statement it stopped
+// (0-based) and, for an up section, whether the dirty row could be taken back.
+struct Partial {
+  std::size_t reached = 0;
+  bool row_taken_back = false;
+};
+
 // Ctrl-C or SIGTERM stopped a section: says what that left, with the migration's name.
-[[noreturn]] void interrupted(const Target& target, const Migration& migration, const Section& section, bool up) {
+[[noreturn]] void interrupted(const Target& target, const Migration& migration, const Section& section, bool up,
+                              std::string_view engine_name, std::optional<Partial> partial = std::nullopt) {
   const auto signal = db::cancel::signal_name(db::cancel::requested());
   std::string what = target.label() + ": " + (up ? "migration " : "rollback of ") + migration.display_name() +
                      " interrupted by " + signal;
   std::string hint = "run grant again to " + std::string(up ? "apply" : "revert") + " it";
-  if (section.transaction) {
+  const std::string version_state = up ? "the version is recorded as dirty" : "the version stays recorded as applied";
+  if (partial && partial->reached == 0) {
+    what += ": its first statement was cancelled, so nothing of it was applied";
+    if (up && !partial->row_taken_back) {
+      what += "; " + version_state;
+      hint = "`grant repair` forgets the interrupted run, then run grant again to apply it";
+    } else if (!up) {
+      what += "; " + version_state;
+    }
+  } else if (partial) {
+    what += ": statements 1-" + std::to_string(partial->reached) + " of " + std::to_string(section.statements.size()) +
+            " stay applied (" + std::string(engine_name) + " commits DDL as it runs); " + version_state;
+    hint = up ? "undo those statements by hand (or make the file finish the job), then `grant repair` forgets the "
+                "interrupted run and `grant migrate` runs the file again from the start"
+              : "finish the rollback by hand (or make the down section safe to run again) and run it again";
+  } else if (section.transaction) {
     what += ": rolled back, " + std::string(up ? "not applied" : "still applied");
   } else {
     what += ": it runs outside a transaction (transaction=false), so its statements before the cancelled one "
@@ -242,12 +264,16 @@ void end_section(db::Connection& connection) {
 }
 
 void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
-                 const SessionLimits& limits, BlockerWatch* watch, const std::function<void()>& between) {
+                 const SessionLimits& limits, BlockerWatch* watch, const std::function<void()>& between,
+                 std::size_t* reached) {
   apply_limits(connection, section, limits);
   // One statement at a time: a failure names its statement and line without re-running anything.
   for (const auto& statement : section.statements) {
     if (between && !section.transaction && &statement != &section.statements.front()) {
       between();
+    }
+    if (reached) {
+      *reached = static_cast<std::size_t>(&statement - section.statements.data());
     }
     auto* watching = watch;
     if (watching) {
@@ -277,13 +303,28 @@ bool guards_foreign_keys(const Section& section) {
 }
 
 // On an engine whose DDL commits as it runs: the version is dirty from before its first statement
-// to after its last. When the first statement fails nothing was applied, and the row goes again.
+// to after its last. When the first statement fails (or a signal cancels it) nothing was applied,
+// and the row goes again.
 void dirty_run(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
                const SessionLimits& limits, BlockerWatch* watch, std::chrono::steady_clock::time_point start,
                Step& step) {
   tracker.record_dirty(migration);
+  std::size_t reached = 0;
   try {
-    run_section(connection, target, migration, migration.up, limits, watch);
+    run_section(connection, target, migration, migration.up, limits, watch, {}, &reached);
+  } catch (const db::Interrupted&) {
+    Partial partial{reached, false};
+    if (reached == 0) {
+      const db::cancel::Shield cleanup; // after the signal: this must still reach the server
+      try {
+        connection.reset_session();
+        tracker.remove(migration.version);
+        partial.row_taken_back = true;
+      } catch (const Error&) {
+        // The row stays dirty: refused until `grant repair`, which is safe.
+      }
+    }
+    interrupted(target, migration, migration.up, true, connection.engine().traits().display_name, partial);
   } catch (const StatementFailed& failure) {
     if (failure.index() == 0 && !failure.connection_lost()) {
       try {
@@ -344,7 +385,10 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
                    }
                  });
   } catch (const db::Interrupted&) {
-    interrupted(target, migration, migration.up, true);
+    if (tracker.tracks_dirty()) {
+      throw; // dirty_run said what stays
+    }
+    interrupted(target, migration, migration.up, true, connection.engine().traits().display_name);
   }
   if (events) {
     events({Event::Kind::applied, target.label(), migration.display_name(), step.ms, {}});
@@ -364,26 +408,33 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
     events({Event::Kind::reverting, target.label(), migration.display_name(), 0, {}});
   }
   const auto start = std::chrono::steady_clock::now();
+  const bool transactional = connection.engine().traits().transactional_ddl;
+  std::size_t reached = 0;
   try {
     with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
       db::SqliteForeignKeysOff foreign_keys(connection, guards_foreign_keys(down)); // a table rebuild must not cascade
       const auto context = target.label() + ": rollback of " + migration.display_name();
-      if (down.transaction && connection.engine().traits().transactional_ddl) {
+      if (down.transaction && transactional) {
         db::Transaction transaction(connection);
         run_section(connection, target, migration, down, limits, watch);
         end_section(connection);
-        forget_row(tracker, target, migration);
+        forget_row(tracker, target, migration, "the down section was rolled back");
         foreign_keys.check(context);
         transaction.commit();
       } else {
-        run_section(connection, target, migration, down, limits, watch);
+        run_section(connection, target, migration, down, limits, watch, {}, &reached);
         foreign_keys.check(context);
         end_section(connection);
-        forget_row(tracker, target, migration);
+        forget_row(tracker, target, migration,
+                   transactional
+                       ? "the down section ran outside a transaction and stays applied"
+                       : "the down section stays applied (" + std::string(connection.engine().traits().display_name) +
+                             " commits DDL as it runs)");
       }
     });
   } catch (const db::Interrupted&) {
-    interrupted(target, migration, down, false);
+    interrupted(target, migration, down, false, connection.engine().traits().display_name,
+                transactional ? std::nullopt : std::optional<Partial>(Partial{reached, false}));
   }
   step.ms = util::elapsed_ms(start);
   if (events) {

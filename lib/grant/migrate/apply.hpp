@@ -24,10 +24,11 @@ class BlockerWatch;
 /// Runs a section's statements one at a time (in whatever transaction the caller holds) under
 /// `limits`, translating a failure into an error naming the statement, its file:line and, for a
 /// lock timeout, the blocking session `watch` saw.
-/// `between`, when set, runs between two statements of a section outside a transaction.
+/// `between`, when set, runs between two statements of a section outside a transaction;
+/// `reached`, when set, holds the index of the statement running (or the last that ran).
 void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
                  const SessionLimits& limits = {}, BlockerWatch* watch = nullptr,
-                 const std::function<void()>& between = {});
+                 const std::function<void()>& between = {}, std::size_t* reached = nullptr);
 
 /// After a section's statements, before grant's own bookkeeping: resets the session (SET ROLE,
 /// search_path, timeouts), inside the section's transaction when there is one.

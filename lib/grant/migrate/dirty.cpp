@@ -7,6 +7,8 @@
 
 #include <grant/util/strings.hpp>
 
+#include <algorithm>
+
 namespace grant::migrate {
 
 bool Tracker::tracks_dirty() const {
@@ -44,18 +46,14 @@ std::vector<AppliedMigration> Tracker::dirty_rows() {
   if (format() != TableFormat::grant || !has_column("dirty")) {
     return out;
   }
-  const auto rows = m_connection.query(
-      "SELECT version, name, checksum, applied_at, applied_by FROM " + m_quoted + " WHERE dirty ORDER BY version", {});
-  for (const auto& row : rows.rows) {
-    AppliedMigration dirty;
-    dirty.version = row[0].value_or("");
-    dirty.name = row[1].value_or("");
-    dirty.checksum = row[2];
-    dirty.applied_at = row[3].value_or("");
-    dirty.applied_by = row[4].value_or("");
-    dirty.dirty = true;
-    out.push_back(std::move(dirty));
+  for (auto& row : rows()) {
+    if (row.dirty) {
+      out.push_back(std::move(row));
+    }
   }
+  std::sort(out.begin(), out.end(), [](const AppliedMigration& a, const AppliedMigration& b) {
+    return compare_versions(a.version, b.version) < 0;
+  });
   return out;
 }
 

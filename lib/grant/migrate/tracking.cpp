@@ -104,8 +104,8 @@ TableFormat Tracker::format() {
   return has_column("checksum") && has_column("applied_by") ? TableFormat::grant : TableFormat::dbmate;
 }
 
-std::string Tracker::create_sql() const {
-  return "CREATE TABLE IF NOT EXISTS " + m_quoted + " (version varchar(" + std::to_string(k_max_version_digits) +
+std::string Tracker::create_sql(const std::string& quoted) const {
+  return "CREATE TABLE IF NOT EXISTS " + quoted + " (version varchar(" + std::to_string(k_max_version_digits) +
          ") PRIMARY KEY, name text, checksum text, " + "applied_at " + m_connection.engine().timestamp_type() +
          ", execution_ms bigint, applied_by text" + (tracks_dirty() ? ", dirty boolean NOT NULL DEFAULT false" : "") +
          ")";
@@ -182,7 +182,8 @@ std::optional<std::string> Tracker::ensure(const std::vector<Migration>& files) 
   if (tracks_dirty()) {
     m_columns->push_back("dirty");
   }
-  const auto recorded = statements.size() - 2; // DROP and CREATE, then one INSERT per version
+  const auto recorded = static_cast<std::size_t>(std::count_if(
+      statements.begin(), statements.end(), [](const std::string& sql) { return util::starts_with(sql, "INSERT"); }));
   return "converted golang-migrate's " + m_table + " (at version " + (row ? row->version : std::string("none")) +
          ") into grant's tracking table: " + std::to_string(recorded) +
          " version(s) recorded as applied, checksum unknown";
@@ -200,8 +201,10 @@ std::string Tracker::ensure_sql(const std::vector<Migration>& files) {
     break;
   case TableFormat::golang_migrate:
     statements = conversion_sql(files);
-    statements.insert(statements.begin(), "BEGIN");
-    statements.push_back("COMMIT");
+    if (m_connection.engine().traits().transactional_ddl) {
+      statements.insert(statements.begin(), "BEGIN");
+      statements.push_back("COMMIT");
+    }
     break;
   }
   std::string out;
@@ -219,35 +222,14 @@ std::vector<AppliedMigration> Tracker::applied(bool refuse_dirty) {
       out.push_back(std::move(*row));
     }
   } else if (table_format != TableFormat::missing) {
-    const auto pick = [&](const char* column) { return has_column(column) ? std::string(column) : "NULL"; };
-    const bool dirty_column = table_format == TableFormat::grant && has_column("dirty");
-    const auto rows =
-        m_connection.query("SELECT version, " + pick("name") + ", " + pick("checksum") + ", " + pick("applied_at") +
-                               ", " + pick("execution_ms") + ", " + pick("applied_by") + ", " +
-                               (dirty_column ? "dirty" : "0") + " FROM " + m_quoted,
-                           {});
-    for (const auto& row : rows.rows) {
-      if (row[6] && *row[6] != "0" && *row[6] != "f" && *row[6] != "false") {
-        AppliedMigration dirty;
-        dirty.version = row[0].value_or("");
-        dirty.name = row[1].value_or("");
-        dirty.checksum = row[2];
-        dirty.applied_at = row[3].value_or("");
-        dirty.applied_by = row[5].value_or("");
-        dirty.dirty = true;
+    for (auto& row : rows()) {
+      if (row.dirty) {
         if (refuse_dirty) {
-          throw dirty_error(dirty);
+          throw dirty_error(row);
         }
         continue;
       }
-      AppliedMigration applied;
-      applied.version = row[0].value_or("");
-      applied.name = row[1].value_or("");
-      applied.checksum = row[2];
-      applied.applied_at = row[3].value_or("");
-      applied.execution_ms = row[4] ? std::atoll(row[4]->c_str()) : 0;
-      applied.applied_by = row[5].value_or("");
-      out.push_back(std::move(applied));
+      out.push_back(std::move(row));
     }
   }
   for (auto& row : flyway_rows()) {
@@ -261,6 +243,29 @@ std::vector<AppliedMigration> Tracker::applied(bool refuse_dirty) {
   std::sort(out.begin(), out.end(), [](const AppliedMigration& a, const AppliedMigration& b) {
     return compare_versions(a.version, b.version) < 0;
   });
+  return out;
+}
+
+std::vector<AppliedMigration> Tracker::rows() {
+  const auto pick = [&](const char* column) { return has_column(column) ? std::string(column) : "NULL"; };
+  const bool dirty_column = format() == TableFormat::grant && has_column("dirty");
+  const auto result =
+      m_connection.query("SELECT version, " + pick("name") + ", " + pick("checksum") + ", " + pick("applied_at") +
+                             ", " + pick("execution_ms") + ", " + pick("applied_by") + ", " +
+                             (dirty_column ? "dirty" : "0") + " FROM " + m_quoted,
+                         {});
+  std::vector<AppliedMigration> out;
+  for (const auto& row : result.rows) {
+    AppliedMigration applied;
+    applied.version = row[0].value_or("");
+    applied.name = row[1].value_or("");
+    applied.checksum = row[2];
+    applied.applied_at = row[3].value_or("");
+    applied.execution_ms = row[4] ? std::atoll(row[4]->c_str()) : 0;
+    applied.applied_by = row[5].value_or("");
+    applied.dirty = row[6] && *row[6] != "0" && *row[6] != "f" && *row[6] != "false";
+    out.push_back(std::move(applied));
+  }
   return out;
 }
 

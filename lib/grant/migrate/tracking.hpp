@@ -101,9 +101,12 @@ private:
   const std::vector<std::string>& columns();
   bool has_column(const char* column);
   std::string version_matches(const std::string& placeholder) const;
-  std::string create_sql() const;
+  std::string create_sql() const { return create_sql(m_quoted); }
+  std::string create_sql(const std::string& quoted) const;
   std::vector<std::string> missing_columns_sql();
   std::vector<std::string> conversion_sql(const std::vector<Migration>& files);
+  /// Every row of grant's (or dbmate's) table, dirty ones marked.
+  std::vector<AppliedMigration> rows();
   std::optional<AppliedMigration> golang_migrate_row();
   std::vector<AppliedMigration> flyway_rows();
 

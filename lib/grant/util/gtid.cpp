@@ -1,0 +1,78 @@
+#include <grant/util/gtid.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <map>
+#include <optional>
+
+namespace grant::util {
+
+namespace {
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && is_space(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_space(text.back())) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::optional<std::uint64_t> number(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Domain -> sequence; nullopt when the text is not a GTID position (an empty one has no domains).
+std::optional<std::map<std::uint64_t, std::uint64_t>> sequences(std::string_view text) {
+  std::map<std::uint64_t, std::uint64_t> out;
+  text = trimmed(text);
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const auto gtid = trimmed(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    const auto first = gtid.find('-');
+    const auto last = gtid.rfind('-');
+    if (first == std::string_view::npos || first == last) {
+      return std::nullopt;
+    }
+    const auto domain = number(gtid.substr(0, first));
+    const auto server = number(gtid.substr(first + 1, last - first - 1));
+    const auto sequence = number(gtid.substr(last + 1));
+    if (!domain || !server || !sequence) {
+      return std::nullopt;
+    }
+    auto& kept = out[*domain];
+    kept = std::max(kept, *sequence);
+  }
+  return out;
+}
+
+} // namespace
+
+bool gtid_position_reached(std::string_view position, std::string_view replayed) {
+  const auto wanted = sequences(position);
+  const auto have = sequences(replayed);
+  if (!wanted || !have) {
+    return false;
+  }
+  for (const auto& [domain, sequence] : *wanted) {
+    const auto found = have->find(domain);
+    if (found == have->end() || found->second < sequence) {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace grant::util

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string_view>
+
+namespace grant::util {
+
+/// MariaDB's GTID positions as `@@gtid_binlog_pos` and `@@gtid_slave_pos` print them: one
+/// `domain-server-sequence` per replication domain, comma-separated ("0-1-42,1-3-7").
+/// True when `replayed` is at or past `position` in every domain `position` names. The server id
+/// does not count (a domain's sequence numbers keep growing across a failover). False when either
+/// side is not such a position, so that a wait never ends on text it could not read.
+bool gtid_position_reached(std::string_view position, std::string_view replayed);
+
+} // namespace grant::util
