@@ -1,7 +1,8 @@
 // MySQL / MariaDB end to end, on the real MariaDB servers tests/servers.sh starts (a primary, a
 // replica following it by GTID, two shards): migrate, status, validate, rollback, redo; a migration
 // that fails half way (MySQL commits DDL as it runs) is recorded as dirty and refused until `grant
-// repair` or an edited file; eight concurrent runs apply each version once; a SIGKILLed run leaves
+// repair` or an edited file (the engine-neutral suites, concurrency and the lock among them, run on
+// MariaDB too: tests/integration/migrate_*_test.cpp); a SIGKILLed run leaves
 // no lock behind; SIGINT and SIGTERM kill the running statement on the server (a writer it
 // blocked goes on) and say what stays; bad input (a bad port, an unknown charset, a database that does not exist,
 // PostgreSQL-only syntax); health reads the replica's lag, and unknown once its SQL thread stops.
@@ -241,30 +242,6 @@ TEST_CASE("mysql: PostgreSQL-only syntax fails with the server's error, file and
   CHECK(contains(run.err, "statements 1-1 of 2 stay applied"));
   CHECK(project.rows("SELECT version, dirty FROM schema_migrations ORDER BY version") ==
         std::vector<std::string>{"20240101000000|0", "20240102000000|1"});
-}
-
-TEST_CASE("mysql: eight concurrent migrate runs apply each version exactly once") {
-  MysqlProject project("my_concurrent");
-  project.file("20240101000000_users.sql", k_users);
-  for (int i = 2; i <= 6; ++i) {
-    project.file("2024010" + std::to_string(i) + "000000_t" + std::to_string(i) + ".sql",
-                 "-- grant:up\nCREATE TABLE t" + std::to_string(i) + " (id int);\nINSERT INTO users VALUES (" +
-                     std::to_string(i) + ", 'x');\n");
-  }
-  std::vector<RunResult> runs(8);
-  std::vector<std::thread> threads;
-  for (auto& run : runs) {
-    threads.emplace_back([&run, &project] { run = grant::test::run_grant({"migrate"}, project.dir.path()); });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  for (const auto& run : runs) {
-    CHECK_MESSAGE(run.exit_code == 0, run.err);
-  }
-  CHECK(project.rows("SELECT COUNT(*), COUNT(DISTINCT version), SUM(dirty) FROM schema_migrations") ==
-        std::vector<std::string>{"6|6|0"});
-  CHECK(project.rows("SELECT COUNT(*) FROM users") == std::vector<std::string>{"5"});
 }
 
 TEST_CASE("mysql: a SIGKILLed migrate leaves its lock behind with its session, and a dirty version") {
