@@ -430,6 +430,7 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
       CAPTURE(endpoint.dump());
       CHECK(endpoint.at("in_recovery") == true);
       CHECK(endpoint.at("lag").at("seconds").is_number());
+      CHECK(endpoint.at("lag").at("transactions").is_number()); // GTID positions compared
     }
   }
 
@@ -458,9 +459,18 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
     if (endpoint.at("role") == "replica") {
       CAPTURE(endpoint.dump());
       unknown = endpoint.at("lag").at("state") == "unknown" && endpoint.at("lag").at("seconds").is_null();
+      // The seconds are unknown, but GTIDs still count what it has not applied: never a 0.
+      CHECK(endpoint.at("lag").at("transactions").get<long long>() >= 1);
     }
   }
   CHECK(unknown);
+  run = grant::test::run_grant({"health", "--format", "prometheus"}, dir.path());
+  CHECK(std::regex_search(run.out,
+                          std::regex(R"(grant_health_replication_lag_transactions\{[^}]*replica="r1"[^}]*\} [1-9])")));
+  CHECK(std::regex_search(run.out, std::regex(R"(grant_health_replication_lag_unknown\{[^}]*replica="r1"[^}]*\} 1)")));
+  run = grant::test::run_grant({"health"}, dir.path());
+  CHECK(contains(run.out, "unknown ("));
+  CHECK(contains(run.out, "transaction(s))"));
   CHECK(serve_answers(port, "/replica/app", 503)); // unknown lag: not usable for reads
   CHECK(serve_answers(port, "/writer/app", 200));
 }

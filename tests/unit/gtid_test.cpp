@@ -7,6 +7,7 @@
 namespace grant_test_gtid_test {
 
 using grant::util::gtid_position_reached;
+using grant::util::gtid_transactions_behind;
 
 TEST_CASE("gtid: a position is reached per domain, by sequence, whatever the server id") {
   CHECK(gtid_position_reached("0-1-42", "0-1-42"));
@@ -29,6 +30,15 @@ TEST_CASE("gtid: text that is not a position never counts as reached") {
   CHECK_FALSE(gtid_position_reached("0-1", "0-1-42"));
   CHECK_FALSE(gtid_position_reached("0-1-42", "0--42"));
   CHECK_FALSE(gtid_position_reached("0-1-99999999999999999999", "0-1-1")); // past 64 bits
+}
+
+TEST_CASE("gtid: transactions behind, summed over the writer's domains") {
+  CHECK(gtid_transactions_behind("0-1-42", "0-1-42") == 0U);
+  CHECK(gtid_transactions_behind("0-1-42", "0-1-40") == 2U);
+  CHECK(gtid_transactions_behind("0-1-42", "0-1-50") == 0U);       // never negative
+  CHECK(gtid_transactions_behind("0-1-42,1-3-7", "0-1-41") == 8U); // domain 1 not replayed at all: 7
+  CHECK(gtid_transactions_behind("", "0-1-9") == 0U);
+  CHECK_FALSE(gtid_transactions_behind("0-1-42", "nonsense").has_value());
 }
 
 } // namespace grant_test_gtid_test

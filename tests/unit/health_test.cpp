@@ -131,13 +131,13 @@ TEST_CASE("health::evaluate") {
     EndpointHealth replica;
     replica.probe = answered(registry::Role::reading, 1);
     replica.max_lag_ms = 5000;
-    replica.lag = Lag{LagState::lagging, 100, 7.0};
+    replica.lag = Lag{LagState::lagging, 100, 7.0, std::nullopt};
     evaluate(replica);
     CHECK(replica.status == Status::degraded);
     replica.lag = Lag{};
     evaluate(replica);
     CHECK(replica.status == Status::degraded);
-    replica.lag = Lag{LagState::ok, 0, 0.0};
+    replica.lag = Lag{LagState::ok, 0, 0.0, std::nullopt};
     evaluate(replica);
     CHECK(replica.status == Status::healthy);
   }

@@ -69,6 +69,8 @@ struct ServerFacts {
   /// replica: its own measure of how far behind it is, where the engine has no byte positions
   /// (MySQL: Seconds_Behind_Master, NULL while replication is stopped: then unset, unknown)
   std::optional<double> reported_lag_seconds;
+  /// MariaDB's GTID position (util/gtid.hpp): writer: @@gtid_binlog_pos; replica: @@gtid_slave_pos
+  std::optional<std::string> gtid_position;
   std::optional<bool> integrity_ok; ///< the engine checked its storage
   std::string integrity_error;      ///< when integrity_ok is false: what the check said
   std::optional<bool> writable;     ///< the storage (a file and its folder) is writable

@@ -153,6 +153,7 @@ public:
       return;
     }
     out.in_recovery = !replica.empty();
+    out.gtid_position = gtid_position(connection, !replica.empty());
     if (replica.empty()) {
       return;
     }
@@ -195,6 +196,19 @@ public:
   std::string lock_view() const override { return "information_schema.processlist"; }
 
 private:
+  // MariaDB's GTID position: the writer's binlog, or what a replica applied; nullopt where the
+  // server has no such variable (MySQL 8 keeps GTID sets in @@gtid_executed: not read).
+  static std::optional<std::string> gtid_position(Connection& connection, bool replica) {
+    try {
+      return connection.query(replica ? "SELECT @@gtid_slave_pos" : "SELECT @@gtid_binlog_pos").scalar();
+    } catch (const DbError& error) {
+      if (error.connection_lost()) {
+        throw;
+      }
+      return std::nullopt;
+    }
+  }
+
   static std::string holder_of(Connection& connection, const std::string& name) {
     try {
       const auto id = connection.query("SELECT IS_USED_LOCK($1)", {name}).scalar();

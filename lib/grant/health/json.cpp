@@ -63,6 +63,9 @@ nlohmann::json endpoint_json(const EndpointHealth& entry) {
         {"state", lag_state_name(entry.lag->state)},
         {"bytes", optional(entry.lag->bytes)},
         {"seconds", entry.lag->seconds ? nlohmann::json(rounded(*entry.lag->seconds, 1000)) : nlohmann::json(nullptr)}};
+    if (entry.lag->transactions) {
+      out["lag"]["transactions"] = *entry.lag->transactions; // MariaDB only
+    }
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include <grant/health/lag.hpp>
 
+#include <grant/util/gtid.hpp>
+
 #include <algorithm>
 
 namespace grant::health {
@@ -22,7 +24,11 @@ Lag replica_lag(const Probe& writer, const Probe& replica, int max_lag_ms) {
     return lag;
   }
   if (!writer.wal_lsn || !replica.wal_lsn) {
-    // No byte positions (MySQL): the replica's own measure, unknown while it has none.
+    // No byte positions (MySQL): the replica's own measure, unknown while it has none (its SQL
+    // thread stopped); how many transactions it has still to replay, where GTIDs tell.
+    if (writer.gtid_position && replica.gtid_position) {
+      lag.transactions = util::gtid_transactions_behind(*writer.gtid_position, *replica.gtid_position);
+    }
     if (replica.reported_lag_seconds) {
       lag.seconds = std::max(0.0, *replica.reported_lag_seconds);
       lag.state = *lag.seconds * 1000.0 > max_lag_ms ? LagState::lagging : LagState::ok;

@@ -18,6 +18,9 @@ struct Lag {
   LagState state = LagState::unknown;
   std::optional<std::uint64_t> bytes; ///< empty when unknown, never a guessed 0
   std::optional<double> seconds;      ///< 0 when bytes is 0: an idle writer does not make a caught-up replica late
+  /// MariaDB: transactions of the writer's GTID position the replica has not replayed (also while
+  /// its SQL thread is stopped and the seconds are unknown); empty elsewhere.
+  std::optional<std::uint64_t> transactions;
 };
 
 /// The lag of `replica` behind `writer`, from their probes: bytes = writer's pg_current_wal_lsn()

@@ -52,6 +52,7 @@ void take_facts(const db::ServerFacts& facts, Probe& out) {
   }
   out.replay_age_seconds = facts.replay_age_seconds;
   out.reported_lag_seconds = facts.reported_lag_seconds;
+  out.gtid_position = facts.gtid_position;
   if (facts.in_recovery) {
     out.role_mismatch = (out.endpoint.role == registry::Role::writing) == *facts.in_recovery;
   }

@@ -39,6 +39,7 @@ struct Probe {
   /// Replica: now() - pg_last_xact_replay_timestamp() in seconds (empty when nothing was replayed).
   std::optional<double> replay_age_seconds;
   std::optional<double> reported_lag_seconds; ///< MySQL: Seconds_Behind_Master (db::ServerFacts)
+  std::optional<std::string> gtid_position;   ///< MariaDB: the writer's or the replica's (db::ServerFacts)
   /// SQLite: PRAGMA quick_check said "ok"; the file (and its folder, for the journal) is writable.
   std::optional<bool> integrity_ok;
   std::optional<bool> writable;

@@ -68,6 +68,11 @@ std::string to_prometheus(const Report& report) {
        [](const EndpointHealth& e) -> std::optional<double> {
          return e.lag && e.lag->bytes ? std::optional(static_cast<double>(*e.lag->bytes)) : std::nullopt;
        }},
+      {"grant_health_replication_lag_transactions",
+       "MariaDB: transactions of the writer's GTID position the replica has not replayed (absent elsewhere)",
+       [](const EndpointHealth& e) -> std::optional<double> {
+         return e.lag && e.lag->transactions ? std::optional(static_cast<double>(*e.lag->transactions)) : std::nullopt;
+       }},
       {"grant_health_replication_lag_seconds",
        "age of the last replayed transaction while behind (absent when unknown)",
        [](const EndpointHealth& e) -> std::optional<double> { return e.lag ? e.lag->seconds : std::nullopt; }},

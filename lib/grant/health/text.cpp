@@ -32,12 +32,18 @@ std::string lag_text(const EndpointHealth& entry) {
   if (!entry.lag) {
     return "-";
   }
+  // Engines without byte positions (MySQL) report seconds, and transactions where GTIDs tell.
+  std::string amount;
+  if (entry.lag->bytes) {
+    amount = bytes_text(*entry.lag->bytes);
+  } else if (entry.lag->transactions) {
+    amount = std::to_string(*entry.lag->transactions) + " transaction(s)";
+  }
   if (entry.lag->state == LagState::unknown) {
-    return entry.lag->bytes ? "unknown (" + bytes_text(*entry.lag->bytes) + ")" : "unknown";
+    return amount.empty() ? "unknown" : "unknown (" + amount + ")";
   }
   const auto seconds = format("%.1f s", entry.lag->seconds.value_or(0));
-  // Engines without byte positions (MySQL) report seconds only.
-  return entry.lag->bytes ? bytes_text(*entry.lag->bytes) + ", " + seconds : seconds;
+  return amount.empty() ? seconds : amount + ", " + seconds;
 }
 
 const char* status_color(Status status) {

@@ -60,19 +60,23 @@ std::optional<std::map<std::uint64_t, std::uint64_t>> sequences(std::string_view
 
 } // namespace
 
-bool gtid_position_reached(std::string_view position, std::string_view replayed) {
+std::optional<std::uint64_t> gtid_transactions_behind(std::string_view position, std::string_view replayed) {
   const auto wanted = sequences(position);
   const auto have = sequences(replayed);
   if (!wanted || !have) {
-    return false;
+    return std::nullopt;
   }
+  std::uint64_t behind = 0;
   for (const auto& [domain, sequence] : *wanted) {
     const auto found = have->find(domain);
-    if (found == have->end() || found->second < sequence) {
-      return false;
-    }
+    const std::uint64_t done = found == have->end() ? 0 : found->second;
+    behind += sequence > done ? sequence - done : 0;
   }
-  return true;
+  return behind;
+}
+
+bool gtid_position_reached(std::string_view position, std::string_view replayed) {
+  return gtid_transactions_behind(position, replayed) == std::uint64_t{0};
 }
 
 } // namespace grant::util

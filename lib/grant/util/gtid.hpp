@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace grant::util {
@@ -10,5 +12,10 @@ namespace grant::util {
 /// does not count (a domain's sequence numbers keep growing across a failover). False when either
 /// side is not such a position, so that a wait never ends on text it could not read.
 bool gtid_position_reached(std::string_view position, std::string_view replayed);
+
+/// How many transactions `replayed` is behind `position`: the sum over `position`'s domains of
+/// the sequence numbers still to replay (0 when it is at or past it). nullopt when either side is
+/// not such a position.
+std::optional<std::uint64_t> gtid_transactions_behind(std::string_view position, std::string_view replayed);
 
 } // namespace grant::util
