@@ -46,13 +46,19 @@ public:
     if (m_handle == nullptr) {
       throw DbError("out of memory opening a MySQL session", {target(), {}, {}, 0, true, 0});
     }
-    open(m_handle, options.connect_timeout_ms, options.application_name);
-    m_socket = static_cast<int>(mysql_get_socket(m_handle));
-    m_mariadb = std::string(mysql_get_server_info(m_handle)).find("MariaDB") != std::string::npos;
-    m_reset_sql = std::string("SET SESSION sql_mode = DEFAULT, foreign_key_checks = DEFAULT, unique_checks = DEFAULT, "
-                              "time_zone = DEFAULT, lock_wait_timeout = DEFAULT, ") +
-                  (m_mariadb ? "max_statement_time = DEFAULT" : "max_execution_time = DEFAULT") + "; USE " +
-                  quote_identifier(m_url.database) + ";";
+    try {
+      open(m_handle, options.connect_timeout_ms, options.application_name);
+      m_socket = static_cast<int>(mysql_get_socket(m_handle));
+      m_mariadb = std::string(mysql_get_server_info(m_handle)).find("MariaDB") != std::string::npos;
+      m_reset_sql =
+          std::string("SET SESSION sql_mode = DEFAULT, foreign_key_checks = DEFAULT, unique_checks = DEFAULT, "
+                      "time_zone = DEFAULT, lock_wait_timeout = DEFAULT, ") +
+          (m_mariadb ? "max_statement_time = DEFAULT" : "max_execution_time = DEFAULT") + "; USE " +
+          quote_identifier(m_url.database) + ";";
+    } catch (...) {
+      mysql_close(m_handle); // no destructor runs for a constructor that throws
+      throw;
+    }
   }
 
   ~MysqlConnection() override { mysql_close(m_handle); }
