@@ -6,6 +6,9 @@
 #   SQLite      grant migrate / dbmate migrate, and grant / `sqlite3 FILE < ` the same transactions
 #               (at the library's default synchronous=FULL, and once more at dbmate's NORMAL)
 #   shards      grant on 4 shards (--jobs 4, one server each) / grant on 1 shard
+#   MySQL       bench/migrate_mysql.sh on the same run's MariaDB primary: grant / dbmate, and
+#               grant / the `mariadb` client running the same statements (left out when the
+#               servers have no MariaDB fleet: GRANT_TEST_NO_MYSQL=1)
 #
 # The floors (psql, sqlite3) run one script holding the CREATE TABLE of grant's tracking table and,
 # per migration, BEGIN; the up statements; INSERT INTO schema_migrations ...; COMMIT; which is the
@@ -319,3 +322,11 @@ printf '\nraw seconds per run:\n'
 for key in pg_grant pg_dbmate pg_psql sqlite_grant sqlite_dbmate sqlite_cli sqlite_cli_normal shard1 shard4; do
   printf '  %-18s %s\n' "$key" "${samples[$key]}"
 done
+
+# ---- MySQL / MariaDB: the same migrations, by its own script, on this run's servers -------------
+if [[ -n ${GRANT_TEST_MY_PRIMARY_URL:-} ]]; then
+  printf '\n'
+  DBMATE_BIN=$dbmate "$(dirname "$0")/migrate_mysql.sh"
+else
+  say "MySQL: left out (no MariaDB server: GRANT_TEST_MY_PRIMARY_URL is unset)"
+fi
