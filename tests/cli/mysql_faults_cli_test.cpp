@@ -6,6 +6,7 @@
 // back; a shard server shut down mid fan-out (the other shard finishes, the stopped one is dirty
 // once it is back). Scatter-gather over both shards equals the rows of both.
 #include "support/fault_proxy.hpp"
+#include "support/mysql_project.hpp"
 #include "support/pg_pair.hpp"
 #include "support/support.hpp"
 
@@ -33,16 +34,12 @@ using Json = nlohmann::json;
 
 namespace {
 
-std::unique_ptr<grant::db::Connection> open(const std::string& url) {
-  return grant::db::connect(grant::util::parse_database_url(url, "/"), {});
-}
-
 std::string fresh(const std::string& variable, const std::string& prefix) {
   return grant::test::fresh_database(grant::test::server_env(variable), prefix);
 }
 
 long long count(const std::string& url, const std::string& sql) {
-  return std::stoll(open(url)->query(sql).scalar().value_or("-1"));
+  return std::stoll(grant::test::open_mysql(url)->query(sql).scalar().value_or("-1"));
 }
 
 // Two shards on the two MySQL shard servers; s1 through `proxy_url` when given.
@@ -88,7 +85,7 @@ class ShardServerDown {
 public:
   explicit ShardServerDown(std::string url) : m_url(std::move(url)) {
     try {
-      open(m_url)->execute("SHUTDOWN");
+      grant::test::open_mysql(m_url)->execute("SHUTDOWN");
     } catch (const grant::Error&) {
       // the server may end the session before it answers
     }
@@ -141,7 +138,7 @@ TEST_CASE("mysql faults: a connection dropped mid-migration on one shard") {
   run = shards.grant({"migrate"});
   CHECK(run.exit_code == 2);
   CHECK(contains(run.err, "is dirty"));
-  open(shards.s1)->execute("DROP TABLE fault_a");
+  grant::test::open_mysql(shards.s1)->execute("DROP TABLE fault_a");
   shards.repair_and_finish();
   CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
 }
@@ -164,8 +161,8 @@ TEST_CASE("mysql faults: a stalled server is given up within statement_timeout p
   CHECK(count(shards.s0, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
   proxy.release();
   proxy.clear_rules();
-  open(shards.s1)->execute("DROP TABLE IF EXISTS stall_a");
-  open(shards.s1)->execute("DROP TABLE IF EXISTS stall_b");
+  grant::test::open_mysql(shards.s1)->execute("DROP TABLE IF EXISTS stall_a");
+  grant::test::open_mysql(shards.s1)->execute("DROP TABLE IF EXISTS stall_b");
   shards.repair_and_finish();
 }
 
@@ -200,7 +197,7 @@ TEST_CASE("mysql faults: a shard server shut down mid fan-out") {
   auto run = shards.grant({"migrate"});
   CHECK(run.exit_code == 2);
   CHECK(contains(run.err, "is dirty"));
-  open(shards.s1)->execute("DROP TABLE stop_a");
+  grant::test::open_mysql(shards.s1)->execute("DROP TABLE stop_a");
   shards.repair_and_finish();
   CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
 }

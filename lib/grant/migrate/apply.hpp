@@ -25,7 +25,7 @@ class BlockerWatch;
 /// `limits`, translating a failure into an error naming the statement, its file:line and, for a
 /// lock timeout, the blocking session `watch` saw.
 /// `between`, when set, runs between two statements of a section outside a transaction;
-/// `reached`, when set, holds the index of the statement running (or the last that ran).
+/// `reached`, when set, holds the index of the statement running, then the count once all ran.
 void run_section(db::Connection& connection, const Target& target, const Migration& migration, const Section& section,
                  const SessionLimits& limits = {}, BlockerWatch* watch = nullptr,
                  const std::function<void()>& between = {}, std::size_t* reached = nullptr);

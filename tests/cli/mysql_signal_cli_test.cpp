@@ -1,0 +1,153 @@
+// Signals against MySQL / MariaDB: a SIGKILLed migrate leaves no lock behind (its session ends with
+// it) and a dirty version; SIGINT kills the running statement on the server (KILL QUERY from a second
+// session), freeing an application's writer it blocked; SIGTERM half way says which statements
+// stay and leaves the version dirty.
+#include "support/mysql_project.hpp"
+#include "support/support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <csignal>
+
+// One namespace per test file: the helpers of two files never meet in a unity build.
+namespace grant_test_mysql_signal_cli_test {
+
+using grant::test::contains;
+using grant::test::MysqlProject;
+
+TEST_CASE("mysql: a SIGKILLed migrate leaves its lock behind with its session, and a dirty version") {
+  MysqlProject project("my_kill");
+  project.file("20240101000000_slow.sql", "-- grant:up\nCREATE TABLE before_sleep (id int);\n"
+                                          "SELECT SLEEP(4);\nCREATE TABLE after_sleep (id int);\n");
+  grant::test::BackgroundGrant slow({"migrate"}, project.dir.path(), project.dir / "slow.log");
+  // Wait until it sleeps on the server (the first statement ran).
+  bool sleeping = false;
+  for (int i = 0; i < 200 && !sleeping; ++i) {
+    sleeping =
+        !project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(4)%'").empty();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(sleeping);
+  CHECK(slow.stop(SIGKILL) == 128 + SIGKILL);
+  // The server ends the killed client's session when it notices the closed socket; its lock goes with it.
+  const auto started = std::chrono::steady_clock::now();
+  auto run = project.grant({"migrate"});
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "version 20240101000000 (slow) is dirty"));
+  CHECK(waited < std::chrono::seconds(30)); // the session ends with its statement: the lock goes with it
+  CHECK(project.has_table("before_sleep"));
+  CHECK_FALSE(project.has_table("after_sleep"));
+}
+
+TEST_CASE("mysql: SIGINT kills the running statement on the server, frees the writer it blocked, exit 130") {
+  MysqlProject project("my_sigint");
+  project.query("CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL) ENGINE=InnoDB");
+  project.query("INSERT INTO counters VALUES (1, 0)");
+  // Its first statement holds counters' row 1 for a minute: an UPDATE keeps its row lock to its end.
+  project.file("20240101000000_hold.sql", "-- grant:up\nUPDATE counters SET n = n + SLEEP(60) WHERE id = 1;\n"
+                                          "CREATE TABLE after_hold (id int);\n");
+  // The application: one UPDATE of that row after another, each timed.
+  std::atomic<bool> stop{false};
+  std::atomic<long long> longest_ms{0};
+  std::atomic<int> writes{0};
+  std::thread writer([&] {
+    auto connection = grant::test::open_mysql(project.url());
+    while (!stop) {
+      const auto started = std::chrono::steady_clock::now();
+      connection->execute("UPDATE counters SET n = n + 1 WHERE id = 1");
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+      longest_ms = std::max<long long>(longest_ms, ms);
+      ++writes;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  const auto holding = [&] {
+    return !project
+                .query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'UPDATE counters SET n = n + "
+                       "SLEEP(60)%'")
+                .empty();
+  };
+  grant::test::BackgroundGrant run({"migrate"}, project.dir.path(), project.dir / "run.out");
+  bool held = false;
+  for (int i = 0; i < 300 && !held; ++i) {
+    held = holding();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(held);
+  const auto writes_while_held = writes.load();
+  std::this_thread::sleep_for(std::chrono::seconds(1)); // the writer is blocked behind it now
+  CHECK(writes.load() <= writes_while_held + 1);        // (one may have been on its way)
+  const auto signalled = std::chrono::steady_clock::now();
+  const auto code = run.stop(SIGINT, std::chrono::seconds(10));
+  const auto writes_at_signal = writes.load();
+  const auto text = grant::test::read_file(project.dir / "run.out");
+  REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGINT:\n" << text);
+  CHECK(std::chrono::steady_clock::now() - signalled < std::chrono::seconds(5));
+  CHECK_MESSAGE(*code == 130, text);
+  CHECK_MESSAGE(contains(text, "app: migration 20240101000000_hold interrupted by SIGINT: its first statement was "
+                               "cancelled, so nothing of it was applied"),
+                text);
+  CHECK_MESSAGE(contains(text, "grant: interrupted by SIGINT"), text);
+  CHECK_FALSE(contains(text, "dirty"));
+  // The statement is gone from the server and the writer goes on.
+  CHECK_FALSE(holding());
+  bool wrote = false;
+  for (int i = 0; i < 100 && !wrote; ++i) {
+    wrote = writes > writes_at_signal + 2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop = true;
+  writer.join();
+  CHECK(wrote);
+  MESSAGE("MySQL, SIGINT 1 s into a statement holding the writer's row: the writer's longest blocked write ",
+          longest_ms.load(), " ms, ", writes.load(), " writes");
+  CHECK(longest_ms >= 1000); // it was blocked for the second before the signal
+  CHECK(longest_ms < 10000);
+  CHECK(project.rows("SELECT COUNT(*) FROM schema_migrations") == std::vector<std::string>{"0"});
+
+  // The lock went with the signal: the next run takes it at once and applies the fixed file.
+  project.file("20240101000000_hold.sql", "-- grant:up\nUPDATE counters SET n = n + 1 WHERE id = 1;\n"
+                                          "CREATE TABLE after_hold (id int);\n");
+  const auto again = project.grant({"migrate", "--lock-timeout", "2"});
+  CHECK_MESSAGE(again.exit_code == 0, again.err);
+  CHECK(project.has_table("after_hold"));
+}
+
+TEST_CASE("mysql: SIGTERM half way through a migration says which statements stay and leaves it dirty") {
+  MysqlProject project("my_sigterm");
+  project.file("20240101000000_half.sql", "-- grant:up\nCREATE TABLE before_sleep (id int);\nSELECT SLEEP(60);\n"
+                                          "CREATE TABLE after_sleep (id int);\n");
+  grant::test::BackgroundGrant run({"migrate"}, project.dir.path(), project.dir / "run.out");
+  bool sleeping = false;
+  for (int i = 0; i < 300 && !sleeping; ++i) {
+    sleeping =
+        !project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(60)%'").empty();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(sleeping);
+  const auto code = run.stop(SIGTERM, std::chrono::seconds(10));
+  const auto text = grant::test::read_file(project.dir / "run.out");
+  REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGTERM:\n" << text);
+  CHECK_MESSAGE(*code == 143, text);
+  CHECK_MESSAGE(contains(text, "interrupted by SIGTERM: statements 1-1 of 3 stay applied (MySQL commits DDL as it "
+                               "runs); the version is recorded as dirty"),
+                text);
+  CHECK_MESSAGE(contains(text, "grant repair"), text);
+  CHECK_FALSE_MESSAGE(contains(text, "SIGTERM: rolled back"), text); // the PostgreSQL wording would be false here
+  CHECK(project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(60)%'").empty());
+  CHECK(project.has_table("before_sleep"));
+  CHECK_FALSE(project.has_table("after_sleep"));
+  const auto refused = project.grant({"migrate", "--lock-timeout", "2"});
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "is dirty"));
+}
+
+} // namespace grant_test_mysql_signal_cli_test
