@@ -173,10 +173,7 @@ TEST_CASE("mysql faults: a shard server shut down mid fan-out") {
   shards.file("2_slow.sql",
               "-- grant:up\nCREATE TABLE stop_a (id int);\nSELECT SLEEP(3);\nCREATE TABLE stop_b (id int);\n");
   grant::test::BackgroundGrant migrate({"migrate", "--jobs", "2"}, shards.dir.path(), shards.dir / "run.out");
-  const auto sleeping = [&] {
-    return count(shards.s1, "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(3)%'") >
-           0;
-  };
+  const auto sleeping = [&] { return grant::test::statement_running(shards.s1, "SELECT SLEEP(3)"); };
   REQUIRE(grant::test::eventually(sleeping, std::chrono::seconds(20)));
   {
     const ShardServerDown down(shards.s1);

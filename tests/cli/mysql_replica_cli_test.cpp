@@ -4,13 +4,12 @@
 // Every test that stops the replica's SQL thread is in the cli binary's mysql* cases, one after
 // the other.
 #include "support/mysql_project.hpp"
+#include "support/serve_process.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
-
-#include <httplib.h>
 
 #include <chrono>
 #include <regex>
@@ -23,23 +22,6 @@ using grant::test::contains;
 using grant::test::MysqlProject;
 using grant::test::SqlThreadStopped;
 using Json = nlohmann::json;
-
-namespace {
-
-// The status GET `path` answers on a `grant serve` at `port` once it settles on `status` (up to 10 s).
-bool serve_answers(int port, const std::string& path, int status) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(1);
-  for (int i = 0; i < 200; ++i) {
-    if (const auto result = client.Get(path.c_str()); result && result->status == status) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-} // namespace
 
 TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread stops") {
   grant::test::TempDir dir;
@@ -68,20 +50,10 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
   }
 
   // grant serve answers for MySQL endpoints from its monitor.
-  grant::test::BackgroundGrant serve({"serve", "--listen", "127.0.0.1:0", "--interval", "200"}, dir.path(),
-                                     dir / "serve.out");
-  int port = 0;
-  for (int i = 0; i < 200 && port == 0; ++i) {
-    std::smatch match;
-    const auto text = std::filesystem::exists(dir / "serve.out") ? grant::test::read_file(dir / "serve.out") : "";
-    if (std::regex_search(text, match, std::regex(R"(http://127\.0\.0\.1:(\d+))"))) {
-      port = std::stoi(match[1].str());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(port != 0);
-  CHECK(serve_answers(port, "/writer/app", 200));
-  CHECK(serve_answers(port, "/replica/app", 200));
+  const grant::test::ServeProcess serve(dir, {});
+  const int port = serve.port();
+  CHECK(grant::test::answers(port, "/writer/app", 200));
+  CHECK(grant::test::answers(port, "/replica/app", 200));
 
   const SqlThreadStopped stopped(replica);
   grant::test::open_mysql(primary)->execute(
@@ -105,8 +77,8 @@ TEST_CASE("mysql: health reads the replica's lag, unknown once its SQL thread st
   run = grant::test::run_grant({"health"}, dir.path());
   CHECK(contains(run.out, "unknown ("));
   CHECK(contains(run.out, "transaction(s))"));
-  CHECK(serve_answers(port, "/replica/app", 503)); // unknown lag: not usable for reads
-  CHECK(serve_answers(port, "/writer/app", 200));
+  CHECK(grant::test::answers(port, "/replica/app", 503)); // unknown lag: not usable for reads
+  CHECK(grant::test::answers(port, "/writer/app", 200));
 }
 
 TEST_CASE("mysql: --wait-replicas waits for the replica's GTID position; query --role reading reads the replica") {

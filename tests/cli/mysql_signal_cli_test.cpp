@@ -3,6 +3,7 @@
 // session), freeing an application's writer it blocked; SIGTERM half way says which statements
 // stay and leaves the version dirty.
 #include "support/mysql_project.hpp"
+#include "support/pg_pair.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -27,13 +28,8 @@ TEST_CASE("mysql: a SIGKILLed migrate leaves its lock behind with its session, a
                                           "SELECT SLEEP(4);\nCREATE TABLE after_sleep (id int);\n");
   grant::test::BackgroundGrant slow({"migrate"}, project.dir.path(), project.dir / "slow.log");
   // Wait until it sleeps on the server (the first statement ran).
-  bool sleeping = false;
-  for (int i = 0; i < 200 && !sleeping; ++i) {
-    sleeping =
-        !project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(4)%'").empty();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(sleeping);
+  REQUIRE(grant::test::eventually([&] { return grant::test::statement_running(project.url(), "SELECT SLEEP(4)"); },
+                                  std::chrono::seconds(10)));
   CHECK(slow.stop(SIGKILL) == 128 + SIGKILL);
   // The server ends the killed client's session when it notices the closed socket; its lock goes with it.
   const auto started = std::chrono::steady_clock::now();
@@ -70,18 +66,10 @@ TEST_CASE("mysql: SIGINT kills the running statement on the server, frees the wr
     }
   });
   const auto holding = [&] {
-    return !project
-                .query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'UPDATE counters SET n = n + "
-                       "SLEEP(60)%'")
-                .empty();
+    return grant::test::statement_running(project.url(), "UPDATE counters SET n = n + SLEEP(60)");
   };
   grant::test::BackgroundGrant run({"migrate"}, project.dir.path(), project.dir / "run.out");
-  bool held = false;
-  for (int i = 0; i < 300 && !held; ++i) {
-    held = holding();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(held);
+  REQUIRE(grant::test::eventually(holding, std::chrono::seconds(15)));
   const auto writes_while_held = writes.load();
   std::this_thread::sleep_for(std::chrono::seconds(1)); // the writer is blocked behind it now
   CHECK(writes.load() <= writes_while_held + 1);        // (one may have been on its way)
@@ -126,13 +114,8 @@ TEST_CASE("mysql: SIGTERM half way through a migration says which statements sta
   project.file("20240101000000_half.sql", "-- grant:up\nCREATE TABLE before_sleep (id int);\nSELECT SLEEP(60);\n"
                                           "CREATE TABLE after_sleep (id int);\n");
   grant::test::BackgroundGrant run({"migrate"}, project.dir.path(), project.dir / "run.out");
-  bool sleeping = false;
-  for (int i = 0; i < 300 && !sleeping; ++i) {
-    sleeping =
-        !project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(60)%'").empty();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  REQUIRE(sleeping);
+  REQUIRE(grant::test::eventually([&] { return grant::test::statement_running(project.url(), "SELECT SLEEP(60)"); },
+                                  std::chrono::seconds(15)));
   const auto code = run.stop(SIGTERM, std::chrono::seconds(10));
   const auto text = grant::test::read_file(project.dir / "run.out");
   REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after SIGTERM:\n" << text);
@@ -142,7 +125,7 @@ TEST_CASE("mysql: SIGTERM half way through a migration says which statements sta
                 text);
   CHECK_MESSAGE(contains(text, "grant repair"), text);
   CHECK_FALSE_MESSAGE(contains(text, "SIGTERM: rolled back"), text); // the PostgreSQL wording would be false here
-  CHECK(project.query("SELECT 1 FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(60)%'").empty());
+  CHECK_FALSE(grant::test::statement_running(project.url(), "SELECT SLEEP(60)"));
   CHECK(project.has_table("before_sleep"));
   CHECK_FALSE(project.has_table("after_sleep"));
   const auto refused = project.grant({"migrate", "--lock-timeout", "2"});

@@ -1,5 +1,6 @@
 // `grant serve` as a process: it listens, answers from its monitor, prints availability changes,
 // stops cleanly on SIGTERM, and refuses bad listen addresses with exit 2.
+#include "support/serve_process.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -20,64 +21,12 @@
 namespace grant_test_serve_cli_test {
 
 namespace test = grant::test;
+using test::answers;
+using test::ServeProcess;
+using test::wait_for;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Polls `file` until `pattern` matches (up to `timeout`); the first capture, or empty.
-std::optional<std::string> wait_for(const std::filesystem::path& file, const std::regex& pattern,
-                                    std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
-    std::smatch match;
-    const auto text = std::filesystem::exists(file) ? test::read_file(file) : std::string();
-    if (std::regex_search(text, match, pattern)) {
-      return match.size() > 1 ? match[1].str() : match[0].str();
-    }
-    std::this_thread::sleep_for(20ms);
-  } while (std::chrono::steady_clock::now() < deadline);
-  return std::nullopt;
-}
-
-// A `grant serve` process on a free port, with the port it printed.
-class ServeProcess {
-public:
-  ServeProcess(const test::TempDir& dir, const std::vector<std::string>& extra)
-      : m_output(dir / "serve.out"), m_process(args(dir, extra), dir.path(), m_output) {
-    const auto port = wait_for(m_output, std::regex(R"(http://127\.0\.0\.1:(\d+))"));
-    REQUIRE_MESSAGE(port, "grant serve did not say where it listens: " << test::read_file(m_output));
-    m_port = std::stoi(*port);
-  }
-
-  int port() const { return m_port; }
-  const std::filesystem::path& output() const { return m_output; }
-  std::optional<int> stop(int signal) { return m_process.stop(signal); }
-
-private:
-  static std::vector<std::string> args(const test::TempDir& dir, const std::vector<std::string>& extra) {
-    std::vector<std::string> out{
-        "--config", (dir / "grant.json").string(), "serve", "--listen", "127.0.0.1:0", "--interval", "200"};
-    out.insert(out.end(), extra.begin(), extra.end());
-    return out;
-  }
-
-  std::filesystem::path m_output;
-  test::BackgroundGrant m_process;
-  int m_port = 0;
-};
-
-// Polls GET `path` until it answers `status` (up to 10 s).
-bool answers(int port, const std::string& path, int status) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(1);
-  for (int i = 0; i < 200; ++i) {
-    if (const auto result = client.Get(path.c_str()); result && result->status == status) {
-      return true;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
 
 // Sends `request` as it is (what `curl -X POST URL` sends: no Content-Length, no body) and
 // returns the answer (head and Content-Length bytes of body), or what came within 3 s.

@@ -10,6 +10,12 @@ std::unique_ptr<db::Connection> open_mysql(const std::string& url) {
   return db::connect(util::parse_database_url(url, "/"), {});
 }
 
+bool statement_running(const std::string& url, const std::string& prefix) {
+  return !open_mysql(url)
+              ->query("SELECT 1 FROM information_schema.processlist WHERE info LIKE '" + prefix + "%'")
+              .empty();
+}
+
 std::string password_of(const std::string& url) {
   const auto scheme = url.find("://") + 3;
   const auto colon = url.find(':', scheme);

@@ -18,6 +18,9 @@ namespace grant::test {
 /// A session to the MySQL server of `url`.
 std::unique_ptr<db::Connection> open_mysql(const std::string& url);
 
+/// True while a statement starting with `prefix` runs on the server of `url` (its processlist).
+bool statement_running(const std::string& url, const std::string& prefix);
+
 /// The password part of a `mysql://user:password@...` URL.
 std::string password_of(const std::string& url);
 
