@@ -11,14 +11,6 @@
 
 namespace grant::migrate {
 
-namespace {
-
-bool truthy(const db::Value& value) {
-  return value && (*value == "t" || *value == "1" || *value == "true");
-}
-
-} // namespace
-
 std::optional<AppliedMigration> Tracker::golang_migrate_row() {
   const auto rows = m_connection.query("SELECT version, dirty FROM " + m_quoted, {});
   std::optional<AppliedMigration> out;

@@ -18,6 +18,10 @@ constexpr const char* k_columns = "(version, name, checksum, applied_at, executi
 
 } // namespace
 
+bool truthy(const db::Value& value) {
+  return value && (*value == "t" || *value == "1" || *value == "true");
+}
+
 std::string current_user_at_host() {
   static const std::string k_value = [] {
     std::string user;
@@ -263,7 +267,7 @@ std::vector<AppliedMigration> Tracker::rows() {
     applied.applied_at = row[3].value_or("");
     applied.execution_ms = row[4] ? std::atoll(row[4]->c_str()) : 0;
     applied.applied_by = row[5].value_or("");
-    applied.dirty = row[6] && *row[6] != "0" && *row[6] != "f" && *row[6] != "false";
+    applied.dirty = truthy(row[6]);
     out.push_back(std::move(applied));
   }
   return out;

@@ -122,4 +122,7 @@ private:
 /// "user@host" of this process, for applied_by.
 std::string current_user_at_host();
 
+/// A boolean column's value as the engines print it: "t" (PostgreSQL), "1" (SQLite, MySQL), "true".
+bool truthy(const db::Value& value);
+
 } // namespace grant::migrate

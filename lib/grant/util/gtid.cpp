@@ -1,5 +1,8 @@
 #include <grant/util/gtid.hpp>
 
+#include <grant/util/strings.hpp>
+
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -8,20 +11,6 @@
 namespace grant::util {
 
 namespace {
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && is_space(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 std::optional<std::uint64_t> number(std::string_view text) {
   std::uint64_t value = 0;
@@ -36,10 +25,10 @@ std::optional<std::uint64_t> number(std::string_view text) {
 // Domain -> sequence; nullopt when the text is not a GTID position (an empty one has no domains).
 std::optional<std::map<std::uint64_t, std::uint64_t>> sequences(std::string_view text) {
   std::map<std::uint64_t, std::uint64_t> out;
-  text = trimmed(text);
+  text = trim(text);
   while (!text.empty()) {
     const auto comma = text.find(',');
-    const auto gtid = trimmed(text.substr(0, comma));
+    const auto gtid = trim(text.substr(0, comma));
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     const auto first = gtid.find('-');
     const auto last = gtid.rfind('-');
