@@ -317,6 +317,10 @@ shared_buffers = 32MB
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# No autovacuum: a pass makes ~650 databases, and the launcher starts a worker (a new backend,
+# ~40 ms of CPU) in each of them every minute; no test waits for it (docs/testing.md).
+autovacuum = off
+jit = off
 wal_level = replica
 max_wal_senders = 10
 max_replication_slots = 10

@@ -1,6 +1,7 @@
 // grant rebalance pauses its copy while a replica of a shard lags past health.max_lag_ms. The
 // lag is real: shard s0 lives on the test writer server, whose streaming replica stops replaying
 // (pg_wal_replay_pause) while the copy runs, and catches up once it resumes.
+#include "support/pg_session.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
@@ -20,15 +21,11 @@ using Json = nlohmann::json;
 namespace {
 
 void sql(const std::string& url, const std::string& statement) {
-  pqxx::connection connection(url);
-  pqxx::nontransaction work(connection);
-  work.exec(statement);
+  grant::test::pg_execute(url, statement);
 }
 
 std::string scalar(const std::string& url, const std::string& statement) {
-  pqxx::connection connection(url);
-  pqxx::nontransaction work(connection);
-  return work.exec1(statement)[0].c_str();
+  return grant::test::pg_scalar(url, statement);
 }
 
 /// Pauses WAL replay on the test replica until destroyed, whatever the test does meanwhile.

@@ -2,6 +2,8 @@
 // (running the binary is in rebalance_run.cpp, the writer in rebalance_writer.cpp).
 #include "rebalance_rig.hpp"
 
+#include "support/pg_session.hpp"
+
 namespace rb {
 
 std::vector<TableSpec> orders_tables() {
@@ -129,7 +131,7 @@ void Rig::seed_orders(int users, std::int64_t max_user, std::mt19937& rng) {
   }
   std::map<int, std::vector<std::string>> orders;
   std::map<int, std::vector<std::string>> items;
-  pqxx::connection quoting(fleet.url(0));
+  const auto quoting = grant::test::pg_session(fleet.url(0));
   std::lock_guard lock(model.mutex);
   for (const auto user : chosen) {
     const int shard = old_owner({std::to_string(user)});
@@ -139,7 +141,7 @@ void Rig::seed_orders(int users, std::int64_t max_user, std::mt19937& rng) {
       const auto note = random_note(rng);
       const auto amount = static_cast<int>(rng() % 10000);
       orders[shard].push_back("(" + std::to_string(user) + "," + std::to_string(id) + "," +
-                              (note ? quoting.quote(*note) : "NULL") + "," + std::to_string(amount) + ")");
+                              (note ? quoting->quote(*note) : "NULL") + "," + std::to_string(amount) + ")");
       model.tables["orders"][{std::to_string(user), std::to_string(id)}] = {note, std::to_string(amount)};
       const int n_items = static_cast<int>(rng() % 3);
       for (int n = 1; n <= n_items; ++n) {
@@ -160,8 +162,8 @@ void Rig::seed_orders(int users, std::int64_t max_user, std::mt19937& rng) {
 }
 
 void Rig::insert_values(int shard, const std::string& into, const std::vector<std::string>& values) const {
-  pqxx::connection connection(fleet.url(shard));
-  pqxx::work work(connection);
+  const auto session = grant::test::pg_session(fleet.url(shard));
+  pqxx::work work(*session);
   for (std::size_t at = 0; at < values.size(); at += 500) {
     std::string sql = "INSERT INTO " + into + " VALUES ";
     for (std::size_t i = at; i < std::min(values.size(), at + 500); ++i) {
@@ -209,8 +211,8 @@ void Rig::check_plan(const Json& plan) {
 }
 
 std::vector<std::string> Rig::grant_objects(int db) const {
-  pqxx::connection connection(fleet.url(db));
-  pqxx::nontransaction work(connection);
+  const auto session = grant::test::pg_session(fleet.url(db));
+  pqxx::nontransaction work(*session);
   std::vector<std::string> out;
   const auto rows =
       work.exec("SELECT 'relation ' || relname FROM pg_class WHERE relname LIKE 'grant\\_rebalance%' "
@@ -241,8 +243,8 @@ std::map<Pk, Row> Rig::read_table(int db, const TableSpec& table) const {
       first = false;
     }
   }
-  pqxx::connection connection(fleet.url(db));
-  pqxx::nontransaction work(connection);
+  const auto session = grant::test::pg_session(fleet.url(db));
+  pqxx::nontransaction work(*session);
   std::map<Pk, Row> out;
   for (const auto& row : work.exec(select + " FROM " + table.name)) {
     Pk pk;
@@ -361,8 +363,8 @@ grant::config::Config Rig::load(const std::string& name, const Json& database) c
 void expect_fenced(const Rig& rig, int old_shard, const std::string& sql, const std::string& new_shard) {
   CAPTURE(sql);
   CAPTURE(old_shard);
-  pqxx::connection connection(rig.fleet.url(old_shard));
-  pqxx::work work(connection);
+  const auto session = grant::test::pg_session(rig.fleet.url(old_shard));
+  pqxx::work work(*session);
   try {
     work.exec(sql);
     work.commit();

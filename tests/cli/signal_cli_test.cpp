@@ -4,12 +4,11 @@
 #include "support/fault_proxy.hpp"
 #include "support/fleet.hpp"
 #include "support/pg_pair.hpp"
+#include "support/pg_session.hpp"
 #include "support/project.hpp"
 #include "support/support.hpp"
 
 #include <doctest/doctest.h>
-
-#include <pqxx/pqxx>
 
 #include <chrono>
 #include <csignal>
@@ -24,10 +23,7 @@ using grant::test::contains;
 namespace {
 
 std::string scalar(const std::string& url, const std::string& sql) {
-  pqxx::connection connection(url + "?connect_timeout=2");
-  pqxx::nontransaction work(connection);
-  const auto value = work.exec1(sql)[0];
-  return value.is_null() ? "NULL" : value.c_str();
+  return grant::test::pg_scalar(url + "?connect_timeout=2", sql);
 }
 
 // Sessions of the database of `url` sleeping in pg_sleep (whatever statement called it).

@@ -4,6 +4,7 @@
 // own resolvers) give a clean report; rows planted on the wrong shard are found exactly, for every
 // resolver and a composite key. Schema skew, missing tables and columns, an
 // unreachable shard and the distribution report.
+#include "support/pg_session.hpp"
 #include "support/placement_oracle.hpp"
 #include "support/support.hpp"
 
@@ -132,8 +133,8 @@ public:
     if (keys.empty()) {
       return;
     }
-    pqxx::connection connection(m_urls.at(static_cast<std::size_t>(shard)));
-    pqxx::nontransaction work(connection);
+    const auto session = grant::test::pg_session(m_urls.at(static_cast<std::size_t>(shard)));
+    pqxx::nontransaction work(*session);
     std::string sql = "INSERT INTO " + table + " (" + join(m_key_columns, ", ") + ") VALUES ";
     for (std::size_t k = 0; k < keys.size(); ++k) {
       sql += k > 0 ? ", (" : "(";
@@ -161,9 +162,7 @@ public:
   }
 
   void execute(int shard, const std::string& sql) const {
-    pqxx::connection connection(m_urls.at(static_cast<std::size_t>(shard)));
-    pqxx::nontransaction work(connection);
-    work.exec(sql);
+    grant::test::pg_execute(m_urls.at(static_cast<std::size_t>(shard)), sql);
   }
 
   // `grant --json shard-check --database orders ARGS`: the run, and the report of "orders".

@@ -1,6 +1,6 @@
 #include "support/fleet.hpp"
 
-#include <pqxx/pqxx>
+#include "support/pg_session.hpp"
 
 namespace grant::test {
 
@@ -37,16 +37,11 @@ RunResult ShardFleet::grant(const std::vector<std::string>& args,
 }
 
 std::string ShardFleet::scalar(int shard, const std::string& sql) const {
-  pqxx::connection connection(url(shard));
-  pqxx::nontransaction work(connection);
-  const auto value = work.exec1(sql)[0];
-  return value.is_null() ? "NULL" : value.c_str();
+  return pg_scalar(url(shard), sql);
 }
 
 void ShardFleet::execute(int shard, const std::string& sql) const {
-  pqxx::connection connection(url(shard));
-  pqxx::nontransaction work(connection);
-  work.exec(sql);
+  pg_execute(url(shard), sql);
 }
 
 bool ShardFleet::has_table(int shard, const std::string& name) const {

@@ -1,4 +1,5 @@
 #include "support/support.hpp"
+#include "support/pg_session.hpp"
 
 #include <grant/db/connection.hpp>
 #include <grant/util/url.hpp>
@@ -228,9 +229,7 @@ std::string fresh_database(const std::string& url, const std::string& prefix) {
     db::connect(util::parse_database_url(url, "/"), {})->execute("CREATE DATABASE `" + name + "`");
     return with_dbname(url, name);
   }
-  pqxx::connection admin(url);
-  pqxx::nontransaction work(admin);
-  work.exec("CREATE DATABASE " + work.quote_name(name));
+  pg_execute(url, "CREATE DATABASE " + pg_session(url)->quote_name(name));
   return with_dbname(url, name);
 }
 
