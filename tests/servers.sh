@@ -318,7 +318,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 # No autovacuum: a pass makes ~650 databases, and the launcher starts a worker (a new backend,
-# ~40 ms of CPU) in each of them every minute; no test waits for it (docs/testing.md).
+# ~40 ms of CPU) in each of them every minute; no test waits for one (docs/testing.md).
 autovacuum = off
 jit = off
 wal_level = replica
