@@ -16,7 +16,11 @@ Value Rows::scalar() const {
 
 Transaction::Transaction(Connection& connection, const TxOptions& options)
     : m_connection(connection), m_level(connection.m_depth + 1) {
-  m_connection.execute(m_level == 1 ? m_connection.begin_statement(options) : "SAVEPOINT " + savepoint_name());
+  if (m_level == 1) {
+    m_connection.begin_transaction(options);
+  } else {
+    m_connection.execute("SAVEPOINT " + savepoint_name());
+  }
   m_connection.m_depth = m_level;
 }
 

@@ -168,6 +168,9 @@ protected:
 
   /// BEGIN with the options, in the dialect's words.
   virtual std::string begin_statement(const TxOptions& options) const = 0;
+  /// Opens the top-level transaction (Transaction's constructor). An adapter may hold the BEGIN
+  /// back and send it with the next statement, one round trip fewer per transaction.
+  virtual void begin_transaction(const TxOptions& options) { execute(begin_statement(options)); }
   /// Called after a top-level COMMIT or ROLLBACK, e.g. to reset read-only mode.
   virtual void after_transaction() {}
 

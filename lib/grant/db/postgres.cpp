@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <optional>
+#include <utility>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -53,15 +54,16 @@ public:
   const Engine& engine() const override { return postgres_engine(); }
 
   void execute(std::string_view sql) override {
-    run(sql, [&](pqxx::nontransaction& work) { work.exec(std::string(sql)); });
+    if (m_pending_begin.empty()) {
+      run(sql, [&](pqxx::nontransaction& work) { work.exec(std::string(sql)); });
+    } else {
+      run_after_begin(sql, [](pqxx::nontransaction& work, const std::string& text) { work.exec(text); });
+    }
   }
 
   Rows query(std::string_view sql, const Params& params) override {
     Rows rows;
-    run(sql, [&](pqxx::nontransaction& work) {
-      const pqxx::result result = params.empty()
-                                      ? work.exec(std::string(sql))
-                                      : work.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
+    const auto read = [&rows](const pqxx::result& result) {
       rows.affected = result.affected_rows();
       const auto columns = result.columns();
       for (pqxx::row::size_type c = 0; c < columns; ++c) {
@@ -76,11 +78,22 @@ public:
         }
         rows.rows.push_back(std::move(values));
       }
-    });
+    };
+    if (!params.empty()) { // the extended protocol takes one statement: the BEGIN goes first
+      send_pending_begin();
+      run(sql, [&](pqxx::nontransaction& work) {
+        read(work.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params)));
+      });
+    } else if (!m_pending_begin.empty()) {
+      run_after_begin(sql, [&](pqxx::nontransaction& work, const std::string& text) { read(work.exec(text)); });
+    } else {
+      run(sql, [&](pqxx::nontransaction& work) { read(work.exec(std::string(sql))); });
+    }
     return rows;
   }
 
   void stream(std::string_view select_sql, const RowCallback& on_row) override {
+    send_pending_begin();
     run(select_sql, [&](pqxx::nontransaction& work) {
       // libpqxx 6.4's stream_from takes a table name and issues COPY <name> TO STDOUT; a
       // parenthesised query is a valid COPY source, so the query streams the same way.
@@ -107,6 +120,7 @@ public:
     if (transaction_depth() == 0 && (cursor || options.read_only)) {
       own.emplace(*this, TxOptions{Isolation::default_level, options.read_only});
     }
+    send_pending_begin();
     if (!cursor || !declare_cursor(sql)) {
       run(sql, [&](pqxx::nontransaction& work) { deliver(work.exec(std::string(sql)), sink, true); });
       sink.finished(m_last_affected);
@@ -190,7 +204,52 @@ protected:
     return sql;
   }
 
+  // Held back until the next statement, which carries it (execute, query without parameters):
+  // BEGIN costs no round trip of its own. Anything else sends it first.
+  void begin_transaction(const TxOptions& options) override { m_pending_begin = begin_statement(options); }
+
 private:
+  void send_pending_begin() {
+    if (!m_pending_begin.empty()) {
+      const std::string begin = std::exchange(m_pending_begin, {});
+      run(begin, [&](pqxx::nontransaction& work) { work.exec(begin); });
+    }
+  }
+
+  // The held-back BEGIN and `sql` as one simple query, `sql` from the second line on, so that
+  // the server's "LINE n:" points into `sql` once shifted back. Errors name `sql` alone.
+  template <typename Body> void run_after_begin(std::string_view sql, Body&& body) {
+    const std::string begin = std::exchange(m_pending_begin, {});
+    const std::string text = begin + ";\n" + std::string(sql);
+    try {
+      run_shifted(sql, [&](pqxx::nontransaction& work) { body(work, text); });
+    } catch (const DbError& error) {
+      if (!error.connection_lost()) {
+        abort_as_begun(begin);
+      }
+      throw;
+    }
+  }
+
+  // A query string the server cannot parse fails whole, the BEGIN in front of it included, and
+  // the session is left outside any transaction. The caller must find it as after a BEGIN of its
+  // own: open and aborted, every statement refused until the rollback, a COMMIT rolling back.
+  void abort_as_begun(const std::string& begin) noexcept {
+    const cancel::Shield cleanup;
+    try {
+      run("SELECT 1", [](pqxx::nontransaction& work) { work.exec("SELECT 1"); });
+    } catch (...) {
+      return; // refused (25P02): the BEGIN ran, and its transaction is aborted already
+    }
+    const std::string abort =
+        begin + "; DO $grant$BEGIN RAISE EXCEPTION 'an earlier statement of this transaction failed'; END$grant$";
+    try {
+      run(abort, [&](pqxx::nontransaction& work) { work.exec(abort); });
+    } catch (...) {
+      // What was wanted: the transaction is open and aborted.
+    }
+  }
+
   // DECLARE a cursor for the query; false when the server refuses a cursor for it (a WITH whose
   // body writes), after which the query is run whole. A WITH is declared inside a savepoint so
   // that the refusal does not abort the caller's transaction.
@@ -216,12 +275,17 @@ private:
   }
 
   void run_declare(std::string_view sql, const std::string& declare) {
+    run_shifted(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+  }
+
+  // Runs a text whose first line is grant's (a DECLARE, a BEGIN) and the rest `sql`: an error's
+  // line number is shifted back to count from `sql`'s first line.
+  template <typename Body> void run_shifted(std::string_view sql, Body&& body) {
     try {
-      run(sql, [&](pqxx::nontransaction& work) { work.exec(declare); });
+      run(sql, body);
     } catch (const DbError& error) {
       std::string message = error.what();
       auto details = error.details();
-      // The DECLARE line comes before the query's first line.
       if (const int line = postgres_text::shift_line_back(message); line > 0) {
         details.line = line;
       }
@@ -300,6 +364,7 @@ private:
   std::vector<std::string_view> m_fields; ///< stream_result's row buffers, reused
   std::vector<bool> m_nulls;
   long long m_last_affected = 0;
+  std::string m_pending_begin; ///< a BEGIN the next statement carries (begin_transaction)
 };
 
 } // namespace
