@@ -39,6 +39,16 @@ TEST_CASE("migrate::flyway files") {
     CHECK(files[2].name == "add_email");
     CHECK(files[2].display_name() == "20240101_add_email");
   }
+  SUBCASE("a file that is only BEGIN and COMMIT is empty once unwrapped, and so is its down") {
+    // Found by fuzz/migration_fuzz.cpp: the migration said it had statements to run, and had none.
+    dir.write("db/migrate/app/V1__nothing.sql", "BEGIN;\nCOMMIT;\n");
+    dir.write("db/migrate/app/U1__nothing.sql", "START TRANSACTION;\nEND;\n");
+    const auto files = load_migrations(folder);
+    REQUIRE(files.size() == 1);
+    CHECK(files[0].up.statements.empty());
+    CHECK(files[0].empty);
+    CHECK_FALSE(files[0].down);
+  }
   SUBCASE("comments that merely mention grant: or migrate: are fine in a Flyway file") {
     dir.write("db/migrate/app/V1__notes.sql", "-- migrate: moved from the old tool\n-- grant: reviewed\nSELECT 1;\n");
     CHECK(load_migrations(folder).size() == 1);

@@ -60,6 +60,15 @@ TEST_CASE("util::parse_database_url postgres") {
           "connect to postgres://grant:***@h/db failed");
   }
 
+  SUBCASE("a password= value holding a tab or a quote is masked up to the next &, as libpq reads it") {
+    // Found by fuzz/url_fuzz.cpp: the URL's redaction stopped the value at whitespace, as free
+    // text does, and printed the rest of the password.
+    const std::string url = "postgres://u@h:5432/db?sslmode=disable&password=\t`:hunter2@&application_name=x";
+    CHECK(redact_url(url) == "postgres://u@h:5432/db?sslmode=disable&password=***&application_name=x");
+    CHECK(parse_database_url(url, "/").redacted() == redact_url(url));
+    CHECK(redact_url("postgres://u@h/db?password='pa ss'") == "postgres://u@h/db?password=***");
+  }
+
   SUBCASE("a URL holding a NUL byte is refused without quoting it") {
     // Found by fuzz/url_fuzz.cpp: libpq read up to the NUL and its error quoted the password.
     const std::string url("postgres://grant:hunter2%zz\0@h/db", 33);

@@ -320,6 +320,11 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
       unwrap_transaction(*migration.down);
       refuse_transaction_control(*migration.down, hint);
     }
+    // A file that was only BEGIN and COMMIT has nothing left to run (found by the fuzzer).
+    migration.empty = migration.up.statements.empty();
+    if (migration.down && migration.down->statements.empty()) {
+      migration.down.reset();
+    }
     migration.legacy_checksum = legacy_checksum;
     by_version.emplace(migration.version, std::move(migration));
   }

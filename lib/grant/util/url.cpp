@@ -16,13 +16,17 @@ namespace {
 
 constexpr std::string_view k_mask = "***";
 
-// Redacts `password=value` (value up to '&', whitespace or end) in place.
-std::string redact_password_pairs(std::string text) {
+// Redacts `password=value` in place. In a URL the value runs to the next '&' or the end, as libpq
+// reads it (a tab or a quote is part of it); in free text it also ends at whitespace or '"', and a
+// value opened by a single quote runs to the closing quote.
+std::string redact_password_pairs(std::string text, bool free_text) {
   std::size_t pos = 0;
   while ((pos = text.find("password=", pos)) != std::string::npos) {
     const std::size_t value_start = pos + 9;
     std::size_t value_end = value_start;
-    if (value_end < text.size() && text[value_end] == '\'') {
+    if (!free_text) {
+      value_end = std::min(text.find('&', value_start), text.size());
+    } else if (value_end < text.size() && text[value_end] == '\'') {
       value_end = text.find('\'', value_end + 1);
       value_end = value_end == std::string::npos ? text.size() : value_end + 1;
     } else {
@@ -89,11 +93,11 @@ std::vector<std::string> secrets_of(std::string_view url) {
 } // namespace
 
 std::string redact_url(std::string_view url) {
-  return redact_password_pairs(redact_userinfo(std::string(url), false));
+  return redact_password_pairs(redact_userinfo(std::string(url), false), false);
 }
 
 std::string redact_secrets(std::string_view text) {
-  return redact_password_pairs(redact_userinfo(std::string(text), true));
+  return redact_password_pairs(redact_userinfo(std::string(text), true), true);
 }
 
 std::string DatabaseUrl::redacted() const {
