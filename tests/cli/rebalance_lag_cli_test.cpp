@@ -16,29 +16,23 @@
 namespace grant_test_rebalance_lag_cli_test {
 
 using grant::test::contains;
+using grant::test::pg_execute;
+using grant::test::pg_scalar;
 using Json = nlohmann::json;
 
 namespace {
 
-void sql(const std::string& url, const std::string& statement) {
-  grant::test::pg_execute(url, statement);
-}
-
-std::string scalar(const std::string& url, const std::string& statement) {
-  return grant::test::pg_scalar(url, statement);
-}
-
 /// Pauses WAL replay on the test replica until destroyed, whatever the test does meanwhile.
 class ReplayPaused {
 public:
-  ReplayPaused() { sql(grant::test::replica_url(), "SELECT pg_wal_replay_pause()"); }
+  ReplayPaused() { pg_execute(grant::test::replica_url(), "SELECT pg_wal_replay_pause()"); }
   ~ReplayPaused() { resume(); }
   ReplayPaused(const ReplayPaused&) = delete;
   ReplayPaused& operator=(const ReplayPaused&) = delete;
   void resume() {
     if (m_paused) {
       m_paused = false;
-      sql(grant::test::replica_url(), "SELECT pg_wal_replay_resume()");
+      pg_execute(grant::test::replica_url(), "SELECT pg_wal_replay_resume()");
     }
   }
 
@@ -75,21 +69,21 @@ TEST_CASE("rebalance: the copy pauses while a replica of a shard lags past max_l
   REQUIRE(grant::test::run_grant({"migrate", "-q"}, dir.path()).exit_code == 0);
   REQUIRE(grant::test::run_grant({"--config", "target.json", "migrate", "-q"}, dir.path()).exit_code == 0);
   // modulo 2: even users on s0, odd on s1; 3000 users, a third of them moving to s2 under modulo 3.
-  sql(urls[0], "INSERT INTO t SELECT 2 * g, 1, 'n' FROM generate_series(0, 1499) g");
-  sql(urls[1], "INSERT INTO t SELECT 2 * g + 1, 1, 'n' FROM generate_series(0, 1499) g");
-  const auto moving = scalar(urls[0], "SELECT count(*) FROM t WHERE user_id % 3 = 2") + "+" +
-                      scalar(urls[1], "SELECT count(*) FROM t WHERE user_id % 3 = 2");
+  pg_execute(urls[0], "INSERT INTO t SELECT 2 * g, 1, 'n' FROM generate_series(0, 1499) g");
+  pg_execute(urls[1], "INSERT INTO t SELECT 2 * g + 1, 1, 'n' FROM generate_series(0, 1499) g");
+  const auto moving = pg_scalar(urls[0], "SELECT count(*) FROM t WHERE user_id % 3 = 2") + "+" +
+                      pg_scalar(urls[1], "SELECT count(*) FROM t WHERE user_id % 3 = 2");
 
   ReplayPaused paused;
   // WAL the replica does not replay: its replay_lag grows past 300 ms.
-  sql(urls[0], "CREATE TABLE lag_maker (x int); INSERT INTO lag_maker VALUES (1)");
+  pg_execute(urls[0], "CREATE TABLE lag_maker (x int); INSERT INTO lag_maker VALUES (1)");
   // Until the writer sees it (the standby's feedback can come late on a loaded machine): the copy
   // of 2,000 rows takes well under a second, its first lag check must already see the lag.
   const auto lag_seen_by = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   std::string writer_lag = "0";
   while (std::chrono::steady_clock::now() < lag_seen_by) {
-    writer_lag = scalar(urls[0], "SELECT COALESCE(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint "
-                                 "FROM pg_stat_replication");
+    writer_lag = pg_scalar(urls[0], "SELECT COALESCE(max(extract(epoch FROM replay_lag) * 1000), 0)::bigint "
+                                    "FROM pg_stat_replication");
     if (std::stoll(writer_lag) > 300) {
       break;
     }
@@ -114,13 +108,13 @@ TEST_CASE("rebalance: the copy pauses while a replica of a shard lags past max_l
   CHECK(contains(log, "(max_lag_ms 300)"));
   // Still paused a second later: the copy waits for the replica, it does not finish.
   CHECK_FALSE(grant::test::wait_exit(pid, std::chrono::milliseconds(1500)).has_value());
-  const auto copied_while_paused = std::stoll(scalar(urls[2], "SELECT count(*) FROM t"));
+  const auto copied_while_paused = std::stoll(pg_scalar(urls[2], "SELECT count(*) FROM t"));
 
   paused.resume();
   const auto code = grant::test::wait_exit(pid, std::chrono::seconds(60));
   REQUIRE_MESSAGE(code.has_value(), grant::test::read_file(output));
   CHECK_MESSAGE(*code == 0, grant::test::read_file(output));
-  const auto copied = std::stoll(scalar(urls[2], "SELECT count(*) FROM t"));
+  const auto copied = std::stoll(pg_scalar(urls[2], "SELECT count(*) FROM t"));
   CHECK(copied_while_paused < copied);
   CHECK(std::to_string(copied) == std::to_string(std::stoll(moving.substr(0, moving.find('+'))) +
                                                  std::stoll(moving.substr(moving.find('+') + 1))));

@@ -79,15 +79,20 @@ void finish_section(Section& section) {
   }
 }
 
+// What the statements leave: no up statement is an empty migration, a down without any is none.
+void settle_statements(Migration& migration) {
+  migration.empty = migration.up.statements.empty();
+  if (migration.down && migration.down->statements.empty()) {
+    migration.down.reset();
+  }
+}
+
 void finish(Migration& migration) {
   finish_section(migration.up);
-  migration.empty = migration.up.statements.empty();
   if (migration.down) {
     finish_section(*migration.down);
-    if (migration.down->statements.empty()) {
-      migration.down.reset();
-    }
   }
+  settle_statements(migration);
   migration.checksum = util::sha256_hex(migration.up.sql);
 }
 
@@ -320,11 +325,7 @@ std::vector<Migration> load_migrations(const std::filesystem::path& folder) {
       unwrap_transaction(*migration.down);
       refuse_transaction_control(*migration.down, hint);
     }
-    // A file that was only BEGIN and COMMIT has nothing left to run (found by the fuzzer).
-    migration.empty = migration.up.statements.empty();
-    if (migration.down && migration.down->statements.empty()) {
-      migration.down.reset();
-    }
+    settle_statements(migration); // a file that was only BEGIN and COMMIT has nothing left (found by the fuzzer)
     migration.legacy_checksum = legacy_checksum;
     by_version.emplace(migration.version, std::move(migration));
   }
