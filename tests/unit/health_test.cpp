@@ -81,6 +81,20 @@ TEST_CASE("health::replica_lag") {
     const auto lag = replica_lag(writer, answered(registry::Role::reading, 4000, 7.0), 5000);
     CHECK(lag.state == LagState::lagging);
   }
+  SUBCASE("caught up with what the writer wrote, while it holds commits not yet written out") {
+    auto async_writer = writer;
+    async_writer.wal_insert_lsn = 5300; // synchronous_commit = off: 300 bytes inserted, not written
+    const auto lag = replica_lag(async_writer, answered(registry::Role::reading, 5000, 3600.0), 5000);
+    CHECK(lag.state == LagState::ok); // not late: health and routing take it
+    CHECK(lag.bytes == 0u);
+    CHECK(lag.writer_unwritten); // the rollout gate waits for it
+    async_writer.wal_insert_lsn = 5000;
+    CHECK_FALSE(replica_lag(async_writer, answered(registry::Role::reading, 5000, 3600.0), 5000).writer_unwritten);
+    async_writer.wal_insert_lsn = 5300; // behind what was written: the usual measure, nothing to wait for
+    const auto behind = replica_lag(async_writer, answered(registry::Role::reading, 4000, 7.0), 5000);
+    CHECK(behind.state == LagState::lagging);
+    CHECK_FALSE(behind.writer_unwritten);
+  }
   SUBCASE("replica read after the writer moved on: never negative") {
     CHECK(replica_lag(writer, answered(registry::Role::reading, 6000, 0.1), 5000).bytes == 0u);
   }

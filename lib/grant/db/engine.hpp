@@ -65,6 +65,9 @@ struct ServerFacts {
   std::optional<long long> connections_used;
   std::optional<long long> connections_max;
   std::optional<std::string> wal_position;  ///< writer: its position; replica: what it replayed
+  /// writer: where its next WAL record goes, past commits not yet written out (PostgreSQL's
+  /// insert position; under synchronous_commit = off it runs ahead of wal_position)
+  std::optional<std::string> wal_insert_position;
   std::optional<double> replay_age_seconds; ///< replica: age of the last replayed transaction
   /// replica: its own measure of how far behind it is, where the engine has no byte positions
   /// (MySQL: Seconds_Behind_Master, NULL while replication is stopped: then unset, unknown)

@@ -31,13 +31,15 @@ private:
 };
 
 // One round trip for everything the server can say about itself. The WAL position is the
-// writer's current one, or what a server in recovery has replayed.
+// writer's current (write) one, or what a server in recovery has replayed; a writer's insert
+// position besides, which is past its commits not yet written out.
 constexpr std::string_view k_facts_sql =
     "SELECT current_setting('server_version'), pg_is_in_recovery(), "
     "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
     "current_setting('max_connections'), "
     "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text, "
-    "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8";
+    "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, "
+    "(CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn() END)::text";
 
 // Size and row estimate of each named relation, in the order named; to_regclass() answers NULL
 // for one that does not exist.
@@ -186,6 +188,7 @@ public:
     if (row.at(5)) {
       out.replay_age_seconds = std::stod(*row.at(5));
     }
+    out.wal_insert_position = row.at(6);
   }
 
   std::optional<long long> database_bytes(Connection& connection, const util::DatabaseUrl& /*url*/) const override {

@@ -39,6 +39,7 @@ Lag replica_lag(const Probe& writer, const Probe& replica, int max_lag_ms) {
   if (*lag.bytes == 0) {
     lag.seconds = 0.0;
     lag.state = LagState::ok;
+    lag.writer_unwritten = writer.wal_insert_lsn && *writer.wal_insert_lsn > *writer.wal_lsn;
     return lag;
   }
   if (!replica.replay_age_seconds) {

@@ -21,6 +21,11 @@ struct Lag {
   /// MariaDB: transactions of the writer's GTID position the replica has not replayed (also while
   /// its SQL thread is stopped and the seconds are unknown); empty elsewhere.
   std::optional<std::uint64_t> transactions;
+  /// The replica has replayed all the WAL its writer has written, but the writer holds WAL it
+  /// has not written out yet (commits under synchronous_commit = off, written within
+  /// 3 x wal_writer_delay): not late, and not caught up with the last commit either. The state
+  /// stays ok (health and routing); the rollout's gate waits for it.
+  bool writer_unwritten = false;
 };
 
 /// The lag of `replica` behind `writer`, from their probes: bytes = writer's pg_current_wal_lsn()

@@ -50,6 +50,9 @@ void take_facts(const db::ServerFacts& facts, Probe& out) {
   if (facts.wal_position) {
     out.wal_lsn = parse_lsn(*facts.wal_position);
   }
+  if (facts.wal_insert_position) {
+    out.wal_insert_lsn = parse_lsn(*facts.wal_insert_position);
+  }
   out.replay_age_seconds = facts.replay_age_seconds;
   out.reported_lag_seconds = facts.reported_lag_seconds;
   out.gtid_position = facts.gtid_position;

@@ -36,6 +36,8 @@ struct Probe {
   std::optional<std::size_t> prepared_in_doubt; ///< grant's prepared transactions (`grant:` gids)
   /// Writer: pg_current_wal_lsn(); replica: pg_last_wal_replay_lsn() (empty when it replayed nothing).
   std::optional<std::uint64_t> wal_lsn;
+  /// Writer: pg_current_wal_insert_lsn(), past commits not yet written out (synchronous_commit = off).
+  std::optional<std::uint64_t> wal_insert_lsn;
   /// Replica: now() - pg_last_xact_replay_timestamp() in seconds (empty when nothing was replayed).
   std::optional<double> replay_age_seconds;
   std::optional<double> reported_lag_seconds; ///< MySQL: Seconds_Behind_Master (db::ServerFacts)

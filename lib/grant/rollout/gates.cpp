@@ -90,7 +90,20 @@ Verdict lag_gate(const std::vector<migrate::Target>& targets, std::optional<int>
     verdict.detail = "no replicas to wait for";
     return verdict;
   }
-  const auto report = health::check(probes);
+  // Right after a wave, a writer under synchronous_commit = off may not have written out the
+  // wave's last commits: its replicas then read as caught up with it while they lack them (and
+  // a paused one would pass). Its WAL writer writes them within 3 x wal_writer_delay (600 ms by
+  // default): look again until it has, for at most a second. Only a wait, never a verdict: a
+  // writer idle at a page boundary reads the same, with nothing to write.
+  auto report = health::check(probes);
+  const auto unwritten = [](const health::Report& r) {
+    return std::any_of(r.endpoints.begin(), r.endpoints.end(),
+                       [](const health::EndpointHealth& e) { return e.lag && e.lag->writer_unwritten; });
+  };
+  for (int look = 0; look < 20 && unwritten(report); ++look) {
+    db::cancel::sleep_for(std::chrono::milliseconds(50), "rollout");
+    report = health::check(probes);
+  }
   std::vector<std::string> late;
   std::size_t replicas = 0;
   for (const auto& endpoint : report.endpoints) {
