@@ -64,7 +64,7 @@ struct ServerFacts {
   std::optional<bool> in_recovery; ///< a replica
   std::optional<long long> connections_used;
   std::optional<long long> connections_max;
-  std::optional<std::string> wal_position;  ///< writer: its position; replica: what it replayed
+  std::optional<std::string> wal_position; ///< writer: its position; replica: what it replayed
   /// writer: where its next WAL record goes, past commits not yet written out (PostgreSQL's
   /// insert position; under synchronous_commit = off it runs ahead of wal_position)
   std::optional<std::string> wal_insert_position;
