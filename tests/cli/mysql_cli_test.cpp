@@ -131,6 +131,66 @@ TEST_CASE("mysql: a migration that fails half way is dirty until repair or an ed
   CHECK_MESSAGE(run.exit_code == 0, run.err);
 }
 
+TEST_CASE("mysql: a rollback that fails half way leaves the version dirty; one whose first statement fails does not") {
+  MysqlProject project("my_down");
+  project.file("20240101000000_users.sql", grant::test::k_mysql_users);
+  project.file("20240102000000_three.sql",
+               "-- grant:up\nCREATE TABLE a1 (id int);\nCREATE TABLE a2 (id int);\n"
+               "CREATE TABLE a3 (id int);\n"
+               "-- grant:down\nDROP TABLE a3;\nDROP TABLE no_such_table;\nDROP TABLE a1;\n");
+  auto run = project.grant({"migrate"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+
+  // --dry-run says the row is marked dirty first, and changes nothing.
+  run = project.grant({"rollback", "--dry-run"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK_MESSAGE(contains(run.out, "MySQL commits DDL as it runs: the version is marked dirty first"), run.out);
+  CHECK(project.has_table("a3"));
+
+  // Half way: the first DROP stays, the version is dirty, and what to do is said.
+  run = project.grant({"rollback"});
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "Unknown table"));
+  CHECK_MESSAGE(contains(run.err, "applied: statements 1-1 of 3 stay applied (MySQL commits DDL as it runs); the "
+                                  "version is recorded as dirty"),
+                run.err);
+  CHECK(contains(run.err, "finish the rollback by hand (the down section's statements from 2 on), then `grant "
+                          "repair` forgets the version"));
+  CHECK(contains(run.err, "20240102000000_three.sql:"));
+  CHECK_FALSE(project.has_table("a3"));
+  CHECK(project.has_table("a2"));
+  CHECK(project.rows("SELECT version, dirty FROM schema_migrations ORDER BY version") ==
+        std::vector<std::string>{"20240101000000|0", "20240102000000|1"});
+
+  // Refused until someone looks, by migrate and by rollback, naming the run of the rollback.
+  run = project.grant({"migrate"});
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "version 20240102000000 (three) is dirty: a run of it (or of its rollback) by "));
+  run = project.grant({"rollback"});
+  CHECK(run.exit_code == 2);
+  CHECK(contains(run.err, "is dirty"));
+
+  // Finished by hand, then repair forgets the version: it is pending again, and applies.
+  project.query("DROP TABLE a2");
+  project.query("DROP TABLE a1");
+  run = project.grant({"repair"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  run = project.grant({"status", "--json"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  CHECK(Json::parse(run.out).at("pending") == 1);
+  run = project.grant({"migrate"});
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+
+  // The down section's first statement fails: nothing ran, and the row is as it was, clean.
+  project.query("UPDATE schema_migrations SET applied_at = '2024-01-02 03:04:05' WHERE version = '20240102000000'");
+  project.query("DROP TABLE a3");
+  run = project.grant({"rollback"});
+  CHECK(run.exit_code == 3);
+  CHECK(contains(run.err, "applied: nothing (the first statement failed)"));
+  CHECK(project.rows("SELECT dirty, applied_at FROM schema_migrations WHERE version = '20240102000000'") ==
+        std::vector<std::string>{"0|2024-01-02 03:04:05.000000"});
+}
+
 TEST_CASE("mysql: PostgreSQL-only syntax fails with the server's error, file and line") {
   MysqlProject project("my_pgsyntax");
   project.file("20240101000000_users.sql", grant::test::k_mysql_users);

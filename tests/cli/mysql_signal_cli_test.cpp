@@ -146,4 +146,48 @@ TEST_CASE("mysql: SIGTERM half way through a migration says which statements sta
   CHECK(contains(refused.err, "is dirty"));
 }
 
+TEST_CASE("mysql: a signal during a rollback: cancelled at its first statement the row is as it was, later dirty") {
+  MysqlProject project("my_sigdown");
+  // The down section's first statement sleeps as long as the test says (a minute, then not at all).
+  project.query("CREATE TABLE naps (seconds int)");
+  project.query("INSERT INTO naps VALUES (60)");
+  project.file("20240101000000_two.sql", "-- grant:up\nCREATE TABLE b1 (id int);\nCREATE TABLE b2 (id int);\n"
+                                         "-- grant:down\nSELECT SLEEP((SELECT seconds FROM naps));\nDROP TABLE b2;\n"
+                                         "SELECT SLEEP(61);\nDROP TABLE b1;\n");
+  REQUIRE(project.grant({"migrate"}).exit_code == 0);
+  project.query("UPDATE schema_migrations SET applied_at = '2024-01-02 03:04:05'");
+  const auto rollback_until = [&](const std::string& statement, int signal) {
+    grant::test::BackgroundGrant run({"rollback"}, project.dir.path(), project.dir / "run.out");
+    REQUIRE(grant::test::eventually([&] { return grant::test::statement_running(project.url(), statement); },
+                                    std::chrono::seconds(15)));
+    const auto code = run.stop(signal, std::chrono::seconds(10));
+    const auto text = grant::test::read_file(project.dir / "run.out");
+    REQUIRE_MESSAGE(code.has_value(), "grant still runs 10 s after the signal:\n" << text);
+    CHECK(*code == 128 + signal);
+    CHECK_FALSE(grant::test::statement_running(project.url(), statement));
+    return text;
+  };
+
+  auto text = rollback_until("SELECT SLEEP((SELECT seconds", SIGINT);
+  CHECK_MESSAGE(contains(text, "app: rollback of 20240101000000_two interrupted by SIGINT: its first statement was "
+                               "cancelled, so nothing of it was applied; the version stays recorded as applied"),
+                text);
+  CHECK(project.rows("SELECT dirty, applied_at FROM schema_migrations") ==
+        std::vector<std::string>{"0|2024-01-02 03:04:05.000000"});
+  CHECK(project.has_table("b2"));
+
+  project.query("UPDATE naps SET seconds = 0");
+  text = rollback_until("SELECT SLEEP(61)", SIGTERM);
+  CHECK_MESSAGE(contains(text, "interrupted by SIGTERM: statements 1-2 of 4 stay applied (MySQL commits DDL as it "
+                               "runs); the version is recorded as dirty"),
+                text);
+  CHECK_MESSAGE(contains(text, "finish the rollback by hand (the down section's statements from 3 on)"), text);
+  CHECK(project.rows("SELECT dirty FROM schema_migrations") == std::vector<std::string>{"1"});
+  CHECK_FALSE(project.has_table("b2"));
+  CHECK(project.has_table("b1"));
+  const auto refused = project.grant({"rollback"});
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, "is dirty"));
+}
+
 } // namespace grant_test_mysql_signal_cli_test

@@ -199,6 +199,48 @@ void dirty_run(db::Connection& connection, Tracker& tracker, const Target& targe
   tracker.clear_dirty(migration, step.ms, connection.reset_session_sql());
 }
 
+// Makes a rollback's dirty row as it was when nothing of the down section ran; false when that
+// failed too (the row stays dirty: refused until `grant repair`, which is safe).
+bool take_back(db::Connection& connection, const std::string& restore) noexcept {
+  const db::cancel::Shield cleanup; // after a signal: this must still reach the server
+  try {
+    connection.reset_session();
+    connection.execute(restore);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// A down section outside a transaction. Where DDL commits as it runs, the row is dirty from before
+// its first statement to its deletion after the last; when the first fails (or a signal cancels
+// it) nothing ran and the row is as it was.
+void down_outside_transaction(db::Connection& connection, Tracker& tracker, const Target& target,
+                              const Migration& migration, const SessionLimits& limits, BlockerWatch* watch,
+                              std::size_t& reached, bool& row_restored) {
+  const Section& down = *migration.down;
+  const bool transactional = connection.engine().traits().transactional_ddl;
+  const std::string restore = tracker.tracks_dirty() ? tracker.mark_dirty(migration) : std::string();
+  db::SqliteForeignKeysOff foreign_keys(connection, guards_foreign_keys(down)); // a table rebuild must not cascade
+  try {
+    run_section(connection, target, migration, down, limits, watch, {}, &reached);
+  } catch (const StatementFailed& failure) {
+    if (!restore.empty() && failure.index() == 0 && !failure.connection_lost()) {
+      take_back(connection, restore);
+    }
+    throw;
+  } catch (const db::Interrupted&) {
+    row_restored = !restore.empty() && reached == 0 && take_back(connection, restore);
+    throw;
+  }
+  foreign_keys.check(target.label() + ": rollback of " + migration.display_name());
+  end_section(connection);
+  forget_row(tracker, target, migration,
+             transactional ? "the down section ran outside a transaction and stays applied"
+                           : "the down section stays applied (" +
+                                 std::string(connection.engine().traits().display_name) + " commits DDL as it runs)");
+}
+
 } // namespace
 
 Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target, const Migration& migration,
@@ -260,7 +302,12 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
   Step step{migration.version, migration.name, 0, {}};
   const Section& down = *migration.down;
   if (options.dry_run) {
-    step.sql = transaction_wrapped(down, tracker.remove_sql(migration.version));
+    step.sql = tracker.tracks_dirty()
+                   ? "-- " + std::string(connection.engine().traits().display_name) +
+                         " commits DDL as it runs: the version is marked dirty first\n" +
+                         tracker.mark_dirty_sql(migration) + "\n" + down.sql +
+                         (util::ends_with(down.sql, "\n") ? "" : "\n") + tracker.remove_sql(migration.version)
+                   : transaction_wrapped(down, tracker.remove_sql(migration.version));
     return step;
   }
   if (events) {
@@ -269,31 +316,24 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
   const auto start = std::chrono::steady_clock::now();
   const bool transactional = connection.engine().traits().transactional_ddl;
   std::size_t reached = 0;
+  bool row_restored = false;
   try {
     with_retries(connection, target, migration, down, events, [&](const SessionLimits& limits, BlockerWatch* watch) {
-      db::SqliteForeignKeysOff foreign_keys(connection, guards_foreign_keys(down)); // a table rebuild must not cascade
-      const auto context = target.label() + ": rollback of " + migration.display_name();
       if (down.transaction && transactional) {
+        db::SqliteForeignKeysOff foreign_keys(connection, guards_foreign_keys(down)); // no cascade on a rebuild
         db::Transaction transaction(connection);
         run_section(connection, target, migration, down, limits, watch);
         end_section(connection);
         forget_row(tracker, target, migration, "the down section was rolled back");
-        foreign_keys.check(context);
+        foreign_keys.check(target.label() + ": rollback of " + migration.display_name());
         transaction.commit();
       } else {
-        run_section(connection, target, migration, down, limits, watch, {}, &reached);
-        foreign_keys.check(context);
-        end_section(connection);
-        forget_row(tracker, target, migration,
-                   transactional
-                       ? "the down section ran outside a transaction and stays applied"
-                       : "the down section stays applied (" + std::string(connection.engine().traits().display_name) +
-                             " commits DDL as it runs)");
+        down_outside_transaction(connection, tracker, target, migration, limits, watch, reached, row_restored);
       }
     });
   } catch (const db::Interrupted&) {
     interrupted(target, migration, down, false, connection.engine().traits().display_name,
-                transactional ? std::nullopt : std::optional<Partial>(Partial{reached, false}));
+                transactional ? std::nullopt : std::optional<Partial>(Partial{reached, row_restored}));
   }
   step.ms = util::elapsed_ms(start);
   if (events) {

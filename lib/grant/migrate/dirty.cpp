@@ -1,5 +1,6 @@
 // The Tracker's dirty rows, on engines whose DDL commits as it runs (MySQL, MariaDB): a version is
-// recorded as dirty before its first statement and made clean after its last, so that a run which
+// recorded as dirty before its first statement and made clean after its last (a rollback: made
+// dirty before its down section's first statement, deleted after its last), so that a run which
 // fails or dies half way leaves a row saying so, and grant refuses to go on past it until `grant
 // repair` forgets the failed run or the file is edited (golang-migrate's dirty flag, Flyway's
 // failed row).
@@ -28,6 +29,28 @@ std::string Tracker::clear_dirty_sql(const Migration& migration) {
   resolve();
   return "UPDATE " + m_quoted + " SET dirty = false, applied_at = " + m_connection.engine().now_expression() +
          " WHERE " + version_matches(m_connection.quote_literal(migration.version)) + ";";
+}
+
+std::string Tracker::mark_dirty_sql(const Migration& migration) {
+  resolve();
+  return "UPDATE " + m_quoted + " SET dirty = true, applied_at = " + m_connection.engine().now_expression() +
+         ", applied_by = " + m_connection.quote_literal(current_user_at_host()) + " WHERE " +
+         version_matches(m_connection.quote_literal(migration.version)) + ";";
+}
+
+std::string Tracker::mark_dirty(const Migration& migration) {
+  resolve();
+  const auto where = " WHERE " + version_matches(m_connection.quote_literal(migration.version));
+  const auto before = m_connection.query("SELECT applied_at, applied_by FROM " + m_quoted + where, {});
+  const auto literal = [this](const db::Value& value) {
+    return value ? m_connection.quote_literal(*value) : std::string("NULL");
+  };
+  std::string restore = "UPDATE " + m_quoted + " SET dirty = false";
+  if (before.rows.size() == 1) {
+    restore += ", applied_at = " + literal(before.rows[0].at(0)) + ", applied_by = " + literal(before.rows[0].at(1));
+  }
+  m_connection.execute(mark_dirty_sql(migration));
+  return restore + where;
 }
 
 void Tracker::record_dirty(const Migration& migration) {
@@ -59,9 +82,9 @@ std::vector<AppliedMigration> Tracker::dirty_rows() {
 
 ConfigError Tracker::dirty_error(const AppliedMigration& row) const {
   return ConfigError(m_connection.target() + ": version " + row.version +
-                         (row.name.empty() ? "" : " (" + row.name + ")") + " is dirty: a run of it by " +
-                         row.applied_by + " at " + row.applied_at + " did not finish, and " +
-                         std::string(m_connection.engine().traits().display_name) +
+                         (row.name.empty() ? "" : " (" + row.name + ")") +
+                         " is dirty: a run of it (or of its rollback) by " + row.applied_by + " at " + row.applied_at +
+                         " did not finish, and " + std::string(m_connection.engine().traits().display_name) +
                          " kept the statements it had run before it stopped",
                      m_connection.target(),
                      "check what it applied and undo it by hand (or finish it), then `grant repair` forgets the "

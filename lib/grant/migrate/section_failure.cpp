@@ -37,7 +37,8 @@ void fail_statement(db::Connection& connection, const Target& target, const Migr
   const auto& error = failure.error;
   const auto& section = failure.section;
   const int file_line = failure.statement.first_line + std::max(error.details().line, 1) - 1;
-  std::string message = target.label() + ": migration " + migration.display_name() + " failed: " + error.what();
+  std::string message = target.label() + (&section == &migration.up ? ": migration " : ": rollback of ") +
+                        migration.display_name() + " failed: " + error.what();
   const auto statement = util::trim(failure.statement.text);
   if (!statement.empty()) {
     message += "\n  statement: " + std::string(statement.substr(0, 2000));
@@ -72,10 +73,10 @@ void fail_statement(db::Connection& connection, const Target& target, const Migr
           (index == 0 ? std::string("unknown (the connection was lost during the first statement)")
                       : "statements 1-" + std::to_string(index) + " of " + std::to_string(section.statements.size()) +
                             " stay applied (" + std::string(engine_name) + " commits DDL as it runs)") +
-          (&section == &migration.up ? "; the version is recorded as dirty"
-                                     : "; the version stays recorded as applied");
+          "; the version is recorded as dirty";
       hint = &section != &migration.up
-                 ? "finish the rollback by hand (or fix the down section) and run it again"
+                 ? "finish the rollback by hand (the down section's statements from " + std::to_string(index + 1) +
+                       " on), then `grant repair` forgets the version, which is then not applied"
                  : "undo those statements by hand (or make the file finish the job), then `grant repair` forgets the "
                    "failed run and `grant migrate` runs the file again from the start; an edited file also runs again "
                    "from the start";
@@ -100,21 +101,24 @@ void interrupted(const Target& target, const Migration& migration, const Section
   std::string what = target.label() + ": " + (up ? "migration " : "rollback of ") + migration.display_name() +
                      " interrupted by " + signal;
   std::string hint = "run grant again to " + std::string(up ? "apply" : "revert") + " it";
-  const std::string version_state = up ? "the version is recorded as dirty" : "the version stays recorded as applied";
   if (partial && partial->reached == 0) {
     what += ": its first statement was cancelled, so nothing of it was applied";
-    if (up && !partial->row_taken_back) {
-      what += "; " + version_state;
-      hint = "`grant repair` forgets the interrupted run, then run grant again to apply it";
+    if (!partial->row_taken_back) {
+      what += "; the version is recorded as dirty";
+      hint = up ? "`grant repair` forgets the interrupted run, then run grant again to apply it"
+                : "nothing of the rollback ran and the version is still applied: set its row clean by hand "
+                  "(dirty = false; `grant repair` would forget it as not applied), then run the rollback again";
     } else if (!up) {
-      what += "; " + version_state;
+      what += "; the version stays recorded as applied";
     }
   } else if (partial) {
     what += ": statements 1-" + std::to_string(partial->reached) + " of " + std::to_string(section.statements.size()) +
-            " stay applied (" + std::string(engine_name) + " commits DDL as it runs); " + version_state;
+            " stay applied (" + std::string(engine_name) + " commits DDL as it runs); the version is recorded as dirty";
     hint = up ? "undo those statements by hand (or make the file finish the job), then `grant repair` forgets the "
                 "interrupted run and `grant migrate` runs the file again from the start"
-              : "finish the rollback by hand (or make the down section safe to run again) and run it again";
+              : "finish the rollback by hand (the down section's statements from " +
+                    std::to_string(partial->reached + 1) +
+                    " on), then `grant repair` forgets the version, which is then not applied";
   } else if (section.transaction) {
     what += ": rolled back, " + std::string(up ? "not applied" : "still applied");
   } else {

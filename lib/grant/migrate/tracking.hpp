@@ -76,6 +76,10 @@ public:
   /// The ConfigError (exit 2) that refuses to go on past a dirty row.
   ConfigError dirty_error(const AppliedMigration& row) const;
   std::string record_dirty_sql(const Migration& migration);
+  /// A rollback: the applied row is made dirty (by this user, now) before the down section's first
+  /// statement; returns the statement that makes it as it was, for when nothing of it ran.
+  std::string mark_dirty(const Migration& migration);
+  std::string mark_dirty_sql(const Migration& migration);
   std::string clear_dirty_sql(const Migration& migration);
 
   /// Writes the row; `before` (SQL without parameters, e.g. the session reset) rides in the same
