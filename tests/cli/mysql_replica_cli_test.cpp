@@ -1,11 +1,16 @@
 // The MariaDB replica of the test fleet (following the primary by GTID): health reads its lag in
 // seconds and transactions, unknown (never 0) once its SQL thread stops; grant serve answers for
-// MySQL endpoints; --wait-replicas waits for its GTID position; query --role reading reads it.
+// MySQL endpoints; --wait-replicas waits for its GTID position; query --role reading reads it;
+// route::Router's read-your-writes holds reads on the writer until the replica's GTID position
+// has the write.
 // Every test that stops the replica's SQL thread is in the cli binary's mysql* cases, one after
 // the other.
 #include "support/mysql_project.hpp"
 #include "support/serve_process.hpp"
 #include "support/support.hpp"
+
+#include <grant/config/load.hpp>
+#include <grant/route/router.hpp>
 
 #include <doctest/doctest.h>
 
@@ -129,6 +134,69 @@ TEST_CASE("mysql: --wait-replicas waits for the replica's GTID position; query -
     CHECK(contains(run.out, "ro\n0"));
     CHECK(contains(run.err, "reading app from its writer"));
   }
+}
+
+TEST_CASE("mysql: read-your-writes (lsn mode) waits for the replica's GTID position") {
+  using grant::registry::Role;
+  MysqlProject project("my_ryw");
+  const auto dbname = project.url().substr(project.url().rfind('/') + 1);
+  const auto replica = grant::test::with_dbname(grant::test::server_env("GRANT_TEST_MY_REPLICA_URL"), dbname);
+  project.query("CREATE TABLE seen (i int PRIMARY KEY)");
+  REQUIRE(grant::test::eventually([&] {
+    try {
+      return grant::test::open_mysql(replica)->query("SELECT COUNT(*) FROM seen").scalar() == grant::db::Value{"0"};
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  const auto json = Json{{"databases",
+                          {{"app",
+                            {{"url", project.url()},
+                             {"replicas", Json::array({Json{{"name", "r1"}, {"url", replica}}})},
+                             {"routing", {{"read_your_writes", "lsn"}, {"read_your_writes_ms", 0}}}}}}}}
+                        .dump();
+  const auto config = grant::config::parse(json, project.dir.write("ryw.json", json), grant::config::process_env());
+  grant::registry::Registry registry(config);
+  grant::route::Router router(registry);
+  const auto write = [&](int i) {
+    router.with_connection("app", Role::writing, {}, [&](grant::route::Session& session) {
+      session.execute("INSERT INTO seen VALUES (" + std::to_string(i) + ")");
+    });
+  };
+  // Whether the read saw row i, and where it ran.
+  const auto read = [&](int i) {
+    return router.with_connection("app", Role::reading, {}, [&](grant::route::Session& session) {
+      const bool seen =
+          session.query("SELECT COUNT(*) FROM seen WHERE i = " + std::to_string(i)).scalar() == grant::db::Value{"1"};
+      return std::make_pair(seen, session.on_replica());
+    });
+  };
+
+  // The window is 0 ms: only the GTID position can hold a read on the writer. Every read sees its write.
+  int stale = 0;
+  int on_replica = 0;
+  for (int i = 0; i < 100; ++i) {
+    write(i);
+    const auto [seen, replica_read] = read(i);
+    stale += seen ? 0 : 1;
+    on_replica += replica_read ? 1 : 0;
+  }
+  MESSAGE("MariaDB read-your-writes: 100 reads after writes, " << on_replica << " on the replica");
+  CHECK(stale == 0);
+  CHECK(router.stats().replay_checks > 0); // @@gtid_slave_pos was asked
+
+  {
+    // The replica applies nothing: a read after a write stays on the writer, and sees it.
+    const SqlThreadStopped stopped(replica);
+    write(1000);
+    const auto [seen, replica_read] = read(1000);
+    CHECK(seen);
+    CHECK_FALSE(replica_read);
+    CHECK(router.pending_writes() == 1);
+  }
+  // Applying again, the replica gets the write and the reads again.
+  CHECK(grant::test::eventually([&] { return read(1000) == std::make_pair(true, true); }));
+  CHECK(router.pending_writes() == 0);
 }
 
 } // namespace grant_test_mysql_replica_cli_test

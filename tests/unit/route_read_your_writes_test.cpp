@@ -11,38 +11,66 @@ namespace grant_test_route_read_your_writes_test {
 using grant::route::RecentWrites;
 using namespace std::chrono_literals;
 
+TEST_CASE("route::parse_position and reached") {
+  using grant::route::parse_position;
+  using grant::route::Position;
+  using grant::route::reached;
+  CHECK(parse_position("16/B374D848") == Position{{0, 0x16ull << 32 | 0xB374D848ull}}); // PostgreSQL's LSN
+  CHECK(parse_position("0-1-42,1-3-7") == Position{{0, 42}, {1, 7}});                   // MariaDB's GTIDs
+  CHECK_FALSE(parse_position(""));        // no binary log: nothing to wait for, the window applies
+  CHECK_FALSE(parse_position("garbage")); // never a guessed position
+  CHECK(reached(Position{{0, 42}}, Position{{0, 42}, {1, 1}}));
+  CHECK_FALSE(reached(Position{{0, 42}, {1, 8}}, Position{{0, 50}, {1, 7}})); // one domain behind
+  CHECK_FALSE(reached(Position{{1, 1}}, Position{{0, 50}}));                  // a domain it has not seen
+  CHECK(reached(Position{}, Position{}));
+}
+
 TEST_CASE("route::RecentWrites") {
+  using grant::route::Position;
   RecentWrites writes;
   const auto now = RecentWrites::Clock::now();
   constexpr grant::route::ReplicaSet two = 0b11;
+  const auto lsn = [](std::uint64_t value) { return Position{{0, value}}; };
 
-  SUBCASE("an LSN holds until every replica has replayed it") {
-    writes.note("orders/s0", 1000, std::nullopt);
+  SUBCASE("a position holds until every replica has replayed it") {
+    writes.note("orders/s0", lsn(1000), std::nullopt);
     auto token = writes.current("orders/s0", now, two);
     REQUIRE(token);
-    CHECK(token->lsn == 1000u);
+    CHECK(token->position == lsn(1000));
     CHECK_FALSE(token->until);
     CHECK_FALSE(writes.current("orders/s1", now, two)); // per database/shard
-    writes.caught_up("orders/s0", 999, 0, two);         // not yet
+    writes.caught_up("orders/s0", lsn(999), 0, two);    // not yet
     CHECK(writes.current("orders/s0", now, two)->caught_up == 0);
-    writes.caught_up("orders/s0", 1000, 0, two);
+    writes.caught_up("orders/s0", lsn(1000), 0, two);
     CHECK(writes.current("orders/s0", now, two)->caught_up == 0b01);
-    writes.caught_up("orders/s0", 5000, 1, two);
+    writes.caught_up("orders/s0", lsn(5000), 1, two);
     CHECK_FALSE(writes.current("orders/s0", now, two));
     CHECK(writes.size() == 0);
   }
   SUBCASE("a newer write moves the position forward and forgets who had caught up") {
-    writes.note("app", 1000, std::nullopt);
-    writes.caught_up("app", 1000, 0, two);
-    writes.note("app", 2000, std::nullopt);
+    writes.note("app", lsn(1000), std::nullopt);
+    writes.caught_up("app", lsn(1000), 0, two);
+    writes.note("app", lsn(2000), std::nullopt);
     auto token = writes.current("app", now, two);
     REQUIRE(token);
-    CHECK(token->lsn == 2000u);
+    CHECK(token->position == lsn(2000));
     CHECK(token->caught_up == 0);
-    writes.note("app", 1500, std::nullopt); // an older position never moves it back
-    CHECK(writes.current("app", now, two)->lsn == 2000u);
-    writes.caught_up("app", 1999, 1, two);
+    writes.caught_up("app", lsn(2000), 0, two);
+    writes.note("app", lsn(1500), std::nullopt); // an older position, noted late, never moves it back
+    CHECK(writes.current("app", now, two)->position == lsn(2000));
+    CHECK(writes.current("app", now, two)->caught_up == 0b01); // nor forgets who had caught up
+    writes.caught_up("app", lsn(1999), 1, two);
+    CHECK(writes.current("app", now, two)->caught_up == 0b01);
+  }
+  SUBCASE("GTID domains: each moves on its own, and a replica must be past all of them") {
+    writes.note("app", Position{{0, 10}}, std::nullopt);
+    writes.note("app", Position{{1, 5}}, std::nullopt); // another domain's write, noted by another thread
+    CHECK(writes.current("app", now, two)->position == (Position{{0, 10}, {1, 5}}));
+    writes.caught_up("app", Position{{0, 12}}, 0, two); // domain 1 not replayed
     CHECK(writes.current("app", now, two)->caught_up == 0);
+    writes.caught_up("app", Position{{0, 12}, {1, 5}}, 0, two);
+    writes.caught_up("app", Position{{0, 10}, {1, 9}}, 1, two);
+    CHECK_FALSE(writes.current("app", now, two));
   }
   SUBCASE("a window holds until it has passed, then the token goes") {
     writes.note("app", std::nullopt, now + 2000ms);
@@ -53,13 +81,13 @@ TEST_CASE("route::RecentWrites") {
   }
   SUBCASE("a window and a position both have to be over") {
     writes.note("app", std::nullopt, now + 100ms);
-    writes.note("app", 10, std::nullopt);
-    writes.caught_up("app", 10, 0, 0b1);
+    writes.note("app", lsn(10), std::nullopt);
+    writes.caught_up("app", lsn(10), 0, 0b1);
     CHECK(writes.current("app", now, 0b1)); // the window is still open
     CHECK_FALSE(writes.current("app", now + 100ms, 0b1));
   }
   SUBCASE("without replicas nothing waits for a position") {
-    writes.note("solo", 10, std::nullopt);
+    writes.note("solo", lsn(10), std::nullopt);
     CHECK_FALSE(writes.current("solo", now, 0));
   }
 }

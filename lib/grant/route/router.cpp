@@ -1,7 +1,6 @@
 #include <grant/route/router.hpp>
 
 #include <grant/db/error.hpp>
-#include <grant/health/lsn.hpp>
 #include <grant/lookup/table_loader.hpp>
 #include <grant/util/strings.hpp>
 
@@ -147,9 +146,9 @@ void Router::run_reading(Balancer& balancer, const std::function<void(Session&)>
     kept = true;
   } else {
     connection = balancer.checkout(&pick);
-    if (token && token->lsn && !pick.is_writer()) {
+    if (token && token->position && !pick.is_writer()) {
       try {
-        kept = !replayed(balancer, static_cast<std::size_t>(pick.replica), *token->lsn, *connection);
+        kept = !replayed(balancer, static_cast<std::size_t>(pick.replica), *token->position, *connection);
       } catch (const db::DbError& error) {
         if (error.connection_lost()) {
           pick.breaker->record_failure();
@@ -180,7 +179,7 @@ void Router::run_reading(Balancer& balancer, const std::function<void(Session&)>
   }
 }
 
-bool Router::replayed(Balancer& balancer, std::size_t index, std::uint64_t lsn, db::Connection& connection) {
+bool Router::replayed(Balancer& balancer, std::size_t index, const Position& wanted, db::Connection& connection) {
   const auto key = key_of(balancer.database(), balancer.shard());
   const ReplicaSet all = static_cast<ReplicaSet>((std::uint64_t{1} << balancer.replica_count()) - 1);
   const auto& replica = balancer.replica(index);
@@ -188,16 +187,21 @@ bool Router::replayed(Balancer& balancer, std::size_t index, std::uint64_t lsn, 
     // The monitor's last look is a lower bound of the replica's position: free, and often enough.
     const auto state = m_options.health->state();
     const auto* tracked = state->find(replica.database, replica.shard, replica.replica);
-    if (tracked != nullptr && tracked->last_passed && tracked->last_passed->probe.wal_lsn &&
-        *tracked->last_passed->probe.wal_lsn >= lsn) {
-      m_writes.caught_up(key, *tracked->last_passed->probe.wal_lsn, index, all);
-      return true;
+    if (tracked != nullptr && tracked->last_passed) {
+      const auto& probe = tracked->last_passed->probe;
+      const auto seen = probe.wal_lsn         ? std::optional<Position>(Position{{0, *probe.wal_lsn}})
+                        : probe.gtid_position ? parse_position(*probe.gtid_position)
+                                              : std::nullopt;
+      if (seen && reached(wanted, *seen)) {
+        m_writes.caught_up(key, *seen, index, all);
+        return true;
+      }
     }
   }
   m_replay_checks.fetch_add(1, std::memory_order_relaxed);
   const auto state = connection.engine().replay_state(connection, std::nullopt);
-  const auto position = state ? health::parse_lsn(state->replayed) : std::nullopt;
-  if (!position || *position < lsn) {
+  const auto position = state ? parse_position(state->replayed) : std::nullopt;
+  if (!position || !reached(wanted, *position)) {
     return false;
   }
   m_writes.caught_up(key, *position, index, all);
@@ -210,24 +214,26 @@ void Router::noted(Balancer& balancer, db::Connection* writer) {
     return;
   }
   m_writes_noted.fetch_add(1, std::memory_order_relaxed);
-  std::optional<std::uint64_t> lsn;
+  std::optional<Position> position;
   // Inside an open transaction the position would be before its commit: the window stands in.
   if (mode == config::ReadYourWrites::lsn && writer != nullptr && writer->engine().traits().replication &&
       writer->transaction_depth() == 0) {
     try {
-      // One query on the writer's session. The insert position, not pg_current_wal_lsn() (the write
-      // position, which lags behind a commit under synchronous_commit = off), is past the commit.
+      // One query on the writer's session. PostgreSQL: the insert position, not
+      // pg_current_wal_lsn() (the write position, which lags behind a commit under
+      // synchronous_commit = off), is past the commit. MariaDB: @@gtid_binlog_pos (MySQL 8 has
+      // no such variable: the query fails and the window applies).
       if (const auto text = writer->engine().write_position(*writer)) {
-        lsn = health::parse_lsn(*text);
+        position = parse_position(*text);
       }
     } catch (const db::DbError&) {
     }
   }
   std::optional<RecentWrites::Clock::time_point> until;
-  if (!lsn) {
+  if (!position) {
     until = RecentWrites::Clock::now() + window(balancer.database());
   }
-  m_writes.note(key_of(balancer.database(), balancer.shard()), lsn, until);
+  m_writes.note(key_of(balancer.database(), balancer.shard()), std::move(position), until);
 }
 
 void Router::note_write(const std::string& database, const std::string& shard, db::Connection* writer) {

@@ -37,7 +37,8 @@ struct RouterOptions {
 struct RouterStats {
   std::uint64_t writes_noted = 0;   ///< writing scopes, across_shards participants and note_write calls
   std::uint64_t kept_on_writer = 0; ///< reads read-your-writes sent to the writer
-  std::uint64_t replay_checks = 0;  ///< pg_last_wal_replay_lsn() queries on a replica
+  std::uint64_t replay_checks =
+      0; ///< replay position queries on a replica (pg_last_wal_replay_lsn(), @@gtid_slave_pos)
 };
 
 /// Options of one cross-shard transaction.
@@ -103,7 +104,8 @@ public:
 
   /// Records a write made outside the router, so that reads of `database`/`shard` see it. Call it
   /// after the write committed. With a connection to that writer, outside any db::Transaction
-  /// (lsn mode), the WAL position is read from it (one query); without one the window applies.
+  /// (lsn mode), its log position is read from it (one query: the WAL insert position, or
+  /// MariaDB's @@gtid_binlog_pos); without one, or where it cannot be read, the window applies.
   void note_write(const std::string& database, const std::string& shard = {}, db::Connection* writer = nullptr);
 
   /// The shard owning `key` in `database`.
@@ -120,9 +122,9 @@ private:
            const std::function<void(Session&)>& fn);
   void run_writing(Balancer& balancer, const std::function<void(Session&)>& fn);
   void run_reading(Balancer& balancer, const std::function<void(Session&)>& fn);
-  /// True when replica `index` of `balancer` has replayed `lsn` (the monitor's view, else one
+  /// True when replica `index` of `balancer` has replayed `wanted` (the monitor's view, else one
   /// query on `connection`).
-  bool replayed(Balancer& balancer, std::size_t index, std::uint64_t lsn, db::Connection& connection);
+  bool replayed(Balancer& balancer, std::size_t index, const Position& wanted, db::Connection& connection);
   void noted(Balancer& balancer, db::Connection* writer);
   config::ReadYourWrites mode(const std::string& database) const;
   std::chrono::milliseconds window(const std::string& database) const;

@@ -22,8 +22,9 @@ std::optional<std::uint64_t> number(std::string_view text) {
   return value;
 }
 
-// Domain -> sequence; nullopt when the text is not a GTID position (an empty one has no domains).
-std::optional<std::map<std::uint64_t, std::uint64_t>> sequences(std::string_view text) {
+} // namespace
+
+std::optional<std::map<std::uint64_t, std::uint64_t>> gtid_sequences(std::string_view text) {
   std::map<std::uint64_t, std::uint64_t> out;
   text = trim(text);
   while (!text.empty()) {
@@ -47,11 +48,9 @@ std::optional<std::map<std::uint64_t, std::uint64_t>> sequences(std::string_view
   return out;
 }
 
-} // namespace
-
 std::optional<std::uint64_t> gtid_transactions_behind(std::string_view position, std::string_view replayed) {
-  const auto wanted = sequences(position);
-  const auto have = sequences(replayed);
+  const auto wanted = gtid_sequences(position);
+  const auto have = gtid_sequences(replayed);
   if (!wanted || !have) {
     return std::nullopt;
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string_view>
 
@@ -12,6 +13,10 @@ namespace grant::util {
 /// does not count (a domain's sequence numbers keep growing across a failover). False when either
 /// side is not such a position, so that a wait never ends on text it could not read.
 bool gtid_position_reached(std::string_view position, std::string_view replayed);
+
+/// Each replication domain's highest sequence number in `position`; nullopt when it is not a
+/// GTID position (an empty text is one, with no domains).
+std::optional<std::map<std::uint64_t, std::uint64_t>> gtid_sequences(std::string_view position);
 
 /// How many transactions `replayed` is behind `position`: the sum over `position`'s domains of
 /// the sequence numbers still to replay (0 when it is at or past it). nullopt when either side is
