@@ -220,7 +220,15 @@ void down_outside_transaction(db::Connection& connection, Tracker& tracker, cons
                               std::size_t& reached, bool& row_restored) {
   const Section& down = *migration.down;
   const bool transactional = connection.engine().traits().transactional_ddl;
-  const std::string restore = tracker.tracks_dirty() ? tracker.mark_dirty(migration) : std::string();
+  std::string restore;
+  if (tracker.tracks_dirty()) {
+    try {
+      restore = tracker.mark_dirty(migration);
+    } catch (const db::Interrupted&) {
+      row_restored = true; // cancelled before or during the UPDATE: the row was not changed
+      throw;
+    }
+  }
   db::SqliteForeignKeysOff foreign_keys(connection, guards_foreign_keys(down)); // a table rebuild must not cascade
   try {
     run_section(connection, target, migration, down, limits, watch, {}, &reached);
