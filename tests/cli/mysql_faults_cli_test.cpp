@@ -4,7 +4,8 @@
 // it applied named, and refused until repair), and a stalled server bounded by the section's
 // statement_timeout plus the connect timeout, then the same fan-out finishing once the network is
 // back; a shard server shut down mid fan-out (the other shard finishes, the stopped one is dirty
-// once it is back). Scatter-gather over both shards equals the rows of both.
+// once it is back); a rollback dropped or stalled on one shard (its version dirty). Scatter-gather
+// over both shards equals the rows of both.
 #include "support/fault_proxy.hpp"
 #include "support/mysql_project.hpp"
 #include "support/pg_pair.hpp"
@@ -141,6 +142,57 @@ TEST_CASE("mysql faults: a connection dropped mid-migration on one shard") {
   grant::test::open_mysql(shards.s1)->execute("DROP TABLE fault_a");
   shards.repair_and_finish();
   CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
+}
+
+TEST_CASE("mysql faults: a rollback's connection dropped or stalled on one shard leaves its version dirty") {
+  Shards shards;
+  FaultProxy proxy(shards.s1);
+  shards.config(proxy.url());
+  shards.file("1_orders.sql", k_orders);
+  shards.file("2_more.sql", "-- grant:up\nCREATE TABLE fault_a (id int);\nCREATE TABLE fault_b (id int);\n"
+                            "-- grant:down statement_timeout=1s\nDROP TABLE fault_b;\nDROP TABLE fault_a;\n");
+  REQUIRE(shards.grant({"migrate"}).exit_code == 0);
+  const auto tables = [&](const std::string& url) {
+    return count(url, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND "
+                      "table_name LIKE 'fault\\_%'");
+  };
+
+  SUBCASE("dropped before the down section's second statement: what ran is named, the version is dirty") {
+    proxy.add_rule("DROP TABLE fault_a", FaultProxy::Action::drop_before);
+    auto run = shards.grant({"rollback"});
+    CHECK(run.exit_code == 3);
+    CHECK(proxy.fired() == 1);
+    CHECK_MESSAGE(contains(run.err, "orders/s1: rollback of 2_more failed"), run.err);
+    CHECK(contains(run.err, "statements 1-1 of 2 stay applied (MySQL commits DDL as it runs); the version is "
+                            "recorded as dirty"));
+    CHECK(count(shards.s0, "SELECT COUNT(*) FROM schema_migrations") == 1); // s0 reverted
+    CHECK(tables(shards.s0) == 0);
+    CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE dirty") == 1);
+    CHECK(tables(shards.s1) == 1); // fault_a stays
+    proxy.clear_rules();
+    run = shards.grant({"migrate"});
+    CHECK(run.exit_code == 2);
+    CHECK(contains(run.err, "is dirty"));
+    // Finished by hand, repaired: s1 is pending again, and both shards apply it.
+    grant::test::open_mysql(shards.s1)->execute("DROP TABLE fault_a");
+    shards.repair_and_finish();
+    CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE NOT dirty") == 2);
+  }
+  SUBCASE("stalled at the down section's first statement: given up after the bound, the version dirty") {
+    proxy.add_rule("DROP TABLE fault_b", FaultProxy::Action::stall);
+    const auto started = std::chrono::steady_clock::now();
+    const auto run = shards.grant({"rollback"});
+    const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    CAPTURE(seconds);
+    CHECK(run.exit_code == 3);
+    CHECK(contains(run.err, "no reply from orders/s1"));
+    CHECK(seconds < 30); // bounded: 1 s + 2 s of grace, not forever
+    // What the server did with the statement is unknown: the row stays dirty, never clean by guess.
+    CHECK(count(shards.s1, "SELECT COUNT(*) FROM schema_migrations WHERE dirty") == 1);
+    CHECK(count(shards.s0, "SELECT COUNT(*) FROM schema_migrations") == 1);
+    proxy.release();
+    proxy.clear_rules();
+  }
 }
 
 TEST_CASE("mysql faults: a stalled server is given up within statement_timeout plus the connect timeout") {
