@@ -59,6 +59,15 @@ std::string transaction_wrapped(const Section& section, const std::string& track
   return "BEGIN;\n" + section.sql + (util::ends_with(section.sql, "\n") ? "" : "\n") + tracking_sql + "\nCOMMIT;";
 }
 
+// --dry-run where DDL commits as it runs: the section between the statements that make its
+// version dirty (`how`: "recorded as", "marked") and that settle it.
+std::string dirty_wrapped(const db::Connection& connection, const char* how, const std::string& before,
+                          const Section& section, const std::string& after) {
+  return "-- " + std::string(connection.engine().traits().display_name) + " commits DDL as it runs: the version is " +
+         how + " dirty first\n" + before + "\n" + section.sql + (util::ends_with(section.sql, "\n") ? "" : "\n") +
+         after;
+}
+
 // A down whose row is gone (someone else removed it) must not pass for a rollback.
 // `left`: what became of the down section's statements ("the down section was rolled back").
 void forget_row(Tracker& tracker, const Target& target, const Migration& migration, const std::string& left) {
@@ -161,6 +170,20 @@ bool guards_foreign_keys(const Section& section) {
                       [](const util::SqlStatement& statement) { return creates_only(statement.text); });
 }
 
+// Puts the tracking row back as it was before a section of which nothing ran (`restore`: the
+// statement that does it); false when that failed too (the row stays dirty: refused until
+// `grant repair`, which is safe).
+bool take_back(db::Connection& connection, const std::string& restore) noexcept {
+  const db::cancel::Shield cleanup; // after a signal: this must still reach the server
+  try {
+    connection.reset_session();
+    connection.execute(restore);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 // On an engine whose DDL commits as it runs: the version is dirty from before its first statement
 // to after its last. When the first statement fails (or a signal cancels it) nothing was applied,
 // and the row goes again.
@@ -172,44 +195,17 @@ void dirty_run(db::Connection& connection, Tracker& tracker, const Target& targe
   try {
     run_section(connection, target, migration, migration.up, limits, watch, {}, &reached);
   } catch (const db::Interrupted&) {
-    Partial partial{reached, false};
-    if (reached == 0) {
-      const db::cancel::Shield cleanup; // after the signal: this must still reach the server
-      try {
-        connection.reset_session();
-        tracker.remove(migration.version);
-        partial.row_taken_back = true;
-      } catch (const Error&) {
-        // The row stays dirty: refused until `grant repair`, which is safe.
-      }
-    }
-    interrupted(target, migration, migration.up, true, connection.engine().traits().display_name, partial);
+    const bool taken_back = reached == 0 && take_back(connection, tracker.remove_sql(migration.version));
+    interrupted(target, migration, migration.up, true, connection.engine().traits().display_name,
+                Partial{reached, taken_back});
   } catch (const StatementFailed& failure) {
     if (failure.index() == 0 && !failure.connection_lost()) {
-      try {
-        connection.reset_session();
-        tracker.remove(migration.version);
-      } catch (const Error&) {
-        // The row stays dirty: refused until `grant repair`, which is safe.
-      }
+      take_back(connection, tracker.remove_sql(migration.version));
     }
     throw;
   }
   step.ms = util::elapsed_ms(start);
   tracker.clear_dirty(migration, step.ms, connection.reset_session_sql());
-}
-
-// Makes a rollback's dirty row as it was when nothing of the down section ran; false when that
-// failed too (the row stays dirty: refused until `grant repair`, which is safe).
-bool take_back(db::Connection& connection, const std::string& restore) noexcept {
-  const db::cancel::Shield cleanup; // after a signal: this must still reach the server
-  try {
-    connection.reset_session();
-    connection.execute(restore);
-    return true;
-  } catch (...) {
-    return false;
-  }
 }
 
 // A down section outside a transaction. Where DDL commits as it runs, the row is dirty from before
@@ -255,12 +251,9 @@ Step apply_up(db::Connection& connection, Tracker& tracker, const Target& target
               const RunOptions& options, const EventSink& events) {
   Step step{migration.version, migration.name, 0, {}};
   if (options.dry_run) {
-    step.sql = tracker.tracks_dirty()
-                   ? "-- " + std::string(connection.engine().traits().display_name) +
-                         " commits DDL as it runs: the version is recorded as dirty first\n" +
-                         tracker.record_dirty_sql(migration) + "\n" + migration.up.sql +
-                         (util::ends_with(migration.up.sql, "\n") ? "" : "\n") + tracker.clear_dirty_sql(migration)
-                   : transaction_wrapped(migration.up, tracker.record_sql(migration));
+    step.sql = tracker.tracks_dirty() ? dirty_wrapped(connection, "recorded as", tracker.record_dirty_sql(migration),
+                                                      migration.up, tracker.clear_dirty_sql(migration))
+                                      : transaction_wrapped(migration.up, tracker.record_sql(migration));
     return step;
   }
   if (events) {
@@ -310,12 +303,9 @@ Step apply_down(db::Connection& connection, Tracker& tracker, const Target& targ
   Step step{migration.version, migration.name, 0, {}};
   const Section& down = *migration.down;
   if (options.dry_run) {
-    step.sql = tracker.tracks_dirty()
-                   ? "-- " + std::string(connection.engine().traits().display_name) +
-                         " commits DDL as it runs: the version is marked dirty first\n" +
-                         tracker.mark_dirty_sql(migration) + "\n" + down.sql +
-                         (util::ends_with(down.sql, "\n") ? "" : "\n") + tracker.remove_sql(migration.version)
-                   : transaction_wrapped(down, tracker.remove_sql(migration.version));
+    step.sql = tracker.tracks_dirty() ? dirty_wrapped(connection, "marked", tracker.mark_dirty_sql(migration), down,
+                                                      tracker.remove_sql(migration.version))
+                                      : transaction_wrapped(down, tracker.remove_sql(migration.version));
     return step;
   }
   if (events) {

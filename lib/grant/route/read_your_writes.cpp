@@ -39,13 +39,9 @@ void RecentWrites::note(const std::string& key, std::optional<Position> position
     if (!token.position || !reached(*position, *token.position)) {
       token.caught_up = 0;
     }
-    if (!token.position) {
-      token.position = std::move(position);
-    } else {
-      for (const auto& [stream, sequence] : *position) {
-        auto& kept = (*token.position)[stream];
-        kept = std::max(kept, sequence);
-      }
+    auto& kept = token.position ? *token.position : token.position.emplace();
+    for (const auto& [stream, sequence] : *position) {
+      kept[stream] = std::max(kept[stream], sequence);
     }
   }
   if (until) {
